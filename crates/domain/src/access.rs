@@ -1,0 +1,239 @@
+//! Roles, operations and scope: who may do what to which case.
+//!
+//! Owns: the role × operation matrix (as data, [`MATRIX`]), jurisdiction-subtree scope and
+//! the unit-membership rules for unit operations. Every API operation asks this module;
+//! nothing else decides access.
+use crate::case::CaseState;
+use crate::jurisdiction::path_within;
+use crate::DomainError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+crate::unit::labelled_enum!(
+    /// What a user is, within a jurisdiction subtree.
+    Role {
+        Citizen = "citizen" / "群众",
+        GridWorker = "grid_worker" / "网格员",
+        Mediator = "mediator" / "调解员",
+        UnitHandler = "unit_handler" / "单位经办人",
+        UnitLeader = "unit_leader" / "单位负责人",
+        Dispatcher = "dispatcher" / "中心调度员",
+        Supervisor = "supervisor" / "督办员",
+        Leader = "leader" / "领导",
+        Expert = "expert" / "专家",
+        Admin = "admin" / "系统管理员",
+    }
+);
+
+crate::unit::labelled_enum!(
+    /// Every operation the API offers that touches cases or reference data.
+    Operation {
+        CreateCase = "create_case" / "登记",
+        ReadCase = "read_case" / "查看",
+        RejectCase = "reject_case" / "不予受理",
+        EditCase = "edit_case" / "修改要素",
+        RouteCase = "route_case" / "分流",
+        AcceptCase = "accept_case" / "签收",
+        ReturnCase = "return_case" / "退回",
+        Mediate = "mediate" / "调解",
+        Conclude = "conclude" / "办结",
+        GiveFeedback = "give_feedback" / "反馈",
+        RecordRevisit = "record_revisit" / "回访",
+        Archive = "archive" / "归档",
+        Reopen = "reopen" / "重启",
+        OpenSupervision = "open_supervision" / "督办",
+        ReplySupervision = "reply_supervision" / "督办回复",
+        RequestExtension = "request_extension" / "申请延期",
+        DecideExtension = "decide_extension" / "审批延期",
+        RevealPersonalInfo = "reveal_personal_info" / "查看个人信息",
+        AddAttachment = "add_attachment" / "上传附件",
+        ManageReference = "manage_reference" / "管理基础数据",
+        RunDeadlineSweep = "run_deadline_sweep" / "运行时限检查",
+    }
+);
+
+use Operation as O;
+use Role as R;
+
+/// The role × operation matrix. Scope and unit membership are checked on top of it.
+pub const MATRIX: &[(Role, &[Operation])] = &[
+    (R::Citizen, &[O::CreateCase, O::ReadCase, O::AddAttachment]),
+    (
+        R::GridWorker,
+        &[O::CreateCase, O::ReadCase, O::AddAttachment],
+    ),
+    (
+        R::Mediator,
+        &[
+            O::ReadCase,
+            O::AcceptCase,
+            O::ReturnCase,
+            O::Mediate,
+            O::Conclude,
+            O::GiveFeedback,
+            O::RequestExtension,
+            O::RevealPersonalInfo,
+            O::AddAttachment,
+        ],
+    ),
+    (
+        R::UnitHandler,
+        &[
+            O::CreateCase,
+            O::ReadCase,
+            O::AcceptCase,
+            O::ReturnCase,
+            O::Mediate,
+            O::Conclude,
+            O::GiveFeedback,
+            O::ReplySupervision,
+            O::RequestExtension,
+            O::RevealPersonalInfo,
+            O::AddAttachment,
+        ],
+    ),
+    (
+        R::UnitLeader,
+        &[
+            O::CreateCase,
+            O::ReadCase,
+            O::AcceptCase,
+            O::ReturnCase,
+            O::Mediate,
+            O::Conclude,
+            O::GiveFeedback,
+            O::ReplySupervision,
+            O::RequestExtension,
+            O::DecideExtension,
+            O::RevealPersonalInfo,
+            O::AddAttachment,
+        ],
+    ),
+    (
+        R::Dispatcher,
+        &[
+            O::CreateCase,
+            O::ReadCase,
+            O::RejectCase,
+            O::EditCase,
+            O::RouteCase,
+            O::GiveFeedback,
+            O::RecordRevisit,
+            O::Archive,
+            O::Reopen,
+            O::RevealPersonalInfo,
+            O::AddAttachment,
+        ],
+    ),
+    (
+        R::Supervisor,
+        &[
+            O::ReadCase,
+            O::OpenSupervision,
+            O::DecideExtension,
+            O::Archive,
+            O::Reopen,
+            O::RevealPersonalInfo,
+            O::RunDeadlineSweep,
+        ],
+    ),
+    (R::Leader, &[O::ReadCase]),
+    (R::Expert, &[O::ReadCase]),
+    (
+        R::Admin,
+        &[O::ReadCase, O::ManageReference, O::RunDeadlineSweep],
+    ),
+];
+
+impl Role {
+    pub fn permits(self, op: Operation) -> bool {
+        MATRIX
+            .iter()
+            .any(|(r, ops)| *r == self && ops.contains(&op))
+    }
+
+    /// Staff roles are scoped to a subtree; citizens see only their own submissions.
+    pub fn is_staff(self) -> bool {
+        self != Role::Citizen
+    }
+}
+
+/// The authenticated user on whose behalf an operation runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Actor {
+    pub user_id: i64,
+    pub role: Role,
+    /// Materialised path of the user's scope node.
+    pub scope_path: String,
+    pub unit_id: Option<i64>,
+}
+
+impl Actor {
+    /// The system itself (deadline monitor): acts everywhere, as a supervisor would.
+    pub fn system() -> Actor {
+        Actor {
+            user_id: 0,
+            role: Role::Supervisor,
+            scope_path: "/".into(),
+            unit_id: None,
+        }
+    }
+
+    pub fn is_system(&self) -> bool {
+        self.user_id == 0
+    }
+}
+
+/// Whether the actor may see the case at all. Callers answer "not found" when this is false,
+/// so that the existence of a case outside one's scope is never revealed.
+pub fn can_view(actor: &Actor, case: &CaseState) -> bool {
+    if actor.is_system() {
+        return true;
+    }
+    match actor.role {
+        Role::Citizen => case.submitted_by == Some(actor.user_id),
+        _ => {
+            path_within(&case.location.node_path, &actor.scope_path)
+                || actor.unit_id.is_some_and(|u| case.involves_unit(u))
+        }
+    }
+}
+
+/// Whether the actor may perform `op` on a case it can see.
+pub fn authorize(actor: &Actor, op: Operation, case: &CaseState) -> Result<(), DomainError> {
+    if actor.is_system() {
+        return Ok(());
+    }
+    if !actor.role.permits(op) || !can_view(actor, case) {
+        return Err(DomainError::Forbidden);
+    }
+    let lead = actor.unit_id.is_some() && case.lead_unit_id == actor.unit_id;
+    let unit_member = matches!(
+        actor.role,
+        Role::Mediator | Role::UnitHandler | Role::UnitLeader
+    );
+    let ok = match op {
+        // Unit work belongs to the lead unit; co-handling units may record mediation sessions.
+        O::AcceptCase | O::ReturnCase | O::Conclude | O::RequestExtension | O::ReplySupervision => {
+            lead
+        }
+        O::Mediate => actor.unit_id.is_some_and(|u| case.involves_unit(u)),
+        O::GiveFeedback if unit_member => lead,
+        O::DecideExtension if actor.role == Role::UnitLeader => lead,
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}
+
+/// Whether the actor may perform a non-case operation (reference data, sweeps) on a node.
+pub fn authorize_node(actor: &Actor, op: Operation, node_path: &str) -> Result<(), DomainError> {
+    if actor.is_system() || (actor.role.permits(op) && path_within(node_path, &actor.scope_path)) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}

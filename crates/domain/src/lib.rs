@@ -1,0 +1,26 @@
+//! Fengqiao's domain model: plain types and pure functions, no I/O.
+//!
+//! Layout:
+//! - [`validate`]: personal identifiers (ID-card numbers, mobile numbers) parsed once, masked for display.
+//! - [`jurisdiction`]: the jurisdiction tree (province → … → grid) and its materialised paths.
+//! - [`unit`]: units that handle cases and their kinds.
+//! - [`access`]: roles, operations, the role × operation matrix and jurisdiction scope.
+//! - [`calendar`]: the working-day calendar with China's holidays and make-up workdays.
+//! - [`deadline`]: deadline rules and traffic lights.
+//! - [`case`]: the case aggregate's state and its vocabulary (channels, dispute types, …).
+//! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
+//!
+//! This crate must not depend on any I/O crate (database, HTTP, file system);
+//! time is always passed in, never read from the clock.
+pub mod access;
+pub mod calendar;
+pub mod case;
+pub mod deadline;
+pub mod error;
+pub mod jurisdiction;
+pub mod time;
+pub mod unit;
+pub mod validate;
+pub mod workflow;
+
+pub use error::DomainError;

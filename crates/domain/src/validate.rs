@@ -1,0 +1,148 @@
+//! Personal identifiers, parsed once at the edge (`parse`) and masked for display.
+//!
+//! Owns: GB 11643 ID-card checksum, Chinese phone number formats, masking.
+//! Must not: log or format an unmasked value anywhere but `as_str`.
+use crate::DomainError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A resident ID-card number (GB 11643-1999, 18 characters) whose checksum and birth date are valid.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdCardNumber(String);
+
+const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+
+impl IdCardNumber {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let s: String = raw.trim().to_ascii_uppercase();
+        let err = || DomainError::InvalidIdCard(mask_middle(&s, 4, 4));
+        if s.len() != 18 || !s.is_ascii() {
+            return Err(err());
+        }
+        let bytes = s.as_bytes();
+        let mut sum = 0u32;
+        for (i, w) in ID_WEIGHTS.iter().enumerate() {
+            let d = (bytes[i] as char).to_digit(10).ok_or_else(err)?;
+            sum += d * w;
+        }
+        if bytes[17] as char != ID_CHECK[(sum % 11) as usize] {
+            return Err(err());
+        }
+        let birth = &s[6..14];
+        if chrono::NaiveDate::parse_from_str(birth, "%Y%m%d").is_err() {
+            return Err(err());
+        }
+        Ok(IdCardNumber(s))
+    }
+
+    /// Computes the check character for 17 leading digits (used by the synthetic generator).
+    pub fn check_char(first17: &str) -> Option<char> {
+        let mut sum = 0u32;
+        if first17.len() != 17 {
+            return None;
+        }
+        for (c, w) in first17.chars().zip(ID_WEIGHTS.iter()) {
+            sum += c.to_digit(10)? * w;
+        }
+        Some(ID_CHECK[(sum % 11) as usize])
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// First 4 and last 4 characters visible.
+    pub fn masked(&self) -> String {
+        mask_middle(&self.0, 4, 4)
+    }
+}
+
+impl TryFrom<String> for IdCardNumber {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        IdCardNumber::parse(&value)
+    }
+}
+impl From<IdCardNumber> for String {
+    fn from(v: IdCardNumber) -> String {
+        v.0
+    }
+}
+impl fmt::Debug for IdCardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdCardNumber({})", self.masked())
+    }
+}
+
+/// A Chinese phone number: an 11-digit mobile (1[3-9]xxxxxxxxx) or a landline with area code (0xx-xxxxxxxx).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let mut digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if let Some(rest) = digits.strip_prefix("+86") {
+            digits = rest.to_string();
+        } else if digits.len() == 13 && digits.starts_with("86") {
+            digits = digits[2..].to_string();
+        }
+        let err = || DomainError::InvalidPhone(mask_middle(&digits, 3, 4));
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(err());
+        }
+        let b = digits.as_bytes();
+        let mobile = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
+        let landline = (10..=12).contains(&b.len()) && b[0] == b'0' && b[1] != b'0';
+        if mobile || landline {
+            Ok(PhoneNumber(digits))
+        } else {
+            Err(err())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// First 3 and last 4 digits visible.
+    pub fn masked(&self) -> String {
+        mask_middle(&self.0, 3, 4)
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        PhoneNumber::parse(&value)
+    }
+}
+impl From<PhoneNumber> for String {
+    fn from(v: PhoneNumber) -> String {
+        v.0
+    }
+}
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// Keeps `head` leading and `tail` trailing characters and stars the rest.
+pub fn mask_middle(s: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out = String::with_capacity(chars.len());
+    for (i, c) in chars.iter().enumerate() {
+        if i < head || i >= chars.len() - tail {
+            out.push(*c);
+        } else {
+            out.push('*');
+        }
+    }
+    out
+}

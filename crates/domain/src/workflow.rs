@@ -1,0 +1,850 @@
+//! The case workflow as a state machine: `decide` turns a command into events (or refuses it),
+//! `apply` folds an event into the state. Storage writes the events and the folded state in
+//! one transaction, so `replay(events) == stored state` always holds.
+//!
+//! Must not: read the clock, touch storage, or know about HTTP. Time, the calendar and the
+//! rules come in through [`Context`].
+use crate::access::{authorize, Actor, Operation, Role};
+use crate::calendar::WorkCalendar;
+use crate::case::*;
+use crate::deadline::DeadlineRules;
+use crate::time::{local_date, Millis};
+use crate::DomainError;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub const MAX_TEXT_CHARS: usize = 10_000;
+pub const MAX_PARTIES: usize = 50;
+
+/// A new case as submitted, already parsed (identifiers validated) but not yet registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewCase {
+    pub channel: Channel,
+    pub text: String,
+    #[serde(default)]
+    pub parties: Vec<Party>,
+    #[serde(default = "default_type")]
+    pub dispute_type: DisputeType,
+    pub subtype: Option<String>,
+    pub location: Location,
+    pub occurred_at: Option<Millis>,
+    #[serde(default = "default_complexity")]
+    pub complexity: Complexity,
+    #[serde(default = "default_risk")]
+    pub risk_level: RiskLevel,
+    pub amount_fen: Option<i64>,
+    pub people_involved: Option<u32>,
+}
+
+fn default_type() -> DisputeType {
+    DisputeType::Other
+}
+fn default_complexity() -> Complexity {
+    Complexity::Simple
+}
+fn default_risk() -> RiskLevel {
+    RiskLevel::Low
+}
+
+impl NewCase {
+    /// Checks what the types cannot: lengths, counts and ranges.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let n = self.text.trim().chars().count();
+        if n == 0 {
+            return Err(DomainError::validation("text", "empty"));
+        }
+        if n > MAX_TEXT_CHARS {
+            return Err(DomainError::validation(
+                "text",
+                format!("longer than {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        if self.parties.len() > MAX_PARTIES {
+            return Err(DomainError::validation(
+                "parties",
+                format!("more than {MAX_PARTIES}"),
+            ));
+        }
+        for p in &self.parties {
+            let len = p.name.trim().chars().count();
+            if len == 0 || len > 50 {
+                return Err(DomainError::validation(
+                    "parties.name",
+                    "must be 1 to 50 characters",
+                ));
+            }
+        }
+        if self.amount_fen.is_some_and(|a| a < 0) {
+            return Err(DomainError::validation("amount_fen", "negative"));
+        }
+        Ok(())
+    }
+}
+
+/// What a user asks to do to an existing case. The JSON form is `{"action": "route", …}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Command {
+    /// 不予受理, with the reason given to the citizen.
+    Reject {
+        reason: String,
+    },
+    /// Correct the case's elements.
+    Edit(CaseEdit),
+    /// 分流 to a lead unit and co-handling units.
+    Route {
+        lead_unit_id: i64,
+        #[serde(default)]
+        co_unit_ids: Vec<i64>,
+    },
+    /// The lead unit signs for the case.
+    Accept,
+    /// The lead unit returns the case for re-routing.
+    Return {
+        reason: String,
+    },
+    StartMediation,
+    RecordSession(MediationSession),
+    Conclude {
+        outcome: Outcome,
+    },
+    GiveFeedback {
+        text: String,
+    },
+    /// The citizen's evaluation, or a staff revisit (回访) when the citizen has not answered.
+    Evaluate {
+        satisfaction: u8,
+        comment: Option<String>,
+    },
+    Archive,
+    Reopen {
+        reason: String,
+    },
+    OpenSupervision {
+        reason: String,
+    },
+    ReplySupervision {
+        no: u32,
+        reply: String,
+    },
+    RequestExtension {
+        working_days: u32,
+        reason: String,
+    },
+    ApproveExtension,
+    RejectExtension {
+        reason: String,
+    },
+    /// Audit of a permitted user's reveal of a party's personal numbers.
+    RevealPersonalInfo {
+        party_index: usize,
+        purpose: String,
+    },
+    /// Recompute the deadline light (deadline monitor only).
+    RefreshLight,
+}
+
+/// A correction of the case's elements; absent fields are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseEdit {
+    pub dispute_type: Option<DisputeType>,
+    pub subtype: Option<String>,
+    pub complexity: Option<Complexity>,
+    pub risk_level: Option<RiskLevel>,
+    pub amount_fen: Option<i64>,
+    pub people_involved: Option<u32>,
+    pub location: Option<Location>,
+    pub occurred_at: Option<Millis>,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Reject { .. } => "reject",
+            Command::Edit(_) => "edit",
+            Command::Route { .. } => "route",
+            Command::Accept => "accept",
+            Command::Return { .. } => "return",
+            Command::StartMediation => "start_mediation",
+            Command::RecordSession(_) => "record_session",
+            Command::Conclude { .. } => "conclude",
+            Command::GiveFeedback { .. } => "give_feedback",
+            Command::Evaluate { .. } => "evaluate",
+            Command::Archive => "archive",
+            Command::Reopen { .. } => "reopen",
+            Command::OpenSupervision { .. } => "open_supervision",
+            Command::ReplySupervision { .. } => "reply_supervision",
+            Command::RequestExtension { .. } => "request_extension",
+            Command::ApproveExtension => "approve_extension",
+            Command::RejectExtension { .. } => "reject_extension",
+            Command::RevealPersonalInfo { .. } => "reveal_personal_info",
+            Command::RefreshLight => "refresh_light",
+        }
+    }
+
+    fn operation(&self, actor: &Actor) -> Operation {
+        use Operation as O;
+        match self {
+            Command::Reject { .. } => O::RejectCase,
+            Command::Edit(_) => O::EditCase,
+            Command::Route { .. } => O::RouteCase,
+            Command::Accept => O::AcceptCase,
+            Command::Return { .. } => O::ReturnCase,
+            Command::StartMediation | Command::RecordSession(_) => O::Mediate,
+            Command::Conclude { .. } => O::Conclude,
+            Command::GiveFeedback { .. } => O::GiveFeedback,
+            Command::Evaluate { .. } if actor.role == Role::Citizen => O::CreateCase,
+            Command::Evaluate { .. } => O::RecordRevisit,
+            Command::Archive => O::Archive,
+            Command::Reopen { .. } => O::Reopen,
+            Command::OpenSupervision { .. } => O::OpenSupervision,
+            Command::ReplySupervision { .. } => O::ReplySupervision,
+            Command::RequestExtension { .. } => O::RequestExtension,
+            Command::ApproveExtension | Command::RejectExtension { .. } => O::DecideExtension,
+            Command::RevealPersonalInfo { .. } => O::RevealPersonalInfo,
+            Command::RefreshLight => O::RunDeadlineSweep,
+        }
+    }
+}
+
+/// What happened to a case. Events are facts: `apply` never fails on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum EventKind {
+    Registered {
+        case: NewCase,
+        tracking_code: String,
+        submitted_by: Option<i64>,
+    },
+    NotAccepted {
+        reason: String,
+    },
+    Edited(CaseEdit),
+    Routed {
+        lead_unit_id: i64,
+        co_unit_ids: Vec<i64>,
+        deadline: Deadline,
+    },
+    Accepted,
+    Returned {
+        reason: String,
+    },
+    MediationStarted,
+    SessionRecorded(MediationSession),
+    Concluded {
+        outcome: Outcome,
+        feedback_deadline: Deadline,
+    },
+    FeedbackGiven {
+        text: String,
+    },
+    Evaluated {
+        satisfaction: u8,
+        comment: Option<String>,
+        by_revisit: bool,
+    },
+    Archived,
+    Reopened {
+        reason: String,
+    },
+    SupervisionOpened {
+        no: u32,
+        reason: String,
+        automatic: bool,
+        reply_due: NaiveDate,
+    },
+    SupervisionReplied {
+        no: u32,
+        reply: String,
+    },
+    ExtensionRequested {
+        working_days: u32,
+        reason: String,
+    },
+    ExtensionApproved {
+        new_due: NaiveDate,
+    },
+    ExtensionRejected {
+        reason: String,
+    },
+    PersonalInfoRevealed {
+        party_index: usize,
+        purpose: String,
+    },
+    AttachmentAdded(AttachmentMeta),
+    LightChanged {
+        light: Light,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Registered { .. } => "registered",
+            EventKind::NotAccepted { .. } => "not_accepted",
+            EventKind::Edited(_) => "edited",
+            EventKind::Routed { .. } => "routed",
+            EventKind::Accepted => "accepted",
+            EventKind::Returned { .. } => "returned",
+            EventKind::MediationStarted => "mediation_started",
+            EventKind::SessionRecorded(_) => "session_recorded",
+            EventKind::Concluded { .. } => "concluded",
+            EventKind::FeedbackGiven { .. } => "feedback_given",
+            EventKind::Evaluated { .. } => "evaluated",
+            EventKind::Archived => "archived",
+            EventKind::Reopened { .. } => "reopened",
+            EventKind::SupervisionOpened { .. } => "supervision_opened",
+            EventKind::SupervisionReplied { .. } => "supervision_replied",
+            EventKind::ExtensionRequested { .. } => "extension_requested",
+            EventKind::ExtensionApproved { .. } => "extension_approved",
+            EventKind::ExtensionRejected { .. } => "extension_rejected",
+            EventKind::PersonalInfoRevealed { .. } => "personal_info_revealed",
+            EventKind::AttachmentAdded(_) => "attachment_added",
+            EventKind::LightChanged { .. } => "light_changed",
+        }
+    }
+}
+
+/// An event as recorded: who, when, what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseEvent {
+    /// 1-based position in the case's log.
+    pub seq: u32,
+    pub at: Millis,
+    /// The user who acted; `None` for the system (deadline monitor) or an anonymous citizen.
+    pub actor_id: Option<i64>,
+    pub kind: EventKind,
+}
+
+/// What `decide` needs besides the case and the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub actor: &'a Actor,
+    pub now: Millis,
+    pub calendar: &'a WorkCalendar,
+    pub rules: &'a DeadlineRules,
+}
+
+fn refuse(cmd: &Command, status: Status) -> DomainError {
+    DomainError::InvalidTransition {
+        action: cmd.name(),
+        status: status.as_str(),
+    }
+}
+
+fn non_empty(field: &'static str, s: &str) -> Result<(), DomainError> {
+    if s.trim().is_empty() {
+        Err(DomainError::validation(field, "empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The registration event of a new case.
+pub fn register(
+    case: NewCase,
+    tracking_code: String,
+    submitted_by: Option<i64>,
+) -> Result<EventKind, DomainError> {
+    case.validate()?;
+    Ok(EventKind::Registered {
+        case,
+        tracking_code,
+        submitted_by,
+    })
+}
+
+/// Decides whether `cmd` may happen to `case` now, and which events it produces.
+/// Checks permission (role × scope × unit), state, and the command's own rules.
+pub fn decide(
+    case: &CaseState,
+    cmd: &Command,
+    ctx: &Context<'_>,
+) -> Result<Vec<EventKind>, DomainError> {
+    use Status as S;
+    if matches!(cmd, Command::RefreshLight) && !ctx.actor.is_system() {
+        return Err(DomainError::Forbidden);
+    }
+    authorize(ctx.actor, cmd.operation(ctx.actor), case)?;
+    let st = case.status;
+    let ev = match cmd {
+        Command::Reject { reason } => {
+            if st != S::Registered {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::NotAccepted {
+                reason: reason.clone(),
+            }]
+        }
+        Command::Edit(edit) => {
+            if !st.is_open() {
+                return Err(refuse(cmd, st));
+            }
+            if edit.amount_fen.is_some_and(|a| a < 0) {
+                return Err(DomainError::validation("amount_fen", "negative"));
+            }
+            vec![EventKind::Edited(edit.clone())]
+        }
+        Command::Route {
+            lead_unit_id,
+            co_unit_ids,
+        } => {
+            if st != S::Registered {
+                return Err(refuse(cmd, st));
+            }
+            if co_unit_ids.contains(lead_unit_id) {
+                return Err(DomainError::validation(
+                    "co_unit_ids",
+                    "contains the lead unit",
+                ));
+            }
+            let deadline = ctx.rules.deadline(
+                ctx.calendar,
+                case.dispute_type,
+                case.complexity,
+                Stage::Handle,
+                ctx.now,
+            );
+            let mut co = co_unit_ids.clone();
+            co.sort_unstable();
+            co.dedup();
+            vec![EventKind::Routed {
+                lead_unit_id: *lead_unit_id,
+                co_unit_ids: co,
+                deadline,
+            }]
+        }
+        Command::Accept => {
+            if st != S::Routed {
+                return Err(refuse(cmd, st));
+            }
+            vec![EventKind::Accepted]
+        }
+        Command::Return { reason } => {
+            if !matches!(st, S::Routed | S::Accepted) {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::Returned {
+                reason: reason.clone(),
+            }]
+        }
+        Command::StartMediation => {
+            if st != S::Accepted {
+                return Err(refuse(cmd, st));
+            }
+            vec![EventKind::MediationStarted]
+        }
+        Command::RecordSession(s) => {
+            if !matches!(st, S::Accepted | S::InMediation) {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("mediator", &s.mediator)?;
+            let mut out = Vec::new();
+            if st == S::Accepted {
+                out.push(EventKind::MediationStarted);
+            }
+            out.push(EventKind::SessionRecorded(s.clone()));
+            out
+        }
+        Command::Conclude { outcome } => {
+            if !matches!(st, S::Accepted | S::InMediation) {
+                return Err(refuse(cmd, st));
+            }
+            if let Outcome::Agreement { agreement } = outcome {
+                non_empty("agreement", agreement)?;
+            }
+            let feedback_deadline = ctx.rules.deadline(
+                ctx.calendar,
+                case.dispute_type,
+                case.complexity,
+                Stage::Feedback,
+                ctx.now,
+            );
+            vec![EventKind::Concluded {
+                outcome: outcome.clone(),
+                feedback_deadline,
+            }]
+        }
+        Command::GiveFeedback { text } => {
+            if st != S::Concluded {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("text", text)?;
+            vec![EventKind::FeedbackGiven { text: text.clone() }]
+        }
+        Command::Evaluate {
+            satisfaction,
+            comment,
+        } => {
+            if st != S::FeedbackGiven {
+                return Err(refuse(cmd, st));
+            }
+            if !(1..=5).contains(satisfaction) {
+                return Err(DomainError::validation("satisfaction", "must be 1 to 5"));
+            }
+            let by_revisit = ctx.actor.role != Role::Citizen;
+            if by_revisit {
+                let since = case.feedback_at.unwrap_or(ctx.now);
+                let due = since + i64::from(ctx.rules.revisit_after_days) * 86_400_000;
+                if ctx.now < due {
+                    return Err(DomainError::RevisitNotDue);
+                }
+            }
+            vec![EventKind::Evaluated {
+                satisfaction: *satisfaction,
+                comment: comment.clone(),
+                by_revisit,
+            }]
+        }
+        Command::Archive => {
+            if !matches!(st, S::Evaluated | S::NotAccepted) {
+                return Err(refuse(cmd, st));
+            }
+            vec![EventKind::Archived]
+        }
+        Command::Reopen { reason } => {
+            if st != S::Archived {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::Reopened {
+                reason: reason.clone(),
+            }]
+        }
+        Command::OpenSupervision { reason } => {
+            if !st.is_open() {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("reason", reason)?;
+            vec![open_supervision(case, ctx, reason.clone())]
+        }
+        Command::ReplySupervision { no, reply } => {
+            if !case.open_supervisions().any(|s| s.no == *no) {
+                return Err(DomainError::SupervisionNotOpen(i64::from(*no)));
+            }
+            non_empty("reply", reply)?;
+            vec![EventKind::SupervisionReplied {
+                no: *no,
+                reply: reply.clone(),
+            }]
+        }
+        Command::RequestExtension {
+            working_days,
+            reason,
+        } => {
+            if case.deadline.is_none() || !matches!(st, S::Routed | S::Accepted | S::InMediation) {
+                return Err(refuse(cmd, st));
+            }
+            if case.pending_extension.is_some() {
+                return Err(DomainError::ExtensionPending);
+            }
+            if *working_days == 0 || *working_days > ctx.rules.max_extension_days {
+                return Err(DomainError::validation(
+                    "working_days",
+                    format!("must be 1 to {}", ctx.rules.max_extension_days),
+                ));
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::ExtensionRequested {
+                working_days: *working_days,
+                reason: reason.clone(),
+            }]
+        }
+        Command::ApproveExtension => {
+            let (Some(req), Some(dl)) = (&case.pending_extension, &case.deadline) else {
+                return Err(DomainError::NoPendingExtension);
+            };
+            let new_due = ctx.calendar.add_working_days(dl.due, req.working_days);
+            if new_due <= dl.due {
+                return Err(DomainError::DeadlineBackwards);
+            }
+            let mut out = vec![EventKind::ExtensionApproved { new_due }];
+            let light = ctx
+                .rules
+                .light(ctx.calendar, case.complexity, new_due, ctx.now);
+            if light != case.light {
+                out.push(EventKind::LightChanged { light });
+            }
+            out
+        }
+        Command::RejectExtension { reason } => {
+            if case.pending_extension.is_none() {
+                return Err(DomainError::NoPendingExtension);
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::ExtensionRejected {
+                reason: reason.clone(),
+            }]
+        }
+        Command::RevealPersonalInfo {
+            party_index,
+            purpose,
+        } => {
+            if *party_index >= case.parties.len() {
+                return Err(DomainError::validation("party_index", "no such party"));
+            }
+            non_empty("purpose", purpose)?;
+            vec![EventKind::PersonalInfoRevealed {
+                party_index: *party_index,
+                purpose: purpose.clone(),
+            }]
+        }
+        Command::RefreshLight => refresh_light(case, ctx),
+    };
+    Ok(ev)
+}
+
+fn open_supervision(case: &CaseState, ctx: &Context<'_>, reason: String) -> EventKind {
+    let no = u32::try_from(case.supervisions.len()).unwrap_or(u32::MAX - 1) + 1;
+    let reply_due = ctx
+        .calendar
+        .add_working_days(local_date(ctx.now), ctx.rules.supervision_reply_days);
+    EventKind::SupervisionOpened {
+        no,
+        reason,
+        automatic: ctx.actor.is_system(),
+        reply_due,
+    }
+}
+
+/// The deadline monitor's decision: the light as of now, and an automatic supervision when
+/// it turns red (one per deadline: not again while an automatic one for it is open).
+fn refresh_light(case: &CaseState, ctx: &Context<'_>) -> Vec<EventKind> {
+    let light = match (&case.deadline, case.status.is_open()) {
+        (Some(dl), true) => ctx
+            .rules
+            .light(ctx.calendar, case.complexity, dl.due, ctx.now),
+        _ => Light::None,
+    };
+    let mut out = Vec::new();
+    if light != case.light {
+        out.push(EventKind::LightChanged { light });
+        if light == Light::Red && !case.open_supervisions().any(|s| s.automatic) {
+            let stage = case
+                .deadline
+                .as_ref()
+                .map(|d| d.stage.zh())
+                .unwrap_or_default();
+            out.push(open_supervision(
+                case,
+                ctx,
+                format!("{stage}超期，系统自动督办"),
+            ));
+        }
+    }
+    out
+}
+
+/// Folds one event into the state. `state` is `None` only before `Registered`.
+pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
+    let at = event.at;
+    if let EventKind::Registered {
+        case,
+        tracking_code,
+        submitted_by,
+    } = &event.kind
+    {
+        let c = case.clone();
+        return Some(CaseState {
+            tracking_code: tracking_code.clone(),
+            channel: c.channel,
+            status: Status::Registered,
+            text: c.text,
+            parties: c.parties,
+            dispute_type: c.dispute_type,
+            subtype: c.subtype,
+            location: c.location,
+            occurred_at: c.occurred_at,
+            complexity: c.complexity,
+            risk_level: c.risk_level,
+            amount_fen: c.amount_fen,
+            people_involved: c.people_involved,
+            submitted_by: *submitted_by,
+            registered_at: at,
+            not_accepted_reason: None,
+            lead_unit_id: None,
+            co_unit_ids: Vec::new(),
+            routed_at: None,
+            accepted_at: None,
+            deadline: None,
+            pending_extension: None,
+            light: Light::None,
+            sessions: Vec::new(),
+            outcome: None,
+            concluded_at: None,
+            feedback: None,
+            feedback_at: None,
+            evaluation: None,
+            archived_at: None,
+            supervisions: Vec::new(),
+            reopen_count: 0,
+            attachments: Vec::new(),
+        });
+    }
+    let mut s = state?;
+    match &event.kind {
+        EventKind::Registered { .. } => {}
+        EventKind::NotAccepted { reason } => {
+            s.status = Status::NotAccepted;
+            s.not_accepted_reason = Some(reason.clone());
+        }
+        EventKind::Edited(e) => {
+            if let Some(v) = e.dispute_type {
+                s.dispute_type = v;
+            }
+            if let Some(v) = &e.subtype {
+                s.subtype = Some(v.clone());
+            }
+            if let Some(v) = e.complexity {
+                s.complexity = v;
+            }
+            if let Some(v) = e.risk_level {
+                s.risk_level = v;
+            }
+            if let Some(v) = e.amount_fen {
+                s.amount_fen = Some(v);
+            }
+            if let Some(v) = e.people_involved {
+                s.people_involved = Some(v);
+            }
+            if let Some(v) = &e.location {
+                s.location = v.clone();
+            }
+            if let Some(v) = e.occurred_at {
+                s.occurred_at = Some(v);
+            }
+        }
+        EventKind::Routed {
+            lead_unit_id,
+            co_unit_ids,
+            deadline,
+        } => {
+            s.status = Status::Routed;
+            s.lead_unit_id = Some(*lead_unit_id);
+            s.co_unit_ids = co_unit_ids.clone();
+            s.routed_at = Some(at);
+            s.deadline = Some(deadline.clone());
+            s.light = Light::Green;
+        }
+        EventKind::Accepted => {
+            s.status = Status::Accepted;
+            s.accepted_at = Some(at);
+        }
+        EventKind::Returned { .. } => {
+            s.status = Status::Registered;
+            s.lead_unit_id = None;
+            s.co_unit_ids.clear();
+            s.routed_at = None;
+            s.accepted_at = None;
+            s.deadline = None;
+            s.pending_extension = None;
+            s.light = Light::None;
+        }
+        EventKind::MediationStarted => s.status = Status::InMediation,
+        EventKind::SessionRecorded(m) => s.sessions.push(m.clone()),
+        EventKind::Concluded {
+            outcome,
+            feedback_deadline,
+        } => {
+            s.status = Status::Concluded;
+            s.outcome = Some(outcome.clone());
+            s.concluded_at = Some(at);
+            s.deadline = Some(feedback_deadline.clone());
+            s.pending_extension = None;
+            s.light = Light::Green;
+        }
+        EventKind::FeedbackGiven { text } => {
+            s.status = Status::FeedbackGiven;
+            s.feedback = Some(text.clone());
+            s.feedback_at = Some(at);
+            s.deadline = None;
+            s.light = Light::None;
+        }
+        EventKind::Evaluated {
+            satisfaction,
+            comment,
+            by_revisit,
+        } => {
+            s.status = Status::Evaluated;
+            s.evaluation = Some(Evaluation {
+                satisfaction: *satisfaction,
+                comment: comment.clone(),
+                by_revisit: *by_revisit,
+                at,
+            });
+        }
+        EventKind::Archived => {
+            s.status = Status::Archived;
+            s.archived_at = Some(at);
+            s.deadline = None;
+            s.light = Light::None;
+        }
+        EventKind::Reopened { .. } => {
+            s.status = Status::Registered;
+            s.reopen_count += 1;
+            s.lead_unit_id = None;
+            s.co_unit_ids.clear();
+            s.routed_at = None;
+            s.accepted_at = None;
+            s.outcome = None;
+            s.concluded_at = None;
+            s.feedback = None;
+            s.feedback_at = None;
+            s.evaluation = None;
+            s.archived_at = None;
+        }
+        EventKind::SupervisionOpened {
+            no,
+            reason,
+            automatic,
+            reply_due,
+        } => s.supervisions.push(Supervision {
+            no: *no,
+            reason: reason.clone(),
+            automatic: *automatic,
+            opened_at: at,
+            opened_by: event.actor_id,
+            reply_due: *reply_due,
+            reply: None,
+            replied_at: None,
+            replied_by: None,
+        }),
+        EventKind::SupervisionReplied { no, reply } => {
+            if let Some(sup) = s.supervisions.iter_mut().find(|x| x.no == *no) {
+                sup.reply = Some(reply.clone());
+                sup.replied_at = Some(at);
+                sup.replied_by = event.actor_id;
+            }
+        }
+        EventKind::ExtensionRequested {
+            working_days,
+            reason,
+        } => {
+            s.pending_extension = Some(ExtensionRequest {
+                working_days: *working_days,
+                reason: reason.clone(),
+                requested_by: event.actor_id,
+                requested_at: at,
+            });
+        }
+        EventKind::ExtensionApproved { new_due } => {
+            s.pending_extension = None;
+            if let Some(dl) = &mut s.deadline {
+                dl.due = *new_due;
+            }
+        }
+        EventKind::ExtensionRejected { .. } => s.pending_extension = None,
+        EventKind::PersonalInfoRevealed { .. } => {}
+        EventKind::AttachmentAdded(a) => s.attachments.push(a.clone()),
+        EventKind::LightChanged { light } => s.light = *light,
+    }
+    Some(s)
+}
+
+/// Rebuilds a case's state from its whole log.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> Option<CaseState> {
+    events.into_iter().fold(None, apply)
+}

@@ -1,0 +1,806 @@
+//! PostgreSQL backend, for deployments bigger than one SQLite file.
+//!
+//! Same representation as the SQLite backend (see `fengqiao_store::codec`); concurrency is
+//! PostgreSQL's own (row locks, unique constraints), so writers use the shared pool.
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use fengqiao_domain::access::Role;
+use fengqiao_domain::calendar::{CalendarDay, DayKind};
+use fengqiao_domain::case::CaseState;
+use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::time::Millis;
+use fengqiao_domain::unit::Unit;
+use fengqiao_domain::workflow::{CaseEvent, EventKind};
+use fengqiao_store::codec::{self, CaseColumns};
+use fengqiao_store::*;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+use std::time::Duration;
+
+pub mod testing;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    url: String,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate("unique key"),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound,
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL.
+    pub async fn open(url: &str) -> Result<PostgresStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect(url)
+            .await
+            .map_err(db)?;
+        Ok(PostgresStore {
+            pool,
+            url: url.to_string(),
+        })
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db)
+    }
+}
+
+/// The LIKE pattern of a subtree (paths hold only digits and '/', so nothing needs escaping).
+fn subtree_like(prefix: &str) -> String {
+    format!("{prefix}%")
+}
+
+fn user_row(r: &PgRow) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: r.get("id"),
+        username: r.get("username"),
+        display_name: r.get("display_name"),
+        password_hash: r.get("password_hash"),
+        role: codec::role(r.get("role"))?,
+        scope_code: r.get("scope_code"),
+        scope_path: r.get("scope_path"),
+        unit_id: r.get("unit_id"),
+        disabled: r.get::<bool, _>("disabled"),
+        created_at: r.get("created_at"),
+    })
+}
+
+fn unit_row(r: &PgRow) -> Result<Unit> {
+    Ok(Unit {
+        id: r.get("id"),
+        name: r.get("name"),
+        kind: codec::unit_kind(r.get("kind"))?,
+        node_code: r.get("node_code"),
+        specialty: r.get("specialty"),
+        leader_user_id: r.get("leader_user_id"),
+    })
+}
+
+fn node_row(r: &PgRow) -> Result<Jurisdiction> {
+    let lon: Option<f64> = r.get("centroid_lon");
+    let lat: Option<f64> = r.get("centroid_lat");
+    Ok(Jurisdiction {
+        code: r.get("code"),
+        name: r.get("name"),
+        level: codec::level(r.get("level"))?,
+        parent_code: r.get("parent_code"),
+        path: r.get("path"),
+        centroid: lon.zip(lat).map(|(a, b)| [a, b]),
+        boundary: codec::boundary_from_text(r.get("boundary"))?,
+    })
+}
+
+fn case_row(r: &PgRow) -> Result<StoredCase> {
+    Ok(StoredCase {
+        id: r.get("id"),
+        version: r.get("version"),
+        state: codec::state_from_json(r.get("state"))?,
+    })
+}
+
+const USER_COLS: &str =
+    "id, username, display_name, password_hash, role, scope_code, scope_path, unit_id, disabled, created_at";
+
+async fn insert_case_row(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &CaseColumns,
+    version: i64,
+    now: Millis,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO cases (tracking_code, version, status, channel, dispute_type, node_path, lead_unit_id, light, \
+         due_date, open_supervisions, submitted_by, registered_at, updated_at, state) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING id",
+    )
+    .bind(&c.tracking_code)
+    .bind(version)
+    .bind(c.status)
+    .bind(c.channel)
+    .bind(c.dispute_type)
+    .bind(&c.node_path)
+    .bind(c.lead_unit_id)
+    .bind(c.light)
+    .bind(&c.due_date)
+    .bind(c.open_supervisions)
+    .bind(c.submitted_by)
+    .bind(c.registered_at)
+    .bind(now)
+    .bind(&c.state_json)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?;
+    write_case_units(tx, id, c).await?;
+    Ok(id)
+}
+
+async fn write_case_units(
+    tx: &mut Transaction<'static, Postgres>,
+    id: i64,
+    c: &CaseColumns,
+) -> Result<()> {
+    for (unit, lead) in &c.units {
+        sqlx::query("INSERT INTO case_units (case_id, unit_id, lead) VALUES ($1,$2,$3)")
+            .bind(id)
+            .bind(unit)
+            .bind(*lead)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'static, Postgres>,
+    case_id: i64,
+    events: &[CaseEvent],
+) -> Result<()> {
+    for e in events {
+        sqlx::query("INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) VALUES ($1,$2,$3,$4,$5,$6)")
+            .bind(case_id)
+            .bind(i64::from(e.seq))
+            .bind(e.at)
+            .bind(e.actor_id)
+            .bind(e.kind.name())
+            .bind(codec::event_payload(&e.kind)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &CaseFilter) {
+    let v = &f.visibility;
+    qb.push(" WHERE (FALSE");
+    if let Some(p) = &v.scope_path {
+        qb.push(" OR node_path LIKE ").push_bind(subtree_like(p));
+    }
+    if let Some(u) = v.unit_id {
+        qb.push(" OR id IN (SELECT case_id FROM case_units WHERE unit_id = ")
+            .push_bind(u)
+            .push(")");
+    }
+    if let Some(u) = v.submitted_by {
+        qb.push(" OR submitted_by = ").push_bind(u);
+    }
+    qb.push(")");
+    if let Some(s) = f.status {
+        qb.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(t) = f.dispute_type {
+        qb.push(" AND dispute_type = ").push_bind(t.as_str());
+    }
+    if let Some(c) = f.channel {
+        qb.push(" AND channel = ").push_bind(c.as_str());
+    }
+    if let Some(u) = f.unit_id {
+        qb.push(" AND id IN (SELECT case_id FROM case_units WHERE unit_id = ")
+            .push_bind(u)
+            .push(")");
+    }
+    if let Some(p) = &f.node_path {
+        qb.push(" AND node_path LIKE ").push_bind(subtree_like(p));
+    }
+    if let Some(l) = f.light {
+        qb.push(" AND light = ").push_bind(l.as_str());
+    }
+    if let Some(t) = f.registered_from {
+        qb.push(" AND registered_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.registered_to {
+        qb.push(" AND registered_at < ").push_bind(t);
+    }
+    if f.with_open_supervision {
+        qb.push(" AND open_supervisions > 0");
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn upsert_jurisdictions(&self, nodes: &[Jurisdiction]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for n in nodes {
+            let boundary = n.boundary.as_ref().map(|b| b.to_string());
+            sqlx::query(
+                "INSERT INTO jurisdictions (code, name, level, parent_code, path, centroid_lon, centroid_lat, boundary) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 centroid_lon = excluded.centroid_lon, centroid_lat = excluded.centroid_lat, boundary = excluded.boundary",
+            )
+            .bind(&n.code)
+            .bind(&n.name)
+            .bind(n.level.as_str())
+            .bind(&n.parent_code)
+            .bind(&n.path)
+            .bind(n.centroid.map(|c| c[0]))
+            .bind(n.centroid.map(|c| c[1]))
+            .bind(boundary)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_jurisdiction(&self, code: &str) -> Result<Option<Jurisdiction>> {
+        let row = sqlx::query("SELECT * FROM jurisdictions WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(node_row).transpose()
+    }
+
+    async fn list_jurisdictions(&self, parent: Option<&str>) -> Result<Vec<Jurisdiction>> {
+        let rows = match parent {
+            Some(p) => {
+                sqlx::query("SELECT * FROM jurisdictions WHERE parent_code = $1 ORDER BY code")
+                    .bind(p)
+            }
+            None => {
+                sqlx::query("SELECT * FROM jurisdictions WHERE parent_code IS NULL ORDER BY code")
+            }
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(node_row).collect()
+    }
+
+    async fn insert_unit(&self, unit: &NewUnit, node_path: &str) -> Result<Unit> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO units (name, kind, node_code, node_path, specialty) VALUES ($1,$2,$3,$4,$5) RETURNING id",
+        )
+        .bind(&unit.name)
+        .bind(unit.kind.as_str())
+        .bind(&unit.node_code)
+        .bind(node_path)
+        .bind(&unit.specialty)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(Unit {
+            id,
+            name: unit.name.clone(),
+            kind: unit.kind,
+            node_code: unit.node_code.clone(),
+            specialty: unit.specialty.clone(),
+            leader_user_id: None,
+        })
+    }
+
+    async fn set_unit_leader(&self, unit_id: i64, user_id: Option<i64>) -> Result<()> {
+        let r = sqlx::query("UPDATE units SET leader_user_id = $1 WHERE id = $2")
+            .bind(user_id)
+            .bind(unit_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_unit(&self, id: i64) -> Result<Option<Unit>> {
+        let row = sqlx::query("SELECT * FROM units WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(unit_row).transpose()
+    }
+
+    async fn list_units(&self, scope_path: &str) -> Result<Vec<Unit>> {
+        let rows = sqlx::query("SELECT * FROM units WHERE node_path LIKE $1 ORDER BY id")
+            .bind(subtree_like(scope_path))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(unit_row).collect()
+    }
+
+    async fn insert_user(&self, u: &NewUser, now: Millis) -> Result<UserRecord> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, display_name, password_hash, role, scope_code, scope_path, unit_id, created_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING id",
+        )
+        .bind(&u.username)
+        .bind(&u.display_name)
+        .bind(&u.password_hash)
+        .bind(u.role.as_str())
+        .bind(&u.scope_code)
+        .bind(&u.scope_path)
+        .bind(u.unit_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Duplicate(_) => StoreError::Duplicate("username"),
+            other => other,
+        })?;
+        Ok(UserRecord {
+            id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            password_hash: u.password_hash.clone(),
+            role: u.role,
+            scope_code: u.scope_code.clone(),
+            scope_path: u.scope_path.clone(),
+            unit_id: u.unit_id,
+            disabled: false,
+            created_at: now,
+        })
+    }
+
+    async fn get_user(&self, id: i64) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn list_users(&self, scope_path: &str, role: Option<Role>) -> Result<Vec<UserRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE scope_path LIKE $1 AND ($2::text IS NULL OR role = $2) ORDER BY id"
+        ))
+        .bind(subtree_like(scope_path))
+        .bind(role.map(|r| r.as_str()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1,$2,$3,$4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<UserRecord>> {
+        let cols = USER_COLS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn calendar_days(&self) -> Result<Vec<CalendarDay>> {
+        let rows = sqlx::query("SELECT day, kind, note FROM calendar_days ORDER BY day")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.get("kind");
+                Ok(CalendarDay {
+                    date: codec::date(r.get("day"))?,
+                    kind: DayKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("day kind {kind}")))?,
+                    note: r.get("note"),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_calendar_day(
+        &self,
+        date: NaiveDate,
+        kind: Option<DayKind>,
+        note: &str,
+    ) -> Result<()> {
+        let day = date.format("%Y-%m-%d").to_string();
+        match kind {
+            Some(k) => sqlx::query(
+                "INSERT INTO calendar_days (day, kind, note) VALUES ($1,$2,$3) \
+                 ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, note = excluded.note",
+            )
+            .bind(day)
+            .bind(k.as_str())
+            .bind(note),
+            None => sqlx::query("DELETE FROM calendar_days WHERE day = $1").bind(day),
+        }
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1,$2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_case(
+        &self,
+        state: &CaseState,
+        event: &CaseEvent,
+        idem: Option<&IdempotencyKey>,
+    ) -> Result<Created> {
+        let cols = codec::case_columns(state)?;
+        let mut tx = self.begin().await?;
+        if let Some(k) = idem {
+            let prior: Option<(i64, String)> = sqlx::query_as(
+                "SELECT case_id, body_hash FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if let Some((id, hash)) = prior {
+                return Ok(Created::Existing {
+                    id,
+                    same_body: hash == k.body_hash,
+                });
+            }
+        }
+        let id = insert_case_row(&mut tx, &cols, 1, event.at).await?;
+        insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
+        if let Some(k) = idem {
+            let r = sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES ($1,$2,$3,$4,$5) \
+                 ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&k.body_hash)
+            .bind(id)
+            .bind(event.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if r.rows_affected() == 0 {
+                // A concurrent request with the same key won: drop this case, answer with that one.
+                tx.rollback().await.map_err(db)?;
+                let (id, hash): (i64, String) = sqlx::query_as(
+                    "SELECT case_id, body_hash FROM idempotency_keys WHERE scope = $1 AND key = $2",
+                )
+                .bind(&k.scope)
+                .bind(&k.key)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                return Ok(Created::Existing {
+                    id,
+                    same_body: hash == k.body_hash,
+                });
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Created::New(id))
+    }
+
+    async fn get_case(&self, id: i64) -> Result<Option<StoredCase>> {
+        let row = sqlx::query("SELECT id, version, state FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>> {
+        let row = sqlx::query("SELECT id, version, state FROM cases WHERE tracking_code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(case_row).transpose()
+    }
+
+    async fn append(&self, ch: Append<'_>) -> Result<()> {
+        let c = codec::case_columns(ch.state)?;
+        let new_version = ch.expected_version + ch.events.len() as i64;
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE cases SET version = $1, status = $2, dispute_type = $3, node_path = $4, lead_unit_id = $5, light = $6, \
+             due_date = $7, open_supervisions = $8, updated_at = $9, state = $10 WHERE id = $11 AND version = $12",
+        )
+        .bind(new_version)
+        .bind(c.status)
+        .bind(c.dispute_type)
+        .bind(&c.node_path)
+        .bind(c.lead_unit_id)
+        .bind(c.light)
+        .bind(&c.due_date)
+        .bind(c.open_supervisions)
+        .bind(ch.now)
+        .bind(&c.state_json)
+        .bind(ch.case_id)
+        .bind(ch.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() != 1 {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
+                .bind(ch.case_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            return Err(if exists.is_some() {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            });
+        }
+        if ch.events.iter().any(|e| {
+            matches!(
+                e.kind,
+                EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
+            )
+        }) {
+            sqlx::query("DELETE FROM case_units WHERE case_id = $1")
+                .bind(ch.case_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            write_case_units(&mut tx, ch.case_id, &c).await?;
+        }
+        insert_events(&mut tx, ch.case_id, ch.events).await?;
+        for n in ch.notifications {
+            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
+                .bind(n.user_id)
+                .bind(n.case_id)
+                .bind(&n.kind)
+                .bind(&n.title)
+                .bind(&n.body)
+                .bind(ch.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for b in ch.blobs {
+            sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES ($1,$2,$3) ON CONFLICT (id) DO NOTHING")
+                .bind(&b.id)
+                .bind(&b.content_type)
+                .bind(&b.bytes)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_id, payload FROM case_events WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                codec::event_from_row(
+                    r.get("seq"),
+                    r.get("at"),
+                    r.get("actor_id"),
+                    r.get("payload"),
+                )
+            })
+            .collect()
+    }
+
+    async fn list_cases(&self, f: &CaseFilter) -> Result<CasePage> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT id, version, state FROM cases");
+        push_filter(&mut qb, f);
+        if let Some(b) = f.before_id {
+            qb.push(" AND id < ").push_bind(b);
+        }
+        let limit = f.limit.clamp(1, 500);
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit) + 1);
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
+        let mut items = rows.iter().map(case_row).collect::<Result<Vec<_>>>()?;
+        let next_before_id = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|c| c.id)
+        } else {
+            None
+        };
+        Ok(CasePage {
+            items,
+            next_before_id,
+        })
+    }
+
+    async fn count_cases(&self, f: &CaseFilter) -> Result<u64> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM cases");
+        push_filter(&mut qb, f);
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n as u64)
+    }
+
+    async fn cases_with_deadline(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>> {
+        let rows = sqlx::query(
+            "SELECT id, version, state FROM cases WHERE due_date IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    async fn list_notifications(
+        &self,
+        user_id: i64,
+        unread_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT * FROM notifications WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(user_id)
+        .bind(unread_only)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| Notification {
+                id: r.get("id"),
+                user_id: r.get("user_id"),
+                case_id: r.get("case_id"),
+                kind: r.get("kind"),
+                title: r.get("title"),
+                body: r.get("body"),
+                created_at: r.get("created_at"),
+                read_at: r.get("read_at"),
+            })
+            .collect())
+    }
+
+    async fn mark_notification_read(&self, user_id: i64, id: i64, now: Millis) -> Result<()> {
+        let r = sqlx::query("UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3")
+            .bind(now)
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_blob(&self, id: &str) -> Result<Option<Blob>> {
+        let row = sqlx::query("SELECT id, content_type, bytes FROM blobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| Blob {
+            id: r.get("id"),
+            content_type: r.get("content_type"),
+            bytes: r.get("bytes"),
+        }))
+    }
+
+    async fn bulk_insert_cases(&self, cases: &[(CaseState, Vec<CaseEvent>)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (state, events) in cases {
+            let cols = codec::case_columns(state)?;
+            let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
+            let id = insert_case_row(&mut tx, &cols, events.len() as i64, now).await?;
+            insert_events(&mut tx, id, events).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn backup(&self, dest: &str) -> Result<()> {
+        // pg_dump reads one consistent snapshot while the database stays in use.
+        let out = tokio::process::Command::new("pg_dump")
+            .args(["--format=custom", "--no-owner", "--file", dest, &self.url])
+            .output()
+            .await
+            .map_err(|e| StoreError::Backend(format!("pg_dump: {e}")))?;
+        if !out.status.success() {
+            return Err(StoreError::Backend(format!(
+                "pg_dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+}

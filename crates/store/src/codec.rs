@@ -1,0 +1,99 @@
+//! How domain values become column values and back, shared by every backend so that
+//! SQLite and PostgreSQL store exactly the same representation.
+use crate::{Result, StoreError};
+use fengqiao_domain::access::Role;
+use fengqiao_domain::case::CaseState;
+use fengqiao_domain::jurisdiction::Level;
+use fengqiao_domain::time::Millis;
+use fengqiao_domain::unit::UnitKind;
+use fengqiao_domain::workflow::{CaseEvent, EventKind};
+
+/// The columns of the `cases` table that are projections of the state, for filtering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseColumns {
+    pub tracking_code: String,
+    pub status: &'static str,
+    pub channel: &'static str,
+    pub dispute_type: &'static str,
+    pub node_path: String,
+    pub lead_unit_id: Option<i64>,
+    pub light: &'static str,
+    pub due_date: Option<String>,
+    pub open_supervisions: i64,
+    pub submitted_by: Option<i64>,
+    pub registered_at: Millis,
+    pub state_json: String,
+    /// (unit id, is lead) for the `case_units` projection.
+    pub units: Vec<(i64, bool)>,
+}
+
+pub fn case_columns(state: &CaseState) -> Result<CaseColumns> {
+    let mut units: Vec<(i64, bool)> = state.co_unit_ids.iter().map(|u| (*u, false)).collect();
+    if let Some(lead) = state.lead_unit_id {
+        units.push((lead, true));
+    }
+    Ok(CaseColumns {
+        tracking_code: state.tracking_code.clone(),
+        status: state.status.as_str(),
+        channel: state.channel.as_str(),
+        dispute_type: state.dispute_type.as_str(),
+        node_path: state.location.node_path.clone(),
+        lead_unit_id: state.lead_unit_id,
+        light: state.light.as_str(),
+        due_date: state
+            .deadline
+            .as_ref()
+            .map(|d| d.due.format("%Y-%m-%d").to_string()),
+        open_supervisions: state.open_supervisions().count() as i64,
+        submitted_by: state.submitted_by,
+        registered_at: state.registered_at,
+        state_json: serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        units,
+    })
+}
+
+pub fn state_from_json(s: &str) -> Result<CaseState> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
+}
+
+pub fn event_payload(kind: &EventKind) -> Result<String> {
+    serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub fn event_from_row(
+    seq: i64,
+    at: Millis,
+    actor_id: Option<i64>,
+    payload: &str,
+) -> Result<CaseEvent> {
+    let kind: EventKind = serde_json::from_str(payload)
+        .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+    Ok(CaseEvent {
+        seq: u32::try_from(seq).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        at,
+        actor_id,
+        kind,
+    })
+}
+
+pub fn role(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("role {s}")))
+}
+
+pub fn unit_kind(s: &str) -> Result<UnitKind> {
+    UnitKind::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unit kind {s}")))
+}
+
+pub fn level(s: &str) -> Result<Level> {
+    Level::parse(s).ok_or_else(|| StoreError::Corrupt(format!("level {s}")))
+}
+
+pub fn boundary_from_text(s: Option<String>) -> Result<Option<serde_json::Value>> {
+    s.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("boundary: {e}"))))
+        .transpose()
+}
+
+pub fn date(s: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
+}

@@ -1,0 +1,571 @@
+//! The conformance suite: every backend runs exactly these checks against a fresh database.
+//! (Test support: asserting is its job, so it may panic.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use crate::*;
+use fengqiao_domain::access::Role;
+use fengqiao_domain::calendar::DayKind;
+use fengqiao_domain::case::*;
+use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
+use fengqiao_domain::unit::UnitKind;
+use fengqiao_domain::workflow::{apply, register, replay, CaseEvent, EventKind, NewCase};
+
+const T0: i64 = 1_735_700_000_000; // 2025-01-01
+
+fn tree() -> Vec<Jurisdiction> {
+    let p = Jurisdiction::new("990000", "示范省", Level::Province, None).unwrap();
+    let c = Jurisdiction::new("990100", "江州市", Level::City, Some(&p)).unwrap();
+    let k = Jurisdiction::new("990102", "青溪县", Level::County, Some(&c)).unwrap();
+    let a = Jurisdiction::new("990102001", "城关镇", Level::Town, Some(&k)).unwrap();
+    let b = Jurisdiction::new("990102002", "河口镇", Level::Town, Some(&k)).unwrap();
+    let va = Jurisdiction::new("990102001001", "幸福村", Level::Village, Some(&a)).unwrap();
+    let mut vb = Jurisdiction::new("990102002001", "柳树村", Level::Village, Some(&b)).unwrap();
+    vb.centroid = Some([118.5, 29.5]);
+    vb.boundary = Some(serde_json::json!({"type": "Point", "coordinates": [118.5, 29.5]}));
+    vec![p, c, k, a, b, va, vb]
+}
+
+fn new_case(node: &Jurisdiction, text: &str) -> NewCase {
+    NewCase {
+        channel: Channel::CitizenWeb,
+        text: text.to_string(),
+        parties: vec![Party {
+            name: "张某".into(),
+            role: PartyRole::Applicant,
+            id_number: None,
+            phone: Some(fengqiao_domain::validate::PhoneNumber::parse("13800138000").unwrap()),
+            address: None,
+        }],
+        dispute_type: DisputeType::Neighbourhood,
+        subtype: None,
+        location: Location {
+            node_code: node.code.clone(),
+            node_path: node.path.clone(),
+            address: None,
+            coordinates: None,
+        },
+        occurred_at: None,
+        complexity: Complexity::Simple,
+        risk_level: RiskLevel::Low,
+        amount_fen: Some(350_000),
+        people_involved: Some(2),
+    }
+}
+
+fn registered(node: &Jurisdiction, code: &str, by: Option<i64>) -> (CaseState, CaseEvent) {
+    let kind = register(new_case(node, "邻居占用通道堆放杂物"), code.to_string(), by).unwrap();
+    let ev = CaseEvent {
+        seq: 1,
+        at: T0,
+        actor_id: by,
+        kind,
+    };
+    (apply(None, &ev).unwrap(), ev)
+}
+
+fn next(state: &CaseState, seq: u32, kind: EventKind) -> (CaseState, CaseEvent) {
+    let ev = CaseEvent {
+        seq,
+        at: T0 + i64::from(seq) * 1000,
+        actor_id: Some(1),
+        kind,
+    };
+    (apply(Some(state.clone()), &ev).unwrap(), ev)
+}
+
+fn vis_path(p: &str) -> CaseFilter {
+    CaseFilter {
+        visibility: Visibility {
+            scope_path: Some(p.into()),
+            ..Default::default()
+        },
+        limit: 100,
+        ..Default::default()
+    }
+}
+
+/// Runs every check. `backup_dest` is a path the backend may write a backup to.
+pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
+    s.migrate().await.unwrap();
+    s.migrate().await.expect("migrate is idempotent");
+    let nodes = tree();
+    reference_data(s, &nodes).await;
+    let (unit_a, unit_b, user_a) = units_and_users(s, &nodes).await;
+    cases(s, &nodes, unit_a, unit_b, user_a).await;
+    bulk(s, &nodes).await;
+    s.backup(backup_dest).await.unwrap();
+    assert!(
+        std::fs::metadata(backup_dest)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false),
+        "backup written"
+    );
+}
+
+async fn reference_data<S: Store>(s: &S, nodes: &[Jurisdiction]) {
+    s.upsert_jurisdictions(nodes).await.unwrap();
+    s.upsert_jurisdictions(&nodes[..2])
+        .await
+        .expect("upsert twice");
+    let got = s.get_jurisdiction("990102002001").await.unwrap().unwrap();
+    assert_eq!(got, nodes[6]);
+    assert!(s.get_jurisdiction("990102009999").await.unwrap().is_none());
+    let roots = s.list_jurisdictions(None).await.unwrap();
+    assert_eq!(
+        roots.iter().map(|n| n.code.as_str()).collect::<Vec<_>>(),
+        vec!["990000"]
+    );
+    let towns = s.list_jurisdictions(Some("990102")).await.unwrap();
+    assert_eq!(towns.len(), 2);
+
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 2, 6).unwrap();
+    s.set_calendar_day(day, Some(DayKind::Holiday), "春节")
+        .await
+        .unwrap();
+    s.set_calendar_day(day, Some(DayKind::Workday), "调休")
+        .await
+        .unwrap();
+    let days = s.calendar_days().await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].kind, DayKind::Workday);
+    s.set_calendar_day(day, None, "").await.unwrap();
+    assert!(s.calendar_days().await.unwrap().is_empty());
+
+    assert!(s.get_setting("k").await.unwrap().is_none());
+    s.put_setting("k", "1").await.unwrap();
+    s.put_setting("k", "2").await.unwrap();
+    assert_eq!(s.get_setting("k").await.unwrap().as_deref(), Some("2"));
+}
+
+async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, i64) {
+    let ua = s
+        .insert_unit(
+            &NewUnit {
+                name: "城关司法所".into(),
+                kind: UnitKind::JudicialOffice,
+                node_code: nodes[3].code.clone(),
+                specialty: None,
+            },
+            &nodes[3].path,
+        )
+        .await
+        .unwrap();
+    let ub = s
+        .insert_unit(
+            &NewUnit {
+                name: "河口派出所".into(),
+                kind: UnitKind::PoliceStation,
+                node_code: nodes[4].code.clone(),
+                specialty: None,
+            },
+            &nodes[4].path,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_units(&nodes[3].path).await.unwrap(),
+        vec![ua.clone()]
+    );
+    assert_eq!(s.list_units(&nodes[2].path).await.unwrap().len(), 2);
+    assert!(
+        s.set_unit_leader(9_999, None).await.is_err(),
+        "unknown unit"
+    );
+
+    let nu = |name: &str, role: Role, node: &Jurisdiction, unit: Option<i64>| NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        password_hash: "$argon2id$test".into(),
+        role,
+        scope_code: node.code.clone(),
+        scope_path: node.path.clone(),
+        unit_id: unit,
+    };
+    let a = s
+        .insert_user(&nu("a", Role::UnitLeader, &nodes[3], Some(ua.id)), T0)
+        .await
+        .unwrap();
+    let _b = s
+        .insert_user(&nu("b", Role::UnitHandler, &nodes[4], Some(ub.id)), T0)
+        .await
+        .unwrap();
+    let _sup = s
+        .insert_user(&nu("sup", Role::Supervisor, &nodes[2], None), T0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.insert_user(&nu("a", Role::Admin, &nodes[2], None), T0)
+            .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    s.set_unit_leader(ua.id, Some(a.id)).await.unwrap();
+    assert_eq!(
+        s.get_unit(ua.id).await.unwrap().unwrap().leader_user_id,
+        Some(a.id)
+    );
+    assert_eq!(s.get_user_by_username("a").await.unwrap().unwrap(), a);
+    assert_eq!(
+        s.get_user(a.id).await.unwrap().unwrap().role,
+        Role::UnitLeader
+    );
+    assert_eq!(s.list_users(&nodes[2].path, None).await.unwrap().len(), 3);
+    assert_eq!(
+        s.list_users(&nodes[2].path, Some(Role::Supervisor))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.list_users(&nodes[3].path, None).await.unwrap().len(), 1);
+
+    s.insert_session("tok", a.id, T0, T0 + 1000).await.unwrap();
+    assert_eq!(
+        s.session_user("tok", T0 + 1).await.unwrap().map(|u| u.id),
+        Some(a.id)
+    );
+    assert!(
+        s.session_user("tok", T0 + 1000).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(s.session_user("other", T0).await.unwrap().is_none());
+    s.delete_session("tok").await.unwrap();
+    assert!(
+        s.session_user("tok", T0 + 1).await.unwrap().is_none(),
+        "deleted"
+    );
+    (ua.id, ub.id, a.id)
+}
+
+async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64, user_a: i64) {
+    let (va, vb) = (&nodes[5], &nodes[6]);
+    // Creation and idempotency.
+    let (st1, ev1) = registered(va, "FQTEST0001", None);
+    let key = IdempotencyKey {
+        scope: "public".into(),
+        key: "k1".into(),
+        body_hash: "h1".into(),
+    };
+    let Created::New(id1) = s.create_case(&st1, &ev1, Some(&key)).await.unwrap() else {
+        panic!("new")
+    };
+    let (st_dup, ev_dup) = registered(va, "FQTEST0002", None);
+    assert_eq!(
+        s.create_case(&st_dup, &ev_dup, Some(&key)).await.unwrap(),
+        Created::Existing {
+            id: id1,
+            same_body: true
+        }
+    );
+    let other = IdempotencyKey {
+        body_hash: "h2".into(),
+        ..key.clone()
+    };
+    assert_eq!(
+        s.create_case(&st_dup, &ev_dup, Some(&other)).await.unwrap(),
+        Created::Existing {
+            id: id1,
+            same_body: false
+        }
+    );
+    assert!(
+        s.find_case_by_tracking_code("FQTEST0002")
+            .await
+            .unwrap()
+            .is_none(),
+        "the retry wrote nothing"
+    );
+    let got = s.get_case(id1).await.unwrap().unwrap();
+    assert_eq!((got.version, &got.state), (1, &st1));
+    assert_eq!(
+        s.find_case_by_tracking_code("FQTEST0001")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        id1
+    );
+    assert!(s.get_case(id1 + 1000).await.unwrap().is_none());
+
+    // A case in town B, co-handled by unit A, submitted by user_a.
+    let (st2, ev2) = registered(vb, "FQTEST0003", Some(user_a));
+    let Created::New(id2) = s.create_case(&st2, &ev2, None).await.unwrap() else {
+        panic!("new")
+    };
+    let dl = Deadline {
+        stage: Stage::Handle,
+        started: chrono::NaiveDate::from_ymd_opt(2025, 1, 2).unwrap(),
+        due: chrono::NaiveDate::from_ymd_opt(2025, 1, 7).unwrap(),
+        working_days: 3,
+    };
+    let (st2b, e2) = next(
+        &st2,
+        2,
+        EventKind::Routed {
+            lead_unit_id: unit_b,
+            co_unit_ids: vec![unit_a],
+            deadline: dl,
+        },
+    );
+    let (st2c, e3) = next(
+        &st2b,
+        3,
+        EventKind::SupervisionOpened {
+            no: 1,
+            reason: "超期".into(),
+            automatic: true,
+            reply_due: chrono::NaiveDate::from_ymd_opt(2025, 1, 9).unwrap(),
+        },
+    );
+    let (st2d, e4) = next(&st2c, 4, EventKind::LightChanged { light: Light::Red });
+    let notes = vec![NewNotification {
+        user_id: user_a,
+        case_id: Some(id2),
+        kind: "supervision".into(),
+        title: "督办".into(),
+        body: "超期".into(),
+    }];
+    let blob = Blob {
+        id: "abc".into(),
+        content_type: "image/png".into(),
+        bytes: vec![1, 2, 3],
+    };
+    let events = [e2.clone(), e3.clone(), e4.clone()];
+    s.append(Append {
+        case_id: id2,
+        expected_version: 1,
+        events: &events,
+        state: &st2d,
+        notifications: &notes,
+        blobs: std::slice::from_ref(&blob),
+        now: T0 + 5000,
+    })
+    .await
+    .unwrap();
+    // Stale version: refused, nothing written.
+    let stale = s
+        .append(Append {
+            case_id: id2,
+            expected_version: 1,
+            events: &events,
+            state: &st2d,
+            notifications: &[],
+            blobs: &[],
+            now: T0,
+        })
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    assert!(matches!(
+        s.append(Append {
+            case_id: 99_999,
+            expected_version: 1,
+            events: &events,
+            state: &st2d,
+            notifications: &[],
+            blobs: &[],
+            now: T0
+        })
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    let log = s.case_events(id2).await.unwrap();
+    assert_eq!(log, vec![ev2.clone(), e2, e3, e4]);
+    assert_eq!(
+        replay(&log).unwrap(),
+        s.get_case(id2).await.unwrap().unwrap().state
+    );
+    assert_eq!(s.get_case(id2).await.unwrap().unwrap().version, 4);
+    assert_eq!(s.get_blob("abc").await.unwrap().unwrap(), blob);
+    assert!(s.get_blob("nope").await.unwrap().is_none());
+
+    let inbox = s.list_notifications(user_a, true, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].case_id, Some(id2));
+    assert!(
+        s.mark_notification_read(user_a + 1, inbox[0].id, T0)
+            .await
+            .is_err(),
+        "not another user's"
+    );
+    s.mark_notification_read(user_a, inbox[0].id, T0)
+        .await
+        .unwrap();
+    assert!(s
+        .list_notifications(user_a, true, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.list_notifications(user_a, false, 10).await.unwrap().len(),
+        1
+    );
+
+    // Visibility: by subtree, by unit (co-handling), by submitter, and nothing by default.
+    let ids = |p: CasePage| p.items.iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_cases(&vis_path(&nodes[3].path)).await.unwrap()),
+        vec![id1]
+    );
+    assert_eq!(
+        ids(s.list_cases(&vis_path(&nodes[4].path)).await.unwrap()),
+        vec![id2]
+    );
+    assert_eq!(
+        ids(s.list_cases(&vis_path(&nodes[2].path)).await.unwrap()),
+        vec![id2, id1]
+    );
+    let by_unit = CaseFilter {
+        visibility: Visibility {
+            unit_id: Some(unit_a),
+            ..Default::default()
+        },
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(ids(s.list_cases(&by_unit).await.unwrap()), vec![id2]);
+    let by_user = CaseFilter {
+        visibility: Visibility {
+            submitted_by: Some(user_a),
+            ..Default::default()
+        },
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(ids(s.list_cases(&by_user).await.unwrap()), vec![id2]);
+    assert!(s
+        .list_cases(&CaseFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    // Filters and pagination.
+    let county = vis_path(&nodes[2].path);
+    let f = |g: &dyn Fn(&mut CaseFilter)| {
+        let mut c = county.clone();
+        g(&mut c);
+        c
+    };
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.light = Some(Light::Red)))
+            .await
+            .unwrap()),
+        vec![id2]
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.status = Some(Status::Registered)))
+            .await
+            .unwrap()),
+        vec![id1]
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.unit_id = Some(unit_b)))
+            .await
+            .unwrap()),
+        vec![id2]
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.node_path = Some(nodes[3].path.clone())))
+            .await
+            .unwrap()),
+        vec![id1]
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.with_open_supervision = true))
+            .await
+            .unwrap()),
+        vec![id2]
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.dispute_type = Some(DisputeType::Labour)))
+            .await
+            .unwrap()),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.channel = Some(Channel::CitizenWeb)))
+            .await
+            .unwrap())
+        .len(),
+        2
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.registered_from = Some(T0 + 1)))
+            .await
+            .unwrap()),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.registered_to = Some(T0 + 1)))
+            .await
+            .unwrap())
+        .len(),
+        2
+    );
+    let page1 = s.list_cases(&f(&|c| c.limit = 1)).await.unwrap();
+    assert_eq!(
+        (ids(page1.clone()), page1.next_before_id),
+        (vec![id2], Some(id2))
+    );
+    let page2 = s
+        .list_cases(&f(&|c| {
+            c.limit = 1;
+            c.before_id = Some(id2)
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(page2.clone()), page2.next_before_id),
+        (vec![id1], None)
+    );
+    assert_eq!(s.count_cases(&county).await.unwrap(), 2);
+    assert_eq!(
+        s.count_cases(&f(&|c| c.light = Some(Light::Red)))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let running = s.cases_with_deadline(0, 10).await.unwrap();
+    assert_eq!(running.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id2]);
+    assert!(s.cases_with_deadline(id2, 10).await.unwrap().is_empty());
+}
+
+async fn bulk<S: Store>(s: &S, nodes: &[Jurisdiction]) {
+    let before = s.count_cases(&vis_path("/")).await.unwrap();
+    let batch: Vec<_> = (0..50)
+        .map(|i| {
+            let (st, ev) = registered(&nodes[5], &format!("FQBULK{i:04}"), None);
+            let (st2, ev2) = next(
+                &st,
+                2,
+                EventKind::NotAccepted {
+                    reason: "不属于受理范围".into(),
+                },
+            );
+            (st2, vec![ev, ev2])
+        })
+        .collect();
+    s.bulk_insert_cases(&batch).await.unwrap();
+    assert_eq!(s.count_cases(&vis_path("/")).await.unwrap(), before + 50);
+    let c = s
+        .find_case_by_tracking_code("FQBULK0049")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.version, 2);
+    assert_eq!(
+        replay(&s.case_events(c.id).await.unwrap()).unwrap(),
+        c.state
+    );
+}

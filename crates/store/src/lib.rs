@@ -1,0 +1,269 @@
+//! The storage boundary: the [`Store`] trait and the records it speaks in.
+//!
+//! Owns: what is stored and the transactional promises (events and state in one transaction,
+//! optimistic concurrency by version, idempotent creation). Backends (`fengqiao-store-sqlite`,
+//! `fengqiao-store-postgres`) implement it and own their SQL and migrations; this crate has no SQL.
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use fengqiao_domain::access::Role;
+use fengqiao_domain::calendar::{CalendarDay, DayKind};
+use fengqiao_domain::case::{CaseState, Channel, DisputeType, Light, Status};
+use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::time::Millis;
+use fengqiao_domain::unit::{Unit, UnitKind};
+use fengqiao_domain::workflow::CaseEvent;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use utoipa::ToSchema;
+
+pub mod codec;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    /// The case changed since it was read (optimistic concurrency).
+    #[error("concurrent update")]
+    Conflict,
+    #[error("duplicate {0}")]
+    Duplicate(&'static str),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound => "not_found",
+            StoreError::Conflict => "concurrent_update",
+            StoreError::Duplicate(_) => "duplicate",
+            StoreError::Corrupt(_) => "storage_corrupt",
+            StoreError::Backend(_) => "storage_error",
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A unit to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewUnit {
+    pub name: String,
+    pub kind: UnitKind,
+    pub node_code: String,
+    pub specialty: Option<String>,
+}
+
+/// A user account as stored (the password hash never leaves the app layer's login path).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub scope_code: String,
+    pub scope_path: String,
+    pub unit_id: Option<i64>,
+    pub disabled: bool,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub scope_code: String,
+    pub scope_path: String,
+    pub unit_id: Option<i64>,
+}
+
+/// A case as stored: identity, version and the folded state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StoredCase {
+    pub id: i64,
+    /// Number of events in the log; the optimistic-concurrency token.
+    pub version: i64,
+    pub state: CaseState,
+}
+
+/// Idempotency of creation: the same (scope, key) returns the first case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyKey {
+    /// Whose key: `user:<id>` or `public`.
+    pub scope: String,
+    pub key: String,
+    /// Digest of the request body.
+    pub body_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(i64),
+    /// The key was used before; `same_body` tells whether the body matched.
+    Existing {
+        id: i64,
+        same_body: bool,
+    },
+}
+
+/// An in-app notification to write with a case change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewNotification {
+    pub user_id: i64,
+    pub case_id: Option<i64>,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub user_id: i64,
+    pub case_id: Option<i64>,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: Millis,
+    pub read_at: Option<Millis>,
+}
+
+/// Attachment content written with the event that records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blob {
+    pub id: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One atomic change of a case: events appended, state replaced, side records written.
+#[derive(Debug, Clone, Copy)]
+pub struct Append<'a> {
+    pub case_id: i64,
+    pub expected_version: i64,
+    pub events: &'a [CaseEvent],
+    pub state: &'a CaseState,
+    pub notifications: &'a [NewNotification],
+    pub blobs: &'a [Blob],
+    pub now: Millis,
+}
+
+/// Who is asking: visibility is decided by the domain, expressed here as a filter.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Visibility {
+    /// Cases located in this subtree…
+    pub scope_path: Option<String>,
+    /// …or handled (lead or co-handling) by this unit…
+    pub unit_id: Option<i64>,
+    /// …or, for citizens, submitted by this user. All `None` means nothing is visible.
+    pub submitted_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CaseFilter {
+    pub visibility: Visibility,
+    pub status: Option<Status>,
+    pub dispute_type: Option<DisputeType>,
+    pub channel: Option<Channel>,
+    pub unit_id: Option<i64>,
+    /// Subtree of the case location.
+    pub node_path: Option<String>,
+    pub light: Option<Light>,
+    pub registered_from: Option<Millis>,
+    pub registered_to: Option<Millis>,
+    pub with_open_supervision: bool,
+    /// Keyset pagination: only ids below this one (the list is newest first).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CasePage {
+    pub items: Vec<StoredCase>,
+    pub next_before_id: Option<i64>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates or upgrades the schema.
+    async fn migrate(&self) -> Result<()>;
+
+    async fn upsert_jurisdictions(&self, nodes: &[Jurisdiction]) -> Result<()>;
+    async fn get_jurisdiction(&self, code: &str) -> Result<Option<Jurisdiction>>;
+    /// Children of `parent`, or the roots when `None`.
+    async fn list_jurisdictions(&self, parent: Option<&str>) -> Result<Vec<Jurisdiction>>;
+
+    async fn insert_unit(&self, unit: &NewUnit, node_path: &str) -> Result<Unit>;
+    async fn set_unit_leader(&self, unit_id: i64, user_id: Option<i64>) -> Result<()>;
+    async fn get_unit(&self, id: i64) -> Result<Option<Unit>>;
+    /// Units whose node lies in the subtree.
+    async fn list_units(&self, scope_path: &str) -> Result<Vec<Unit>>;
+
+    async fn insert_user(&self, user: &NewUser, now: Millis) -> Result<UserRecord>;
+    async fn get_user(&self, id: i64) -> Result<Option<UserRecord>>;
+    async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
+    /// Users whose scope lies in the subtree, optionally of one role.
+    async fn list_users(&self, scope_path: &str, role: Option<Role>) -> Result<Vec<UserRecord>>;
+
+    async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// The user of a live session.
+    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<UserRecord>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    async fn calendar_days(&self) -> Result<Vec<CalendarDay>>;
+    /// Sets (or with `None` removes) the exception for a date.
+    async fn set_calendar_day(
+        &self,
+        date: NaiveDate,
+        kind: Option<DayKind>,
+        note: &str,
+    ) -> Result<()>;
+    async fn get_setting(&self, key: &str) -> Result<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Creates a case from its registration event, honouring the idempotency key atomically.
+    async fn create_case(
+        &self,
+        state: &CaseState,
+        event: &CaseEvent,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Created>;
+    async fn get_case(&self, id: i64) -> Result<Option<StoredCase>>;
+    async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>>;
+    /// Appends events and replaces the state if the version still matches (else `Conflict`).
+    async fn append(&self, change: Append<'_>) -> Result<()>;
+    async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>>;
+    async fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage>;
+    async fn count_cases(&self, filter: &CaseFilter) -> Result<u64>;
+    /// Open cases with a running deadline, by id ascending after `after_id` (for the deadline monitor).
+    async fn cases_with_deadline(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
+
+    async fn list_notifications(
+        &self,
+        user_id: i64,
+        unread_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Notification>>;
+    async fn mark_notification_read(&self, user_id: i64, id: i64, now: Millis) -> Result<()>;
+
+    async fn get_blob(&self, id: &str) -> Result<Option<Blob>>;
+
+    /// Writes generated cases with their logs in bulk (demo and benchmarks). Ids are assigned in order.
+    async fn bulk_insert_cases(&self, cases: &[(CaseState, Vec<CaseEvent>)]) -> Result<()>;
+
+    /// A consistent copy of the whole database while it is in use.
+    async fn backup(&self, dest: &str) -> Result<()>;
+}
