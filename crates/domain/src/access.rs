@@ -45,6 +45,7 @@ crate::unit::labelled_enum!(
         ReplySupervision = "reply_supervision" / "督办回复",
         RequestExtension = "request_extension" / "申请延期",
         DecideExtension = "decide_extension" / "审批延期",
+        Evaluate = "evaluate" / "评价",
         RevealPersonalInfo = "reveal_personal_info" / "查看个人信息",
         AddAttachment = "add_attachment" / "上传附件",
         ManageReference = "manage_reference" / "管理基础数据",
@@ -57,7 +58,7 @@ use Role as R;
 
 /// The role × operation matrix. Scope and unit membership are checked on top of it.
 pub const MATRIX: &[(Role, &[Operation])] = &[
-    (R::Citizen, &[O::CreateCase, O::ReadCase, O::AddAttachment]),
+    (R::Citizen, &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment]),
     (
         R::GridWorker,
         &[O::CreateCase, O::ReadCase, O::AddAttachment],
@@ -158,6 +159,11 @@ impl Role {
     }
 }
 
+/// The user id of an anonymous citizen acting on one case after proving that they hold its
+/// tracking code and the phone number given at submission. Only the application layer builds
+/// such an actor, and only after that proof.
+pub const PUBLIC_CITIZEN: i64 = -1;
+
 /// The authenticated user on whose behalf an operation runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Actor {
@@ -191,7 +197,7 @@ pub fn can_view(actor: &Actor, case: &CaseState) -> bool {
         return true;
     }
     match actor.role {
-        Role::Citizen => case.submitted_by == Some(actor.user_id),
+        Role::Citizen => actor.user_id == PUBLIC_CITIZEN || case.submitted_by == Some(actor.user_id),
         _ => {
             path_within(&case.location.node_path, &actor.scope_path)
                 || actor.unit_id.is_some_and(|u| case.involves_unit(u))

@@ -245,6 +245,7 @@ pub struct CaseState {
     /// Amount involved, in fen (1/100 yuan).
     pub amount_fen: Option<i64>,
     pub people_involved: Option<u32>,
+    /// The user account that submitted the case (citizens with accounts, grid workers, staff).
     pub submitted_by: Option<i64>,
     pub registered_at: Millis,
     pub not_accepted_reason: Option<String>,

@@ -194,7 +194,7 @@ impl Command {
             Command::StartMediation | Command::RecordSession(_) => O::Mediate,
             Command::Conclude { .. } => O::Conclude,
             Command::GiveFeedback { .. } => O::GiveFeedback,
-            Command::Evaluate { .. } if actor.role == Role::Citizen => O::CreateCase,
+            Command::Evaluate { .. } if actor.role == Role::Citizen => O::Evaluate,
             Command::Evaluate { .. } => O::RecordRevisit,
             Command::Archive => O::Archive,
             Command::Reopen { .. } => O::Reopen,

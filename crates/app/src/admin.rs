@@ -1,0 +1,185 @@
+//! Reference data (jurisdictions, units, users, calendar, deadline rules) and the inbox.
+use crate::auth::{hash_password, UserView};
+use crate::{App, AppError, Result};
+use chrono::NaiveDate;
+use fengqiao_domain::access::{authorize_node, Actor, Operation, Role};
+use fengqiao_domain::calendar::{CalendarDay, DayKind};
+use fengqiao_domain::deadline::DeadlineRules;
+use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
+use fengqiao_domain::unit::Unit;
+use fengqiao_domain::DomainError;
+use fengqiao_store::{NewUnit, NewUser, Notification};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JurisdictionInput {
+    pub code: String,
+    pub name: String,
+    pub level: Level,
+    pub parent_code: Option<String>,
+    pub centroid: Option<[f64; 2]>,
+    #[schema(value_type = Option<Object>)]
+    pub boundary: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserInput {
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+    pub role: Role,
+    pub scope_code: String,
+    pub unit_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CalendarDayInput {
+    /// `holiday`, `workday`, or null to return the date to the Monday–Friday rule.
+    pub kind: Option<DayKind>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// At least 8 characters from at least 3 of: lower case, upper case, digits, symbols.
+pub fn check_password_policy(p: &str) -> Result<(), DomainError> {
+    let classes = [
+        p.chars().any(|c| c.is_ascii_lowercase()),
+        p.chars().any(|c| c.is_ascii_uppercase()),
+        p.chars().any(|c| c.is_ascii_digit()),
+        p.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    if p.chars().count() >= 8 && classes.iter().filter(|x| **x).count() >= 3 {
+        Ok(())
+    } else {
+        Err(DomainError::validation("password", "at least 8 characters of 3 kinds (lower, upper, digit, symbol)"))
+    }
+}
+
+impl App {
+    pub async fn create_jurisdiction(&self, actor: &Actor, input: &JurisdictionInput) -> Result<Jurisdiction> {
+        let parent = match &input.parent_code {
+            Some(p) => Some(self.store.get_jurisdiction(p).await?.ok_or(AppError::NotFound("jurisdiction"))?),
+            None => None,
+        };
+        let mut node = Jurisdiction::new(&input.code, &input.name, input.level, parent.as_ref())?;
+        authorize_node(actor, Operation::ManageReference, parent.as_ref().map(|p| p.path.as_str()).unwrap_or(&node.path))?;
+        if self.store.get_jurisdiction(&input.code).await?.is_some() {
+            return Err(AppError::Duplicate("jurisdiction"));
+        }
+        node.centroid = input.centroid;
+        node.boundary = input.boundary.clone();
+        self.store.upsert_jurisdictions(std::slice::from_ref(&node)).await?;
+        Ok(node)
+    }
+
+    pub async fn list_jurisdictions(&self, parent: Option<&str>) -> Result<Vec<Jurisdiction>> {
+        Ok(self.store.list_jurisdictions(parent).await?)
+    }
+
+    pub async fn get_jurisdiction(&self, code: &str) -> Result<Jurisdiction> {
+        self.store.get_jurisdiction(code).await?.ok_or(AppError::NotFound("jurisdiction"))
+    }
+
+    pub async fn create_unit(&self, actor: &Actor, input: &NewUnit) -> Result<Unit> {
+        let node = self.get_jurisdiction(&input.node_code).await?;
+        authorize_node(actor, Operation::ManageReference, &node.path)?;
+        if input.name.trim().is_empty() {
+            return Err(DomainError::validation("name", "empty").into());
+        }
+        Ok(self.store.insert_unit(input, &node.path).await?)
+    }
+
+    /// The unit directory (all staff may see every unit, to route and co-handle across towns).
+    pub async fn list_units(&self, node_code: Option<&str>) -> Result<Vec<Unit>> {
+        let path = match node_code {
+            Some(c) => self.get_jurisdiction(c).await?.path,
+            None => "/".into(),
+        };
+        Ok(self.store.list_units(&path).await?)
+    }
+
+    pub async fn get_unit(&self, id: i64) -> Result<Unit> {
+        self.store.get_unit(id).await?.ok_or(AppError::NotFound("unit"))
+    }
+
+    pub async fn set_unit_leader(&self, actor: &Actor, unit_id: i64, user_id: Option<i64>) -> Result<Unit> {
+        let unit = self.get_unit(unit_id).await?;
+        let node = self.get_jurisdiction(&unit.node_code).await?;
+        authorize_node(actor, Operation::ManageReference, &node.path)?;
+        if let Some(u) = user_id {
+            let user = self.store.get_user(u).await?.ok_or(AppError::NotFound("user"))?;
+            if user.unit_id != Some(unit_id) {
+                return Err(DomainError::validation("user_id", "the leader must belong to the unit").into());
+            }
+        }
+        self.store.set_unit_leader(unit_id, user_id).await?;
+        self.get_unit(unit_id).await
+    }
+
+    pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> Result<UserView> {
+        let node = self.get_jurisdiction(&input.scope_code).await?;
+        authorize_node(actor, Operation::ManageReference, &node.path)?;
+        check_password_policy(&input.password)?;
+        let name = input.username.trim();
+        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
+        }
+        if let Some(u) = input.unit_id {
+            self.get_unit(u).await?;
+        }
+        let user = NewUser {
+            username: name.to_string(),
+            display_name: input.display_name.trim().to_string(),
+            password_hash: hash_password(&input.password)?,
+            role: input.role,
+            scope_code: node.code.clone(),
+            scope_path: node.path.clone(),
+            unit_id: input.unit_id,
+        };
+        let rec = self.store.insert_user(&user, self.now()).await?;
+        Ok(UserView::from(&rec))
+    }
+
+    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {
+        authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
+        Ok(self.store.list_users(&actor.scope_path, None).await?.iter().map(UserView::from).collect())
+    }
+
+    pub async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>> {
+        let days = self.store.calendar_days().await?;
+        Ok(days.into_iter().filter(|d| year.is_none_or(|y| chrono::Datelike::year(&d.date) == y)).collect())
+    }
+
+    pub async fn set_calendar_day(&self, actor: &Actor, date: NaiveDate, input: &CalendarDayInput) -> Result<()> {
+        authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
+        if actor.scope_path.matches('/').count() > 4 {
+            // The calendar is national: only county-level admins and above may change it.
+            return Err(DomainError::Forbidden.into());
+        }
+        self.store.set_calendar_day(date, input.kind, &input.note).await?;
+        self.reload().await
+    }
+
+    pub async fn put_rules(&self, actor: &Actor, rules: &DeadlineRules) -> Result<DeadlineRules> {
+        authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
+        if rules.simple_days == 0 || rules.complex_days == 0 || rules.feedback_days == 0 {
+            return Err(DomainError::validation("rules", "every stage needs at least one working day").into());
+        }
+        let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.store.put_setting(super::RULES_KEY, &json).await?;
+        self.reload().await?;
+        Ok(rules.clone())
+    }
+
+    pub async fn inbox(&self, actor: &Actor, unread_only: bool) -> Result<Vec<Notification>> {
+        Ok(self.store.list_notifications(actor.user_id, unread_only, 200).await?)
+    }
+
+    pub async fn mark_read(&self, actor: &Actor, id: i64) -> Result<()> {
+        self.store.mark_notification_read(actor.user_id, id, self.now()).await.map_err(|e| match e {
+            fengqiao_store::StoreError::NotFound => AppError::NotFound("notification"),
+            other => other.into(),
+        })
+    }
+}

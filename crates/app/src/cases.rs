@@ -1,0 +1,530 @@
+//! Cases: intake (with idempotency), reading with masking, transitions, the citizen's
+//! tracking view, reveals and attachments.
+use crate::auth::sm3_hex;
+use crate::privacy::mask_personal;
+use crate::{App, AppError, Result};
+use fengqiao_domain::access::{authorize_node, can_view, Actor, Operation, Role};
+use fengqiao_domain::case::*;
+use fengqiao_domain::jurisdiction::path_within;
+use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
+use fengqiao_domain::workflow::{self, CaseEvent, Command, Context, EventKind, NewCase};
+use fengqiao_store::{Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, StoredCase, Visibility};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+
+/// A party as submitted: personal numbers as typed, checked here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PartyInput {
+    pub name: String,
+    #[serde(default = "applicant")]
+    pub role: PartyRole,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+fn applicant() -> PartyRole {
+    PartyRole::Applicant
+}
+
+/// A case as submitted by staff or a grid worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseInput {
+    pub channel: Channel,
+    pub text: String,
+    #[serde(default)]
+    pub parties: Vec<PartyInput>,
+    pub dispute_type: Option<DisputeType>,
+    pub subtype: Option<String>,
+    /// Jurisdiction node (village, grid, town…) where the dispute is.
+    pub node_code: String,
+    pub address: Option<String>,
+    /// (longitude, latitude).
+    pub coordinates: Option<[f64; 2]>,
+    /// When it happened, UTC milliseconds.
+    pub occurred_at: Option<i64>,
+    pub complexity: Option<Complexity>,
+    pub risk_level: Option<RiskLevel>,
+    pub amount_fen: Option<i64>,
+    pub people_involved: Option<u32>,
+}
+
+/// A citizen's submission from the mobile form (no account needed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PublicSubmission {
+    pub text: String,
+    pub node_code: String,
+    pub name: Option<String>,
+    pub phone: String,
+    pub address: Option<String>,
+    pub occurred_at: Option<i64>,
+    /// The citizen agrees that the centre processes the personal information given.
+    pub consent: bool,
+}
+
+/// Filters of the case list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    pub status: Option<Status>,
+    pub dispute_type: Option<DisputeType>,
+    pub channel: Option<Channel>,
+    pub unit_id: Option<i64>,
+    /// Only cases in this jurisdiction subtree.
+    pub node_code: Option<String>,
+    pub light: Option<Light>,
+    /// Registered at or after (UTC ms).
+    pub from: Option<i64>,
+    /// Registered before (UTC ms).
+    pub to: Option<i64>,
+    pub with_open_supervision: Option<bool>,
+    /// Cursor: the `next_before_id` of the previous page.
+    pub before_id: Option<i64>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// Also count all matches (slower on big lists).
+    pub with_total: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseList {
+    /// Cases, newest first, personal numbers masked.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    pub next_before_id: Option<i64>,
+    pub total: Option<u64>,
+}
+
+/// What a citizen sees with the tracking code and the phone number given at submission.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PublicProgress {
+    pub tracking_code: String,
+    pub status: Status,
+    pub status_label: String,
+    pub dispute_type: DisputeType,
+    pub registered_at: i64,
+    pub lead_unit: Option<String>,
+    pub feedback: Option<String>,
+    pub evaluation: Option<Evaluation>,
+    pub steps: Vec<PublicStep>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PublicStep {
+    pub at: i64,
+    pub action: String,
+}
+
+/// A case as handed out: id, version, the state; personal numbers masked.
+pub fn case_view(c: &StoredCase) -> Value {
+    let mut v = json!({ "id": c.id, "version": c.version });
+    if let (Value::Object(m), Ok(Value::Object(s))) = (&mut v, serde_json::to_value(&c.state)) {
+        m.extend(s);
+    }
+    mask_personal(&mut v);
+    v
+}
+
+fn event_view(e: &CaseEvent) -> Value {
+    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    mask_personal(&mut v);
+    v
+}
+
+const TRACKING_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// A 10-character tracking code without look-alike characters (0/O, 1/I/L).
+pub fn new_tracking_code() -> String {
+    let mut rng = rand::thread_rng();
+    (0..10).map(|_| TRACKING_ALPHABET[rng.gen_range(0..TRACKING_ALPHABET.len())] as char).collect()
+}
+
+impl PartyInput {
+    fn parse(&self) -> Result<Party> {
+        Ok(Party {
+            name: self.name.trim().to_string(),
+            role: self.role,
+            id_number: self.id_number.as_deref().filter(|s| !s.trim().is_empty()).map(IdCardNumber::parse).transpose()?,
+            phone: self.phone.as_deref().filter(|s| !s.trim().is_empty()).map(PhoneNumber::parse).transpose()?,
+            address: self.address.clone(),
+        })
+    }
+}
+
+/// Recipients of a notification about a case: the lead unit's leader and the supervisors
+/// whose scope covers the case.
+async fn case_watchers(app: &App, state: &CaseState, supervisors: bool) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    if let Some(u) = state.lead_unit_id {
+        if let Some(unit) = app.store.get_unit(u).await? {
+            out.extend(unit.leader_user_id);
+        }
+    }
+    if supervisors {
+        for s in app.store.list_users("/", Some(Role::Supervisor)).await? {
+            if path_within(&state.location.node_path, &s.scope_path) && !s.disabled {
+                out.push(s.id);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+async fn notifications_for(app: &App, case_id: i64, state: &CaseState, events: &[CaseEvent]) -> Result<Vec<NewNotification>> {
+    let mut out = Vec::new();
+    for e in events {
+        let (kind, title, body, sup) = match &e.kind {
+            EventKind::Routed { deadline, .. } => (
+                "case_routed",
+                format!("新分流案件 {}", state.tracking_code),
+                format!("{}，办理期限至 {}", state.dispute_type.zh(), deadline.due),
+                false,
+            ),
+            EventKind::SupervisionOpened { reason, reply_due, automatic, .. } => (
+                "supervision_opened",
+                format!("{}督办 {}", if *automatic { "自动" } else { "" }, state.tracking_code),
+                format!("{reason}；请于 {reply_due} 前回复"),
+                true,
+            ),
+            EventKind::ExtensionRequested { working_days, reason } => (
+                "extension_requested",
+                format!("延期申请 {}", state.tracking_code),
+                format!("申请延期 {working_days} 个工作日：{reason}"),
+                true,
+            ),
+            _ => continue,
+        };
+        for user_id in case_watchers(app, state, sup).await? {
+            out.push(NewNotification { user_id, case_id: Some(case_id), kind: kind.into(), title: title.clone(), body: body.clone() });
+        }
+    }
+    Ok(out)
+}
+
+impl App {
+    async fn node_path(&self, code: &str) -> Result<String> {
+        Ok(self.store.get_jurisdiction(code).await?.ok_or(AppError::NotFound("jurisdiction"))?.path)
+    }
+
+    async fn to_new_case(&self, input: &CaseInput) -> Result<NewCase> {
+        let parties = input.parties.iter().map(PartyInput::parse).collect::<Result<Vec<_>>>()?;
+        let nc = NewCase {
+            channel: input.channel,
+            text: input.text.trim().to_string(),
+            parties,
+            dispute_type: input.dispute_type.unwrap_or(DisputeType::Other),
+            subtype: input.subtype.clone(),
+            location: Location {
+                node_code: input.node_code.clone(),
+                node_path: self.node_path(&input.node_code).await?,
+                address: input.address.clone(),
+                coordinates: input.coordinates,
+            },
+            occurred_at: input.occurred_at,
+            complexity: input.complexity.unwrap_or(Complexity::Simple),
+            risk_level: input.risk_level.unwrap_or(RiskLevel::Low),
+            amount_fen: input.amount_fen,
+            people_involved: input.people_involved,
+        };
+        nc.validate()?;
+        Ok(nc)
+    }
+
+    /// Registers a case. With an idempotency key, a retry with the same body returns the
+    /// first case (`created == false`) and a different body is refused.
+    pub async fn submit_case(
+        &self,
+        actor: Option<&Actor>,
+        input: &CaseInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StoredCase, bool)> {
+        let new_case = self.to_new_case(input).await?;
+        match actor {
+            // Citizens may report a dispute anywhere; staff only inside their own subtree.
+            Some(a) if a.role == Role::Citizen => {}
+            Some(a) => authorize_node(a, Operation::CreateCase, &new_case.location.node_path)?,
+            None => {}
+        }
+        let idem = idempotency_key.map(|k| IdempotencyKey {
+            scope: actor.map(|a| format!("user:{}", a.user_id)).unwrap_or_else(|| "public".into()),
+            key: k.to_string(),
+            body_hash: sm3_hex(serde_json::to_string(input).unwrap_or_default().as_bytes()),
+        });
+        let submitted_by = actor.map(|a| a.user_id);
+        for _ in 0..3 {
+            let kind = workflow::register(new_case.clone(), new_tracking_code(), submitted_by)?;
+            let event = CaseEvent { seq: 1, at: self.now(), actor_id: submitted_by, kind };
+            let state = workflow::apply(None, &event).ok_or_else(|| AppError::Internal("registration".into()))?;
+            match self.store.create_case(&state, &event, idem.as_ref()).await {
+                Ok(Created::New(id)) => return Ok((StoredCase { id, version: 1, state }, true)),
+                Ok(Created::Existing { id, same_body: true }) => {
+                    let c = self.store.get_case(id).await?.ok_or(AppError::NotFound("case"))?;
+                    return Ok((c, false));
+                }
+                Ok(Created::Existing { same_body: false, .. }) => return Err(AppError::IdempotencyKeyReused),
+                // A tracking-code collision (1 in 31^10): draw another.
+                Err(fengqiao_store::StoreError::Duplicate(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Internal("could not allocate a tracking code".into()))
+    }
+
+    /// A citizen's submission through the public form.
+    pub async fn submit_public(&self, s: &PublicSubmission, idempotency_key: Option<&str>) -> Result<(StoredCase, bool)> {
+        if !s.consent {
+            return Err(fengqiao_domain::DomainError::validation("consent", "required").into());
+        }
+        let input = CaseInput {
+            channel: Channel::CitizenWeb,
+            text: s.text.clone(),
+            parties: vec![PartyInput {
+                name: s.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "群众".into()),
+                role: PartyRole::Applicant,
+                id_number: None,
+                phone: Some(s.phone.clone()),
+                address: s.address.clone(),
+            }],
+            dispute_type: None,
+            subtype: None,
+            node_code: s.node_code.clone(),
+            address: s.address.clone(),
+            coordinates: None,
+            occurred_at: s.occurred_at,
+            complexity: None,
+            risk_level: None,
+            amount_fen: None,
+            people_involved: None,
+        };
+        self.submit_case(None, &input, idempotency_key).await
+    }
+
+    /// Loads a case the actor may see; "not found" otherwise, so existence is not revealed.
+    pub async fn load_visible(&self, actor: &Actor, id: i64) -> Result<StoredCase> {
+        match self.store.get_case(id).await? {
+            Some(c) if can_view(actor, &c.state) => Ok(c),
+            _ => Err(AppError::NotFound("case")),
+        }
+    }
+
+    pub async fn get_case(&self, actor: &Actor, id: i64) -> Result<Value> {
+        Ok(case_view(&self.load_visible(actor, id).await?))
+    }
+
+    pub async fn case_events(&self, actor: &Actor, id: i64) -> Result<Vec<Value>> {
+        self.load_visible(actor, id).await?;
+        Ok(self.store.case_events(id).await?.iter().map(event_view).collect())
+    }
+
+    pub async fn list_cases(&self, actor: &Actor, q: &CaseQuery) -> Result<CaseList> {
+        let visibility = if actor.role == Role::Citizen {
+            Visibility { submitted_by: Some(actor.user_id), ..Default::default() }
+        } else {
+            Visibility { scope_path: Some(actor.scope_path.clone()), unit_id: actor.unit_id, submitted_by: None }
+        };
+        let node_path = match &q.node_code {
+            Some(code) => Some(self.node_path(code).await?),
+            None => None,
+        };
+        let filter = CaseFilter {
+            visibility,
+            status: q.status,
+            dispute_type: q.dispute_type,
+            channel: q.channel,
+            unit_id: q.unit_id,
+            node_path,
+            light: q.light,
+            registered_from: q.from,
+            registered_to: q.to,
+            with_open_supervision: q.with_open_supervision.unwrap_or(false),
+            before_id: q.before_id,
+            limit: q.limit.unwrap_or(50).clamp(1, 500),
+        };
+        let page = self.store.list_cases(&filter).await?;
+        let total = if q.with_total.unwrap_or(false) { Some(self.store.count_cases(&filter).await?) } else { None };
+        Ok(CaseList { items: page.items.iter().map(case_view).collect(), next_before_id: page.next_before_id, total })
+    }
+
+    /// Runs a command on a case: decide, apply, and append events, state and notifications in
+    /// one transaction; re-reads and re-decides when another writer got there first.
+    pub async fn act(&self, actor: &Actor, id: i64, cmd: &Command) -> Result<StoredCase> {
+        self.change(actor, id, |app, case| async move {
+            let cmd = app.prepare(actor, &case, cmd).await?;
+            let calendar = app.calendar();
+            let rules = app.rules();
+            let ctx = Context { actor, now: app.now(), calendar: &calendar, rules: &rules };
+            Ok((workflow::decide(&case.state, &cmd, &ctx)?, Vec::new()))
+        })
+        .await
+    }
+
+    /// Checks references a command makes and fills in what the server owns (node paths).
+    async fn prepare(&self, actor: &Actor, case: &StoredCase, cmd: &Command) -> Result<Command> {
+        match cmd {
+            Command::Route { lead_unit_id, co_unit_ids } => {
+                for u in std::iter::once(lead_unit_id).chain(co_unit_ids) {
+                    self.store.get_unit(*u).await?.ok_or(AppError::NotFound("unit"))?;
+                }
+                Ok(cmd.clone())
+            }
+            Command::Edit(edit) => {
+                let mut edit = edit.clone();
+                if let Some(loc) = &mut edit.location {
+                    loc.node_path = self.node_path(&loc.node_code).await?;
+                    authorize_node(actor, Operation::EditCase, &loc.node_path)?;
+                }
+                let _ = case;
+                Ok(Command::Edit(edit))
+            }
+            _ => Ok(cmd.clone()),
+        }
+    }
+
+    /// The shared load → decide → append loop.
+    pub(crate) async fn change<'a, F, Fut>(&'a self, actor: &'a Actor, id: i64, decide: F) -> Result<StoredCase>
+    where
+        F: Fn(&'a App, StoredCase) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<EventKind>, Vec<Blob>)>>,
+    {
+        for _ in 0..5 {
+            let case = self.load_visible(actor, id).await?;
+            let (kinds, blobs) = decide(self, case.clone()).await?;
+            if kinds.is_empty() {
+                return Ok(case);
+            }
+            let now = self.now();
+            let actor_id = if actor.is_system() { None } else { Some(actor.user_id) };
+            let mut state = Some(case.state.clone());
+            let mut events = Vec::with_capacity(kinds.len());
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let e = CaseEvent { seq: (case.version as u32) + 1 + i as u32, at: now, actor_id, kind };
+                state = workflow::apply(state, &e);
+                events.push(e);
+            }
+            let state = state.ok_or_else(|| AppError::Internal("apply".into()))?;
+            let notes = notifications_for(self, id, &state, &events).await?;
+            let change = Append {
+                case_id: id,
+                expected_version: case.version,
+                events: &events,
+                state: &state,
+                notifications: &notes,
+                blobs: &blobs,
+                now,
+            };
+            match self.store.append(change).await {
+                Ok(()) => return Ok(StoredCase { id, version: case.version + events.len() as i64, state }),
+                Err(fengqiao_store::StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict)
+    }
+
+    async fn public_case(&self, tracking_code: &str, phone: &str) -> Result<StoredCase> {
+        let phone = PhoneNumber::parse(phone).map_err(|_| AppError::NotFound("case"))?;
+        match self.store.find_case_by_tracking_code(&tracking_code.trim().to_ascii_uppercase()).await? {
+            Some(c) if c.state.parties.iter().any(|p| p.phone.as_ref() == Some(&phone)) => Ok(c),
+            _ => Err(AppError::NotFound("case")),
+        }
+    }
+
+    /// Progress for the citizen who holds the tracking code and the phone number.
+    pub async fn public_progress(&self, tracking_code: &str, phone: &str) -> Result<PublicProgress> {
+        let c = self.public_case(tracking_code, phone).await?;
+        let lead_unit = match c.state.lead_unit_id {
+            Some(u) => self.store.get_unit(u).await?.map(|u| u.name),
+            None => None,
+        };
+        let steps = self
+            .store
+            .case_events(c.id)
+            .await?
+            .into_iter()
+            .filter(|e| !matches!(e.kind, EventKind::PersonalInfoRevealed { .. } | EventKind::LightChanged { .. } | EventKind::Edited(_)))
+            .map(|e| PublicStep { at: e.at, action: e.kind.name().to_string() })
+            .collect();
+        let s = c.state;
+        Ok(PublicProgress {
+            tracking_code: s.tracking_code,
+            status: s.status,
+            status_label: s.status.zh().to_string(),
+            dispute_type: s.dispute_type,
+            registered_at: s.registered_at,
+            lead_unit,
+            feedback: s.feedback,
+            evaluation: s.evaluation,
+            steps,
+        })
+    }
+
+    /// The citizen's satisfaction rating, proven by tracking code + phone.
+    pub async fn public_evaluate(&self, tracking_code: &str, phone: &str, satisfaction: u8, comment: Option<String>) -> Result<()> {
+        let c = self.public_case(tracking_code, phone).await?;
+        let citizen = Actor { user_id: fengqiao_domain::access::PUBLIC_CITIZEN, role: Role::Citizen, scope_path: String::new(), unit_id: None };
+        self.act(&citizen, c.id, &Command::Evaluate { satisfaction, comment }).await?;
+        Ok(())
+    }
+
+    /// A permitted user's look at a party's unmasked numbers, recorded in the case log.
+    pub async fn reveal_party(&self, actor: &Actor, id: i64, party_index: usize, purpose: &str) -> Result<Party> {
+        let c = self
+            .act(actor, id, &Command::RevealPersonalInfo { party_index, purpose: purpose.to_string() })
+            .await?;
+        c.state.parties.get(party_index).cloned().ok_or(AppError::NotFound("party"))
+    }
+
+    /// Stores an attachment (size- and type-checked by its content) and records it on the case.
+    pub async fn add_attachment(&self, actor: &Actor, id: i64, filename: &str, bytes: Vec<u8>) -> Result<AttachmentMeta> {
+        if bytes.len() > self.settings.max_attachment_bytes {
+            return Err(AppError::AttachmentTooLarge(self.settings.max_attachment_bytes));
+        }
+        let content_type = sniff(&bytes).ok_or_else(|| AppError::AttachmentTypeNotAllowed(filename.to_string()))?;
+        let name: String = filename.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(120).collect();
+        let meta = AttachmentMeta { id: sm3_hex(&bytes), filename: name, content_type: content_type.to_string(), size: bytes.len() as u64 };
+        let blob = Blob { id: meta.id.clone(), content_type: content_type.to_string(), bytes };
+        let m = meta.clone();
+        self.change(actor, id, move |_, case| {
+            let (m, blob) = (m.clone(), blob.clone());
+            async move {
+                fengqiao_domain::access::authorize(actor, Operation::AddAttachment, &case.state)?;
+                Ok((vec![EventKind::AttachmentAdded(m)], vec![blob]))
+            }
+        })
+        .await?;
+        Ok(meta)
+    }
+
+    pub async fn get_attachment(&self, actor: &Actor, id: i64, blob_id: &str) -> Result<Blob> {
+        let c = self.load_visible(actor, id).await?;
+        if !c.state.attachments.iter().any(|a| a.id == blob_id) {
+            return Err(AppError::NotFound("attachment"));
+        }
+        self.store.get_blob(blob_id).await?.ok_or(AppError::NotFound("attachment"))
+    }
+}
+
+/// The content type from the file's first bytes; only these types are accepted.
+pub fn sniff(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if b.len() > 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if b.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if b.len() > 12 && &b[4..8] == b"ftyp" && (&b[8..12] == b"heic" || &b[8..12] == b"heix" || &b[8..12] == b"mif1") {
+        Some("image/heic")
+    } else if b.len() > 12 && &b[4..8] == b"ftyp" && (&b[8..11] == b"M4A" || &b[8..12] == b"isom" || &b[8..12] == b"mp42") {
+        Some("audio/mp4")
+    } else if b.starts_with(b"ID3") || b.starts_with(&[0xFF, 0xFB]) {
+        Some("audio/mpeg")
+    } else {
+        None
+    }
+}

@@ -1,0 +1,92 @@
+//! Application services: every operation the API offers, as a method of [`App`].
+//!
+//! Owns: authentication and sessions, turning requests into domain commands, loading and
+//! saving aggregates with optimistic retries, notifications, the deadline monitor, masking.
+//! Must not: contain SQL (that is the Store's) or HTTP types (that is the http crate's).
+pub mod admin;
+pub mod auth;
+pub mod cases;
+pub mod clock;
+pub mod error;
+pub mod monitor;
+pub mod privacy;
+
+use clock::Clock;
+pub use error::{AppError, Result};
+use fengqiao_domain::calendar::WorkCalendar;
+use fengqiao_domain::deadline::DeadlineRules;
+use fengqiao_domain::time::Millis;
+use fengqiao_store::Store;
+use std::sync::{Arc, RwLock};
+
+/// Limits and durations the operator may tune.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_idle_ms: Millis,
+    pub max_attachment_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { session_idle_ms: 12 * 3_600_000, max_attachment_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+const RULES_KEY: &str = "deadline_rules";
+
+/// The application: a store, a clock, and cached reference data (calendar, deadline rules)
+/// that is reloaded whenever an admin changes it.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    calendar: RwLock<Arc<WorkCalendar>>,
+    rules: RwLock<Arc<DeadlineRules>>,
+}
+
+impl App {
+    /// Migrates the store, seeds the 2024–2026 holiday calendar on first start, loads caches.
+    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Result<App> {
+        store.migrate().await?;
+        if store.get_setting("calendar_seeded").await?.is_none() {
+            for d in fengqiao_domain::calendar::china_2024_2026() {
+                store.set_calendar_day(d.date, Some(d.kind), &d.note).await?;
+            }
+            store.put_setting("calendar_seeded", "2024-2026").await?;
+        }
+        let app = App {
+            store,
+            clock,
+            settings,
+            calendar: RwLock::new(Arc::new(WorkCalendar::default())),
+            rules: RwLock::new(Arc::new(DeadlineRules::default())),
+        };
+        app.reload().await?;
+        Ok(app)
+    }
+
+    /// Re-reads the calendar and the rules from the store.
+    pub async fn reload(&self) -> Result<()> {
+        let days = self.store.calendar_days().await?;
+        let cal = WorkCalendar::new(days.into_iter().map(|d| (d.date, d.kind)));
+        let rules = match self.store.get_setting(RULES_KEY).await? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("rules: {e}")))?,
+            None => DeadlineRules::default(),
+        };
+        *self.calendar.write().map_err(|_| AppError::Internal("calendar lock".into()))? = Arc::new(cal);
+        *self.rules.write().map_err(|_| AppError::Internal("rules lock".into()))? = Arc::new(rules);
+        Ok(())
+    }
+
+    pub fn calendar(&self) -> Arc<WorkCalendar> {
+        self.calendar.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn rules(&self) -> Arc<DeadlineRules> {
+        self.rules.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+}

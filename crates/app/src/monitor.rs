@@ -1,0 +1,54 @@
+//! The deadline monitor: re-evaluates the light of every case with a running deadline; on red
+//! the domain opens an automatic supervision and the leaders are notified (same transaction).
+use crate::{App, Result};
+use fengqiao_domain::access::Actor;
+use fengqiao_domain::workflow::Command;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SweepReport {
+    pub checked: u64,
+    pub lights_changed: u64,
+    pub supervisions_opened: u64,
+}
+
+impl App {
+    /// One pass over all cases with a running deadline.
+    pub async fn sweep_deadlines(&self) -> Result<SweepReport> {
+        let system = Actor::system();
+        let mut report = SweepReport::default();
+        let mut after = 0;
+        loop {
+            let batch = self.store.cases_with_deadline(after, 500).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.id;
+            for c in batch {
+                report.checked += 1;
+                let after_case = self.act(&system, c.id, &Command::RefreshLight).await?;
+                report.lights_changed += u64::from(after_case.state.light != c.state.light);
+                report.supervisions_opened +=
+                    (after_case.state.supervisions.len() - c.state.supervisions.len().min(after_case.state.supervisions.len())) as u64;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs the monitor every `every` until the process ends.
+    pub fn spawn_deadline_monitor(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let app = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match app.sweep_deadlines().await {
+                    Ok(r) if r.lights_changed > 0 => tracing::info!(?r, "deadline sweep"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+                }
+            }
+        })
+    }
+}

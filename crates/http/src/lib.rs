@@ -1,0 +1,117 @@
+//! The HTTP API under `/api/v1`, the OpenAPI document and the Swagger UI.
+//!
+//! Handlers only translate: parse the request into application/domain types, call [`App`],
+//! render JSON. No SQL, no business rules here.
+pub mod error;
+mod extract;
+mod routes;
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use fengqiao_app::App;
+use std::sync::Arc;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use extract::Authed;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Fengqiao 枫桥 API", description = "Community dispute resolution: one door in, a closed loop to evaluation."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Login and sessions"),
+        (name = "cases", description = "Cases and their workflow"),
+        (name = "public", description = "Citizens without an account: submit, track, evaluate"),
+        (name = "reference", description = "Jurisdictions, units, users, calendar, deadline rules"),
+        (name = "inbox", description = "In-app notifications"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        }
+    }
+}
+
+/// The API router and its OpenAPI document.
+pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
+    use routes::*;
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(cases::create_case, cases::list_cases))
+        .routes(routes!(cases::get_case))
+        .routes(routes!(cases::case_events))
+        .routes(routes!(cases::act))
+        .routes(routes!(cases::reveal))
+        .routes(routes!(cases::add_attachment))
+        .routes(routes!(cases::get_attachment))
+        .routes(routes!(cases::supervisions))
+        .routes(routes!(public::submit))
+        .routes(routes!(public::track))
+        .routes(routes!(public::evaluate))
+        .routes(routes!(reference::list_jurisdictions, reference::create_jurisdiction))
+        .routes(routes!(reference::get_jurisdiction))
+        .routes(routes!(reference::list_units, reference::create_unit))
+        .routes(routes!(reference::get_unit))
+        .routes(routes!(reference::set_unit_leader))
+        .routes(routes!(reference::list_users, reference::create_user))
+        .routes(routes!(reference::calendar))
+        .routes(routes!(reference::set_calendar_day))
+        .routes(routes!(reference::get_rules, reference::put_rules))
+        .routes(routes!(reference::sweep))
+        .routes(routes!(reference::inbox))
+        .routes(routes!(reference::mark_read))
+        .with_state(app)
+        .split_for_parts();
+    (router, doc)
+}
+
+/// The whole service: API, OpenAPI document, Swagger UI, health check.
+pub fn router(app: Arc<App>) -> Router {
+    let (api, doc) = api(app);
+    let doc = Arc::new(doc);
+    api.route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
+        .route("/api/docs", get(swagger_index))
+        .route("/api/docs/swagger-ui-bundle.js", get(swagger_js))
+        .route("/api/docs/swagger-ui.css", get(swagger_css))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(error::localize))
+}
+
+async fn swagger_index() -> Html<&'static str> {
+    Html(
+        r##"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Fengqiao API</title>
+<link rel="stylesheet" href="/api/docs/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script></body></html>"##,
+    )
+}
+
+async fn swagger_js() -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
+    )
+}
+
+async fn swagger_css() -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../assets/vendor/swagger-ui/swagger-ui.css"),
+    )
+}

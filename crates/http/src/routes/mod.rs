@@ -1,0 +1,9 @@
+//! Route handlers, one module per tag of the OpenAPI document.
+pub mod auth;
+pub mod cases;
+pub mod public;
+pub mod reference;
+
+use crate::error::ApiError;
+
+pub type ApiResult<T> = Result<T, ApiError>;
