@@ -52,24 +52,45 @@ pub fn check_password_policy(p: &str) -> Result<(), DomainError> {
     if p.chars().count() >= 8 && classes.iter().filter(|x| **x).count() >= 3 {
         Ok(())
     } else {
-        Err(DomainError::validation("password", "at least 8 characters of 3 kinds (lower, upper, digit, symbol)"))
+        Err(DomainError::validation(
+            "password",
+            "at least 8 characters of 3 kinds (lower, upper, digit, symbol)",
+        ))
     }
 }
 
 impl App {
-    pub async fn create_jurisdiction(&self, actor: &Actor, input: &JurisdictionInput) -> Result<Jurisdiction> {
+    pub async fn create_jurisdiction(
+        &self,
+        actor: &Actor,
+        input: &JurisdictionInput,
+    ) -> Result<Jurisdiction> {
         let parent = match &input.parent_code {
-            Some(p) => Some(self.store.get_jurisdiction(p).await?.ok_or(AppError::NotFound("jurisdiction"))?),
+            Some(p) => Some(
+                self.store
+                    .get_jurisdiction(p)
+                    .await?
+                    .ok_or(AppError::NotFound("jurisdiction"))?,
+            ),
             None => None,
         };
         let mut node = Jurisdiction::new(&input.code, &input.name, input.level, parent.as_ref())?;
-        authorize_node(actor, Operation::ManageReference, parent.as_ref().map(|p| p.path.as_str()).unwrap_or(&node.path))?;
+        authorize_node(
+            actor,
+            Operation::ManageReference,
+            parent
+                .as_ref()
+                .map(|p| p.path.as_str())
+                .unwrap_or(&node.path),
+        )?;
         if self.store.get_jurisdiction(&input.code).await?.is_some() {
             return Err(AppError::Duplicate("jurisdiction"));
         }
         node.centroid = input.centroid;
         node.boundary = input.boundary.clone();
-        self.store.upsert_jurisdictions(std::slice::from_ref(&node)).await?;
+        self.store
+            .upsert_jurisdictions(std::slice::from_ref(&node))
+            .await?;
         Ok(node)
     }
 
@@ -78,7 +99,10 @@ impl App {
     }
 
     pub async fn get_jurisdiction(&self, code: &str) -> Result<Jurisdiction> {
-        self.store.get_jurisdiction(code).await?.ok_or(AppError::NotFound("jurisdiction"))
+        self.store
+            .get_jurisdiction(code)
+            .await?
+            .ok_or(AppError::NotFound("jurisdiction"))
     }
 
     pub async fn create_unit(&self, actor: &Actor, input: &NewUnit) -> Result<Unit> {
@@ -100,17 +124,33 @@ impl App {
     }
 
     pub async fn get_unit(&self, id: i64) -> Result<Unit> {
-        self.store.get_unit(id).await?.ok_or(AppError::NotFound("unit"))
+        self.store
+            .get_unit(id)
+            .await?
+            .ok_or(AppError::NotFound("unit"))
     }
 
-    pub async fn set_unit_leader(&self, actor: &Actor, unit_id: i64, user_id: Option<i64>) -> Result<Unit> {
+    pub async fn set_unit_leader(
+        &self,
+        actor: &Actor,
+        unit_id: i64,
+        user_id: Option<i64>,
+    ) -> Result<Unit> {
         let unit = self.get_unit(unit_id).await?;
         let node = self.get_jurisdiction(&unit.node_code).await?;
         authorize_node(actor, Operation::ManageReference, &node.path)?;
         if let Some(u) = user_id {
-            let user = self.store.get_user(u).await?.ok_or(AppError::NotFound("user"))?;
+            let user = self
+                .store
+                .get_user(u)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
             if user.unit_id != Some(unit_id) {
-                return Err(DomainError::validation("user_id", "the leader must belong to the unit").into());
+                return Err(DomainError::validation(
+                    "user_id",
+                    "the leader must belong to the unit",
+                )
+                .into());
             }
         }
         self.store.set_unit_leader(unit_id, user_id).await?;
@@ -122,7 +162,12 @@ impl App {
         authorize_node(actor, Operation::ManageReference, &node.path)?;
         check_password_policy(&input.password)?;
         let name = input.username.trim();
-        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
             return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
         }
         if let Some(u) = input.unit_id {
@@ -143,28 +188,48 @@ impl App {
 
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {
         authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
-        Ok(self.store.list_users(&actor.scope_path, None).await?.iter().map(UserView::from).collect())
+        Ok(self
+            .store
+            .list_users(&actor.scope_path, None)
+            .await?
+            .iter()
+            .map(UserView::from)
+            .collect())
     }
 
     pub async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>> {
         let days = self.store.calendar_days().await?;
-        Ok(days.into_iter().filter(|d| year.is_none_or(|y| chrono::Datelike::year(&d.date) == y)).collect())
+        Ok(days
+            .into_iter()
+            .filter(|d| year.is_none_or(|y| chrono::Datelike::year(&d.date) == y))
+            .collect())
     }
 
-    pub async fn set_calendar_day(&self, actor: &Actor, date: NaiveDate, input: &CalendarDayInput) -> Result<()> {
+    pub async fn set_calendar_day(
+        &self,
+        actor: &Actor,
+        date: NaiveDate,
+        input: &CalendarDayInput,
+    ) -> Result<()> {
         authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
         if actor.scope_path.matches('/').count() > 4 {
             // The calendar is national: only county-level admins and above may change it.
             return Err(DomainError::Forbidden.into());
         }
-        self.store.set_calendar_day(date, input.kind, &input.note).await?;
+        self.store
+            .set_calendar_day(date, input.kind, &input.note)
+            .await?;
         self.reload().await
     }
 
     pub async fn put_rules(&self, actor: &Actor, rules: &DeadlineRules) -> Result<DeadlineRules> {
         authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
         if rules.simple_days == 0 || rules.complex_days == 0 || rules.feedback_days == 0 {
-            return Err(DomainError::validation("rules", "every stage needs at least one working day").into());
+            return Err(DomainError::validation(
+                "rules",
+                "every stage needs at least one working day",
+            )
+            .into());
         }
         let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store.put_setting(super::RULES_KEY, &json).await?;
@@ -173,13 +238,19 @@ impl App {
     }
 
     pub async fn inbox(&self, actor: &Actor, unread_only: bool) -> Result<Vec<Notification>> {
-        Ok(self.store.list_notifications(actor.user_id, unread_only, 200).await?)
+        Ok(self
+            .store
+            .list_notifications(actor.user_id, unread_only, 200)
+            .await?)
     }
 
     pub async fn mark_read(&self, actor: &Actor, id: i64) -> Result<()> {
-        self.store.mark_notification_read(actor.user_id, id, self.now()).await.map_err(|e| match e {
-            fengqiao_store::StoreError::NotFound => AppError::NotFound("notification"),
-            other => other.into(),
-        })
+        self.store
+            .mark_notification_read(actor.user_id, id, self.now())
+            .await
+            .map_err(|e| match e {
+                fengqiao_store::StoreError::NotFound => AppError::NotFound("notification"),
+                other => other.into(),
+            })
     }
 }

@@ -1,7 +1,9 @@
 //! Passwords (argon2id), login and bearer sessions. Tokens are random 256-bit values; only
 //! their SM3 digest is stored, so a database leak does not leak live sessions.
 use crate::{App, AppError, Result};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use fengqiao_domain::access::{Actor, Role};
 use fengqiao_store::UserRecord;
@@ -19,12 +21,19 @@ pub fn hash_password(password: &str) -> Result<String> {
 }
 
 fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Hex SM3 digest.
 pub fn sm3_hex(bytes: &[u8]) -> String {
-    Sm3::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sm3::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A user as shown to clients (no password hash).
@@ -68,14 +77,22 @@ pub struct Session {
 }
 
 pub fn actor_of(u: &UserRecord) -> Actor {
-    Actor { user_id: u.id, role: u.role, scope_path: u.scope_path.clone(), unit_id: u.unit_id }
+    Actor {
+        user_id: u.id,
+        role: u.role,
+        scope_path: u.scope_path.clone(),
+        unit_id: u.unit_id,
+    }
 }
 
 impl App {
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResult> {
         let user = self.store.get_user_by_username(username).await?;
         // Verify against a fixed hash for unknown users too, so timing does not reveal which usernames exist.
-        let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(DUMMY_HASH);
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .unwrap_or(DUMMY_HASH);
         let ok = verify_password(password, hash);
         let user = match user {
             Some(u) if ok && !u.disabled => u,
@@ -86,8 +103,14 @@ impl App {
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let now = self.now();
         let expires_at = now + self.settings.session_idle_ms;
-        self.store.insert_session(&sm3_hex(token.as_bytes()), user.id, now, expires_at).await?;
-        Ok(LoginResult { token, expires_at, user: UserView::from(&user) })
+        self.store
+            .insert_session(&sm3_hex(token.as_bytes()), user.id, now, expires_at)
+            .await?;
+        Ok(LoginResult {
+            token,
+            expires_at,
+            user: UserView::from(&user),
+        })
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Session> {
@@ -96,11 +119,17 @@ impl App {
             .session_user(&sm3_hex(token.as_bytes()), self.now())
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        Ok(Session { actor: actor_of(&user), user })
+        Ok(Session {
+            actor: actor_of(&user),
+            user,
+        })
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
-        Ok(self.store.delete_session(&sm3_hex(token.as_bytes())).await?)
+        Ok(self
+            .store
+            .delete_session(&sm3_hex(token.as_bytes()))
+            .await?)
     }
 }
 

@@ -8,7 +8,9 @@ use fengqiao_domain::case::*;
 use fengqiao_domain::jurisdiction::path_within;
 use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
 use fengqiao_domain::workflow::{self, CaseEvent, Command, Context, EventKind, NewCase};
-use fengqiao_store::{Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, StoredCase, Visibility};
+use fengqiao_store::{
+    Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, StoredCase, Visibility,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -138,7 +140,9 @@ const TRACKING_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 /// A 10-character tracking code without look-alike characters (0/O, 1/I/L).
 pub fn new_tracking_code() -> String {
     let mut rng = rand::thread_rng();
-    (0..10).map(|_| TRACKING_ALPHABET[rng.gen_range(0..TRACKING_ALPHABET.len())] as char).collect()
+    (0..10)
+        .map(|_| TRACKING_ALPHABET[rng.gen_range(0..TRACKING_ALPHABET.len())] as char)
+        .collect()
 }
 
 impl PartyInput {
@@ -146,8 +150,18 @@ impl PartyInput {
         Ok(Party {
             name: self.name.trim().to_string(),
             role: self.role,
-            id_number: self.id_number.as_deref().filter(|s| !s.trim().is_empty()).map(IdCardNumber::parse).transpose()?,
-            phone: self.phone.as_deref().filter(|s| !s.trim().is_empty()).map(PhoneNumber::parse).transpose()?,
+            id_number: self
+                .id_number
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(IdCardNumber::parse)
+                .transpose()?,
+            phone: self
+                .phone
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(PhoneNumber::parse)
+                .transpose()?,
             address: self.address.clone(),
         })
     }
@@ -174,7 +188,12 @@ async fn case_watchers(app: &App, state: &CaseState, supervisors: bool) -> Resul
     Ok(out)
 }
 
-async fn notifications_for(app: &App, case_id: i64, state: &CaseState, events: &[CaseEvent]) -> Result<Vec<NewNotification>> {
+async fn notifications_for(
+    app: &App,
+    case_id: i64,
+    state: &CaseState,
+    events: &[CaseEvent],
+) -> Result<Vec<NewNotification>> {
     let mut out = Vec::new();
     for e in events {
         let (kind, title, body, sup) = match &e.kind {
@@ -184,13 +203,25 @@ async fn notifications_for(app: &App, case_id: i64, state: &CaseState, events: &
                 format!("{}，办理期限至 {}", state.dispute_type.zh(), deadline.due),
                 false,
             ),
-            EventKind::SupervisionOpened { reason, reply_due, automatic, .. } => (
+            EventKind::SupervisionOpened {
+                reason,
+                reply_due,
+                automatic,
+                ..
+            } => (
                 "supervision_opened",
-                format!("{}督办 {}", if *automatic { "自动" } else { "" }, state.tracking_code),
+                format!(
+                    "{}督办 {}",
+                    if *automatic { "自动" } else { "" },
+                    state.tracking_code
+                ),
                 format!("{reason}；请于 {reply_due} 前回复"),
                 true,
             ),
-            EventKind::ExtensionRequested { working_days, reason } => (
+            EventKind::ExtensionRequested {
+                working_days,
+                reason,
+            } => (
                 "extension_requested",
                 format!("延期申请 {}", state.tracking_code),
                 format!("申请延期 {working_days} 个工作日：{reason}"),
@@ -199,7 +230,13 @@ async fn notifications_for(app: &App, case_id: i64, state: &CaseState, events: &
             _ => continue,
         };
         for user_id in case_watchers(app, state, sup).await? {
-            out.push(NewNotification { user_id, case_id: Some(case_id), kind: kind.into(), title: title.clone(), body: body.clone() });
+            out.push(NewNotification {
+                user_id,
+                case_id: Some(case_id),
+                kind: kind.into(),
+                title: title.clone(),
+                body: body.clone(),
+            });
         }
     }
     Ok(out)
@@ -207,11 +244,20 @@ async fn notifications_for(app: &App, case_id: i64, state: &CaseState, events: &
 
 impl App {
     async fn node_path(&self, code: &str) -> Result<String> {
-        Ok(self.store.get_jurisdiction(code).await?.ok_or(AppError::NotFound("jurisdiction"))?.path)
+        Ok(self
+            .store
+            .get_jurisdiction(code)
+            .await?
+            .ok_or(AppError::NotFound("jurisdiction"))?
+            .path)
     }
 
     async fn to_new_case(&self, input: &CaseInput) -> Result<NewCase> {
-        let parties = input.parties.iter().map(PartyInput::parse).collect::<Result<Vec<_>>>()?;
+        let parties = input
+            .parties
+            .iter()
+            .map(PartyInput::parse)
+            .collect::<Result<Vec<_>>>()?;
         let nc = NewCase {
             channel: input.channel,
             text: input.text.trim().to_string(),
@@ -250,32 +296,64 @@ impl App {
             None => {}
         }
         let idem = idempotency_key.map(|k| IdempotencyKey {
-            scope: actor.map(|a| format!("user:{}", a.user_id)).unwrap_or_else(|| "public".into()),
+            scope: actor
+                .map(|a| format!("user:{}", a.user_id))
+                .unwrap_or_else(|| "public".into()),
             key: k.to_string(),
             body_hash: sm3_hex(serde_json::to_string(input).unwrap_or_default().as_bytes()),
         });
         let submitted_by = actor.map(|a| a.user_id);
         for _ in 0..3 {
             let kind = workflow::register(new_case.clone(), new_tracking_code(), submitted_by)?;
-            let event = CaseEvent { seq: 1, at: self.now(), actor_id: submitted_by, kind };
-            let state = workflow::apply(None, &event).ok_or_else(|| AppError::Internal("registration".into()))?;
+            let event = CaseEvent {
+                seq: 1,
+                at: self.now(),
+                actor_id: submitted_by,
+                kind,
+            };
+            let state = workflow::apply(None, &event)
+                .ok_or_else(|| AppError::Internal("registration".into()))?;
             match self.store.create_case(&state, &event, idem.as_ref()).await {
-                Ok(Created::New(id)) => return Ok((StoredCase { id, version: 1, state }, true)),
-                Ok(Created::Existing { id, same_body: true }) => {
-                    let c = self.store.get_case(id).await?.ok_or(AppError::NotFound("case"))?;
+                Ok(Created::New(id)) => {
+                    return Ok((
+                        StoredCase {
+                            id,
+                            version: 1,
+                            state,
+                        },
+                        true,
+                    ))
+                }
+                Ok(Created::Existing {
+                    id,
+                    same_body: true,
+                }) => {
+                    let c = self
+                        .store
+                        .get_case(id)
+                        .await?
+                        .ok_or(AppError::NotFound("case"))?;
                     return Ok((c, false));
                 }
-                Ok(Created::Existing { same_body: false, .. }) => return Err(AppError::IdempotencyKeyReused),
+                Ok(Created::Existing {
+                    same_body: false, ..
+                }) => return Err(AppError::IdempotencyKeyReused),
                 // A tracking-code collision (1 in 31^10): draw another.
                 Err(fengqiao_store::StoreError::Duplicate(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Internal("could not allocate a tracking code".into()))
+        Err(AppError::Internal(
+            "could not allocate a tracking code".into(),
+        ))
     }
 
     /// A citizen's submission through the public form.
-    pub async fn submit_public(&self, s: &PublicSubmission, idempotency_key: Option<&str>) -> Result<(StoredCase, bool)> {
+    pub async fn submit_public(
+        &self,
+        s: &PublicSubmission,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StoredCase, bool)> {
         if !s.consent {
             return Err(fengqiao_domain::DomainError::validation("consent", "required").into());
         }
@@ -283,7 +361,11 @@ impl App {
             channel: Channel::CitizenWeb,
             text: s.text.clone(),
             parties: vec![PartyInput {
-                name: s.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "群众".into()),
+                name: s
+                    .name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or_else(|| "群众".into()),
                 role: PartyRole::Applicant,
                 id_number: None,
                 phone: Some(s.phone.clone()),
@@ -317,14 +399,27 @@ impl App {
 
     pub async fn case_events(&self, actor: &Actor, id: i64) -> Result<Vec<Value>> {
         self.load_visible(actor, id).await?;
-        Ok(self.store.case_events(id).await?.iter().map(event_view).collect())
+        Ok(self
+            .store
+            .case_events(id)
+            .await?
+            .iter()
+            .map(event_view)
+            .collect())
     }
 
     pub async fn list_cases(&self, actor: &Actor, q: &CaseQuery) -> Result<CaseList> {
         let visibility = if actor.role == Role::Citizen {
-            Visibility { submitted_by: Some(actor.user_id), ..Default::default() }
+            Visibility {
+                submitted_by: Some(actor.user_id),
+                ..Default::default()
+            }
         } else {
-            Visibility { scope_path: Some(actor.scope_path.clone()), unit_id: actor.unit_id, submitted_by: None }
+            Visibility {
+                scope_path: Some(actor.scope_path.clone()),
+                unit_id: actor.unit_id,
+                submitted_by: None,
+            }
         };
         let node_path = match &q.node_code {
             Some(code) => Some(self.node_path(code).await?),
@@ -345,8 +440,16 @@ impl App {
             limit: q.limit.unwrap_or(50).clamp(1, 500),
         };
         let page = self.store.list_cases(&filter).await?;
-        let total = if q.with_total.unwrap_or(false) { Some(self.store.count_cases(&filter).await?) } else { None };
-        Ok(CaseList { items: page.items.iter().map(case_view).collect(), next_before_id: page.next_before_id, total })
+        let total = if q.with_total.unwrap_or(false) {
+            Some(self.store.count_cases(&filter).await?)
+        } else {
+            None
+        };
+        Ok(CaseList {
+            items: page.items.iter().map(case_view).collect(),
+            next_before_id: page.next_before_id,
+            total,
+        })
     }
 
     /// Runs a command on a case: decide, apply, and append events, state and notifications in
@@ -356,7 +459,12 @@ impl App {
             let cmd = app.prepare(actor, &case, cmd).await?;
             let calendar = app.calendar();
             let rules = app.rules();
-            let ctx = Context { actor, now: app.now(), calendar: &calendar, rules: &rules };
+            let ctx = Context {
+                actor,
+                now: app.now(),
+                calendar: &calendar,
+                rules: &rules,
+            };
             Ok((workflow::decide(&case.state, &cmd, &ctx)?, Vec::new()))
         })
         .await
@@ -365,9 +473,15 @@ impl App {
     /// Checks references a command makes and fills in what the server owns (node paths).
     async fn prepare(&self, actor: &Actor, case: &StoredCase, cmd: &Command) -> Result<Command> {
         match cmd {
-            Command::Route { lead_unit_id, co_unit_ids } => {
+            Command::Route {
+                lead_unit_id,
+                co_unit_ids,
+            } => {
                 for u in std::iter::once(lead_unit_id).chain(co_unit_ids) {
-                    self.store.get_unit(*u).await?.ok_or(AppError::NotFound("unit"))?;
+                    self.store
+                        .get_unit(*u)
+                        .await?
+                        .ok_or(AppError::NotFound("unit"))?;
                 }
                 Ok(cmd.clone())
             }
@@ -385,7 +499,12 @@ impl App {
     }
 
     /// The shared load → decide → append loop.
-    pub(crate) async fn change<'a, F, Fut>(&'a self, actor: &'a Actor, id: i64, decide: F) -> Result<StoredCase>
+    pub(crate) async fn change<'a, F, Fut>(
+        &'a self,
+        actor: &'a Actor,
+        id: i64,
+        decide: F,
+    ) -> Result<StoredCase>
     where
         F: Fn(&'a App, StoredCase) -> Fut,
         Fut: std::future::Future<Output = Result<(Vec<EventKind>, Vec<Blob>)>>,
@@ -397,11 +516,20 @@ impl App {
                 return Ok(case);
             }
             let now = self.now();
-            let actor_id = if actor.is_system() { None } else { Some(actor.user_id) };
+            let actor_id = if actor.is_system() {
+                None
+            } else {
+                Some(actor.user_id)
+            };
             let mut state = Some(case.state.clone());
             let mut events = Vec::with_capacity(kinds.len());
             for (i, kind) in kinds.into_iter().enumerate() {
-                let e = CaseEvent { seq: (case.version as u32) + 1 + i as u32, at: now, actor_id, kind };
+                let e = CaseEvent {
+                    seq: (case.version as u32) + 1 + i as u32,
+                    at: now,
+                    actor_id,
+                    kind,
+                };
                 state = workflow::apply(state, &e);
                 events.push(e);
             }
@@ -417,7 +545,13 @@ impl App {
                 now,
             };
             match self.store.append(change).await {
-                Ok(()) => return Ok(StoredCase { id, version: case.version + events.len() as i64, state }),
+                Ok(()) => {
+                    return Ok(StoredCase {
+                        id,
+                        version: case.version + events.len() as i64,
+                        state,
+                    })
+                }
                 Err(fengqiao_store::StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -427,14 +561,29 @@ impl App {
 
     async fn public_case(&self, tracking_code: &str, phone: &str) -> Result<StoredCase> {
         let phone = PhoneNumber::parse(phone).map_err(|_| AppError::NotFound("case"))?;
-        match self.store.find_case_by_tracking_code(&tracking_code.trim().to_ascii_uppercase()).await? {
-            Some(c) if c.state.parties.iter().any(|p| p.phone.as_ref() == Some(&phone)) => Ok(c),
+        match self
+            .store
+            .find_case_by_tracking_code(&tracking_code.trim().to_ascii_uppercase())
+            .await?
+        {
+            Some(c)
+                if c.state
+                    .parties
+                    .iter()
+                    .any(|p| p.phone.as_ref() == Some(&phone)) =>
+            {
+                Ok(c)
+            }
             _ => Err(AppError::NotFound("case")),
         }
     }
 
     /// Progress for the citizen who holds the tracking code and the phone number.
-    pub async fn public_progress(&self, tracking_code: &str, phone: &str) -> Result<PublicProgress> {
+    pub async fn public_progress(
+        &self,
+        tracking_code: &str,
+        phone: &str,
+    ) -> Result<PublicProgress> {
         let c = self.public_case(tracking_code, phone).await?;
         let lead_unit = match c.state.lead_unit_id {
             Some(u) => self.store.get_unit(u).await?.map(|u| u.name),
@@ -445,8 +594,18 @@ impl App {
             .case_events(c.id)
             .await?
             .into_iter()
-            .filter(|e| !matches!(e.kind, EventKind::PersonalInfoRevealed { .. } | EventKind::LightChanged { .. } | EventKind::Edited(_)))
-            .map(|e| PublicStep { at: e.at, action: e.kind.name().to_string() })
+            .filter(|e| {
+                !matches!(
+                    e.kind,
+                    EventKind::PersonalInfoRevealed { .. }
+                        | EventKind::LightChanged { .. }
+                        | EventKind::Edited(_)
+                )
+            })
+            .map(|e| PublicStep {
+                at: e.at,
+                action: e.kind.name().to_string(),
+            })
             .collect();
         let s = c.state;
         Ok(PublicProgress {
@@ -463,30 +622,88 @@ impl App {
     }
 
     /// The citizen's satisfaction rating, proven by tracking code + phone.
-    pub async fn public_evaluate(&self, tracking_code: &str, phone: &str, satisfaction: u8, comment: Option<String>) -> Result<()> {
+    pub async fn public_evaluate(
+        &self,
+        tracking_code: &str,
+        phone: &str,
+        satisfaction: u8,
+        comment: Option<String>,
+    ) -> Result<()> {
         let c = self.public_case(tracking_code, phone).await?;
-        let citizen = Actor { user_id: fengqiao_domain::access::PUBLIC_CITIZEN, role: Role::Citizen, scope_path: String::new(), unit_id: None };
-        self.act(&citizen, c.id, &Command::Evaluate { satisfaction, comment }).await?;
+        let citizen = Actor {
+            user_id: fengqiao_domain::access::PUBLIC_CITIZEN,
+            role: Role::Citizen,
+            scope_path: String::new(),
+            unit_id: None,
+        };
+        self.act(
+            &citizen,
+            c.id,
+            &Command::Evaluate {
+                satisfaction,
+                comment,
+            },
+        )
+        .await?;
         Ok(())
     }
 
     /// A permitted user's look at a party's unmasked numbers, recorded in the case log.
-    pub async fn reveal_party(&self, actor: &Actor, id: i64, party_index: usize, purpose: &str) -> Result<Party> {
+    pub async fn reveal_party(
+        &self,
+        actor: &Actor,
+        id: i64,
+        party_index: usize,
+        purpose: &str,
+    ) -> Result<Party> {
         let c = self
-            .act(actor, id, &Command::RevealPersonalInfo { party_index, purpose: purpose.to_string() })
+            .act(
+                actor,
+                id,
+                &Command::RevealPersonalInfo {
+                    party_index,
+                    purpose: purpose.to_string(),
+                },
+            )
             .await?;
-        c.state.parties.get(party_index).cloned().ok_or(AppError::NotFound("party"))
+        c.state
+            .parties
+            .get(party_index)
+            .cloned()
+            .ok_or(AppError::NotFound("party"))
     }
 
     /// Stores an attachment (size- and type-checked by its content) and records it on the case.
-    pub async fn add_attachment(&self, actor: &Actor, id: i64, filename: &str, bytes: Vec<u8>) -> Result<AttachmentMeta> {
+    pub async fn add_attachment(
+        &self,
+        actor: &Actor,
+        id: i64,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<AttachmentMeta> {
         if bytes.len() > self.settings.max_attachment_bytes {
-            return Err(AppError::AttachmentTooLarge(self.settings.max_attachment_bytes));
+            return Err(AppError::AttachmentTooLarge(
+                self.settings.max_attachment_bytes,
+            ));
         }
-        let content_type = sniff(&bytes).ok_or_else(|| AppError::AttachmentTypeNotAllowed(filename.to_string()))?;
-        let name: String = filename.chars().filter(|c| !c.is_control() && *c != '/' && *c != '\\').take(120).collect();
-        let meta = AttachmentMeta { id: sm3_hex(&bytes), filename: name, content_type: content_type.to_string(), size: bytes.len() as u64 };
-        let blob = Blob { id: meta.id.clone(), content_type: content_type.to_string(), bytes };
+        let content_type = sniff(&bytes)
+            .ok_or_else(|| AppError::AttachmentTypeNotAllowed(filename.to_string()))?;
+        let name: String = filename
+            .chars()
+            .filter(|c| !c.is_control() && *c != '/' && *c != '\\')
+            .take(120)
+            .collect();
+        let meta = AttachmentMeta {
+            id: sm3_hex(&bytes),
+            filename: name,
+            content_type: content_type.to_string(),
+            size: bytes.len() as u64,
+        };
+        let blob = Blob {
+            id: meta.id.clone(),
+            content_type: content_type.to_string(),
+            bytes,
+        };
         let m = meta.clone();
         self.change(actor, id, move |_, case| {
             let (m, blob) = (m.clone(), blob.clone());
@@ -504,7 +721,10 @@ impl App {
         if !c.state.attachments.iter().any(|a| a.id == blob_id) {
             return Err(AppError::NotFound("attachment"));
         }
-        self.store.get_blob(blob_id).await?.ok_or(AppError::NotFound("attachment"))
+        self.store
+            .get_blob(blob_id)
+            .await?
+            .ok_or(AppError::NotFound("attachment"))
     }
 }
 
@@ -518,9 +738,15 @@ pub fn sniff(b: &[u8]) -> Option<&'static str> {
         Some("image/webp")
     } else if b.starts_with(b"%PDF-") {
         Some("application/pdf")
-    } else if b.len() > 12 && &b[4..8] == b"ftyp" && (&b[8..12] == b"heic" || &b[8..12] == b"heix" || &b[8..12] == b"mif1") {
+    } else if b.len() > 12
+        && &b[4..8] == b"ftyp"
+        && (&b[8..12] == b"heic" || &b[8..12] == b"heix" || &b[8..12] == b"mif1")
+    {
         Some("image/heic")
-    } else if b.len() > 12 && &b[4..8] == b"ftyp" && (&b[8..11] == b"M4A" || &b[8..12] == b"isom" || &b[8..12] == b"mp42") {
+    } else if b.len() > 12
+        && &b[4..8] == b"ftyp"
+        && (&b[8..11] == b"M4A" || &b[8..12] == b"isom" || &b[8..12] == b"mp42")
+    {
         Some("audio/mp4")
     } else if b.starts_with(b"ID3") || b.starts_with(&[0xFF, 0xFB]) {
         Some("audio/mpeg")

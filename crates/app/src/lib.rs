@@ -28,7 +28,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { session_idle_ms: 12 * 3_600_000, max_attachment_bytes: 10 * 1024 * 1024 }
+        Settings {
+            session_idle_ms: 12 * 3_600_000,
+            max_attachment_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -46,11 +49,17 @@ pub struct App {
 
 impl App {
     /// Migrates the store, seeds the 2024–2026 holiday calendar on first start, loads caches.
-    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Result<App> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<App> {
         store.migrate().await?;
         if store.get_setting("calendar_seeded").await?.is_none() {
             for d in fengqiao_domain::calendar::china_2024_2026() {
-                store.set_calendar_day(d.date, Some(d.kind), &d.note).await?;
+                store
+                    .set_calendar_day(d.date, Some(d.kind), &d.note)
+                    .await?;
             }
             store.put_setting("calendar_seeded", "2024-2026").await?;
         }
@@ -70,11 +79,18 @@ impl App {
         let days = self.store.calendar_days().await?;
         let cal = WorkCalendar::new(days.into_iter().map(|d| (d.date, d.kind)));
         let rules = match self.store.get_setting(RULES_KEY).await? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("rules: {e}")))?,
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| AppError::Internal(format!("rules: {e}")))?,
             None => DeadlineRules::default(),
         };
-        *self.calendar.write().map_err(|_| AppError::Internal("calendar lock".into()))? = Arc::new(cal);
-        *self.rules.write().map_err(|_| AppError::Internal("rules lock".into()))? = Arc::new(rules);
+        *self
+            .calendar
+            .write()
+            .map_err(|_| AppError::Internal("calendar lock".into()))? = Arc::new(cal);
+        *self
+            .rules
+            .write()
+            .map_err(|_| AppError::Internal("rules lock".into()))? = Arc::new(rules);
         Ok(())
     }
 

@@ -29,15 +29,22 @@ impl App {
                 report.checked += 1;
                 let after_case = self.act(&system, c.id, &Command::RefreshLight).await?;
                 report.lights_changed += u64::from(after_case.state.light != c.state.light);
-                report.supervisions_opened +=
-                    (after_case.state.supervisions.len() - c.state.supervisions.len().min(after_case.state.supervisions.len())) as u64;
+                report.supervisions_opened += (after_case.state.supervisions.len()
+                    - c.state
+                        .supervisions
+                        .len()
+                        .min(after_case.state.supervisions.len()))
+                    as u64;
             }
         }
         Ok(report)
     }
 
     /// Runs the monitor every `every` until the process ends.
-    pub fn spawn_deadline_monitor(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_deadline_monitor(
+        self: &Arc<Self>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let app = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

@@ -58,7 +58,10 @@ use Role as R;
 
 /// The role × operation matrix. Scope and unit membership are checked on top of it.
 pub const MATRIX: &[(Role, &[Operation])] = &[
-    (R::Citizen, &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment]),
+    (
+        R::Citizen,
+        &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],
+    ),
     (
         R::GridWorker,
         &[O::CreateCase, O::ReadCase, O::AddAttachment],
@@ -197,7 +200,9 @@ pub fn can_view(actor: &Actor, case: &CaseState) -> bool {
         return true;
     }
     match actor.role {
-        Role::Citizen => actor.user_id == PUBLIC_CITIZEN || case.submitted_by == Some(actor.user_id),
+        Role::Citizen => {
+            actor.user_id == PUBLIC_CITIZEN || case.submitted_by == Some(actor.user_id)
+        }
         _ => {
             path_within(&case.location.node_path, &actor.scope_path)
                 || actor.unit_id.is_some_and(|u| case.involves_unit(u))

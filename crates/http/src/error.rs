@@ -34,7 +34,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: Option<String>) -> Self {
-        ApiError { status, code, detail }
+        ApiError {
+            status,
+            code,
+            detail,
+        }
     }
 }
 
@@ -69,7 +73,11 @@ impl From<AppError> for ApiError {
             }
             other => Some(other.to_string()),
         };
-        ApiError { status, code: e.code(), detail }
+        ApiError {
+            status,
+            code: e.code(),
+            detail,
+        }
     }
 }
 
@@ -81,7 +89,11 @@ impl From<DomainError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code.to_string(), message: message(self.code, Lang::Zh), detail: self.detail };
+        let body = ErrorBody {
+            code: self.code.to_string(),
+            message: message(self.code, Lang::Zh),
+            detail: self.detail,
+        };
         let mut res = (self.status, Json(&body)).into_response();
         res.extensions_mut().insert(body);
         res
@@ -96,7 +108,10 @@ pub enum Lang {
 
 impl Lang {
     pub fn from_headers(h: &HeaderMap) -> Lang {
-        let al = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let al = h
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         match al.split(',').next().map(|s| s.trim().to_ascii_lowercase()) {
             Some(s) if s.starts_with("en") => Lang::En,
             _ => Lang::Zh,
@@ -112,8 +127,10 @@ fn load(json: &str) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-static ZH: LazyLock<HashMap<String, String>> = LazyLock::new(|| load(include_str!("../../../locales/zh-CN.json")));
-static EN: LazyLock<HashMap<String, String>> = LazyLock::new(|| load(include_str!("../../../locales/en.json")));
+static ZH: LazyLock<HashMap<String, String>> =
+    LazyLock::new(|| load(include_str!("../../../locales/zh-CN.json")));
+static EN: LazyLock<HashMap<String, String>> =
+    LazyLock::new(|| load(include_str!("../../../locales/en.json")));
 
 /// The translated message of an error code (the code itself when a translation is missing).
 pub fn message(code: &str, lang: Lang) -> String {
@@ -146,16 +163,26 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", Some(e.body_text())))
-            }
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some(e.body_text())))
-            }
-            Err(JsonRejection::MissingJsonContentType(e)) => {
-                Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", Some(e.body_text())))
-            }
-            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", Some(e.body_text()))),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                Some(e.body_text()),
+            )),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                Some(e.body_text()),
+            )),
+            Err(JsonRejection::MissingJsonContentType(e)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some(e.body_text()),
+            )),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                Some(e.body_text()),
+            )),
         }
     }
 }

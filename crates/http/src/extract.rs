@@ -12,12 +12,21 @@ use std::sync::Arc;
 pub struct Authed(pub Session);
 
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 impl FromRequestParts<Arc<App>> for Authed {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(AppError::Unauthenticated)?;
         Ok(Authed(app.authenticate(token).await?))
     }
@@ -33,6 +42,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Par
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| Params(v))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", Some(e.body_text())))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    Some(e.body_text()),
+                )
+            })
     }
 }

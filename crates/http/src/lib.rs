@@ -37,7 +37,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(c) = openapi.components.as_mut() {
-            c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
         }
     }
 }
@@ -60,7 +63,10 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(public::submit))
         .routes(routes!(public::track))
         .routes(routes!(public::evaluate))
-        .routes(routes!(reference::list_jurisdictions, reference::create_jurisdiction))
+        .routes(routes!(
+            reference::list_jurisdictions,
+            reference::create_jurisdiction
+        ))
         .routes(routes!(reference::get_jurisdiction))
         .routes(routes!(reference::list_units, reference::create_unit))
         .routes(routes!(reference::get_unit))
@@ -81,14 +87,17 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
 pub fn router(app: Arc<App>) -> Router {
     let (api, doc) = api(app);
     let doc = Arc::new(doc);
-    api.route("/api/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
-        .route("/api/docs", get(swagger_index))
-        .route("/api/docs/swagger-ui-bundle.js", get(swagger_js))
-        .route("/api/docs/swagger-ui.css", get(swagger_css))
-        .route("/healthz", get(|| async { "ok" }))
-        .fallback(error::not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
-        .layer(axum::middleware::from_fn(error::localize))
+    api.route(
+        "/api/openapi.json",
+        get(move || async move { Json(doc.as_ref().clone()) }),
+    )
+    .route("/api/docs", get(swagger_index))
+    .route("/api/docs/swagger-ui-bundle.js", get(swagger_js))
+    .route("/api/docs/swagger-ui.css", get(swagger_css))
+    .route("/healthz", get(|| async { "ok" }))
+    .fallback(error::not_found)
+    .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
+    .layer(axum::middleware::from_fn(error::localize))
 }
 
 async fn swagger_index() -> Html<&'static str> {
@@ -103,7 +112,10 @@ async fn swagger_index() -> Html<&'static str> {
 async fn swagger_js() -> impl IntoResponse {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
         include_str!("../assets/vendor/swagger-ui/swagger-ui-bundle.js"),
     )
 }
@@ -111,7 +123,10 @@ async fn swagger_js() -> impl IntoResponse {
 async fn swagger_css() -> impl IntoResponse {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        [
+            (header::CONTENT_TYPE, "text/css"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
         include_str!("../assets/vendor/swagger-ui/swagger-ui.css"),
     )
 }

@@ -1,1 +1,910 @@
-//! tests
+//! End-to-end tests of the API on both backends: each test runs once on a fresh SQLite file
+//! and once on a fresh PostgreSQL database, with a manual clock.
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use fengqiao_app::clock::ManualClock;
+use fengqiao_app::{App, Settings};
+use fengqiao_domain::time::local_instant;
+use fengqiao_domain::workflow::{replay, CaseEvent};
+use fengqiao_store::Store;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PASSWORD: &str = fengqiao_demo::DEMO_PASSWORD;
+/// 城关镇 (town A) and 河口镇 (town B) villages of the demo county.
+const VILLAGE_A: &str = "990102001001";
+const VILLAGE_B: &str = "990102002001";
+
+struct T {
+    router: Router,
+    app: Arc<App>,
+    clock: Arc<ManualClock>,
+    backend: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn store(backend: &str) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+    match backend {
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            let s =
+                fengqiao_store_sqlite::SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
+                    .await
+                    .unwrap();
+            (Arc::new(s), Some(dir))
+        }
+        _ => {
+            let url = fengqiao_store_postgres::testing::fresh_database()
+                .await
+                .expect("PostgreSQL for tests");
+            (
+                Arc::new(
+                    fengqiao_store_postgres::PostgresStore::open(&url)
+                        .await
+                        .unwrap(),
+                ),
+                None,
+            )
+        }
+    }
+}
+
+/// Monday 2025-03-03, 09:00 China time.
+fn monday() -> i64 {
+    local_instant(chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(), 9, 0)
+}
+
+async fn spawn(backend: &'static str) -> T {
+    let (store, dir) = store(backend).await;
+    let clock = Arc::new(ManualClock::new(monday()));
+    let app = Arc::new(
+        App::start(
+            store,
+            clock.clone(),
+            Settings {
+                max_attachment_bytes: 1024,
+                ..Settings::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
+    fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
+        .await
+        .unwrap();
+    T {
+        router: fengqiao_http::router(app.clone()),
+        app,
+        clock,
+        backend,
+        _dir: dir,
+    }
+}
+
+/// Runs a test body on every backend.
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            for backend in ["sqlite", "postgres"] {
+                let t = spawn(backend).await;
+                $body(t).await;
+            }
+        }
+    };
+}
+
+impl T {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None, &[]).await
+    }
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body), &[])
+            .await
+    }
+    async fn act(&self, id: i64, token: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/v1/cases/{id}/actions"), token, body)
+            .await
+    }
+    async fn login(&self, user: &str) -> String {
+        let (s, b) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": user, "password": PASSWORD})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{}: login {user}: {b}", self.backend);
+        b["token"].as_str().unwrap().to_string()
+    }
+    async fn unit_of(&self, user: &str) -> i64 {
+        self.app
+            .store
+            .get_user_by_username(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .unit_id
+            .unwrap()
+    }
+    async fn user_id(&self, user: &str) -> i64 {
+        self.app
+            .store
+            .get_user_by_username(user)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+    /// The stored log replays to exactly the stored state.
+    async fn assert_replays(&self, id: i64) {
+        let events: Vec<CaseEvent> = self.app.store.case_events(id).await.unwrap();
+        let stored = self.app.store.get_case(id).await.unwrap().unwrap();
+        assert_eq!(
+            replay(&events).unwrap(),
+            stored.state,
+            "{}: replay of case {id}",
+            self.backend
+        );
+        assert_eq!(events.len() as i64, stored.version);
+    }
+}
+
+fn staff_case(village: &str) -> Value {
+    json!({
+        "channel": "walk_in",
+        "text": "王某反映邻居李某在公共通道堆放杂物，影响通行，多次沟通无果。",
+        "parties": [
+            {"name": "王某", "role": "applicant", "phone": "13800138000", "id_number": "11010519491231002X"},
+            {"name": "李某", "role": "respondent"}
+        ],
+        "dispute_type": "neighbourhood",
+        "node_code": village,
+        "amount_fen": 50000
+    })
+}
+
+on_both!(
+    citizen_submission_walks_the_whole_loop_to_archive,
+    |t: T| async move {
+        // 受理: a citizen submits through the public form.
+        let sub = json!({"text": "楼上住户装修噪音很大，晚上十点后还在施工，家里老人无法休息。", "node_code": VILLAGE_A,
+                     "name": "陈女士", "phone": "139-0013-9000", "consent": true});
+        let (s, case) = t
+            .call(Method::POST, "/api/v1/public/cases", None, Some(sub), &[])
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        let id = case["id"].as_i64().unwrap();
+        let code = case["tracking_code"].as_str().unwrap().to_string();
+        assert_eq!(case["status"], "registered");
+        assert_eq!(case["channel"], "citizen_web");
+        assert_eq!(
+            case["parties"][0]["phone"], "139****9000",
+            "masked in the answer"
+        );
+
+        let disp = t.login("dispatcher").await;
+        let handler = t.login("u02staff").await;
+        let unit = t.unit_of("u02staff").await;
+        // 分流 with a co-handling unit.
+        let police = t.unit_of("u03staff").await;
+        let (s, c) = t
+            .act(
+                id,
+                &disp,
+                json!({"action": "route", "lead_unit_id": unit, "co_unit_ids": [police]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(
+            (c["status"].as_str(), c["light"].as_str()),
+            (Some("routed"), Some("green"))
+        );
+        assert_eq!(
+            c["deadline"]["due"], "2025-03-06",
+            "simple: 3 working days after Monday"
+        );
+        // The lead unit's leader is told.
+        let leader = t.login("u02leader").await;
+        let (_, inbox) = t.get("/api/v1/inbox?unread=true", &leader).await;
+        assert_eq!(
+            inbox
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["kind"] == "case_routed")
+                .count(),
+            1,
+            "{inbox}"
+        );
+
+        t.clock.advance(3_600_000);
+        for (token, body, status) in [
+            (&handler, json!({"action": "accept"}), "accepted"),
+            (
+                &handler,
+                json!({"action": "record_session", "date": "2025-03-04", "mediator": "刘调解员", "place": "城关司法所调解室",
+                          "online": false, "participants": ["陈女士", "楼上住户"], "notes": "双方同意晚八点后停止施工"}),
+                "in_mediation",
+            ),
+            (
+                &handler,
+                json!({"action": "conclude", "outcome": {"kind": "agreement", "agreement": "施工限于工作日8:00-18:00，赔偿精神损失500元"}}),
+                "concluded",
+            ),
+            (
+                &handler,
+                json!({"action": "give_feedback", "text": "已调解成功，协议已签订。"}),
+                "feedback_given",
+            ),
+        ] {
+            let (s, c) = t.act(id, token, body).await;
+            assert_eq!(s, StatusCode::OK, "{}: {c}", t.backend);
+            assert_eq!(c["status"], status);
+        }
+        // 评价 by the citizen, with the tracking code and the phone.
+        let (s, p) = t
+            .call(
+                Method::POST,
+                "/api/v1/public/track",
+                None,
+                Some(json!({"tracking_code": code, "phone": "13900139000"})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(p["status"], "feedback_given");
+        assert_eq!(p["feedback"], "已调解成功，协议已签订。");
+        let (s, _) = t
+            .call(
+                Method::POST,
+                "/api/v1/public/track",
+                None,
+                Some(json!({"tracking_code": code, "phone": "13900000000"})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "another phone learns nothing");
+        let (s, b) = t.call(Method::POST, "/api/v1/public/evaluate", None,
+        Some(json!({"tracking_code": code, "phone": "13900139000", "satisfaction": 5, "comment": "满意"})), &[]).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+        let (s, c) = t.act(id, &disp, json!({"action": "archive"})).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["status"], "archived");
+        assert_eq!(c["evaluation"]["satisfaction"], 5);
+        assert_eq!(c["evaluation"]["by_revisit"], false);
+
+        let (_, events) = t.get(&format!("/api/v1/cases/{id}/events"), &disp).await;
+        let actions: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"]["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "registered",
+                "routed",
+                "accepted",
+                "mediation_started",
+                "session_recorded",
+                "concluded",
+                "feedback_given",
+                "evaluated",
+                "archived"
+            ]
+        );
+        assert_eq!(events[1]["actor_id"], t.user_id("dispatcher").await);
+        assert_eq!(
+            events[0]["kind"]["case"]["parties"][0]["phone"], "139****9000",
+            "timeline masked too"
+        );
+        t.assert_replays(id).await;
+
+        // An archived case can be reopened and goes round again.
+        let (s, c) = t
+            .act(
+                id,
+                &disp,
+                json!({"action": "reopen", "reason": "当事人反映对方未履行协议"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            (c["status"].as_str(), c["reopen_count"].as_u64()),
+            (Some("registered"), Some(1))
+        );
+        t.assert_replays(id).await;
+    }
+);
+
+on_both!(
+    a_passed_deadline_turns_red_and_opens_a_supervision,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (s, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        let id = c["id"].as_i64().unwrap();
+        let unit = t.unit_of("u02staff").await;
+        t.act(id, &disp, json!({"action": "route", "lead_unit_id": unit}))
+            .await;
+        // Wednesday: 1 working day left → yellow.
+        t.clock.set(local_instant(
+            chrono::NaiveDate::from_ymd_opt(2025, 3, 5).unwrap(),
+            9,
+            0,
+        ));
+        let (s, r) = t
+            .post(
+                "/api/v1/admin/deadline-sweep",
+                &t.login("admin").await,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["lights_changed"], 1);
+        // Sessions last 12 hours: after the clock moves, people log in again.
+        let disp = t.login("dispatcher").await;
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{id}"), &disp).await.1["light"],
+            "yellow"
+        );
+        // Friday: the due day (Thursday) has ended → red, automatic supervision, notifications.
+        t.clock.set(local_instant(
+            chrono::NaiveDate::from_ymd_opt(2025, 3, 7).unwrap(),
+            0,
+            30,
+        ));
+        let (_, r) = t
+            .post(
+                "/api/v1/admin/deadline-sweep",
+                &t.login("admin").await,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (
+                r["lights_changed"].as_u64(),
+                r["supervisions_opened"].as_u64()
+            ),
+            (Some(1), Some(1)),
+            "{r}"
+        );
+        let disp = t.login("dispatcher").await;
+        let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &disp).await;
+        assert_eq!(c["light"], "red");
+        assert_eq!(c["supervisions"][0]["automatic"], true);
+        assert_eq!(
+            c["supervisions"][0]["reply_due"], "2025-03-11",
+            "2 working days after Friday"
+        );
+        // A second sweep changes nothing and opens no second supervision.
+        let (_, r) = t
+            .post(
+                "/api/v1/admin/deadline-sweep",
+                &t.login("admin").await,
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (
+                r["lights_changed"].as_u64(),
+                r["supervisions_opened"].as_u64()
+            ),
+            (Some(0), Some(0))
+        );
+        for who in ["u02leader", "supervisor"] {
+            let tok = t.login(who).await;
+            let (_, inbox) = t.get("/api/v1/inbox", &tok).await;
+            assert!(
+                inbox
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|n| n["kind"] == "supervision_opened" && n["case_id"] == id),
+                "{who}: {inbox}"
+            );
+        }
+        let (_, inbox) = t.get("/api/v1/inbox", &t.login("u03leader").await).await;
+        assert!(
+            inbox.as_array().unwrap().is_empty(),
+            "another unit's leader is not told"
+        );
+        // The supervision inbox lists it; the lead unit replies; it closes.
+        let handler = t.login("u02staff").await;
+        let (_, list) = t.get("/api/v1/supervisions", &handler).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let (s, c) = t
+            .act(
+                id,
+                &handler,
+                json!({"action": "reply_supervision", "no": 1, "reply": "已约双方明日调解"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert!(c["supervisions"][0]["reply"].is_string());
+        let (_, list) = t.get("/api/v1/supervisions", &handler).await;
+        assert!(list["items"].as_array().unwrap().is_empty());
+        // An approved extension moves the deadline forward and the light back to green.
+        let (s, c) = t
+            .act(
+                id,
+                &handler,
+                json!({"action": "request_extension", "working_days": 5, "reason": "需要现场勘查"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let (s, c) = t
+            .act(
+                id,
+                &t.login("u02leader").await,
+                json!({"action": "approve_extension"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["deadline"]["due"], "2025-03-13");
+        assert_eq!(c["light"], "green");
+        t.assert_replays(id).await;
+    }
+);
+
+on_both!(
+    a_town_cannot_see_or_touch_another_towns_cases,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, a) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let (_, b) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_B)).await;
+        let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+        let town_b = t.login("u03staff").await; // 河口司法所
+        let (s, body) = t.get(&format!("/api/v1/cases/{a}"), &town_b).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("case_not_found"))
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{a}/events"), &town_b).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.act(a, &town_b, json!({"action": "accept"})).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{b}"), &town_b).await.0,
+            StatusCode::OK
+        );
+        let (_, list) = t.get("/api/v1/cases?with_total=true", &town_b).await;
+        assert_eq!(list["total"], 1);
+        assert_eq!(list["items"][0]["id"], b);
+        // A grid worker of town A cannot file a case in town B.
+        let grid_a = t.login("grid01").await;
+        let (s, body) = t
+            .post("/api/v1/cases", &grid_a, staff_case(VILLAGE_B))
+            .await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        // Routing a town-A case to town B's unit lets that unit see and work it.
+        let unit_b = t.unit_of("u03staff").await;
+        t.act(a, &disp, json!({"action": "route", "lead_unit_id": unit_b}))
+            .await;
+        assert_eq!(
+            t.act(a, &town_b, json!({"action": "accept"})).await.0,
+            StatusCode::OK
+        );
+        // …but not town A's judicial office, which is not the lead unit.
+        let town_a = t.login("u02staff").await;
+        let (s, body) = t
+            .act(
+                a,
+                &town_a,
+                json!({"action": "conclude", "outcome": {"kind": "withdrawn", "note": "撤回"}}),
+            )
+            .await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        // A read-only leader cannot act.
+        let leader = t.login("leader").await;
+        assert_eq!(
+            t.act(b, &leader, json!({"action": "reject", "reason": "x"}))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        // No token, no data.
+        let (s, body) = t.call(Method::GET, "/api/v1/cases", None, None, &[]).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+        );
+    }
+);
+
+on_both!(retries_are_not_duplicated, |t: T| async move {
+    let disp = t.login("dispatcher").await;
+    let h = [("idempotency-key", "abc-123")];
+    let (s1, c1) = t
+        .call(
+            Method::POST,
+            "/api/v1/cases",
+            Some(&disp),
+            Some(staff_case(VILLAGE_A)),
+            &h,
+        )
+        .await;
+    let (s2, c2) = t
+        .call(
+            Method::POST,
+            "/api/v1/cases",
+            Some(&disp),
+            Some(staff_case(VILLAGE_A)),
+            &h,
+        )
+        .await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(c1["id"], c2["id"]);
+    assert_eq!(c1["tracking_code"], c2["tracking_code"]);
+    let (s3, c3) = t
+        .call(
+            Method::POST,
+            "/api/v1/cases",
+            Some(&disp),
+            Some(staff_case(VILLAGE_B)),
+            &h,
+        )
+        .await;
+    assert_eq!(
+        (s3, c3["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    let (_, list) = t.get("/api/v1/cases?with_total=true", &disp).await;
+    assert_eq!(list["total"], 1);
+});
+
+on_both!(
+    bad_input_gets_a_clear_coded_error_and_writes_nothing,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let raw = |body: &'static str| {
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/cases")
+                .header("authorization", format!("Bearer {disp}"))
+                .header("content-type", "application/json")
+                .header("accept-language", "en")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let res = t.router.clone().oneshot(raw("{\"text\": ")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let body: Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(body["code"], "malformed_json");
+        assert_eq!(
+            body["message"], "The request body is not valid JSON",
+            "English on request"
+        );
+
+        let mut bad_id = staff_case(VILLAGE_A);
+        bad_id["parties"][0]["id_number"] = json!("110105194912310021");
+        let mut bad_phone = staff_case(VILLAGE_A);
+        bad_phone["parties"][0]["phone"] = json!("12345");
+        let mut unknown_node = staff_case(VILLAGE_A);
+        unknown_node["node_code"] = json!("990102099099");
+        let mut bad_type = staff_case(VILLAGE_A);
+        bad_type["dispute_type"] = json!("alien_invasion");
+        let mut empty = staff_case(VILLAGE_A);
+        empty["text"] = json!("   ");
+        for (body, status, code) in [
+            (bad_id, StatusCode::UNPROCESSABLE_ENTITY, "invalid_id_card"),
+            (bad_phone, StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+            (
+                unknown_node,
+                StatusCode::NOT_FOUND,
+                "jurisdiction_not_found",
+            ),
+            (bad_type, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            (empty, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        ] {
+            let (s, b) = t.post("/api/v1/cases", &disp, body).await;
+            assert_eq!(
+                (s, b["code"].as_str()),
+                (status, Some(code)),
+                "{}: {b}",
+                t.backend
+            );
+            assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        let (_, list) = t.get("/api/v1/cases?with_total=true", &disp).await;
+        assert_eq!(list["total"], 0, "nothing half-written");
+
+        let (_, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let id = c["id"].as_i64().unwrap();
+        let (s, b) = t
+            .act(id, &disp, json!({"action": "route", "lead_unit_id": 99999}))
+            .await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unit_not_found"))
+        );
+        let (s, b) = t.act(id, &disp, json!({"action": "archive"})).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::CONFLICT, Some("invalid_transition"))
+        );
+        let (s, b) = t.act(id, &disp, json!({"action": "teleport"})).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+        );
+        assert_eq!(
+            t.app.store.get_case(id).await.unwrap().unwrap().version,
+            1,
+            "refused actions wrote nothing"
+        );
+
+        // Attachments: type by content, size limited (1 KiB in this test's settings).
+        let upload = |bytes: Vec<u8>| {
+            Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/cases/{id}/attachments?filename=photo.png"))
+                .header("authorization", format!("Bearer {disp}"))
+                .body(Body::from(bytes))
+                .unwrap()
+        };
+        let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 100]].concat();
+        let res = t.router.clone().oneshot(upload(png.clone())).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let meta: Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(meta["content_type"], "image/png");
+        let res = t
+            .router
+            .clone()
+            .oneshot(upload(b"MZ\x90\x00 not an image".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let res = t
+            .router
+            .clone()
+            .oneshot(upload([b"%PDF-".as_slice(), &[0u8; 2000]].concat()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let res = t
+            .router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri(format!(
+                        "/api/v1/cases/{id}/attachments/{}",
+                        meta["id"].as_str().unwrap()
+                    ))
+                    .header("authorization", format!("Bearer {disp}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+            png
+        );
+        t.assert_replays(id).await;
+    }
+);
+
+on_both!(
+    personal_numbers_are_masked_and_reveals_are_logged,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let id = c["id"].as_i64().unwrap();
+        assert_eq!(c["parties"][0]["id_number"], "1101**********002X");
+        assert_eq!(c["parties"][0]["phone"], "138****8000");
+        let (_, list) = t.get("/api/v1/cases", &disp).await;
+        assert_eq!(list["items"][0]["parties"][0]["phone"], "138****8000");
+        // A leader may not reveal; a dispatcher may, with a purpose, and it is logged.
+        let leader = t.login("leader").await;
+        let path = format!("/api/v1/cases/{id}/parties/0/reveal");
+        assert_eq!(
+            t.post(&path, &leader, json!({"purpose": "查看"})).await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.post(&path, &disp, json!({"purpose": " "})).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let (s, p) = t
+            .post(
+                &path,
+                &disp,
+                json!({"purpose": "电话联系当事人约定调解时间"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert_eq!(
+            (p["id_number"].as_str(), p["phone"].as_str()),
+            (Some("11010519491231002X"), Some("13800138000"))
+        );
+        let (_, events) = t.get(&format!("/api/v1/cases/{id}/events"), &disp).await;
+        let last = events.as_array().unwrap().last().unwrap();
+        assert_eq!(last["kind"]["action"], "personal_info_revealed");
+        assert_eq!(last["actor_id"], t.user_id("dispatcher").await);
+    }
+);
+
+on_both!(
+    reference_data_and_calendar_are_managed_by_admins,
+    |t: T| async move {
+        let admin = t.login("admin").await;
+        let disp = t.login("dispatcher").await;
+        let (_, towns) = t.get("/api/v1/jurisdictions?parent=990102", &disp).await;
+        assert_eq!(towns.as_array().unwrap().len(), 12);
+        let node = json!({"code": "990102001099", "name": "新建社区", "level": "village", "parent_code": "990102001"});
+        assert_eq!(
+            t.post("/api/v1/jurisdictions", &disp, node.clone()).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (s, n) = t.post("/api/v1/jurisdictions", &admin, node.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{n}");
+        assert_eq!(n["path"], "/990000/990100/990102/990102001/990102001099/");
+        assert_eq!(
+            t.post("/api/v1/jurisdictions", &admin, node).await.0,
+            StatusCode::CONFLICT
+        );
+        let (s, b) = t
+            .post(
+                "/api/v1/jurisdictions",
+                &admin,
+                json!({"code": "12", "name": "x", "level": "village", "parent_code": "990102001"}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid_jurisdiction_code")
+            )
+        );
+        let (s, u) = t.post("/api/v1/users", &admin, json!({"username": "newbie", "display_name": "新人", "password": "short", "role": "dispatcher", "scope_code": "990102"})).await;
+        assert_eq!(
+            (s, u["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
+        let (s, _) = t.post("/api/v1/users", &admin, json!({"username": "newbie", "display_name": "新人", "password": "Str0ng!pass", "role": "dispatcher", "scope_code": "990102"})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = t.post("/api/v1/units", &admin, json!({"name": "新建社区调委会", "kind": "village_mediation_committee", "node_code": "990102001099"})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        // The 2025 National Day holiday is seeded; an admin adds a 2027 holiday.
+        let (_, days) = t.get("/api/v1/calendar?year=2025", &disp).await;
+        assert!(days
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["date"] == "2025-10-08" && d["kind"] == "holiday"));
+        assert!(days
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["date"] == "2025-09-28" && d["kind"] == "workday"));
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/calendar/2027-01-01",
+                Some(&admin),
+                Some(json!({"kind": "holiday", "note": "元旦"})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(
+            t.get("/api/v1/calendar?year=2027", &disp)
+                .await
+                .1
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        // Deadline rules: complex disputes get 15 working days in this county.
+        let (_, mut rules) = t.get("/api/v1/deadline-rules", &disp).await;
+        assert_eq!(
+            (
+                rules["simple_days"].as_u64(),
+                rules["complex_days"].as_u64()
+            ),
+            (Some(3), Some(20))
+        );
+        rules["complex_days"] = json!(15);
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/deadline-rules",
+                Some(&admin),
+                Some(rules),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let mut complex = staff_case(VILLAGE_A);
+        complex["complexity"] = json!("complex");
+        let (_, c) = t.post("/api/v1/cases", &disp, complex).await;
+        let (_, c) = t
+            .act(
+                c["id"].as_i64().unwrap(),
+                &disp,
+                json!({"action": "route", "lead_unit_id": t.unit_of("u02staff").await}),
+            )
+            .await;
+        assert_eq!(c["deadline"]["working_days"], 15);
+        assert_eq!(c["deadline"]["due"], "2025-03-24");
+    }
+);
+
+#[tokio::test]
+async fn openapi_document_lists_every_operation() {
+    let t = spawn("sqlite").await;
+    let (s, doc) = t
+        .call(Method::GET, "/api/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut ops: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "delete"] {
+            if item.get(method).is_some() {
+                ops.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    ops.sort();
+    insta::assert_json_snapshot!(ops);
+    assert!(doc["components"]["schemas"]["Command"].is_object());
+    let (s, _) = t.call(Method::GET, "/api/docs", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -20,7 +20,10 @@ pub struct LoginRequest {
 /// Logs in and returns a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
-pub async fn login(State(app): State<Arc<App>>, Body(req): Body<LoginRequest>) -> ApiResult<Json<LoginResult>> {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<Json<LoginResult>> {
     Ok(Json(app.login(&req.username, &req.password).await?))
 }
 
@@ -29,14 +32,20 @@ pub struct Token(String);
 impl FromRequestParts<Arc<App>> for Token {
     type Rejection = crate::error::ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &Arc<App>) -> Result<Self, Self::Rejection> {
-        Ok(Token(bearer(parts).ok_or(AppError::Unauthenticated)?.to_string()))
+        Ok(Token(
+            bearer(parts).ok_or(AppError::Unauthenticated)?.to_string(),
+        ))
     }
 }
 
 /// Ends the session of the token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(app): State<Arc<App>>, _auth: Authed, Token(t): Token) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(app): State<Arc<App>>,
+    _auth: Authed,
+    Token(t): Token,
+) -> ApiResult<StatusCode> {
     app.logout(&t).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,13 +29,21 @@ pub(crate) fn idempotency_key(h: &HeaderMap) -> ApiResult<Option<String>> {
         None => Ok(None),
         Some(v) => match v.to_str() {
             Ok(s) if !s.is_empty() && s.len() <= 200 => Ok(Some(s.to_string())),
-            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", None)),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                None,
+            )),
         },
     }
 }
 
 pub(crate) fn created(id: i64, view: Value, new: bool) -> Response {
-    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut res = (status, Json(view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/cases/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -56,28 +64,42 @@ pub async fn create_case(
     Body(input): Body<CaseInput>,
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let (case, new) = app.submit_case(Some(&s.actor), &input, key.as_deref()).await?;
+    let (case, new) = app
+        .submit_case(Some(&s.actor), &input, key.as_deref())
+        .await?;
     Ok(created(case.id, fengqiao_app::cases::case_view(&case), new))
 }
 
 /// Lists the cases the user may see, newest first, with filters and a cursor.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
     responses((status = 200, body = CaseList), (status = 400, body = ErrorBody)))]
-pub async fn list_cases(State(app): State<Arc<App>>, Authed(s): Authed, Params(q): Params<CaseQuery>) -> ApiResult<Json<CaseList>> {
+pub async fn list_cases(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Params(q): Params<CaseQuery>,
+) -> ApiResult<Json<CaseList>> {
     Ok(Json(app.list_cases(&s.actor, &q).await?))
 }
 
 /// One case.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = CaseView), (status = 404, body = ErrorBody)))]
-pub async fn get_case(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+pub async fn get_case(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(app.get_case(&s.actor, id).await?))
 }
 
 /// The case's timeline: every event, who and when.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/events", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Vec<CaseEvent>), (status = 404, body = ErrorBody)))]
-pub async fn case_events(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>) -> ApiResult<Json<Vec<Value>>> {
+pub async fn case_events(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<Value>>> {
     Ok(Json(app.case_events(&s.actor, id).await?))
 }
 
@@ -86,9 +108,21 @@ pub async fn case_events(State(app): State<Arc<App>>, Authed(s): Authed, Path(id
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = Command,
     responses((status = 200, body = CaseView), (status = 409, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn act(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>, Body(cmd): Body<Command>) -> ApiResult<Json<Value>> {
-    if matches!(cmd, Command::RevealPersonalInfo { .. } | Command::RefreshLight) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", Some("use the reveal endpoint / the sweep".into())));
+pub async fn act(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    Body(cmd): Body<Command>,
+) -> ApiResult<Json<Value>> {
+    if matches!(
+        cmd,
+        Command::RevealPersonalInfo { .. } | Command::RefreshLight
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            Some("use the reveal endpoint / the sweep".into()),
+        ));
     }
     let c = app.act(&s.actor, id, &cmd).await?;
     Ok(Json(fengqiao_app::cases::case_view(&c)))
@@ -110,7 +144,9 @@ pub async fn reveal(
     Path((id, index)): Path<(i64, usize)>,
     Body(req): Body<RevealRequest>,
 ) -> ApiResult<Json<Party>> {
-    Ok(Json(app.reveal_party(&s.actor, id, index, &req.purpose).await?))
+    Ok(Json(
+        app.reveal_party(&s.actor, id, index, &req.purpose).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -130,7 +166,13 @@ pub async fn add_attachment(
     Params(p): Params<AttachmentParams>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<AttachmentMeta>)> {
-    Ok((StatusCode::CREATED, Json(app.add_attachment(&s.actor, id, &p.filename, body.to_vec()).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            app.add_attachment(&s.actor, id, &p.filename, body.to_vec())
+                .await?,
+        ),
+    ))
 }
 
 /// Downloads an attachment of a case.
@@ -149,7 +191,11 @@ pub async fn get_attachment(
 /// The supervision inbox: visible cases with an open supervision.
 #[utoipa::path(get, path = "/api/v1/supervisions", tag = "cases", security(("bearer" = [])), params(CaseQuery),
     responses((status = 200, body = CaseList)))]
-pub async fn supervisions(State(app): State<Arc<App>>, Authed(s): Authed, Params(mut q): Params<CaseQuery>) -> ApiResult<Json<CaseList>> {
+pub async fn supervisions(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Params(mut q): Params<CaseQuery>,
+) -> ApiResult<Json<CaseList>> {
     q.with_open_supervision = Some(true);
     Ok(Json(app.list_cases(&s.actor, &q).await?))
 }

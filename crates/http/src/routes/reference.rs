@@ -29,21 +29,36 @@ pub struct ParentParams {
 /// Children of a jurisdiction node (or the roots).
 #[utoipa::path(get, path = "/api/v1/jurisdictions", tag = "reference", security(("bearer" = [])), params(ParentParams),
     responses((status = 200, body = Vec<Jurisdiction>)))]
-pub async fn list_jurisdictions(State(app): State<Arc<App>>, _a: Authed, Params(p): Params<ParentParams>) -> ApiResult<Json<Vec<Jurisdiction>>> {
+pub async fn list_jurisdictions(
+    State(app): State<Arc<App>>,
+    _a: Authed,
+    Params(p): Params<ParentParams>,
+) -> ApiResult<Json<Vec<Jurisdiction>>> {
     Ok(Json(app.list_jurisdictions(p.parent.as_deref()).await?))
 }
 
 /// Adds a jurisdiction node (admin).
 #[utoipa::path(post, path = "/api/v1/jurisdictions", tag = "reference", security(("bearer" = [])), request_body = JurisdictionInput,
     responses((status = 201, body = Jurisdiction), (status = 422, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_jurisdiction(State(app): State<Arc<App>>, Authed(s): Authed, Body(i): Body<JurisdictionInput>) -> ApiResult<(StatusCode, Json<Jurisdiction>)> {
-    Ok((StatusCode::CREATED, Json(app.create_jurisdiction(&s.actor, &i).await?)))
+pub async fn create_jurisdiction(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(i): Body<JurisdictionInput>,
+) -> ApiResult<(StatusCode, Json<Jurisdiction>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_jurisdiction(&s.actor, &i).await?),
+    ))
 }
 
 /// One jurisdiction node.
 #[utoipa::path(get, path = "/api/v1/jurisdictions/{code}", tag = "reference", security(("bearer" = [])), params(("code" = String, Path)),
     responses((status = 200, body = Jurisdiction), (status = 404, body = ErrorBody)))]
-pub async fn get_jurisdiction(State(app): State<Arc<App>>, _a: Authed, Path(code): Path<String>) -> ApiResult<Json<Jurisdiction>> {
+pub async fn get_jurisdiction(
+    State(app): State<Arc<App>>,
+    _a: Authed,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Jurisdiction>> {
     Ok(Json(app.get_jurisdiction(&code).await?))
 }
 
@@ -57,21 +72,36 @@ pub struct UnitParams {
 /// The unit directory.
 #[utoipa::path(get, path = "/api/v1/units", tag = "reference", security(("bearer" = [])), params(UnitParams),
     responses((status = 200, body = Vec<Unit>)))]
-pub async fn list_units(State(app): State<Arc<App>>, _a: Authed, Params(p): Params<UnitParams>) -> ApiResult<Json<Vec<Unit>>> {
+pub async fn list_units(
+    State(app): State<Arc<App>>,
+    _a: Authed,
+    Params(p): Params<UnitParams>,
+) -> ApiResult<Json<Vec<Unit>>> {
     Ok(Json(app.list_units(p.node_code.as_deref()).await?))
 }
 
 /// Adds a unit (admin).
 #[utoipa::path(post, path = "/api/v1/units", tag = "reference", security(("bearer" = [])), request_body = NewUnit,
     responses((status = 201, body = Unit), (status = 403, body = ErrorBody)))]
-pub async fn create_unit(State(app): State<Arc<App>>, Authed(s): Authed, Body(u): Body<NewUnit>) -> ApiResult<(StatusCode, Json<Unit>)> {
-    Ok((StatusCode::CREATED, Json(app.create_unit(&s.actor, &u).await?)))
+pub async fn create_unit(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(u): Body<NewUnit>,
+) -> ApiResult<(StatusCode, Json<Unit>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_unit(&s.actor, &u).await?),
+    ))
 }
 
 /// One unit.
 #[utoipa::path(get, path = "/api/v1/units/{id}", tag = "reference", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Unit), (status = 404, body = ErrorBody)))]
-pub async fn get_unit(State(app): State<Arc<App>>, _a: Authed, Path(id): Path<i64>) -> ApiResult<Json<Unit>> {
+pub async fn get_unit(
+    State(app): State<Arc<App>>,
+    _a: Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Unit>> {
     Ok(Json(app.get_unit(id).await?))
 }
 
@@ -83,22 +113,37 @@ pub struct LeaderRequest {
 /// Sets the unit's leader (who is notified of its red cases).
 #[utoipa::path(put, path = "/api/v1/units/{id}/leader", tag = "reference", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = LeaderRequest, responses((status = 200, body = Unit), (status = 403, body = ErrorBody)))]
-pub async fn set_unit_leader(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>, Body(r): Body<LeaderRequest>) -> ApiResult<Json<Unit>> {
+pub async fn set_unit_leader(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    Body(r): Body<LeaderRequest>,
+) -> ApiResult<Json<Unit>> {
     Ok(Json(app.set_unit_leader(&s.actor, id, r.user_id).await?))
 }
 
 /// Users in the admin's scope.
 #[utoipa::path(get, path = "/api/v1/users", tag = "reference", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
-pub async fn list_users(State(app): State<Arc<App>>, Authed(s): Authed) -> ApiResult<Json<Vec<UserView>>> {
+pub async fn list_users(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+) -> ApiResult<Json<Vec<UserView>>> {
     Ok(Json(app.list_users(&s.actor).await?))
 }
 
 /// Adds a user (admin). Passwords: at least 8 characters of 3 kinds.
 #[utoipa::path(post, path = "/api/v1/users", tag = "reference", security(("bearer" = [])), request_body = UserInput,
     responses((status = 201, body = UserView), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_user(State(app): State<Arc<App>>, Authed(s): Authed, Body(u): Body<UserInput>) -> ApiResult<(StatusCode, Json<UserView>)> {
-    Ok((StatusCode::CREATED, Json(app.create_user(&s.actor, &u).await?)))
+pub async fn create_user(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(u): Body<UserInput>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.create_user(&s.actor, &u).await?),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -110,7 +155,11 @@ pub struct YearParams {
 /// The working-day calendar's exceptions (holidays and make-up workdays).
 #[utoipa::path(get, path = "/api/v1/calendar", tag = "reference", security(("bearer" = [])), params(YearParams),
     responses((status = 200, body = Vec<CalendarDay>)))]
-pub async fn calendar(State(app): State<Arc<App>>, _a: Authed, Params(p): Params<YearParams>) -> ApiResult<Json<Vec<CalendarDay>>> {
+pub async fn calendar(
+    State(app): State<Arc<App>>,
+    _a: Authed,
+    Params(p): Params<YearParams>,
+) -> ApiResult<Json<Vec<CalendarDay>>> {
     Ok(Json(app.calendar_days(p.year).await?))
 }
 
@@ -118,9 +167,19 @@ pub async fn calendar(State(app): State<Arc<App>>, _a: Authed, Params(p): Params
 #[utoipa::path(put, path = "/api/v1/calendar/{date}", tag = "reference", security(("bearer" = [])),
     params(("date" = String, Path, description = "YYYY-MM-DD")), request_body = CalendarDayInput,
     responses((status = 204), (status = 403, body = ErrorBody)))]
-pub async fn set_calendar_day(State(app): State<Arc<App>>, Authed(s): Authed, Path(date): Path<String>, Body(i): Body<CalendarDayInput>) -> ApiResult<StatusCode> {
-    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", Some(e.to_string())))?;
+pub async fn set_calendar_day(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(date): Path<String>,
+    Body(i): Body<CalendarDayInput>,
+) -> ApiResult<StatusCode> {
+    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            Some(e.to_string()),
+        )
+    })?;
     app.set_calendar_day(&s.actor, date, &i).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -135,7 +194,11 @@ pub async fn get_rules(State(app): State<Arc<App>>, _a: Authed) -> Json<Deadline
 /// Replaces the deadline rules (admin). Running deadlines keep their due dates.
 #[utoipa::path(put, path = "/api/v1/deadline-rules", tag = "reference", security(("bearer" = [])), request_body = DeadlineRules,
     responses((status = 200, body = DeadlineRules), (status = 403, body = ErrorBody)))]
-pub async fn put_rules(State(app): State<Arc<App>>, Authed(s): Authed, Body(r): Body<DeadlineRules>) -> ApiResult<Json<DeadlineRules>> {
+pub async fn put_rules(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(r): Body<DeadlineRules>,
+) -> ApiResult<Json<DeadlineRules>> {
     Ok(Json(app.put_rules(&s.actor, &r).await?))
 }
 
@@ -156,14 +219,22 @@ pub struct InboxParams {
 /// My notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", security(("bearer" = [])), params(InboxParams),
     responses((status = 200, body = Vec<Notification>)))]
-pub async fn inbox(State(app): State<Arc<App>>, Authed(s): Authed, Params(p): Params<InboxParams>) -> ApiResult<Json<Vec<Notification>>> {
+pub async fn inbox(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Params(p): Params<InboxParams>,
+) -> ApiResult<Json<Vec<Notification>>> {
     Ok(Json(app.inbox(&s.actor, p.unread.unwrap_or(false)).await?))
 }
 
 /// Marks a notification read.
 #[utoipa::path(post, path = "/api/v1/inbox/{id}/read", tag = "inbox", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn mark_read(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn mark_read(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     app.mark_read(&s.actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,312 @@
+//! `fengqiao bench …`: the figures the issues name, measured end to end over loopback HTTP
+//! against a fresh database. Results go to BENCHMARKS.md by hand, with date and machine.
+use crate::{build_demo, start_app};
+use anyhow::{anyhow, Context, Result};
+use clap::Subcommand;
+use fengqiao_app::App;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand)]
+pub enum Bench {
+    /// Case intake over HTTP: N concurrent clients submit cases for a while.
+    Intake {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// An empty database to use (default: a fresh SQLite file in a temporary directory).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Workflow transitions over HTTP (route, accept, session, conclude, feedback per case).
+    Transitions {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 3_000)]
+        cases: usize,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Demo generation into a fresh SQLite file.
+    Generate {
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Target {
+    _dir: Option<tempfile::TempDir>,
+    app: Arc<App>,
+    addr: SocketAddr,
+    client: HttpClient,
+}
+
+async fn target(database_url: Option<String>, with_reference: bool) -> Result<Target> {
+    let (dir, url) = match database_url {
+        Some(u) => (None, u),
+        None => {
+            let d = tempfile::tempdir()?;
+            let u = d.path().join("bench.db").to_string_lossy().into_owned();
+            (Some(d), u)
+        }
+    };
+    let app = start_app(&url).await?;
+    if with_reference {
+        let hash = fengqiao_app::auth::hash_password(fengqiao_demo::DEMO_PASSWORD)?;
+        fengqiao_demo::seed_reference(app.store.as_ref(), 1, &hash, app.now()).await?;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = fengqiao_http::router(app.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .build_http();
+    Ok(Target {
+        _dir: dir,
+        app,
+        addr,
+        client,
+    })
+}
+
+async fn call(
+    client: &HttpClient,
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    body: Value,
+    key: Option<&str>,
+) -> Result<(u16, Value)> {
+    let mut req = hyper::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    let res = client
+        .request(req.body(Full::new(Bytes::from(body.to_string())))?)
+        .await?;
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+async fn token(app: &App, user: &str) -> Result<String> {
+    Ok(app.login(user, fengqiao_demo::DEMO_PASSWORD).await?.token)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, ops: u64, errors: u64, elapsed: Duration, mut lat_ms: Vec<f64>) {
+    lat_ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{name}: {ops} ok, {errors} errors in {:.2} s = {:.0}/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}",
+        elapsed.as_secs_f64(),
+        ops as f64 / elapsed.as_secs_f64(),
+        percentile(&lat_ms, 0.5),
+        percentile(&lat_ms, 0.95),
+        percentile(&lat_ms, 0.99),
+        lat_ms.last().copied().unwrap_or(f64::NAN),
+    );
+}
+
+fn case_body(i: u64, village: &str) -> Value {
+    json!({
+        "channel": "hotline_12345",
+        "text": format!("第{i}号来电：邻居在公共楼道堆放杂物，影响通行和消防安全，多次沟通无果，请求协调处理。"),
+        "parties": [{"name": "张某", "role": "applicant", "phone": format!("138{:08}", i % 100_000_000)},
+                    {"name": "李某", "role": "respondent"}],
+        "dispute_type": "neighbourhood",
+        "node_code": village,
+        "amount_fen": 350000
+    })
+}
+
+pub async fn run(what: Bench) -> Result<()> {
+    match what {
+        Bench::Intake {
+            clients,
+            seconds,
+            database_url,
+        } => {
+            let t = target(database_url, true).await?;
+            let tok = token(&t.app, "dispatcher").await?;
+            let village = "990102001001";
+            let stop = Instant::now() + Duration::from_secs(seconds);
+            let next = Arc::new(AtomicU64::new(0));
+            let errors = Arc::new(AtomicU64::new(0));
+            let lat = Arc::new(Mutex::new(Vec::new()));
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let (client, tok, next, errors, lat, addr) = (
+                    t.client.clone(),
+                    tok.clone(),
+                    next.clone(),
+                    errors.clone(),
+                    lat.clone(),
+                    t.addr,
+                );
+                tasks.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    while Instant::now() < stop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let t0 = Instant::now();
+                        let key = format!("bench-{i}");
+                        match call(
+                            &client,
+                            addr,
+                            &tok,
+                            "/api/v1/cases",
+                            case_body(i, village),
+                            Some(&key),
+                        )
+                        .await
+                        {
+                            Ok((201, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
+                            _ => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    if let Ok(mut l) = lat.lock() {
+                        l.extend(mine);
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await?;
+            }
+            let elapsed = started.elapsed();
+            let lat = std::mem::take(&mut *lat.lock().map_err(|_| anyhow!("lock"))?);
+            report(
+                &format!("intake ({clients} clients)"),
+                lat.len() as u64,
+                errors.load(Ordering::Relaxed),
+                elapsed,
+                lat,
+            );
+            Ok(())
+        }
+        Bench::Transitions {
+            clients,
+            cases,
+            database_url,
+        } => {
+            let t = target(database_url, true).await?;
+            let disp = token(&t.app, "dispatcher").await?;
+            let handler = token(&t.app, "u02staff").await?;
+            let unit = t
+                .app
+                .store
+                .get_user_by_username("u02staff")
+                .await?
+                .and_then(|u| u.unit_id)
+                .context("unit")?;
+            let mut ids = Vec::with_capacity(cases);
+            for i in 0..cases {
+                let (s, b) = call(
+                    &t.client,
+                    t.addr,
+                    &disp,
+                    "/api/v1/cases",
+                    case_body(i as u64, "990102001001"),
+                    None,
+                )
+                .await?;
+                anyhow::ensure!(s == 201, "create failed: {b}");
+                ids.push(b["id"].as_i64().context("id")?);
+            }
+            let queue = Arc::new(Mutex::new(ids));
+            let errors = Arc::new(AtomicU64::new(0));
+            let lat = Arc::new(Mutex::new(Vec::new()));
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let (client, disp, handler, queue, errors, lat, addr) = (
+                    t.client.clone(),
+                    disp.clone(),
+                    handler.clone(),
+                    queue.clone(),
+                    errors.clone(),
+                    lat.clone(),
+                    t.addr,
+                );
+                tasks.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let Some(id) = queue.lock().ok().and_then(|mut q| q.pop()) else { break };
+                        let steps = [
+                            (&disp, json!({"action": "route", "lead_unit_id": unit})),
+                            (&handler, json!({"action": "accept"})),
+                            (&handler, json!({"action": "record_session", "date": "2026-11-20", "mediator": "调解员", "place": "调解室", "online": false, "participants": ["张某", "李某"], "notes": "双方同意协商"})),
+                            (&handler, json!({"action": "conclude", "outcome": {"kind": "agreement", "agreement": "双方清理楼道，互相谅解"}})),
+                            (&handler, json!({"action": "give_feedback", "text": "已办结"})),
+                        ];
+                        for (tok, body) in steps {
+                            let t0 = Instant::now();
+                            match call(&client, addr, tok, &format!("/api/v1/cases/{id}/actions"), body, None).await {
+                                Ok((200, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
+                                _ => {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    }
+                    if let Ok(mut l) = lat.lock() {
+                        l.extend(mine);
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await?;
+            }
+            let elapsed = started.elapsed();
+            let lat = std::mem::take(&mut *lat.lock().map_err(|_| anyhow!("lock"))?);
+            report(
+                &format!("transitions ({clients} clients)"),
+                lat.len() as u64,
+                errors.load(Ordering::Relaxed),
+                elapsed,
+                lat,
+            );
+            Ok(())
+        }
+        Bench::Generate {
+            cases,
+            database_url,
+        } => {
+            let t = target(database_url, false).await?;
+            let started = Instant::now();
+            build_demo(&t.app, cases, 2026, crate::today()).await?;
+            let elapsed = started.elapsed();
+            println!(
+                "generate: {cases} cases (with reference data) in {:.2} s = {:.0} cases/s",
+                elapsed.as_secs_f64(),
+                cases as f64 / elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The `fengqiao` command: the server and its operations.
+#![allow(clippy::print_stdout)]
+mod bench;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use fengqiao_app::clock::SystemClock;
+use fengqiao_app::{App, Settings};
+use fengqiao_store::Store;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(
+    name = "fengqiao",
+    version,
+    about = "枫桥 Fengqiao: community dispute resolution platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct Db {
+    /// A SQLite file path (or sqlite: URL), or a postgres:// URL.
+    #[arg(long, env = "FENGQIAO_DATABASE_URL", default_value = "fengqiao.db")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the API (the database is created and migrated on start).
+    Serve {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, env = "FENGQIAO_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds between deadline sweeps.
+        #[arg(long, default_value_t = 60)]
+        sweep_every: u64,
+    },
+    /// Build a fresh demo county (deleting the demo database first) and serve it.
+    Demo {
+        #[arg(long, default_value = "fengqiao-demo.db")]
+        database: String,
+        #[arg(long, env = "FENGQIAO_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Build the database and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Create or upgrade the schema.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Generate the demo county's cases (and its reference data when the database has none).
+    Generate {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Last day of the history (YYYY-MM-DD); today by default.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+    },
+    /// Write a consistent backup of the live database to FILE.
+    Backup {
+        #[command(flatten)]
+        db: Db,
+        file: String,
+    },
+    /// Measure the figures named in the issues (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        what: bench::Bench,
+    },
+}
+
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            fengqiao_store_postgres::PostgresStore::open(url)
+                .await
+                .context("connect to PostgreSQL")?,
+        ))
+    } else {
+        Ok(Arc::new(
+            fengqiao_store_sqlite::SqliteStore::open(url)
+                .await
+                .context("open SQLite database")?,
+        ))
+    }
+}
+
+pub async fn start_app(url: &str) -> Result<Arc<App>> {
+    let store = open_store(url).await?;
+    Ok(Arc::new(
+        App::start(store, Arc::new(SystemClock), Settings::default()).await?,
+    ))
+}
+
+async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
+    app.spawn_deadline_monitor(Duration::from_secs(sweep_every.max(1)));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("Fengqiao 枫桥 is serving at http://{addr}/  (API docs: http://{addr}/api/docs)");
+    axum::serve(listener, fengqiao_http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Builds the demo county into an empty database; returns the logins to print.
+pub async fn build_demo(
+    app: &App,
+    cases: u64,
+    seed: u64,
+    until: chrono::NaiveDate,
+) -> Result<Vec<fengqiao_demo::Login>> {
+    let hash = fengqiao_app::auth::hash_password(fengqiao_demo::DEMO_PASSWORD)?;
+    let (reference, logins) =
+        fengqiao_demo::seed_reference(app.store.as_ref(), seed, &hash, app.now()).await?;
+    let opts = fengqiao_demo::Options {
+        seed,
+        cases,
+        until,
+        batch: 5_000,
+    };
+    let started = Instant::now();
+    let n = fengqiao_demo::generate_cases(app.store.as_ref(), &reference, &opts, |done| {
+        if done % 100_000 == 0 {
+            eprintln!("  {done} cases");
+        }
+    })
+    .await?;
+    eprintln!(
+        "generated {n} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(logins)
+}
+
+fn today() -> chrono::NaiveDate {
+    fengqiao_domain::time::local_date(chrono::Utc::now().timestamp_millis())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Cmd::Serve {
+            db,
+            listen,
+            sweep_every,
+        } => serve(start_app(&db.database_url).await?, &listen, sweep_every).await,
+        Cmd::Demo {
+            database,
+            listen,
+            cases,
+            seed,
+            no_serve,
+        } => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{database}{suffix}"));
+            }
+            let app = start_app(&database).await?;
+            let logins = build_demo(&app, cases, seed, today()).await?;
+            println!(
+                "\nDemo county 青溪县 is ready in {database}. Logins (password {}):",
+                fengqiao_demo::DEMO_PASSWORD
+            );
+            for l in &logins {
+                println!("  {:<14} {:<12} {}", l.username, l.role.as_str(), l.note);
+            }
+            if no_serve {
+                return Ok(());
+            }
+            serve(app, &listen, 60).await
+        }
+        Cmd::Migrate { db } => {
+            open_store(&db.database_url).await?.migrate().await?;
+            println!("migrated {}", db.database_url);
+            Ok(())
+        }
+        Cmd::Generate {
+            db,
+            cases,
+            seed,
+            until,
+        } => {
+            let app = start_app(&db.database_url).await?;
+            if app.store.get_jurisdiction("990102").await?.is_some() {
+                bail!("the database already holds the demo county; use a fresh database");
+            }
+            build_demo(&app, cases, seed, until.unwrap_or_else(today)).await?;
+            Ok(())
+        }
+        Cmd::Backup { db, file } => {
+            if std::path::Path::new(&file).exists() {
+                bail!("{file} exists; choose a new file");
+            }
+            open_store(&db.database_url).await?.backup(&file).await?;
+            println!("backup written to {file}");
+            Ok(())
+        }
+        Cmd::Bench { what } => bench::run(what).await,
+    }
+}
