@@ -1,1 +1,133 @@
-//! tests
+//! The binary as an operator runs it: migrate, generate, serve; an acknowledged submission
+//! survives `kill -9`; a backup taken while serving is a working database.
+use fengqiao_store::Store;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fengqiao");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, serde_json::Value)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+    // Bodies may arrive chunked: take the JSON between the first '{' or '[' and the last '}' or ']'.
+    let start = body.find(['{', '[']).unwrap_or(0);
+    let end = body.rfind(['}', ']']).map(|e| e + 1).unwrap_or(body.len());
+    Some((
+        status,
+        serde_json::from_str(&body[start..end]).unwrap_or(serde_json::Value::Null),
+    ))
+}
+
+fn serve(db: &str, port: u16) -> Child {
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--database-url",
+            db,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http(port, "GET", "/healthz", "").is_none() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db").to_string_lossy().into_owned();
+    assert!(run(&["migrate", "--database-url", &db]).contains("migrated"));
+    run(&[
+        "generate",
+        "--database-url",
+        &db,
+        "--cases",
+        "200",
+        "--until",
+        "2026-11-20",
+    ]);
+    let again = Command::new(BIN)
+        .args(["generate", "--database-url", &db, "--cases", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "generate refuses a database that has the county"
+    );
+
+    let port = free_port();
+    let mut server = serve(&db, port);
+    let sub = r#"{"text":"邻居家狗夜里一直叫，多次沟通无果","node_code":"990102001001","phone":"13900001111","consent":true}"#;
+    let (status, case) = http(port, "POST", "/api/v1/public/cases", sub).unwrap();
+    assert_eq!(status, 201, "{case}");
+    let code = case["tracking_code"].as_str().unwrap().to_string();
+    // Crash right after the acknowledgement.
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let port = free_port();
+    let mut server = serve(&db, port);
+    let track = format!(r#"{{"tracking_code":"{code}","phone":"13900001111"}}"#);
+    let (status, progress) = http(port, "POST", "/api/v1/public/track", &track).unwrap();
+    assert_eq!(status, 200, "{progress}");
+    assert_eq!(progress["status"], "registered");
+
+    // A backup while the server runs; it opens as a database holding the case.
+    let backup = dir.path().join("backup.db").to_string_lossy().into_owned();
+    assert!(run(&["backup", "--database-url", &db, &backup]).contains("backup written"));
+    assert!(
+        !Command::new(BIN)
+            .args(["backup", "--database-url", &db, &backup])
+            .output()
+            .unwrap()
+            .status
+            .success(),
+        "never overwrites"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let copy = fengqiao_store_sqlite::SqliteStore::open(&backup)
+        .await
+        .unwrap();
+    assert!(copy
+        .find_case_by_tracking_code(&code)
+        .await
+        .unwrap()
+        .is_some());
+}

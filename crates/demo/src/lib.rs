@@ -787,8 +787,7 @@ pub fn case(
         .map(|d| d.due)
         .unwrap_or(opts.until);
 
-    // A few cases are returned for re-routing once.
-    let mut t = t_route + rng.range(1, 20) * 1_800_000;
+    let t = t_route + rng.range(1, 20) * 1_800_000;
     if t > now {
         return finish(b, now);
     }
@@ -804,6 +803,14 @@ pub fn case(
         rng.range(1.min(budget), budget)
     };
     let t_conclude = working_time(cal, &mut rng, t, days as u32);
+    // Mediation sessions, and for a late case the red light (the day after the due date), the
+    // automatic supervision it opens and the unit's reply: all in time order.
+    enum Step {
+        Session(u32),
+        Red,
+        Reply,
+    }
+    let mut plan = Vec::new();
     let sessions = rng.range(
         1,
         if complexity == Complexity::Complex {
@@ -813,55 +820,59 @@ pub fn case(
         },
     );
     for k in 0..sessions {
-        let ts = t + (t_conclude - t) * (k + 1) / (sessions + 1);
-        if ts > now {
-            return finish(b, now);
-        }
-        b.step(
-            &sys,
-            handler,
-            ts,
-            Command::RecordSession(MediationSession {
-                date: local_date(ts),
-                mediator: format!("{}调解员", r.county.towns[town].node.name),
-                place: Some(if rng.chance(0.2) {
-                    "线上视频调解".into()
-                } else {
-                    format!("{}调解室", village.node.name)
-                }),
-                online: rng.chance(0.2),
-                participants: vec!["申请人".into(), "被申请人".into()],
-                notes: [
-                    "听取双方陈述，释法说理。",
-                    "背靠背分别做工作，双方立场有所松动。",
-                    "组织双方面对面协商，初步形成调解方案。",
-                ][k as usize % 3]
-                    .into(),
-            }),
-        )?;
-        t = ts;
+        plan.push((
+            t + (t_conclude - t) * (k + 1) / (sessions + 1),
+            Step::Session(k as u32),
+        ));
     }
-    // Overdue: the light turns red on the day after the due date, a supervision opens, the unit replies.
     let red_at = end_of_local_day(due) + 3_600_000;
-    if t_conclude > red_at && red_at <= now {
-        b.light_at(red_at)?;
+    if t_conclude > red_at {
+        plan.push((red_at, Step::Red));
         // The unit answers the supervision the next working day, and before it concludes.
         let reply_at = working_time(cal, &mut rng, red_at, 1)
             .min(t_conclude - 60_000)
             .max(red_at + 60_000);
-        if reply_at <= now {
-            b.step(
+        plan.push((reply_at, Step::Reply));
+    }
+    plan.sort_by_key(|(at, _)| *at);
+    for (at, step) in plan {
+        if at > now {
+            return finish(b, now);
+        }
+        match step {
+            Step::Session(k) => b.step(
+                &sys,
+                handler,
+                at,
+                Command::RecordSession(MediationSession {
+                    date: local_date(at),
+                    mediator: format!("{}调解员", r.county.towns[town].node.name),
+                    place: Some(if k == 0 && rng.chance(0.2) {
+                        "线上视频调解".into()
+                    } else {
+                        format!("{}调解室", village.node.name)
+                    }),
+                    online: rng.chance(0.2),
+                    participants: vec!["申请人".into(), "被申请人".into()],
+                    notes: [
+                        "听取双方陈述，释法说理。",
+                        "背靠背分别做工作，双方立场有所松动。",
+                        "组织双方面对面协商，初步形成调解方案。",
+                    ][k as usize % 3]
+                        .into(),
+                }),
+            )?,
+            Step::Red => b.light_at(at)?,
+            Step::Reply => b.step(
                 &sys,
                 Some(unit.leader),
-                reply_at,
+                at,
                 Command::ReplySupervision {
                     no: 1,
                     reply: "已加派调解员，正在加紧办理，预计三个工作日内办结。".into(),
                 },
-            )?;
+            )?,
         }
-    } else if t_conclude > now {
-        b.light_at(now)?;
     }
     if t_conclude > now {
         return finish(b, now);
@@ -877,7 +888,6 @@ pub fn case(
         },
         _ => Outcome::Withdrawn { note: "申请人撤回调解申请。".into() },
     };
-    b.light_at(t_conclude.min(red_at.max(t_conclude - 1)))?;
     b.step(&sys, handler, t_conclude, Command::Conclude { outcome })?;
     let fb_days = rng.range(0, 2) as u32;
     let t_fb = working_time(cal, &mut rng, t_conclude, fb_days);

@@ -1,1 +1,380 @@
-//! Domain tests (filled below).
+//! Domain tests: data-driven tables for identifiers and the calendar, the access matrix, and
+//! property tests of the workflow's invariants.
+use chrono::NaiveDate;
+use fengqiao_domain::access::{authorize, can_view, Actor, Operation, Role, PUBLIC_CITIZEN};
+use fengqiao_domain::calendar::WorkCalendar;
+use fengqiao_domain::case::*;
+use fengqiao_domain::deadline::DeadlineRules;
+use fengqiao_domain::time::{local_instant, Millis};
+use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
+use fengqiao_domain::workflow::*;
+use proptest::prelude::*;
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+#[test]
+fn id_card_numbers() {
+    for (input, ok) in [
+        ("11010519491231002X", true),
+        ("11010519491231002x", true), // lower-case x is accepted and normalised
+        ("110105194912310021", false), // wrong check digit
+        ("11010519491331002X", false), // month 13
+        ("1101051949123100", false),  // too short
+        ("11010519491231002Y", false),
+        ("１１０１０５１９４９１２３１００２Ｘ", false), // full-width digits
+    ] {
+        assert_eq!(IdCardNumber::parse(input).is_ok(), ok, "{input}");
+    }
+    assert_eq!(
+        IdCardNumber::parse("11010519491231002x").unwrap().as_str(),
+        "11010519491231002X"
+    );
+    assert_eq!(
+        IdCardNumber::parse("11010519491231002X").unwrap().masked(),
+        "1101**********002X"
+    );
+    assert_eq!(IdCardNumber::check_char("11010519491231002"), Some('X'));
+}
+
+#[test]
+fn phone_numbers() {
+    for (input, norm) in [
+        ("13800138000", Some("13800138000")),
+        ("138-0013-8000", Some("13800138000")),
+        ("+86 138 0013 8000", Some("13800138000")),
+        ("8613800138000", Some("13800138000")),
+        ("0571-87654321", Some("057187654321")),
+        ("12800138000", None), // no such mobile prefix
+        ("1380013800", None),
+        ("abc", None),
+        ("", None),
+    ] {
+        assert_eq!(
+            PhoneNumber::parse(input)
+                .ok()
+                .map(|p| p.as_str().to_string())
+                .as_deref(),
+            norm,
+            "{input}"
+        );
+    }
+    assert_eq!(
+        PhoneNumber::parse("13800138000").unwrap().masked(),
+        "138****8000"
+    );
+    assert_eq!(
+        format!("{:?}", PhoneNumber::parse("13800138000").unwrap()),
+        "PhoneNumber(138****8000)",
+        "Debug never leaks"
+    );
+}
+
+#[test]
+fn working_days_follow_holidays_and_make_up_days() {
+    let cal = WorkCalendar::china();
+    for (date, working) in [
+        (d(2025, 10, 1), false), // National Day
+        (d(2025, 10, 8), false),
+        (d(2025, 9, 28), true),  // Sunday make-up workday
+        (d(2025, 10, 11), true), // Saturday make-up workday
+        (d(2026, 2, 14), true),  // Saturday before the 2026 Spring Festival
+        (d(2026, 2, 16), false),
+        (d(2026, 1, 4), true),
+        (d(2024, 2, 18), true),
+        (d(2024, 5, 6), true),
+        (d(2025, 3, 8), false), // ordinary Saturday
+    ] {
+        assert_eq!(cal.is_working_day(date), working, "{date}");
+    }
+    for (start, n, due) in [
+        (d(2025, 3, 3), 3, d(2025, 3, 6)),    // Monday + 3
+        (d(2025, 3, 6), 3, d(2025, 3, 11)),   // over a weekend
+        (d(2025, 9, 30), 3, d(2025, 10, 11)), // over National Day to the make-up Saturday
+        (d(2026, 2, 13), 1, d(2026, 2, 14)),  // Friday → make-up Saturday
+        (d(2026, 2, 14), 1, d(2026, 2, 24)),  // across the 2026 Spring Festival
+        (d(2025, 3, 3), 20, d(2025, 3, 31)),
+    ] {
+        assert_eq!(cal.add_working_days(start, n), due, "{start} + {n}");
+        assert_eq!(cal.working_days_between(start, due), n);
+    }
+}
+
+#[test]
+fn lights_turn_yellow_then_red() {
+    let cal = WorkCalendar::china();
+    let rules = DeadlineRules::default();
+    let due = d(2025, 3, 6); // Thursday
+    for (date, hour, complexity, light) in [
+        (d(2025, 3, 3), 9, Complexity::Simple, Light::Green),
+        (d(2025, 3, 4), 9, Complexity::Simple, Light::Green),
+        (d(2025, 3, 5), 9, Complexity::Simple, Light::Yellow),
+        (d(2025, 3, 6), 23, Complexity::Simple, Light::Yellow),
+        (d(2025, 3, 7), 0, Complexity::Simple, Light::Red),
+        (d(2025, 3, 3), 9, Complexity::Complex, Light::Yellow), // 3 left ≤ 3
+    ] {
+        assert_eq!(
+            rules.light(&cal, complexity, due, local_instant(date, hour, 0)),
+            light,
+            "{date} {hour}h"
+        );
+    }
+}
+
+#[test]
+fn the_access_matrix() {
+    use Operation as O;
+    let oracle: &[(Role, &[O])] = &[
+        (Role::Leader, &[O::ReadCase]),
+        (
+            Role::Citizen,
+            &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],
+        ),
+    ];
+    for (role, allowed) in oracle {
+        for op in Operation::ALL {
+            assert_eq!(role.permits(*op), allowed.contains(op), "{role:?} {op:?}");
+        }
+    }
+    for role in Role::ALL {
+        assert_eq!(
+            role.permits(O::ManageReference),
+            *role == Role::Admin,
+            "{role:?}"
+        );
+        assert_eq!(
+            role.permits(O::RouteCase),
+            *role == Role::Dispatcher,
+            "{role:?}"
+        );
+    }
+}
+
+const T0: Millis = 1_740_963_600_000; // 2025-03-03 09:00 CST
+
+fn registered_case(path: &str) -> (CaseState, CaseEvent) {
+    let nc = NewCase {
+        channel: Channel::WalkIn,
+        text: "邻里纠纷".into(),
+        parties: vec![],
+        dispute_type: DisputeType::Neighbourhood,
+        subtype: None,
+        location: Location {
+            node_code: "990102001001".into(),
+            node_path: path.into(),
+            address: None,
+            coordinates: None,
+        },
+        occurred_at: None,
+        complexity: Complexity::Simple,
+        risk_level: RiskLevel::Low,
+        amount_fen: None,
+        people_involved: None,
+    };
+    let e = CaseEvent {
+        seq: 1,
+        at: T0,
+        actor_id: Some(1),
+        kind: register(nc, "ABC".into(), Some(1)).unwrap(),
+    };
+    (apply(None, &e).unwrap(), e)
+}
+
+const TOWN_A: &str = "/990000/990100/990102/990102001/";
+const VILLAGE: &str = "/990000/990100/990102/990102001/990102001001/";
+
+fn actors() -> Vec<Actor> {
+    let a = |id, role, scope: &str, unit| Actor {
+        user_id: id,
+        role,
+        scope_path: scope.into(),
+        unit_id: unit,
+    };
+    vec![
+        a(1, Role::Dispatcher, "/990000/990100/990102/", None),
+        a(2, Role::UnitHandler, TOWN_A, Some(10)),
+        a(3, Role::UnitLeader, TOWN_A, Some(10)),
+        a(4, Role::Supervisor, "/990000/990100/990102/", None),
+        a(
+            5,
+            Role::UnitHandler,
+            "/990000/990100/990102/990102002/",
+            Some(20),
+        ),
+        a(PUBLIC_CITIZEN, Role::Citizen, "", None),
+        Actor::system(),
+    ]
+}
+
+/// Mostly actors who may act (system, dispatcher, the lead unit, the citizen), some who may not.
+fn actor_index() -> impl Strategy<Value = usize> {
+    prop_oneof![3 => Just(6usize), 2 => Just(0usize), 2 => Just(2usize), 1 => 0usize..7]
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        Just(Command::Route {
+            lead_unit_id: 10,
+            co_unit_ids: vec![]
+        }),
+        Just(Command::Route {
+            lead_unit_id: 20,
+            co_unit_ids: vec![10]
+        }),
+        Just(Command::Accept),
+        Just(Command::Return {
+            reason: "不属本单位".into()
+        }),
+        Just(Command::StartMediation),
+        Just(Command::RecordSession(MediationSession {
+            date: d(2025, 3, 4),
+            mediator: "调解员".into(),
+            place: None,
+            online: false,
+            participants: vec![],
+            notes: String::new(),
+        })),
+        Just(Command::Conclude {
+            outcome: Outcome::Agreement {
+                agreement: "协议".into()
+            }
+        }),
+        Just(Command::Conclude {
+            outcome: Outcome::Withdrawn {
+                note: String::new()
+            }
+        }),
+        Just(Command::GiveFeedback {
+            text: "已办结".into()
+        }),
+        (1u8..=6).prop_map(|s| Command::Evaluate {
+            satisfaction: s,
+            comment: None
+        }),
+        Just(Command::Archive),
+        Just(Command::Reopen {
+            reason: "未履行".into()
+        }),
+        Just(Command::Reject {
+            reason: "不受理".into()
+        }),
+        Just(Command::OpenSupervision {
+            reason: "督办".into()
+        }),
+        (1u32..3).prop_map(|no| Command::ReplySupervision {
+            no,
+            reply: "已办".into()
+        }),
+        (0u32..30).prop_map(|n| Command::RequestExtension {
+            working_days: n,
+            reason: "勘查".into()
+        }),
+        Just(Command::ApproveExtension),
+        Just(Command::RejectExtension {
+            reason: "不同意".into()
+        }),
+        Just(Command::RefreshLight),
+        Just(Command::Edit(CaseEdit {
+            complexity: Some(Complexity::Complex),
+            ..CaseEdit::default()
+        })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+    /// Any sequence of commands, by any actor, at any pace, keeps the invariants.
+    #[test]
+    fn workflow_invariants(steps in proptest::collection::vec((actor_index(), command(), 0i64..(4 * 86_400_000)), 1..60)) {
+        let cal = WorkCalendar::china();
+        let rules = DeadlineRules::default();
+        let actors = actors();
+        let (mut state, first) = registered_case(VILLAGE);
+        let mut events = vec![first];
+        let mut now = T0;
+        for (who, cmd, dt) in steps {
+            now += dt;
+            let actor = &actors[who];
+            let before = state.clone();
+            let ctx = Context { actor, now, calendar: &cal, rules: &rules };
+            let Ok(kinds) = decide(&state, &cmd, &ctx) else {
+                continue;
+            };
+            // Whoever acted was allowed to see the case.
+            prop_assert!(can_view(actor, &before));
+            for kind in kinds {
+                let e = CaseEvent { seq: events.len() as u32 + 1, at: now, actor_id: Some(actor.user_id), kind };
+                state = apply(Some(state), &e).unwrap();
+                events.push(e);
+            }
+            // The log replays to the state.
+            prop_assert_eq!(&replay(&events).unwrap(), &state);
+            // A concluded case has an outcome.
+            if matches!(state.status, Status::Concluded | Status::FeedbackGiven | Status::Evaluated) {
+                prop_assert!(state.outcome.is_some());
+            }
+            // Evaluations are 1–5.
+            if let Some(ev) = &state.evaluation {
+                prop_assert!((1..=5).contains(&ev.satisfaction));
+            }
+            // Within one stage, a deadline never moves backwards.
+            if let (Some(b), Some(a)) = (&before.deadline, &state.deadline) {
+                if a.stage == b.stage && a.started == b.started {
+                    prop_assert!(a.due >= b.due, "{:?} -> {:?}", b.due, a.due);
+                }
+            }
+            // No clock runs on closed cases; a running clock has a light.
+            if !state.status.is_open() {
+                prop_assert!(state.deadline.is_none() && state.light == Light::None);
+            }
+            if state.deadline.is_some() {
+                prop_assert!(state.light != Light::None);
+            }
+            // Unit work is done by the lead unit.
+            if let Some(last) = events.last() {
+                if matches!(last.kind, EventKind::Accepted | EventKind::Concluded { .. }) && !actor.is_system() {
+                    prop_assert_eq!(actor.unit_id, state.lead_unit_id);
+                }
+            }
+            // The other town's unit never acts unless the case is routed to it.
+            if actor.user_id == 5 {
+                prop_assert!(before.involves_unit(20));
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_scope_staff_are_refused() {
+    let (state, _) = registered_case(VILLAGE);
+    let other = Actor {
+        user_id: 9,
+        role: Role::Dispatcher,
+        scope_path: "/990000/990100/990102/990102002/".into(),
+        unit_id: None,
+    };
+    assert!(!can_view(&other, &state));
+    assert!(authorize(&other, Operation::RouteCase, &state).is_err());
+    let cal = WorkCalendar::china();
+    let rules = DeadlineRules::default();
+    let ctx = Context {
+        actor: &other,
+        now: T0,
+        calendar: &cal,
+        rules: &rules,
+    };
+    assert_eq!(
+        decide(
+            &state,
+            &Command::Route {
+                lead_unit_id: 1,
+                co_unit_ids: vec![]
+            },
+            &ctx
+        )
+        .unwrap_err()
+        .code(),
+        "forbidden"
+    );
+}
