@@ -255,8 +255,7 @@ pub async fn run(what: Bench) -> Result<()> {
                 );
                 tasks.push(tokio::spawn(async move {
                     let mut mine = Vec::new();
-                    loop {
-                        let Some(id) = queue.lock().ok().and_then(|mut q| q.pop()) else { break };
+                    while let Some(id) = queue.lock().ok().and_then(|mut q| q.pop()) {
                         let steps = [
                             (&disp, json!({"action": "route", "lead_unit_id": unit})),
                             (&handler, json!({"action": "accept"})),

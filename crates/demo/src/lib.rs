@@ -660,7 +660,7 @@ pub fn case(
         ],
     );
     if risk != RiskLevel::Low && rng.chance(0.6) {
-        text.push_str(*rng.pick(&texts::RISK_TAILS));
+        text.push_str(rng.pick::<&str>(&texts::RISK_TAILS));
     }
     let channel = if cluster == 2 && rng.chance(0.3) {
         Channel::Hotline12345

@@ -76,7 +76,7 @@ fn thousands(n: i64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -224,7 +224,8 @@ pub fn template(rng: &mut Rng, ty: DisputeType) -> &'static str {
         .find(|t| t.ty == ty)
         .map(|t| t.texts)
         .unwrap_or(&[""]);
-    *rng.pick(set)
+    let chosen: &'static str = rng.pick::<&'static str>(set);
+    chosen
 }
 
 /// Text with slots filled.

@@ -1,4 +1,6 @@
 //! The generator: deterministic, realistic in coverage, and every log replays to its state.
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use fengqiao_domain::calendar::WorkCalendar;
 use fengqiao_domain::case::{DisputeType, Status};
 use fengqiao_domain::deadline::DeadlineRules;

@@ -1,5 +1,7 @@
 //! Domain tests: data-driven tables for identifiers and the calendar, the access matrix, and
 //! property tests of the workflow's invariants.
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use chrono::NaiveDate;
 use fengqiao_domain::access::{authorize, can_view, Actor, Operation, Role, PUBLIC_CITIZEN};
 use fengqiao_domain::calendar::WorkCalendar;

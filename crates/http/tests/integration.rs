@@ -1,5 +1,7 @@
 //! End-to-end tests of the API on both backends: each test runs once on a fresh SQLite file
 //! and once on a fresh PostgreSQL database, with a manual clock.
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;

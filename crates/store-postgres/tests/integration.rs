@@ -1,4 +1,6 @@
 //! The conformance suite against a fresh PostgreSQL database.
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use fengqiao_store_postgres::{testing, PostgresStore};
 
 #[tokio::test]

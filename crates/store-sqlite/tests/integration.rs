@@ -1,4 +1,6 @@
 //! The conformance suite against a fresh SQLite file per test.
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use fengqiao_store_sqlite::SqliteStore;
 
 async fn fresh() -> (SqliteStore, tempfile::TempDir) {
