@@ -185,8 +185,10 @@ pub async fn run(what: Bench) -> Result<()> {
                         .await
                         {
                             Ok((201, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
-                            _ => {
-                                errors.fetch_add(1, Ordering::Relaxed);
+                            other => {
+                                if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                    eprintln!("first error: {other:?}");
+                                }
                             }
                         }
                     }
@@ -267,8 +269,10 @@ pub async fn run(what: Bench) -> Result<()> {
                             let t0 = Instant::now();
                             match call(&client, addr, tok, &format!("/api/v1/cases/{id}/actions"), body, None).await {
                                 Ok((200, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
-                                _ => {
-                                    errors.fetch_add(1, Ordering::Relaxed);
+                                other => {
+                                    if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                        eprintln!("first error: {other:?}");
+                                    }
                                 }
                             }
                         }

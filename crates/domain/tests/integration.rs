@@ -380,3 +380,27 @@ fn out_of_scope_staff_are_refused() {
         "forbidden"
     );
 }
+
+#[test]
+fn json_names_are_the_codes() {
+    for c in Channel::ALL {
+        assert_eq!(
+            serde_json::to_value(c).unwrap(),
+            serde_json::json!(c.as_str())
+        );
+        assert_eq!(Channel::parse(c.as_str()), Some(*c));
+    }
+    for t in DisputeType::ALL {
+        assert_eq!(
+            serde_json::to_value(t).unwrap(),
+            serde_json::json!(t.as_str())
+        );
+    }
+    for r in Role::ALL {
+        assert_eq!(
+            serde_json::to_value(r).unwrap(),
+            serde_json::json!(r.as_str())
+        );
+    }
+    assert_eq!(DisputeType::ALL.len(), 15);
+}

@@ -17,13 +17,16 @@ use fengqiao_store::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    /// Case writes go through the group-commit writer task.
+    writer: mpsc::Sender<Job>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -63,7 +66,13 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(db)?;
-        Ok(SqliteStore { read, write })
+        let (writer, rx) = mpsc::channel(4096);
+        tokio::spawn(writer_loop(write.clone(), rx));
+        Ok(SqliteStore {
+            read,
+            write,
+            writer,
+        })
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -131,7 +140,7 @@ const USER_COLS: &str =
     "id, username, display_name, password_hash, role, scope_code, scope_path, unit_id, disabled, created_at";
 
 async fn insert_case_row(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     c: &CaseColumns,
     version: i64,
     now: Millis,
@@ -155,24 +164,20 @@ async fn insert_case_row(
     .bind(c.registered_at)
     .bind(now)
     .bind(&c.state_json)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
     Ok(id)
 }
 
-async fn write_case_units(
-    tx: &mut Transaction<'static, Sqlite>,
-    id: i64,
-    c: &CaseColumns,
-) -> Result<()> {
+async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -> Result<()> {
     for (unit, lead) in &c.units {
         sqlx::query("INSERT INTO case_units (case_id, unit_id, lead) VALUES (?,?,?)")
             .bind(id)
             .bind(unit)
             .bind(i64::from(*lead))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
     }
@@ -180,7 +185,7 @@ async fn write_case_units(
 }
 
 async fn insert_events(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     case_id: i64,
     events: &[CaseEvent],
 ) -> Result<()> {
@@ -192,11 +197,207 @@ async fn insert_events(
             .bind(e.actor_id)
             .bind(e.kind.name())
             .bind(codec::event_payload(&e.kind)?)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(db)?;
     }
     Ok(())
+}
+
+async fn create_in(
+    tx: &mut SqliteConnection,
+    state: &CaseState,
+    event: &CaseEvent,
+    idem: Option<&IdempotencyKey>,
+) -> Result<Created> {
+    let cols = codec::case_columns(state)?;
+    if let Some(k) = idem {
+        let prior: Option<(i64, String)> = sqlx::query_as(
+            "SELECT case_id, body_hash FROM idempotency_keys WHERE scope = ? AND key = ?",
+        )
+        .bind(&k.scope)
+        .bind(&k.key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some((id, hash)) = prior {
+            return Ok(Created::Existing {
+                id,
+                same_body: hash == k.body_hash,
+            });
+        }
+    }
+    let id = insert_case_row(tx, &cols, 1, event.at).await?;
+    insert_events(tx, id, std::slice::from_ref(event)).await?;
+    if let Some(k) = idem {
+        sqlx::query("INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES (?,?,?,?,?)")
+                .bind(&k.scope)
+                .bind(&k.key)
+                .bind(&k.body_hash)
+                .bind(id)
+                .bind(event.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+    }
+    Ok(Created::New(id))
+}
+
+async fn append_in(tx: &mut SqliteConnection, ch: &OwnedAppend) -> Result<()> {
+    let c = codec::case_columns(&ch.state)?;
+    let new_version = ch.expected_version + ch.events.len() as i64;
+    let r = sqlx::query(
+            "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
+             due_date = ?, open_supervisions = ?, updated_at = ?, state = ? WHERE id = ? AND version = ?",
+        )
+        .bind(new_version)
+        .bind(c.status)
+        .bind(c.dispute_type)
+        .bind(&c.node_path)
+        .bind(c.lead_unit_id)
+        .bind(c.light)
+        .bind(&c.due_date)
+        .bind(c.open_supervisions)
+        .bind(ch.now)
+        .bind(&c.state_json)
+        .bind(ch.case_id)
+        .bind(ch.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    if r.rows_affected() != 1 {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
+            .bind(ch.case_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        return Err(if exists.is_some() {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    }
+    if ch.events.iter().any(|e| {
+        matches!(
+            e.kind,
+            EventKind::Routed { .. }
+                | fengqiao_domain::workflow::EventKind::Returned { .. }
+                | fengqiao_domain::workflow::EventKind::Reopened { .. }
+        )
+    }) {
+        sqlx::query("DELETE FROM case_units WHERE case_id = ?")
+            .bind(ch.case_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        write_case_units(tx, ch.case_id, &c).await?;
+    }
+    insert_events(tx, ch.case_id, &ch.events).await?;
+    for n in &ch.notifications {
+        sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
+                .bind(n.user_id)
+                .bind(n.case_id)
+                .bind(&n.kind)
+                .bind(&n.title)
+                .bind(&n.body)
+                .bind(ch.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+    }
+    for b in &ch.blobs {
+        sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING")
+                .bind(&b.id)
+                .bind(&b.content_type)
+                .bind(&b.bytes)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// An owned [`Append`], to hand to the writer task.
+struct OwnedAppend {
+    case_id: i64,
+    expected_version: i64,
+    events: Vec<CaseEvent>,
+    state: CaseState,
+    notifications: Vec<NewNotification>,
+    blobs: Vec<Blob>,
+    now: Millis,
+}
+
+/// A case write waiting for the group commit.
+enum Job {
+    Create {
+        state: Box<CaseState>,
+        event: Box<CaseEvent>,
+        idem: Option<IdempotencyKey>,
+        reply: oneshot::Sender<Result<Created>>,
+    },
+    Append {
+        change: Box<OwnedAppend>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// Group commit: the writer takes every case write waiting, runs each in its own savepoint
+/// (one failing write does not undo the others) inside one transaction, commits once — one
+/// fsync for the group — and only then answers each caller. Durability is unchanged: no
+/// caller hears "done" before the commit that holds its write.
+async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < 256 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut results: Vec<Result<Option<Created>>> = Vec::with_capacity(jobs.len());
+        let committed = async {
+            let mut tx = pool.begin().await.map_err(db)?;
+            for job in &jobs {
+                let mut sp = sqlx::Connection::begin(&mut *tx).await.map_err(db)?;
+                let r = match job {
+                    Job::Create {
+                        state, event, idem, ..
+                    } => create_in(&mut sp, state, event, idem.as_ref())
+                        .await
+                        .map(Some),
+                    Job::Append { change, .. } => append_in(&mut sp, change).await.map(|()| None),
+                };
+                match r {
+                    Ok(_) => sp.commit().await.map_err(db)?,
+                    Err(_) => sp.rollback().await.map_err(db)?,
+                }
+                results.push(r);
+            }
+            tx.commit().await.map_err(db)
+        }
+        .await;
+        for (i, job) in jobs.into_iter().enumerate() {
+            let r = match &committed {
+                Ok(()) => results
+                    .get_mut(i)
+                    .map(|r| std::mem::replace(r, Ok(None)))
+                    .unwrap_or(Ok(None)),
+                Err(e) => Err(StoreError::Backend(e.to_string())),
+            };
+            match job {
+                Job::Create { reply, .. } => {
+                    let _ =
+                        reply.send(r.and_then(|c| {
+                            c.ok_or_else(|| StoreError::Backend("no result".into()))
+                        }));
+                }
+                Job::Append { reply, .. } => {
+                    let _ = reply.send(r.map(|_| ()));
+                }
+            }
+        }
+    }
 }
 
 fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
@@ -546,39 +747,20 @@ impl Store for SqliteStore {
         event: &CaseEvent,
         idem: Option<&IdempotencyKey>,
     ) -> Result<Created> {
-        let cols = codec::case_columns(state)?;
-        let mut tx = self.begin().await?;
-        if let Some(k) = idem {
-            let prior: Option<(i64, String)> = sqlx::query_as(
-                "SELECT case_id, body_hash FROM idempotency_keys WHERE scope = ? AND key = ?",
-            )
-            .bind(&k.scope)
-            .bind(&k.key)
-            .fetch_optional(&mut *tx)
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Create {
+            state: Box::new(state.clone()),
+            event: Box::new(event.clone()),
+            idem: idem.cloned(),
+            reply,
+        };
+        self.writer
+            .send(job)
             .await
-            .map_err(db)?;
-            if let Some((id, hash)) = prior {
-                return Ok(Created::Existing {
-                    id,
-                    same_body: hash == k.body_hash,
-                });
-            }
-        }
-        let id = insert_case_row(&mut tx, &cols, 1, event.at).await?;
-        insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
-        if let Some(k) = idem {
-            sqlx::query("INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES (?,?,?,?,?)")
-                .bind(&k.scope)
-                .bind(&k.key)
-                .bind(&k.body_hash)
-                .bind(id)
-                .bind(event.at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Created::New(id))
+            .map_err(|_| StoreError::Backend("writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("writer stopped".into()))?
     }
 
     async fn get_case(&self, id: i64) -> Result<Option<StoredCase>> {
@@ -600,78 +782,26 @@ impl Store for SqliteStore {
     }
 
     async fn append(&self, ch: Append<'_>) -> Result<()> {
-        let c = codec::case_columns(ch.state)?;
-        let new_version = ch.expected_version + ch.events.len() as i64;
-        let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
-             due_date = ?, open_supervisions = ?, updated_at = ?, state = ? WHERE id = ? AND version = ?",
-        )
-        .bind(new_version)
-        .bind(c.status)
-        .bind(c.dispute_type)
-        .bind(&c.node_path)
-        .bind(c.lead_unit_id)
-        .bind(c.light)
-        .bind(&c.due_date)
-        .bind(c.open_supervisions)
-        .bind(ch.now)
-        .bind(&c.state_json)
-        .bind(ch.case_id)
-        .bind(ch.expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() != 1 {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
-                .bind(ch.case_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            return Err(if exists.is_some() {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            });
-        }
-        if ch.events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::Routed { .. }
-                    | fengqiao_domain::workflow::EventKind::Returned { .. }
-                    | fengqiao_domain::workflow::EventKind::Reopened { .. }
-            )
-        }) {
-            sqlx::query("DELETE FROM case_units WHERE case_id = ?")
-                .bind(ch.case_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            write_case_units(&mut tx, ch.case_id, &c).await?;
-        }
-        insert_events(&mut tx, ch.case_id, ch.events).await?;
-        for n in ch.notifications {
-            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
-                .bind(n.user_id)
-                .bind(n.case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(ch.now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for b in ch.blobs {
-            sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING")
-                .bind(&b.id)
-                .bind(&b.content_type)
-                .bind(&b.bytes)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Append {
+            change: Box::new(OwnedAppend {
+                case_id: ch.case_id,
+                expected_version: ch.expected_version,
+                events: ch.events.to_vec(),
+                state: ch.state.clone(),
+                notifications: ch.notifications.to_vec(),
+                blobs: ch.blobs.to_vec(),
+                now: ch.now,
+            }),
+            reply,
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Backend("writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("writer stopped".into()))?
     }
 
     async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {
