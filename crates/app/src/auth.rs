@@ -1,13 +1,11 @@
 //! Passwords (argon2id), login and bearer sessions. Tokens are random 256-bit values; only
 //! their SM3 digest is stored, so a database leak does not leak live sessions.
 use crate::{App, AppError, Result};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use fengqiao_domain::access::{Actor, Role};
 use fengqiao_store::UserRecord;
-use rand::RngCore;
+use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sm3::{Digest, Sm3};
 use utoipa::ToSchema;
@@ -99,7 +97,7 @@ impl App {
             _ => return Err(AppError::InvalidCredentials),
         };
         let mut raw = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut raw);
+        OsRng.fill_bytes(&mut raw);
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let now = self.now();
         let expires_at = now + self.settings.session_idle_ms;

@@ -11,7 +11,7 @@ use fengqiao_domain::workflow::{self, CaseEvent, Command, Context, EventKind, Ne
 use fengqiao_store::{
     Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, StoredCase, Visibility,
 };
-use rand::Rng;
+use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -139,9 +139,14 @@ const TRACKING_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// A 10-character tracking code without look-alike characters (0/O, 1/I/L).
 pub fn new_tracking_code() -> String {
-    let mut rng = rand::thread_rng();
+    // 64 random bits give 10 base-31 digits with negligible bias (31^10 ≈ 2^49.5).
+    let mut x = OsRng.next_u64();
     (0..10)
-        .map(|_| TRACKING_ALPHABET[rng.gen_range(0..TRACKING_ALPHABET.len())] as char)
+        .map(|_| {
+            let c = TRACKING_ALPHABET[(x % 31) as usize] as char;
+            x /= 31;
+            c
+        })
         .collect()
 }
 

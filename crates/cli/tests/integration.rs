@@ -133,3 +133,60 @@ async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
         .unwrap()
         .is_some());
 }
+
+/// ARCHITECTURE.md's invariants that a test can check: the domain depends on no I/O crate, and
+/// only the store backends contain SQL.
+#[test]
+fn architecture_invariants() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let domain = std::fs::read_to_string(root.join("crates/domain/Cargo.toml")).unwrap();
+    let deps = domain
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for io in [
+        "sqlx",
+        "tokio",
+        "axum",
+        "hyper",
+        "reqwest",
+        "fengqiao-store",
+    ] {
+        assert!(
+            !deps.contains(io),
+            "fengqiao-domain must not depend on {io}"
+        );
+    }
+    let mut offenders = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        let krate = krate.unwrap().path();
+        let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("store-") {
+            continue;
+        }
+        let mut stack = vec![krate.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if text.contains("sqlx::")
+                        || text.contains("SELECT ")
+                        || text.contains("INSERT INTO")
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "SQL outside the store backends: {offenders:?}"
+    );
+}
