@@ -461,7 +461,7 @@ impl App {
     /// one transaction; re-reads and re-decides when another writer got there first.
     pub async fn act(&self, actor: &Actor, id: i64, cmd: &Command) -> Result<StoredCase> {
         self.change(actor, id, |app, case| async move {
-            let cmd = app.prepare(actor, &case, cmd).await?;
+            let cmd = app.prepare(actor, cmd).await?;
             let calendar = app.calendar();
             let rules = app.rules();
             let ctx = Context {
@@ -476,7 +476,7 @@ impl App {
     }
 
     /// Checks references a command makes and fills in what the server owns (node paths).
-    async fn prepare(&self, actor: &Actor, case: &StoredCase, cmd: &Command) -> Result<Command> {
+    async fn prepare(&self, actor: &Actor, cmd: &Command) -> Result<Command> {
         match cmd {
             Command::Route {
                 lead_unit_id,
@@ -496,8 +496,15 @@ impl App {
                     loc.node_path = self.node_path(&loc.node_code).await?;
                     authorize_node(actor, Operation::EditCase, &loc.node_path)?;
                 }
-                let _ = case;
                 Ok(Command::Edit(edit))
+            }
+            Command::Reopen {
+                complaint_case_id: Some(linked),
+                ..
+            } => {
+                // The new complaint must be a case this user can see.
+                self.load_visible(actor, *linked).await?;
+                Ok(cmd.clone())
             }
             _ => Ok(cmd.clone()),
         }

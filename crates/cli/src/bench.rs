@@ -143,6 +143,57 @@ fn case_body(i: u64, village: &str) -> Value {
     })
 }
 
+/// Latencies and errors of a load run, shared by its client tasks.
+#[derive(Default)]
+struct Load {
+    errors: AtomicU64,
+    latencies_ms: Mutex<Vec<f64>>,
+}
+
+impl Load {
+    /// Records one request: its latency when it got the expected status, an error otherwise.
+    fn record(&self, started: Instant, expected: u16, outcome: Result<(u16, Value)>) {
+        match outcome {
+            Ok((status, _)) if status == expected => {
+                if let Ok(mut l) = self.latencies_ms.lock() {
+                    l.push(started.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            other => {
+                if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("first error: {other:?}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs `clients` concurrent tasks of `work` and prints the report.
+async fn drive<F, Fut>(name: &str, clients: usize, work: F) -> Result<()>
+where
+    F: Fn(Arc<Load>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let load = Arc::new(Load::default());
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| tokio::spawn(work(load.clone())))
+        .collect();
+    for task in tasks {
+        task.await?;
+    }
+    let elapsed = started.elapsed();
+    let lat = std::mem::take(&mut *load.latencies_ms.lock().map_err(|_| anyhow!("lock"))?);
+    report(
+        &format!("{name} ({clients} clients)"),
+        lat.len() as u64,
+        load.errors.load(Ordering::Relaxed),
+        elapsed,
+        lat,
+    );
+    Ok(())
+}
+
 pub async fn run(what: Bench) -> Result<()> {
     match what {
         Bench::Intake {
@@ -152,64 +203,30 @@ pub async fn run(what: Bench) -> Result<()> {
         } => {
             let t = target(database_url, true).await?;
             let tok = token(&t.app, "dispatcher").await?;
-            let village = "990102001001";
             let stop = Instant::now() + Duration::from_secs(seconds);
             let next = Arc::new(AtomicU64::new(0));
-            let errors = Arc::new(AtomicU64::new(0));
-            let lat = Arc::new(Mutex::new(Vec::new()));
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for _ in 0..clients {
-                let (client, tok, next, errors, lat, addr) = (
-                    t.client.clone(),
-                    tok.clone(),
-                    next.clone(),
-                    errors.clone(),
-                    lat.clone(),
-                    t.addr,
-                );
-                tasks.push(tokio::spawn(async move {
-                    let mut mine = Vec::new();
+            drive("intake", clients, |load| {
+                let (client, tok, next, addr) =
+                    (t.client.clone(), tok.clone(), next.clone(), t.addr);
+                async move {
                     while Instant::now() < stop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let t0 = Instant::now();
                         let key = format!("bench-{i}");
-                        match call(
+                        let r = call(
                             &client,
                             addr,
                             &tok,
                             "/api/v1/cases",
-                            case_body(i, village),
+                            case_body(i, "990102001001"),
                             Some(&key),
                         )
-                        .await
-                        {
-                            Ok((201, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
-                            other => {
-                                if errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                                    eprintln!("first error: {other:?}");
-                                }
-                            }
-                        }
+                        .await;
+                        load.record(t0, 201, r);
                     }
-                    if let Ok(mut l) = lat.lock() {
-                        l.extend(mine);
-                    }
-                }));
-            }
-            for task in tasks {
-                task.await?;
-            }
-            let elapsed = started.elapsed();
-            let lat = std::mem::take(&mut *lat.lock().map_err(|_| anyhow!("lock"))?);
-            report(
-                &format!("intake ({clients} clients)"),
-                lat.len() as u64,
-                errors.load(Ordering::Relaxed),
-                elapsed,
-                lat,
-            );
-            Ok(())
+                }
+            })
+            .await
         }
         Bench::Transitions {
             clients,
@@ -241,22 +258,9 @@ pub async fn run(what: Bench) -> Result<()> {
                 ids.push(b["id"].as_i64().context("id")?);
             }
             let queue = Arc::new(Mutex::new(ids));
-            let errors = Arc::new(AtomicU64::new(0));
-            let lat = Arc::new(Mutex::new(Vec::new()));
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for _ in 0..clients {
-                let (client, disp, handler, queue, errors, lat, addr) = (
-                    t.client.clone(),
-                    disp.clone(),
-                    handler.clone(),
-                    queue.clone(),
-                    errors.clone(),
-                    lat.clone(),
-                    t.addr,
-                );
-                tasks.push(tokio::spawn(async move {
-                    let mut mine = Vec::new();
+            drive("transitions", clients, |load| {
+                let (client, disp, handler, queue, addr) = (t.client.clone(), disp.clone(), handler.clone(), queue.clone(), t.addr);
+                async move {
                     while let Some(id) = queue.lock().ok().and_then(|mut q| q.pop()) {
                         let steps = [
                             (&disp, json!({"action": "route", "lead_unit_id": unit})),
@@ -267,34 +271,13 @@ pub async fn run(what: Bench) -> Result<()> {
                         ];
                         for (tok, body) in steps {
                             let t0 = Instant::now();
-                            match call(&client, addr, tok, &format!("/api/v1/cases/{id}/actions"), body, None).await {
-                                Ok((200, _)) => mine.push(t0.elapsed().as_secs_f64() * 1000.0),
-                                other => {
-                                    if errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                                        eprintln!("first error: {other:?}");
-                                    }
-                                }
-                            }
+                            let r = call(&client, addr, tok, &format!("/api/v1/cases/{id}/actions"), body, None).await;
+                            load.record(t0, 200, r);
                         }
                     }
-                    if let Ok(mut l) = lat.lock() {
-                        l.extend(mine);
-                    }
-                }));
-            }
-            for task in tasks {
-                task.await?;
-            }
-            let elapsed = started.elapsed();
-            let lat = std::mem::take(&mut *lat.lock().map_err(|_| anyhow!("lock"))?);
-            report(
-                &format!("transitions ({clients} clients)"),
-                lat.len() as u64,
-                errors.load(Ordering::Relaxed),
-                elapsed,
-                lat,
-            );
-            Ok(())
+                }
+            })
+            .await
         }
         Bench::Generate {
             cases,

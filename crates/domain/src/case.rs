@@ -265,6 +265,9 @@ pub struct CaseState {
     pub archived_at: Option<Millis>,
     pub supervisions: Vec<Supervision>,
     pub reopen_count: u32,
+    /// Cases of later complaints this case was reopened for.
+    #[serde(default)]
+    pub linked_case_ids: Vec<i64>,
     pub attachments: Vec<AttachmentMeta>,
 }
 

@@ -118,8 +118,11 @@ pub enum Command {
         comment: Option<String>,
     },
     Archive,
+    /// Reopens an archived case, optionally linked to the case of the new complaint.
     Reopen {
         reason: String,
+        #[serde(default)]
+        complaint_case_id: Option<i64>,
     },
     OpenSupervision {
         reason: String,
@@ -247,6 +250,8 @@ pub enum EventKind {
     Archived,
     Reopened {
         reason: String,
+        #[serde(default)]
+        complaint_case_id: Option<i64>,
     },
     SupervisionOpened {
         no: u32,
@@ -505,13 +510,17 @@ pub fn decide(
             }
             vec![EventKind::Archived]
         }
-        Command::Reopen { reason } => {
+        Command::Reopen {
+            reason,
+            complaint_case_id,
+        } => {
             if st != S::Archived {
                 return Err(refuse(cmd, st));
             }
             non_empty("reason", reason)?;
             vec![EventKind::Reopened {
                 reason: reason.clone(),
+                complaint_case_id: *complaint_case_id,
             }]
         }
         Command::OpenSupervision { reason } => {
@@ -681,6 +690,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             archived_at: None,
             supervisions: Vec::new(),
             reopen_count: 0,
+            linked_case_ids: Vec::new(),
             attachments: Vec::new(),
         });
     }
@@ -782,9 +792,14 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             s.deadline = None;
             s.light = Light::None;
         }
-        EventKind::Reopened { .. } => {
+        EventKind::Reopened {
+            complaint_case_id, ..
+        } => {
             s.status = Status::Registered;
             s.reopen_count += 1;
+            if let Some(c) = complaint_case_id {
+                s.linked_case_ids.push(*c);
+            }
             s.lead_unit_id = None;
             s.co_unit_ids.clear();
             s.routed_at = None;

@@ -256,7 +256,8 @@ fn command() -> impl Strategy<Value = Command> {
         }),
         Just(Command::Archive),
         Just(Command::Reopen {
-            reason: "未履行".into()
+            reason: "未履行".into(),
+            complaint_case_id: Some(2)
         }),
         Just(Command::Reject {
             reason: "不受理".into()

@@ -340,15 +340,29 @@ on_both!(
         );
         t.assert_replays(id).await;
 
-        // An archived case can be reopened and goes round again.
+        // An archived case can be reopened, linked to the new complaint's case.
+        let (_, complaint) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let complaint = complaint["id"].as_i64().unwrap();
+        let (s, b) = t
+            .act(
+                id,
+                &disp,
+                json!({"action": "reopen", "reason": "未履行", "complaint_case_id": 999_999}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("case_not_found"))
+        );
         let (s, c) = t
             .act(
                 id,
                 &disp,
-                json!({"action": "reopen", "reason": "当事人反映对方未履行协议"}),
+                json!({"action": "reopen", "reason": "当事人反映对方未履行协议", "complaint_case_id": complaint}),
             )
             .await;
         assert_eq!(s, StatusCode::OK);
+        assert_eq!(c["linked_case_ids"], json!([complaint]));
         assert_eq!(
             (c["status"].as_str(), c["reopen_count"].as_u64()),
             (Some("registered"), Some(1))

@@ -75,6 +75,13 @@ impl SqliteStore {
         })
     }
 
+    /// Hands a case write to the group-commit writer and waits for its committed result.
+    async fn submit<T>(&self, job: Job, answer: oneshot::Receiver<Result<T>>) -> Result<T> {
+        let stopped = || StoreError::Backend("writer stopped".into());
+        self.writer.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         self.write.begin().await.map_err(db)
     }
@@ -754,13 +761,7 @@ impl Store for SqliteStore {
             idem: idem.cloned(),
             reply,
         };
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Backend("writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Backend("writer stopped".into()))?
+        self.submit(job, answer).await
     }
 
     async fn get_case(&self, id: i64) -> Result<Option<StoredCase>> {
@@ -795,13 +796,7 @@ impl Store for SqliteStore {
             }),
             reply,
         };
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Backend("writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Backend("writer stopped".into()))?
+        self.submit(job, answer).await
     }
 
     async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {
