@@ -132,12 +132,12 @@ pub async fn build_demo(
     let hash = fengqiao_app::auth::hash_password(fengqiao_demo::DEMO_PASSWORD)?;
     let (reference, logins) =
         fengqiao_demo::seed_reference(app.store.as_ref(), seed, &hash, app.now()).await?;
-    let opts = fengqiao_demo::Options {
-        seed,
-        cases,
-        until,
-        batch: 5_000,
-    };
+    let mut opts = fengqiao_demo::Options::ending(seed, cases, until);
+    // A history that ends today ends now, not at the end of the working day.
+    opts.now = opts.now.min(
+        app.now()
+            .max(fengqiao_domain::time::start_of_local_day(until)),
+    );
     let started = Instant::now();
     let n = fengqiao_demo::generate_cases(app.store.as_ref(), &reference, &opts, |done| {
         if done % 100_000 == 0 {

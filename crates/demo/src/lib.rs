@@ -271,6 +271,22 @@ pub struct Options {
     pub until: NaiveDate,
     /// Cases per transaction.
     pub batch: usize,
+    /// The demo's "now": no event is later. Within `until` (e.g. the current time when the
+    /// history ends today).
+    pub now: Millis,
+}
+
+impl Options {
+    /// History ending on `until`, with "now" at 17:30 that day.
+    pub fn ending(seed: u64, cases: u64, until: NaiveDate) -> Options {
+        Options {
+            seed,
+            cases,
+            until,
+            batch: 5_000,
+            now: local_instant(until, 17, 30),
+        }
+    }
 }
 
 const SPRING_FESTIVALS: [(i32, u32, u32); 5] = [
@@ -520,7 +536,7 @@ pub fn case(
     rules: &DeadlineRules,
 ) -> Result<(CaseState, Vec<CaseEvent>)> {
     let mut rng = Rng::new(opts.seed).fork(i + 1000);
-    let now = local_instant(opts.until, 17, 30);
+    let now = opts.now;
     let start = opts.until - Duration::days(730);
     // Injected clusters: a land-requisition wave in one village of 双桥镇 five months ago, and a
     // construction company's wage-arrears wave before the last Spring Festival in 河口镇.
@@ -575,7 +591,9 @@ pub fn case(
     };
     let town_node = &r.county.towns[town];
     let village = &town_node.villages[vi];
-    let registered = local_instant(date, rng.range(7, 20) as u32, rng.range(0, 59) as u32);
+    // Nothing is registered after "now" (a demo started at 10:00 has no 15:00 cases yet).
+    let registered = local_instant(date, rng.range(7, 20) as u32, rng.range(0, 59) as u32)
+        .min(opts.now - rng.range(1, 240) * 60_000);
     let complexity = if rng.chance(match ty {
         DisputeType::LandRequisition | DisputeType::Medical => 0.6,
         DisputeType::Labour if cluster == 2 => 0.7,

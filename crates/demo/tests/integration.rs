@@ -10,10 +10,12 @@ use std::collections::HashSet;
 
 fn opts(cases: u64) -> fengqiao_demo::Options {
     fengqiao_demo::Options {
-        seed: 42,
-        cases,
-        until: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
         batch: 250,
+        ..fengqiao_demo::Options::ending(
+            42,
+            cases,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        )
     }
 }
 
@@ -132,4 +134,38 @@ fn amounts_are_written_the_ways_people_write_them() {
     assert_eq!(fengqiao_demo::texts::chinese_number(1_200), "一千二百");
     assert_eq!(fengqiao_demo::texts::chinese_number(10_050), "一万零五十");
     assert_eq!(fengqiao_demo::texts::chinese_number(105), "一百零五");
+}
+
+#[test]
+fn no_event_is_later_than_now() {
+    let county_seed = 3;
+    let county = fengqiao_demo::county::build(county_seed).unwrap();
+    assert_eq!(county.towns.len(), 12);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            fengqiao_store_sqlite::SqliteStore::open(dir.path().join("n.db").to_str().unwrap())
+                .await
+                .unwrap();
+        store.migrate().await.unwrap();
+        let (reference, _) = fengqiao_demo::seed_reference(&store, county_seed, "$argon2id$x", 0)
+            .await
+            .unwrap();
+        let until = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        let mut o = fengqiao_demo::Options::ending(county_seed, 1, until);
+        o.now = fengqiao_domain::time::local_instant(until, 10, 0);
+        let (cal, rules) = (WorkCalendar::china(), DeadlineRules::default());
+        for i in 0..2_000 {
+            let (state, events) = fengqiao_demo::case(&reference, &o, i, &cal, &rules).unwrap();
+            assert!(state.registered_at <= o.now);
+            assert!(
+                events.iter().all(|e| e.at <= o.now),
+                "case {i} has an event after now"
+            );
+        }
+    });
 }
