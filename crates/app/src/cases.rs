@@ -172,17 +172,23 @@ impl PartyInput {
     }
 }
 
-/// Recipients of a notification about a case: the lead unit's leader and the supervisors
+/// Who is told about a case event: the lead unit's leader and/or the users of some roles
 /// whose scope covers the case.
-async fn case_watchers(app: &App, state: &CaseState, supervisors: bool) -> Result<Vec<i64>> {
+#[derive(Clone, Copy)]
+struct Audience {
+    unit_leader: bool,
+    roles: &'static [Role],
+}
+
+async fn recipients(app: &App, state: &CaseState, to: Audience) -> Result<Vec<i64>> {
     let mut out = Vec::new();
-    if let Some(u) = state.lead_unit_id {
+    if let (true, Some(u)) = (to.unit_leader, state.lead_unit_id) {
         if let Some(unit) = app.store.get_unit(u).await? {
             out.extend(unit.leader_user_id);
         }
     }
-    if supervisors {
-        for s in app.store.list_users("/", Some(Role::Supervisor)).await? {
+    for role in to.roles {
+        for s in app.store.list_users("/", Some(*role)).await? {
             if path_within(&state.location.node_path, &s.scope_path) && !s.disabled {
                 out.push(s.id);
             }
@@ -199,14 +205,26 @@ async fn notifications_for(
     state: &CaseState,
     events: &[CaseEvent],
 ) -> Result<Vec<NewNotification>> {
+    const LEADER: Audience = Audience {
+        unit_leader: true,
+        roles: &[],
+    };
+    const LEADER_AND_SUPERVISORS: Audience = Audience {
+        unit_leader: true,
+        roles: &[Role::Supervisor],
+    };
+    const DISPATCHERS: Audience = Audience {
+        unit_leader: false,
+        roles: &[Role::Dispatcher],
+    };
     let mut out = Vec::new();
     for e in events {
-        let (kind, title, body, sup) = match &e.kind {
+        let (kind, title, body, to) = match &e.kind {
             EventKind::Routed { deadline, .. } => (
                 "case_routed",
                 format!("新分流案件 {}", state.tracking_code),
                 format!("{}，办理期限至 {}", state.dispute_type.zh(), deadline.due),
-                false,
+                LEADER,
             ),
             EventKind::SupervisionOpened {
                 reason,
@@ -221,7 +239,7 @@ async fn notifications_for(
                     state.tracking_code
                 ),
                 format!("{reason}；请于 {reply_due} 前回复"),
-                true,
+                LEADER_AND_SUPERVISORS,
             ),
             EventKind::ExtensionRequested {
                 working_days,
@@ -230,11 +248,17 @@ async fn notifications_for(
                 "extension_requested",
                 format!("延期申请 {}", state.tracking_code),
                 format!("申请延期 {working_days} 个工作日：{reason}"),
-                true,
+                LEADER_AND_SUPERVISORS,
+            ),
+            EventKind::RevisitDue => (
+                "revisit_due",
+                format!("待回访 {}", state.tracking_code),
+                "群众未在规定时间内评价，请电话回访并记录满意度".to_string(),
+                DISPATCHERS,
             ),
             _ => continue,
         };
-        for user_id in case_watchers(app, state, sup).await? {
+        for user_id in recipients(app, state, to).await? {
             out.push(NewNotification {
                 user_id,
                 case_id: Some(case_id),

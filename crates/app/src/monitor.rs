@@ -13,6 +13,8 @@ pub struct SweepReport {
     pub checked: u64,
     pub lights_changed: u64,
     pub supervisions_opened: u64,
+    /// Cases whose staff revisit (回访) fell due in this pass.
+    pub revisits_requested: u64,
 }
 
 impl App {
@@ -29,6 +31,8 @@ impl App {
                 report.checked += 1;
                 let after_case = self.act(&system, c.id, &Command::RefreshLight).await?;
                 report.lights_changed += u64::from(after_case.state.light != c.state.light);
+                report.revisits_requested +=
+                    u64::from(after_case.state.revisit_requested && !c.state.revisit_requested);
                 report.supervisions_opened += (after_case.state.supervisions.len()
                     - c.state
                         .supervisions

@@ -944,6 +944,15 @@ pub fn case(
     } else {
         let t_eval =
             t_fb + i64::from(rules.revisit_after_days) * 86_400_000 + rng.range(1, 48) * 3_600_000;
+        // The monitor asks for the revisit on the morning it falls due.
+        let asked = b
+            .state
+            .as_ref()
+            .and_then(|s| s.revisit_due_on)
+            .map(|d| local_instant(d, 8, 0));
+        if let Some(at) = asked.filter(|at| *at <= t_eval.min(now)) {
+            b.light_at(at)?;
+        }
         if t_eval > now {
             return finish(b, now);
         }

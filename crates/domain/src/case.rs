@@ -262,6 +262,12 @@ pub struct CaseState {
     pub feedback: Option<String>,
     pub feedback_at: Option<Millis>,
     pub evaluation: Option<Evaluation>,
+    /// First day a staff revisit (回访) may stand in for the citizen's evaluation.
+    #[serde(default)]
+    pub revisit_due_on: Option<NaiveDate>,
+    /// The monitor has asked the dispatchers to revisit.
+    #[serde(default)]
+    pub revisit_requested: bool,
     pub archived_at: Option<Millis>,
     pub supervisions: Vec<Supervision>,
     pub reopen_count: u32,

@@ -241,7 +241,12 @@ pub enum EventKind {
     },
     FeedbackGiven {
         text: String,
+        /// From this day a staff revisit (回访) may record the evaluation if the citizen has not.
+        #[serde(default)]
+        revisit_due_on: Option<NaiveDate>,
     },
+    /// The citizen has not evaluated in time: the dispatchers are asked to revisit.
+    RevisitDue,
     Evaluated {
         satisfaction: u8,
         comment: Option<String>,
@@ -296,6 +301,7 @@ impl EventKind {
             EventKind::SessionRecorded(_) => "session_recorded",
             EventKind::Concluded { .. } => "concluded",
             EventKind::FeedbackGiven { .. } => "feedback_given",
+            EventKind::RevisitDue => "revisit_due",
             EventKind::Evaluated { .. } => "evaluated",
             EventKind::Archived => "archived",
             EventKind::Reopened { .. } => "reopened",
@@ -478,7 +484,13 @@ pub fn decide(
                 return Err(refuse(cmd, st));
             }
             non_empty("text", text)?;
-            vec![EventKind::FeedbackGiven { text: text.clone() }]
+            let today = local_date(ctx.now);
+            let revisit_due_on =
+                today.checked_add_days(chrono::Days::new(u64::from(ctx.rules.revisit_after_days)));
+            vec![EventKind::FeedbackGiven {
+                text: text.clone(),
+                revisit_due_on,
+            }]
         }
         Command::Evaluate {
             satisfaction,
@@ -491,12 +503,8 @@ pub fn decide(
                 return Err(DomainError::validation("satisfaction", "must be 1 to 5"));
             }
             let by_revisit = ctx.actor.role != Role::Citizen;
-            if by_revisit {
-                let since = case.feedback_at.unwrap_or(ctx.now);
-                let due = since + i64::from(ctx.rules.revisit_after_days) * 86_400_000;
-                if ctx.now < due {
-                    return Err(DomainError::RevisitNotDue);
-                }
+            if by_revisit && case.revisit_due_on.is_none_or(|d| local_date(ctx.now) < d) {
+                return Err(DomainError::RevisitNotDue);
             }
             vec![EventKind::Evaluated {
                 satisfaction: *satisfaction,
@@ -629,6 +637,14 @@ fn refresh_light(case: &CaseState, ctx: &Context<'_>) -> Vec<EventKind> {
         _ => Light::None,
     };
     let mut out = Vec::new();
+    if case.status == Status::FeedbackGiven
+        && !case.revisit_requested
+        && case
+            .revisit_due_on
+            .is_some_and(|d| local_date(ctx.now) >= d)
+    {
+        out.push(EventKind::RevisitDue);
+    }
     if light != case.light {
         out.push(EventKind::LightChanged { light });
         if light == Light::Red && !case.open_supervisions().any(|s| s.automatic) {
@@ -690,6 +706,8 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             archived_at: None,
             supervisions: Vec::new(),
             reopen_count: 0,
+            revisit_due_on: None,
+            revisit_requested: false,
             linked_case_ids: Vec::new(),
             attachments: Vec::new(),
         });
@@ -766,19 +784,26 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             s.pending_extension = None;
             s.light = Light::Green;
         }
-        EventKind::FeedbackGiven { text } => {
+        EventKind::FeedbackGiven {
+            text,
+            revisit_due_on,
+        } => {
             s.status = Status::FeedbackGiven;
+            s.revisit_due_on = *revisit_due_on;
+            s.revisit_requested = false;
             s.feedback = Some(text.clone());
             s.feedback_at = Some(at);
             s.deadline = None;
             s.light = Light::None;
         }
+        EventKind::RevisitDue => s.revisit_requested = true,
         EventKind::Evaluated {
             satisfaction,
             comment,
             by_revisit,
         } => {
             s.status = Status::Evaluated;
+            s.revisit_due_on = None;
             s.evaluation = Some(Evaluation {
                 satisfaction: *satisfaction,
                 comment: comment.clone(),

@@ -501,6 +501,82 @@ on_both!(
     }
 );
 
+on_both!(a_silent_citizen_gets_a_staff_revisit, |t: T| async move {
+    let disp = t.login("dispatcher").await;
+    let (_, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+    let id = c["id"].as_i64().unwrap();
+    let handler = t.login("u02staff").await;
+    t.act(
+        id,
+        &disp,
+        json!({"action": "route", "lead_unit_id": t.unit_of("u02staff").await}),
+    )
+    .await;
+    t.act(id, &handler, json!({"action": "accept"})).await;
+    t.act(
+        id,
+        &handler,
+        json!({"action": "conclude", "outcome": {"kind": "withdrawn", "note": "撤回"}}),
+    )
+    .await;
+    let (s, c) = t
+        .act(
+            id,
+            &handler,
+            json!({"action": "give_feedback", "text": "已撤回"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["revisit_due_on"], "2025-03-10", "7 days after feedback");
+    // Too early for a staff revisit.
+    let (s, b) = t
+        .act(id, &disp, json!({"action": "evaluate", "satisfaction": 4}))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("revisit_not_due"))
+    );
+    // On the day, the monitor asks the dispatchers, once.
+    t.clock.set(local_instant(
+        chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
+        8,
+        0,
+    ));
+    let admin = t.login("admin").await;
+    let (_, r) = t
+        .post("/api/v1/admin/deadline-sweep", &admin, json!({}))
+        .await;
+    assert_eq!(r["revisits_requested"], 1, "{r}");
+    let (_, r) = t
+        .post("/api/v1/admin/deadline-sweep", &admin, json!({}))
+        .await;
+    assert_eq!(
+        (r["revisits_requested"].as_u64(), r["checked"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    let disp = t.login("dispatcher").await;
+    let (_, inbox) = t.get("/api/v1/inbox", &disp).await;
+    assert!(
+        inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "revisit_due" && n["case_id"] == id),
+        "{inbox}"
+    );
+    let (s, c) = t
+        .act(
+            id,
+            &disp,
+            json!({"action": "evaluate", "satisfaction": 4, "comment": "电话回访：基本满意"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["evaluation"]["by_revisit"], true);
+    t.assert_replays(id).await;
+});
+
 on_both!(
     a_town_cannot_see_or_touch_another_towns_cases,
     |t: T| async move {

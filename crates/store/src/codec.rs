@@ -2,7 +2,7 @@
 //! SQLite and PostgreSQL store exactly the same representation.
 use crate::{Result, StoreError};
 use fengqiao_domain::access::Role;
-use fengqiao_domain::case::CaseState;
+use fengqiao_domain::case::{CaseState, Status};
 use fengqiao_domain::jurisdiction::Level;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::UnitKind;
@@ -40,10 +40,15 @@ pub fn case_columns(state: &CaseState) -> Result<CaseColumns> {
         node_path: state.location.node_path.clone(),
         lead_unit_id: state.lead_unit_id,
         light: state.light.as_str(),
+        // The monitor visits cases with a running deadline or a revisit not yet requested.
         due_date: state
             .deadline
             .as_ref()
-            .map(|d| d.due.format("%Y-%m-%d").to_string()),
+            .map(|d| d.due)
+            .or(state
+                .revisit_due_on
+                .filter(|_| !state.revisit_requested && state.status == Status::FeedbackGiven))
+            .map(|d| d.format("%Y-%m-%d").to_string()),
         open_supervisions: state.open_supervisions().count() as i64,
         submitted_by: state.submitted_by,
         registered_at: state.registered_at,
