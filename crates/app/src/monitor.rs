@@ -17,7 +17,54 @@ pub struct SweepReport {
     pub revisits_requested: u64,
 }
 
+/// What a rebuild found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RebuildReport {
+    pub checked: u64,
+    /// Cases whose stored state differed from the replay of their log.
+    pub mismatched: Vec<i64>,
+    pub rewritten: u64,
+}
+
 impl App {
+    /// Replays every case's log and compares it with the stored state; with `fix`, rewrites the
+    /// state and its projections where they differ. Events are the truth and are never changed.
+    pub async fn rebuild_cases(&self, fix: bool) -> Result<RebuildReport> {
+        let mut report = RebuildReport::default();
+        let mut filter = fengqiao_store::CaseFilter {
+            visibility: fengqiao_store::Visibility {
+                scope_path: Some("/".into()),
+                ..Default::default()
+            },
+            limit: 500,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list_cases(&filter).await?;
+            for c in &page.items {
+                report.checked += 1;
+                let events = self.store.case_events(c.id).await?;
+                let replayed = fengqiao_domain::workflow::replay(&events).ok_or_else(|| {
+                    crate::AppError::Internal(format!("case {} has no registration event", c.id))
+                })?;
+                if replayed != c.state || events.len() as i64 != c.version {
+                    report.mismatched.push(c.id);
+                    if fix {
+                        self.store
+                            .replace_state(c.id, events.len() as i64, &replayed)
+                            .await?;
+                        report.rewritten += 1;
+                    }
+                }
+            }
+            match page.next_before_id {
+                Some(b) => filter.before_id = Some(b),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
     /// One pass over all cases with a running deadline.
     pub async fn sweep_deadlines(&self) -> Result<SweepReport> {
         let system = Actor::system();

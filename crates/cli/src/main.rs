@@ -71,6 +71,14 @@ enum Cmd {
         #[arg(long)]
         until: Option<chrono::NaiveDate>,
     },
+    /// Replay every case's event log and rewrite stored states and projections that differ.
+    Rebuild {
+        #[command(flatten)]
+        db: Db,
+        /// Only report differences; exit with an error if there are any.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write a consistent backup of the live database to FILE.
     Backup {
         #[command(flatten)]
@@ -211,6 +219,20 @@ async fn main() -> Result<()> {
                 bail!("the database already holds the demo county; use a fresh database");
             }
             build_demo(&app, cases, seed, until.unwrap_or_else(today)).await?;
+            Ok(())
+        }
+        Cmd::Rebuild { db, check } => {
+            let app = start_app(&db.database_url).await?;
+            let r = app.rebuild_cases(!check).await?;
+            println!(
+                "checked {} cases: {} differed from their event log, {} rewritten",
+                r.checked,
+                r.mismatched.len(),
+                r.rewritten
+            );
+            if check && !r.mismatched.is_empty() {
+                bail!("cases differing from their logs: {:?}", r.mismatched);
+            }
             Ok(())
         }
         Cmd::Backup { db, file } => {

@@ -110,6 +110,10 @@ async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
     assert_eq!(status, 200, "{progress}");
     assert_eq!(progress["status"], "registered");
 
+    // The stored states agree with their logs (200 generated cases and the new one).
+    assert!(run(&["rebuild", "--database-url", &db, "--check"])
+        .contains("checked 201 cases: 0 differed"));
+
     // A backup while the server runs; it opens as a database holding the case.
     let backup = dir.path().join("backup.db").to_string_lossy().into_owned();
     assert!(run(&["backup", "--database-url", &db, &backup]).contains("backup written"));
@@ -132,6 +136,38 @@ async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
         .await
         .unwrap()
         .is_some());
+
+    // A stored state that disagrees with its log is found by --check and repaired by rebuild.
+    let store = fengqiao_store_sqlite::SqliteStore::open(&db).await.unwrap();
+    let case = store
+        .find_case_by_tracking_code(&code)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut wrong = case.state.clone();
+    wrong.status = fengqiao_domain::case::Status::Archived;
+    store
+        .replace_state(case.id, case.version, &wrong)
+        .await
+        .unwrap();
+    drop(store);
+    let check = Command::new(BIN)
+        .args(["rebuild", "--database-url", &db, "--check"])
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "--check fails on a difference");
+    assert!(run(&["rebuild", "--database-url", &db])
+        .contains("1 differed from their event log, 1 rewritten"));
+    let store = fengqiao_store_sqlite::SqliteStore::open(&db).await.unwrap();
+    assert_eq!(
+        store
+            .find_case_by_tracking_code(&code)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        case.state
+    );
 }
 
 /// ARCHITECTURE.md's invariants that a test can check: the domain depends on no I/O crate, and

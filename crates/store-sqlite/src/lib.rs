@@ -865,6 +865,38 @@ impl Store for SqliteStore {
         rows.iter().map(case_row).collect()
     }
 
+    async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
+        let c = codec::case_columns(state)?;
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE cases SET status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
+             due_date = ?, open_supervisions = ?, state = ? WHERE id = ? AND version = ?",
+        )
+        .bind(c.status)
+        .bind(c.dispute_type)
+        .bind(&c.node_path)
+        .bind(c.lead_unit_id)
+        .bind(c.light)
+        .bind(&c.due_date)
+        .bind(c.open_supervisions)
+        .bind(&c.state_json)
+        .bind(case_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query("DELETE FROM case_units WHERE case_id = ?")
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        write_case_units(&mut tx, case_id, &c).await?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn list_notifications(
         &self,
         user_id: i64,

@@ -536,6 +536,38 @@ async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64
         1
     );
 
+    // Rebuilding: the state and its projections are replaced, the log is not.
+    let mut wrong = st2d.clone();
+    wrong.light = Light::Green;
+    wrong.lead_unit_id = None;
+    wrong.co_unit_ids.clear();
+    s.replace_state(id2, 4, &wrong).await.unwrap();
+    assert_eq!(s.get_case(id2).await.unwrap().unwrap().state, wrong);
+    assert!(
+        s.list_cases(&f(&|c| c.light = Some(Light::Red)))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "projection follows"
+    );
+    assert!(
+        matches!(
+            s.replace_state(id2, 3, &st2d).await,
+            Err(StoreError::Conflict)
+        ),
+        "version must match the log"
+    );
+    s.replace_state(id2, 4, &st2d).await.unwrap();
+    assert_eq!(
+        ids(s
+            .list_cases(&f(&|c| c.unit_id = Some(unit_a)))
+            .await
+            .unwrap()),
+        vec![id2]
+    );
+    assert_eq!(s.case_events(id2).await.unwrap().len(), 4);
+
     let running = s.cases_with_deadline(0, 10).await.unwrap();
     assert_eq!(running.iter().map(|c| c.id).collect::<Vec<_>>(), vec![id2]);
     assert!(s.cases_with_deadline(id2, 10).await.unwrap().is_empty());

@@ -251,6 +251,10 @@ pub trait Store: Send + Sync + 'static {
     /// Open cases with a running deadline, by id ascending after `after_id` (for the deadline monitor).
     async fn cases_with_deadline(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
 
+    /// Replaces the stored state and its projections of a case whose log has `version` events,
+    /// leaving the log untouched (rebuilding derived data from the events).
+    async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()>;
+
     async fn list_notifications(
         &self,
         user_id: i64,
