@@ -273,12 +273,24 @@ async fn notifications_for(
 
 impl App {
     async fn node_path(&self, code: &str) -> Result<String> {
-        Ok(self
+        if let Some(p) = self
+            .node_paths
+            .read()
+            .ok()
+            .and_then(|m| m.get(code).cloned())
+        {
+            return Ok(p);
+        }
+        let path = self
             .store
             .get_jurisdiction(code)
             .await?
             .ok_or(AppError::NotFound("jurisdiction"))?
-            .path)
+            .path;
+        if let Ok(mut m) = self.node_paths.write() {
+            m.insert(code.to_string(), path.clone());
+        }
+        Ok(path)
     }
 
     async fn to_new_case(&self, input: &CaseInput) -> Result<NewCase> {

@@ -45,6 +45,9 @@ pub struct App {
     pub settings: Settings,
     calendar: RwLock<Arc<WorkCalendar>>,
     rules: RwLock<Arc<DeadlineRules>>,
+    /// Jurisdiction code → materialised path. Nodes are never moved or deleted, so an entry,
+    /// once read, stays true.
+    node_paths: RwLock<std::collections::HashMap<String, String>>,
 }
 
 impl App {
@@ -69,6 +72,7 @@ impl App {
             settings,
             calendar: RwLock::new(Arc::new(WorkCalendar::default())),
             rules: RwLock::new(Arc::new(DeadlineRules::default())),
+            node_paths: RwLock::new(std::collections::HashMap::new()),
         };
         app.reload().await?;
         Ok(app)
