@@ -177,6 +177,64 @@ async fn insert_events(
     Ok(())
 }
 
+/// Replaces the state and projected columns of a case whose version is `expected`; `now`
+/// (when given) becomes `updated_at`. `Conflict` when the version moved, `NotFound` when no case.
+async fn update_case_row(
+    tx: &mut Transaction<'static, Postgres>,
+    case_id: i64,
+    expected: i64,
+    new_version: i64,
+    c: &CaseColumns,
+    now: Option<Millis>,
+) -> Result<()> {
+    let r = sqlx::query(
+        "UPDATE cases SET version = $1, status = $2, dispute_type = $3, node_path = $4, lead_unit_id = $5, light = $6, \
+         due_date = $7, open_supervisions = $8, updated_at = COALESCE($9, updated_at), state = $10 WHERE id = $11 AND version = $12",
+    )
+    .bind(new_version)
+    .bind(c.status)
+    .bind(c.dispute_type)
+    .bind(&c.node_path)
+    .bind(c.lead_unit_id)
+    .bind(c.light)
+    .bind(&c.due_date)
+    .bind(c.open_supervisions)
+    .bind(now)
+    .bind(&c.state_json)
+    .bind(case_id)
+    .bind(expected)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    if r.rows_affected() == 1 {
+        return Ok(());
+    }
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    Err(if exists.is_some() {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    })
+}
+
+/// Rewrites the `case_units` projection of a case.
+async fn rewrite_case_units(
+    tx: &mut Transaction<'static, Postgres>,
+    case_id: i64,
+    c: &CaseColumns,
+) -> Result<()> {
+    sqlx::query("DELETE FROM case_units WHERE case_id = $1")
+        .bind(case_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    write_case_units(tx, case_id, c).await
+}
+
 fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &CaseFilter) {
     let v = &f.visibility;
     qb.push(" WHERE (FALSE");
@@ -585,49 +643,22 @@ impl Store for PostgresStore {
         let c = codec::case_columns(ch.state)?;
         let new_version = ch.expected_version + ch.events.len() as i64;
         let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE cases SET version = $1, status = $2, dispute_type = $3, node_path = $4, lead_unit_id = $5, light = $6, \
-             due_date = $7, open_supervisions = $8, updated_at = $9, state = $10 WHERE id = $11 AND version = $12",
+        update_case_row(
+            &mut tx,
+            ch.case_id,
+            ch.expected_version,
+            new_version,
+            &c,
+            Some(ch.now),
         )
-        .bind(new_version)
-        .bind(c.status)
-        .bind(c.dispute_type)
-        .bind(&c.node_path)
-        .bind(c.lead_unit_id)
-        .bind(c.light)
-        .bind(&c.due_date)
-        .bind(c.open_supervisions)
-        .bind(ch.now)
-        .bind(&c.state_json)
-        .bind(ch.case_id)
-        .bind(ch.expected_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() != 1 {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
-                .bind(ch.case_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            return Err(if exists.is_some() {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            });
-        }
+        .await?;
         if ch.events.iter().any(|e| {
             matches!(
                 e.kind,
                 EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
             )
         }) {
-            sqlx::query("DELETE FROM case_units WHERE case_id = $1")
-                .bind(ch.case_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            write_case_units(&mut tx, ch.case_id, &c).await?;
+            rewrite_case_units(&mut tx, ch.case_id, &c).await?;
         }
         insert_events(&mut tx, ch.case_id, ch.events).await?;
         for n in ch.notifications {
@@ -723,32 +754,8 @@ impl Store for PostgresStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE cases SET status = $1, dispute_type = $2, node_path = $3, lead_unit_id = $4, light = $5, \
-             due_date = $6, open_supervisions = $7, state = $8 WHERE id = $9 AND version = $10",
-        )
-        .bind(c.status)
-        .bind(c.dispute_type)
-        .bind(&c.node_path)
-        .bind(c.lead_unit_id)
-        .bind(c.light)
-        .bind(&c.due_date)
-        .bind(c.open_supervisions)
-        .bind(&c.state_json)
-        .bind(case_id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::Conflict);
-        }
-        sqlx::query("DELETE FROM case_units WHERE case_id = $1")
-            .bind(case_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        write_case_units(&mut tx, case_id, &c).await?;
+        update_case_row(&mut tx, case_id, version, version, &c, None).await?;
+        rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
 

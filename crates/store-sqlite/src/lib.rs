@@ -250,54 +250,83 @@ async fn create_in(
     Ok(Created::New(id))
 }
 
-async fn append_in(tx: &mut SqliteConnection, ch: &OwnedAppend) -> Result<()> {
-    let c = codec::case_columns(&ch.state)?;
-    let new_version = ch.expected_version + ch.events.len() as i64;
+/// Replaces the state and projected columns of a case whose version is `expected`; `now`
+/// (when given) becomes `updated_at`. `Conflict` when the version moved, `NotFound` when no case.
+async fn update_case_row(
+    tx: &mut SqliteConnection,
+    case_id: i64,
+    expected: i64,
+    new_version: i64,
+    c: &CaseColumns,
+    now: Option<Millis>,
+) -> Result<()> {
     let r = sqlx::query(
-            "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
-             due_date = ?, open_supervisions = ?, updated_at = ?, state = ? WHERE id = ? AND version = ?",
-        )
-        .bind(new_version)
-        .bind(c.status)
-        .bind(c.dispute_type)
-        .bind(&c.node_path)
-        .bind(c.lead_unit_id)
-        .bind(c.light)
-        .bind(&c.due_date)
-        .bind(c.open_supervisions)
-        .bind(ch.now)
-        .bind(&c.state_json)
-        .bind(ch.case_id)
-        .bind(ch.expected_version)
+        "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
+         due_date = ?, open_supervisions = ?, updated_at = COALESCE(?, updated_at), state = ? WHERE id = ? AND version = ?",
+    )
+    .bind(new_version)
+    .bind(c.status)
+    .bind(c.dispute_type)
+    .bind(&c.node_path)
+    .bind(c.lead_unit_id)
+    .bind(c.light)
+    .bind(&c.due_date)
+    .bind(c.open_supervisions)
+    .bind(now)
+    .bind(&c.state_json)
+    .bind(case_id)
+    .bind(expected)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    if r.rows_affected() == 1 {
+        return Ok(());
+    }
+    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
+        .bind(case_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+    Err(if exists.is_some() {
+        StoreError::Conflict
+    } else {
+        StoreError::NotFound
+    })
+}
+
+/// Rewrites the `case_units` projection of a case.
+async fn rewrite_case_units(
+    tx: &mut SqliteConnection,
+    case_id: i64,
+    c: &CaseColumns,
+) -> Result<()> {
+    sqlx::query("DELETE FROM case_units WHERE case_id = ?")
+        .bind(case_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-    if r.rows_affected() != 1 {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
-            .bind(ch.case_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        return Err(if exists.is_some() {
-            StoreError::Conflict
-        } else {
-            StoreError::NotFound
-        });
-    }
+    write_case_units(tx, case_id, c).await
+}
+
+async fn append_in(tx: &mut SqliteConnection, ch: &OwnedAppend) -> Result<()> {
+    let c = codec::case_columns(&ch.state)?;
+    let new_version = ch.expected_version + ch.events.len() as i64;
+    update_case_row(
+        tx,
+        ch.case_id,
+        ch.expected_version,
+        new_version,
+        &c,
+        Some(ch.now),
+    )
+    .await?;
     if ch.events.iter().any(|e| {
         matches!(
             e.kind,
-            EventKind::Routed { .. }
-                | fengqiao_domain::workflow::EventKind::Returned { .. }
-                | fengqiao_domain::workflow::EventKind::Reopened { .. }
+            EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
         )
     }) {
-        sqlx::query("DELETE FROM case_units WHERE case_id = ?")
-            .bind(ch.case_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        write_case_units(tx, ch.case_id, &c).await?;
+        rewrite_case_units(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events).await?;
     for n in &ch.notifications {
@@ -868,32 +897,8 @@ impl Store for SqliteStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE cases SET status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
-             due_date = ?, open_supervisions = ?, state = ? WHERE id = ? AND version = ?",
-        )
-        .bind(c.status)
-        .bind(c.dispute_type)
-        .bind(&c.node_path)
-        .bind(c.lead_unit_id)
-        .bind(c.light)
-        .bind(&c.due_date)
-        .bind(c.open_supervisions)
-        .bind(&c.state_json)
-        .bind(case_id)
-        .bind(version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::Conflict);
-        }
-        sqlx::query("DELETE FROM case_units WHERE case_id = ?")
-            .bind(case_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        write_case_units(&mut tx, case_id, &c).await?;
+        update_case_row(&mut tx, case_id, version, version, &c, None).await?;
+        rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
 
