@@ -142,6 +142,20 @@ impl T {
         self.post(&format!("/api/v1/cases/{id}/actions"), token, body)
             .await
     }
+    /// Runs the deadline monitor as the admin; returns its report.
+    async fn sweep(&self) -> (StatusCode, Value) {
+        let admin = self.login("admin").await;
+        self.post("/api/v1/admin/deadline-sweep", &admin, json!({}))
+            .await
+    }
+    /// Moves the clock to a China-time date and hour.
+    fn set_local_time(&self, y: i32, m: u32, d: u32, hour: u32, minute: u32) {
+        self.clock.set(local_instant(
+            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+            hour,
+            minute,
+        ));
+    }
     async fn login(&self, user: &str) -> String {
         let (s, b) = self
             .call(
@@ -382,18 +396,8 @@ on_both!(
         t.act(id, &disp, json!({"action": "route", "lead_unit_id": unit}))
             .await;
         // Wednesday: 1 working day left → yellow.
-        t.clock.set(local_instant(
-            chrono::NaiveDate::from_ymd_opt(2025, 3, 5).unwrap(),
-            9,
-            0,
-        ));
-        let (s, r) = t
-            .post(
-                "/api/v1/admin/deadline-sweep",
-                &t.login("admin").await,
-                json!({}),
-            )
-            .await;
+        t.set_local_time(2025, 3, 5, 9, 0);
+        let (s, r) = t.sweep().await;
         assert_eq!(s, StatusCode::OK, "{r}");
         assert_eq!(r["lights_changed"], 1);
         // Sessions last 12 hours: after the clock moves, people log in again.
@@ -403,18 +407,8 @@ on_both!(
             "yellow"
         );
         // Friday: the due day (Thursday) has ended → red, automatic supervision, notifications.
-        t.clock.set(local_instant(
-            chrono::NaiveDate::from_ymd_opt(2025, 3, 7).unwrap(),
-            0,
-            30,
-        ));
-        let (_, r) = t
-            .post(
-                "/api/v1/admin/deadline-sweep",
-                &t.login("admin").await,
-                json!({}),
-            )
-            .await;
+        t.set_local_time(2025, 3, 7, 0, 30);
+        let (_, r) = t.sweep().await;
         assert_eq!(
             (
                 r["lights_changed"].as_u64(),
@@ -432,13 +426,7 @@ on_both!(
             "2 working days after Friday"
         );
         // A second sweep changes nothing and opens no second supervision.
-        let (_, r) = t
-            .post(
-                "/api/v1/admin/deadline-sweep",
-                &t.login("admin").await,
-                json!({}),
-            )
-            .await;
+        let (_, r) = t.sweep().await;
         assert_eq!(
             (
                 r["lights_changed"].as_u64(),
@@ -537,19 +525,10 @@ on_both!(a_silent_citizen_gets_a_staff_revisit, |t: T| async move {
         (StatusCode::CONFLICT, Some("revisit_not_due"))
     );
     // On the day, the monitor asks the dispatchers, once.
-    t.clock.set(local_instant(
-        chrono::NaiveDate::from_ymd_opt(2025, 3, 10).unwrap(),
-        8,
-        0,
-    ));
-    let admin = t.login("admin").await;
-    let (_, r) = t
-        .post("/api/v1/admin/deadline-sweep", &admin, json!({}))
-        .await;
+    t.set_local_time(2025, 3, 10, 8, 0);
+    let (_, r) = t.sweep().await;
     assert_eq!(r["revisits_requested"], 1, "{r}");
-    let (_, r) = t
-        .post("/api/v1/admin/deadline-sweep", &admin, json!({}))
-        .await;
+    let (_, r) = t.sweep().await;
     assert_eq!(
         (r["revisits_requested"].as_u64(), r["checked"].as_u64()),
         (Some(0), Some(0)),
