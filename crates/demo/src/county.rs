@@ -158,6 +158,13 @@ pub struct UnitSpec {
     pub specialty: Option<String>,
 }
 
+/// 城关镇 → 城关, 新塘街道 → 新塘: the form unit names use.
+fn town_short_name(name: &str) -> &str {
+    name.trim_end_matches("街道")
+        .trim_end_matches('镇')
+        .trim_end_matches('乡')
+}
+
 pub fn units(c: &County) -> Vec<UnitSpec> {
     let county = &c.county.code;
     let u = |name: String, kind, node: &str, sp: Option<&str>| UnitSpec {
@@ -173,12 +180,7 @@ pub fn units(c: &County) -> Vec<UnitSpec> {
         None,
     )];
     for t in &c.towns {
-        let short = t
-            .node
-            .name
-            .trim_end_matches("街道")
-            .trim_end_matches('镇')
-            .trim_end_matches('乡');
+        let short = town_short_name(&t.node.name);
         out.push(u(
             format!("{short}司法所"),
             UnitKind::JudicialOffice,
@@ -187,12 +189,7 @@ pub fn units(c: &County) -> Vec<UnitSpec> {
         ));
     }
     for t in c.towns.iter().step_by(2) {
-        let short = t
-            .node
-            .name
-            .trim_end_matches("街道")
-            .trim_end_matches('镇')
-            .trim_end_matches('乡');
+        let short = town_short_name(&t.node.name);
         out.push(u(
             format!("{short}派出所"),
             UnitKind::PoliceStation,
