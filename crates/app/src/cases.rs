@@ -329,7 +329,18 @@ impl App {
         input: &CaseInput,
         idempotency_key: Option<&str>,
     ) -> Result<(StoredCase, bool)> {
-        let new_case = self.to_new_case(input).await?;
+        // Read the text first: what the submission left empty is filled in from it, for staff
+        // to confirm or correct (corrections are `edit` events).
+        let analysis = match input.text.trim() {
+            "" => None,
+            t => Some(self.analyze_text(t, None).await?),
+        };
+        let mut filled_input = input.clone();
+        let filled = analysis
+            .as_ref()
+            .map(|a| crate::text::fill_in(&mut filled_input, a, self.now()))
+            .unwrap_or_default();
+        let new_case = self.to_new_case(&filled_input).await?;
         match actor {
             // Citizens may report a dispute anywhere; staff only inside their own subtree.
             Some(a) if a.role == Role::Citizen => {}
@@ -356,14 +367,22 @@ impl App {
                 .ok_or_else(|| AppError::Internal("registration".into()))?;
             match self.store.create_case(&state, &event, idem.as_ref()).await {
                 Ok(Created::New(id)) => {
-                    return Ok((
-                        StoredCase {
-                            id,
-                            version: 1,
-                            state,
-                        },
-                        true,
-                    ))
+                    let stored = StoredCase {
+                        id,
+                        version: 1,
+                        state,
+                    };
+                    let linked = match analysis {
+                        Some(a) => self.after_registration(&stored, a, filled).await,
+                        None => false,
+                    };
+                    // Auto-linking moved the case on by a version.
+                    let stored = if linked {
+                        self.store.get_case(id).await?.unwrap_or(stored)
+                    } else {
+                        stored
+                    };
+                    return Ok((stored, true));
                 }
                 Ok(Created::Existing {
                     id,
@@ -496,6 +515,11 @@ impl App {
     /// Runs a command on a case: decide, apply, and append events, state and notifications in
     /// one transaction; re-reads and re-decides when another writer got there first.
     pub async fn act(&self, actor: &Actor, id: i64, cmd: &Command) -> Result<StoredCase> {
+        if matches!(cmd, Command::Link { case_id, .. } if *case_id == id) {
+            return Err(
+                fengqiao_domain::DomainError::validation("case_id", "the case itself").into(),
+            );
+        }
         self.change(actor, id, |app, case| async move {
             let cmd = app.prepare(actor, cmd).await?;
             let calendar = app.calendar();
@@ -533,6 +557,10 @@ impl App {
                     authorize_node(actor, Operation::EditCase, &loc.node_path)?;
                 }
                 Ok(Command::Edit(edit))
+            }
+            Command::Link { case_id, .. } => {
+                self.load_visible(actor, *case_id).await?;
+                Ok(cmd.clone())
             }
             Command::Reopen {
                 complaint_case_id: Some(linked),

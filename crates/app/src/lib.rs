@@ -10,6 +10,7 @@ pub mod clock;
 pub mod error;
 pub mod monitor;
 pub mod privacy;
+pub mod text;
 
 use clock::Clock;
 pub use error::{AppError, Result};
@@ -48,6 +49,8 @@ pub struct App {
     /// Jurisdiction code → materialised path. Nodes are never moved or deleted, so an entry,
     /// once read, stays true.
     node_paths: RwLock<std::collections::HashMap<String, String>>,
+    /// The text reader and the recent cases' fingerprints (duplicate search).
+    pub(crate) text: text::SharedText,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             calendar: RwLock::new(Arc::new(WorkCalendar::default())),
             rules: RwLock::new(Arc::new(DeadlineRules::default())),
             node_paths: RwLock::new(std::collections::HashMap::new()),
+            text: Default::default(),
         };
         app.reload().await?;
         Ok(app)

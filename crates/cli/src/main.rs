@@ -1,6 +1,7 @@
 //! The `fengqiao` command: the server and its operations.
 #![allow(clippy::print_stdout)]
 mod bench;
+mod eval;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -90,6 +91,60 @@ enum Cmd {
         #[command(subcommand)]
         what: bench::Bench,
     },
+    /// Evaluate against public data sets (fails when the data folder is missing).
+    Eval {
+        #[command(subcommand)]
+        what: EvalWhat,
+    },
+    /// Retrain the dispute-type classifier on the cases staff have confirmed and use it.
+    TrainClassifier {
+        #[command(flatten)]
+        db: Db,
+        /// Train on the demo corpus instead (the model shipped in crates/text/data/).
+        #[arg(long)]
+        demo: bool,
+        /// With --demo: where to write the model (JSON).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Analyse the texts of cases without an analysis by the current reader (`--all`: every case).
+    Analyze {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalWhat {
+    /// The text reader: dispute type (CAIL2019-CJRC), spans (CAIL2022), time normalisation
+    /// (the project's table), and the held-out demo corpus.
+    Text {
+        /// Folder with cail2019-cjrc-dev.json and cail2022-xxcq-train.json.
+        #[arg(long, default_value = "../shared/data")]
+        data: std::path::PathBuf,
+        /// Print every time expression read wrongly.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+/// The demo corpus's training part (every text not held out by the evaluation).
+pub fn demo_model() -> Result<fengqiao_text::TypeModel> {
+    let corpus =
+        fengqiao_demo::labelled_corpus(eval::CORPUS_SEED, eval::CORPUS_SIZE, eval::corpus_until())?;
+    let train: Vec<_> = corpus.iter().filter(|t| !eval::held_out(t.index)).collect();
+    Ok(fengqiao_text::TypeModel::train(
+        train.iter().map(|t| (t.text.as_str(), t.dispute_type)),
+        &format!(
+            "demo corpus seed {} until {}: {} texts (every fifth of {} held out)",
+            eval::CORPUS_SEED,
+            eval::corpus_until(),
+            train.len(),
+            eval::CORPUS_SIZE
+        ),
+    )?)
 }
 
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
@@ -155,6 +210,12 @@ pub async fn build_demo(
     .await?;
     eprintln!(
         "generated {n} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let analysed = app.analyze_cases(false, 1_000).await?;
+    eprintln!(
+        "analysed {analysed} case texts in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(logins)
@@ -244,5 +305,28 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Bench { what } => bench::run(what).await,
+        Cmd::Eval {
+            what: EvalWhat::Text { data, verbose },
+        } => eval::run_text(&data, verbose),
+        Cmd::TrainClassifier { db, demo, out } => {
+            if demo {
+                let out = out.context("--demo needs --out FILE")?;
+                let model = demo_model()?;
+                std::fs::write(&out, model.to_json() + "\n")
+                    .with_context(|| format!("write {}", out.display()))?;
+                println!("wrote {}", out.display());
+                return Ok(());
+            }
+            let app = start_app(&db.database_url).await?;
+            let n = app.train_classifier().await?;
+            println!("trained the classifier on {n} confirmed cases; it is in use from now on");
+            Ok(())
+        }
+        Cmd::Analyze { db, all } => {
+            let app = start_app(&db.database_url).await?;
+            let n = app.analyze_cases(all, 1_000).await?;
+            println!("analysed {n} cases");
+            Ok(())
+        }
     }
 }

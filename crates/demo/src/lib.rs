@@ -454,6 +454,18 @@ struct Builder<'a> {
     rules: &'a DeadlineRules,
     state: Option<CaseState>,
     events: Vec<CaseEvent>,
+    labels: Vec<Label>,
+}
+
+/// Where a slot's value landed in a generated text: `("{A}", char start, char end)`.
+/// {A} {B} people, {V} {T} places, {W} time, {C} organisation, {M} money, {N} headcount.
+pub type Label = (String, usize, usize);
+
+/// One generated case with the gold labels of its text (for the text evaluation).
+pub struct Generated {
+    pub state: CaseState,
+    pub events: Vec<CaseEvent>,
+    pub labels: Vec<Label>,
 }
 
 impl Builder<'_> {
@@ -535,6 +547,17 @@ pub fn case(
     cal: &WorkCalendar,
     rules: &DeadlineRules,
 ) -> Result<(CaseState, Vec<CaseEvent>)> {
+    case_labelled(r, opts, i, cal, rules).map(|g| (g.state, g.events))
+}
+
+/// [`case`] with the gold labels of its text.
+pub fn case_labelled(
+    r: &Reference,
+    opts: &Options,
+    i: u64,
+    cal: &WorkCalendar,
+    rules: &DeadlineRules,
+) -> Result<Generated> {
     let mut rng = Rng::new(opts.seed).fork(i + 1000);
     let now = opts.now;
     let start = opts.until - Duration::days(730);
@@ -663,7 +686,7 @@ pub fn case(
     } else {
         "几".into()
     };
-    let mut text = texts::fill(
+    let (mut text, slots) = texts::fill_annotated(
         texts::template(&mut rng, ty),
         &[
             ("{A}", &a),
@@ -759,6 +782,7 @@ pub fn case(
         rules,
         state: workflow::apply(None, &first),
         events: vec![first],
+        labels: slots,
     };
     let sys = Actor::system();
     let disp = Some(r.dispatcher);
@@ -973,10 +997,39 @@ pub fn case(
     finish(b, now)
 }
 
-fn finish(mut b: Builder<'_>, now: Millis) -> Result<(CaseState, Vec<CaseEvent>)> {
+fn finish(mut b: Builder<'_>, now: Millis) -> Result<Generated> {
     b.light_at(now)?;
     let state = b.state.ok_or(StoreError::NotFound)?;
-    Ok((state, b.events))
+    Ok(Generated {
+        state,
+        events: b.events,
+        labels: b.labels,
+    })
+}
+
+/// A reference with made-up account ids, for generating texts without a database.
+pub fn offline_reference(seed: u64) -> Result<Reference> {
+    let county = county::build(seed)?;
+    let units = county::units(&county)
+        .into_iter()
+        .enumerate()
+        .map(|(k, u)| DemoUnit {
+            id: k as i64 + 1,
+            kind: u.kind,
+            node_code: u.node_code,
+            specialty: u.specialty,
+            leader: 10_000 + 2 * k as i64,
+            handler: 10_001 + 2 * k as i64,
+        })
+        .collect();
+    let towns = county.towns.len();
+    Ok(Reference {
+        county,
+        units,
+        dispatcher: 1,
+        supervisor: 2,
+        grid_workers: (0..towns as i64).map(|t| 100 + t).collect(),
+    })
 }
 
 /// Generates `opts.cases` cases into the store in batches; `progress` is called per batch.
@@ -1015,4 +1068,34 @@ pub async fn generate_cases(
         progress(done);
     }
     Ok(done)
+}
+
+/// One generated complaint text with its gold labels.
+pub struct LabelledText {
+    pub index: u64,
+    pub text: String,
+    pub dispute_type: DisputeType,
+    pub reported_at: Millis,
+    pub labels: Vec<Label>,
+}
+
+/// The demo corpus: `n` complaint texts of the county of `seed`, as `generate` would write
+/// them, with the slots' positions as gold labels. Needs no database.
+pub fn labelled_corpus(seed: u64, n: u64, until: NaiveDate) -> Result<Vec<LabelledText>> {
+    let r = offline_reference(seed)?;
+    let opts = Options::ending(seed, n, until);
+    let cal = WorkCalendar::china();
+    let rules = DeadlineRules::default();
+    (0..n)
+        .map(|i| {
+            let g = case_labelled(&r, &opts, i, &cal, &rules)?;
+            Ok(LabelledText {
+                index: i,
+                text: g.state.text.clone(),
+                dispute_type: g.state.dispute_type,
+                reported_at: g.state.registered_at,
+                labels: g.labels,
+            })
+        })
+        .collect()
 }

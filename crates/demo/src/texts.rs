@@ -230,11 +230,38 @@ pub fn template(rng: &mut Rng, ty: DisputeType) -> &'static str {
 
 /// Text with slots filled.
 pub fn fill(t: &str, slots: &[(&str, &str)]) -> String {
-    let mut s = t.to_string();
-    for (k, v) in slots {
-        s = s.replace(k, v);
+    fill_annotated(t, slots).0
+}
+
+/// Text with slots filled, and where each slot's value landed: (slot, char start, char end).
+pub fn fill_annotated(t: &str, slots: &[(&str, &str)]) -> (String, Vec<(String, usize, usize)>) {
+    let mut out = String::new();
+    let mut spans = Vec::new();
+    let mut chars = 0usize;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let next = slots
+            .iter()
+            .filter_map(|(k, v)| rest.find(k).map(|p| (p, *k, *v)))
+            .min_by_key(|(p, _, _)| *p);
+        match next {
+            Some((p, k, v)) => {
+                let before = &rest[..p];
+                out.push_str(before);
+                chars += before.chars().count();
+                let n = v.chars().count();
+                out.push_str(v);
+                spans.push((k.to_string(), chars, chars + n));
+                chars += n;
+                rest = &rest[p + k.len()..];
+            }
+            None => {
+                out.push_str(rest);
+                rest = "";
+            }
+        }
     }
-    s
+    (out, spans)
 }
 
 /// Risk cues some texts carry (threats, gatherings, vulnerable people), appended at times.

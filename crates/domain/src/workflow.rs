@@ -146,6 +146,11 @@ pub enum Command {
     },
     /// Recompute the deadline light (deadline monitor only).
     RefreshLight,
+    /// Links another case describing the same dispute (a duplicate from another channel).
+    Link {
+        case_id: i64,
+        reason: String,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -183,6 +188,7 @@ impl Command {
             Command::RejectExtension { .. } => "reject_extension",
             Command::RevealPersonalInfo { .. } => "reveal_personal_info",
             Command::RefreshLight => "refresh_light",
+            Command::Link { .. } => "link",
         }
     }
 
@@ -207,6 +213,7 @@ impl Command {
             Command::ApproveExtension | Command::RejectExtension { .. } => O::DecideExtension,
             Command::RevealPersonalInfo { .. } => O::RevealPersonalInfo,
             Command::RefreshLight => O::RunDeadlineSweep,
+            Command::Link { .. } => O::EditCase,
         }
     }
 }
@@ -257,6 +264,11 @@ pub enum EventKind {
         reason: String,
         #[serde(default)]
         complaint_case_id: Option<i64>,
+    },
+    /// Another case describes the same dispute.
+    Linked {
+        case_id: i64,
+        reason: String,
     },
     SupervisionOpened {
         no: u32,
@@ -313,6 +325,7 @@ impl EventKind {
             EventKind::PersonalInfoRevealed { .. } => "personal_info_revealed",
             EventKind::AttachmentAdded(_) => "attachment_added",
             EventKind::LightChanged { .. } => "light_changed",
+            EventKind::Linked { .. } => "linked",
         }
     }
 }
@@ -596,6 +609,18 @@ pub fn decide(
                 reason: reason.clone(),
             }]
         }
+        Command::Link { case_id, reason } => {
+            non_empty("reason", reason)?;
+            // Linking twice changes nothing (the app refuses a link to the case itself).
+            if case.linked_case_ids.contains(case_id) {
+                vec![]
+            } else {
+                vec![EventKind::Linked {
+                    case_id: *case_id,
+                    reason: reason.clone(),
+                }]
+            }
+        }
         Command::RevealPersonalInfo {
             party_index,
             purpose,
@@ -816,6 +841,11 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             s.archived_at = Some(at);
             s.deadline = None;
             s.light = Light::None;
+        }
+        EventKind::Linked { case_id, .. } => {
+            if !s.linked_case_ids.contains(case_id) {
+                s.linked_case_ids.push(*case_id);
+            }
         }
         EventKind::Reopened {
             complaint_case_id, ..

@@ -29,6 +29,7 @@ pub use extract::Authed;
         (name = "public", description = "Citizens without an account: submit, track, evaluate"),
         (name = "reference", description = "Jurisdictions, units, users, calendar, deadline rules"),
         (name = "inbox", description = "In-app notifications"),
+        (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
     )
 )]
 struct ApiDoc;
@@ -60,6 +61,8 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::add_attachment))
         .routes(routes!(cases::get_attachment))
         .routes(routes!(cases::supervisions))
+        .routes(routes!(text::analyze))
+        .routes(routes!(text::case_analysis))
         .routes(routes!(public::submit))
         .routes(routes!(public::track))
         .routes(routes!(public::evaluate))

@@ -842,4 +842,99 @@ impl Store for PostgresStore {
         }
         Ok(())
     }
+
+    async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for a in rows {
+            sqlx::query(
+            "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
+             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (case_id) DO UPDATE SET \
+             analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
+             analysis = excluded.analysis, fingerprint = excluded.fingerprint",
+        )
+        .bind(a.case_id)
+        .bind(&a.analyser_version)
+        .bind(a.analysed_at)
+        .bind(a.registered_at)
+        .bind(&a.analysis)
+        .bind(&a.fingerprint)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_analysis(&self, case_id: i64) -> Result<Option<StoredAnalysis>> {
+        let row = sqlx::query(
+            "SELECT case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint \
+             FROM case_analyses WHERE case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r: PgRow| -> Result<StoredAnalysis> {
+            Ok(StoredAnalysis {
+                case_id: r.try_get("case_id").map_err(db)?,
+                analyser_version: r.try_get("analyser_version").map_err(db)?,
+                analysed_at: r.try_get("analysed_at").map_err(db)?,
+                registered_at: r.try_get("registered_at").map_err(db)?,
+                analysis: r.try_get("analysis").map_err(db)?,
+                fingerprint: r.try_get("fingerprint").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn fingerprints(
+        &self,
+        after_id: i64,
+        registered_since: Millis,
+        limit: u32,
+    ) -> Result<Vec<FingerprintRow>> {
+        let rows = sqlx::query(
+            "SELECT case_id, registered_at, fingerprint FROM case_analyses \
+             WHERE case_id > $1 AND registered_at >= $2 ORDER BY case_id LIMIT $3",
+        )
+        .bind(after_id)
+        .bind(registered_since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(FingerprintRow {
+                    case_id: r.try_get("case_id").map_err(db)?,
+                    registered_at: r.try_get("registered_at").map_err(db)?,
+                    fingerprint: r.try_get("fingerprint").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cases_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>> {
+        let rows =
+            sqlx::query("SELECT id, version, state FROM cases WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(case_row).collect()
+    }
+
+    async fn confirmed_cases(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>> {
+        let rows = sqlx::query(
+            "SELECT id, version, state FROM cases WHERE status NOT IN ('registered', 'not_accepted') \
+             AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(case_row).collect()
+    }
 }

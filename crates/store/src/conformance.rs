@@ -91,6 +91,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     reference_data(s, &nodes).await;
     let (unit_a, unit_b, user_a) = units_and_users(s, &nodes).await;
     cases(s, &nodes, unit_a, unit_b, user_a).await;
+    analyses(s, &nodes).await;
     bulk(s, &nodes).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
@@ -233,6 +234,64 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         "deleted"
     );
     (ua.id, ub.id, a.id)
+}
+
+async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {
+    let mut ids = Vec::new();
+    for (k, code) in ["FQANAL0001", "FQANAL0002", "FQANAL0003"]
+        .iter()
+        .enumerate()
+    {
+        let (st, ev) = registered(&nodes[5], code, None);
+        let Created::New(id) = s.create_case(&st, &ev, None).await.unwrap() else {
+            panic!("new")
+        };
+        let a = StoredAnalysis {
+            case_id: id,
+            analyser_version: "text-0".into(),
+            analysed_at: T0 + k as i64,
+            registered_at: T0 + 1000 * k as i64,
+            analysis: format!("{{\"n\":{k}}}"),
+            fingerprint: format!("{{\"f\":{k}}}"),
+        };
+        s.put_analyses(std::slice::from_ref(&a)).await.unwrap();
+        assert_eq!(s.get_analysis(id).await.unwrap().as_ref(), Some(&a));
+        ids.push(id);
+    }
+    // Re-analysis replaces.
+    let mut again = s.get_analysis(ids[0]).await.unwrap().unwrap();
+    again.analyser_version = "text-1".into();
+    s.put_analyses(&[again]).await.unwrap();
+    assert_eq!(
+        s.get_analysis(ids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .analyser_version,
+        "text-1"
+    );
+    assert!(s.get_analysis(-5).await.unwrap().is_none());
+    // Since a time and after an id, by id.
+    let rows = s.fingerprints(0, T0 + 1000, 10).await.unwrap();
+    let got: Vec<i64> = rows.iter().map(|r| r.case_id).collect();
+    assert_eq!(got, ids[1..].to_vec());
+    let rows = s.fingerprints(ids[1], T0, 10).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.case_id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
+    assert_eq!(rows[0].fingerprint, "{\"f\":2}");
+    let all = s.cases_after(ids[0], 2).await.unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[1..].to_vec()
+    );
+    // Freshly registered cases are not confirmed.
+    let confirmed = s.confirmed_cases(0, 1000).await.unwrap();
+    assert!(confirmed.iter().all(|c| !ids.contains(&c.id)));
+    assert!(confirmed
+        .iter()
+        .all(|c| c.state.status != Status::Registered));
 }
 
 async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64, user_a: i64) {

@@ -190,6 +190,28 @@ pub struct CasePage {
     pub next_before_id: Option<i64>,
 }
 
+/// What the text reader found in a case, stored with the reader's version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnalysis {
+    pub case_id: i64,
+    pub analyser_version: String,
+    pub analysed_at: Millis,
+    /// The case's registration time (duplicate search looks back from it).
+    pub registered_at: Millis,
+    /// JSON of `fengqiao_text::Analysis` plus what was filled in and the duplicate candidates.
+    pub analysis: String,
+    /// JSON of `fengqiao_text::Fingerprint`.
+    pub fingerprint: String,
+}
+
+/// A case's fingerprint, for the duplicate search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FingerprintRow {
+    pub case_id: i64,
+    pub registered_at: Millis,
+    pub fingerprint: String,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates or upgrades the schema.
@@ -270,4 +292,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// A consistent copy of the whole database while it is in use.
     async fn backup(&self, dest: &str) -> Result<()>;
+
+    /// Inserts or replaces case analyses, in one transaction.
+    async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()>;
+    async fn get_analysis(&self, case_id: i64) -> Result<Option<StoredAnalysis>>;
+    /// Fingerprints of cases registered since `registered_since` with ids above `after_id`,
+    /// by id.
+    async fn fingerprints(
+        &self,
+        after_id: i64,
+        registered_since: Millis,
+        limit: u32,
+    ) -> Result<Vec<FingerprintRow>>;
+    /// All cases with ids above `after_id`, by id (batch jobs).
+    async fn cases_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
+    /// Cases a person has handled past registration (their type is confirmed), by id.
+    async fn confirmed_cases(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
 }

@@ -535,8 +535,6 @@ pub struct TypeModel {
     log_prior: Vec<f64>,
     /// log P(bigram | type) per feature
     log_likelihood: HashMap<[char; 2], Vec<f64>>,
-    /// log P(unseen bigram | type)
-    log_unseen: Vec<f64>,
 }
 
 /// How much one lexicon weight point counts against the model's log-probabilities.
@@ -551,7 +549,6 @@ impl TypeModel {
             counts: None,
             log_prior: Vec::new(),
             log_likelihood: HashMap::new(),
-            log_unseen: Vec::new(),
         }
     }
 
@@ -571,7 +568,7 @@ impl TypeModel {
     pub fn to_json(&self) -> String {
         self.counts
             .as_ref()
-            .and_then(|c| serde_json::to_string_pretty(c).ok())
+            .and_then(|c| serde_json::to_string(c).ok())
             .unwrap_or_else(|| "null".into())
     }
 
@@ -615,7 +612,6 @@ impl TypeModel {
             per_feature.insert([chars[0], chars[1]], v);
         }
         let vocab = per_feature.len() as f64 + 1.0;
-        let log_unseen: Vec<f64> = totals.iter().map(|t| (1.0 / (t + vocab)).ln()).collect();
         let log_likelihood = per_feature
             .into_iter()
             .map(|(k, v)| {
@@ -631,7 +627,6 @@ impl TypeModel {
             counts: Some(counts),
             log_prior,
             log_likelihood,
-            log_unseen,
         })
     }
 
@@ -688,16 +683,29 @@ impl TypeModel {
             .map(|x| LEXICON_SCALE * (1.0 + x).ln() * 2.0)
             .collect();
         if self.counts.is_some() {
+            // Only bigrams the model knows speak (unseen ones would favour the types with the
+            // fewest training words); the model's say shrinks with the share of the text it
+            // knows, so texts unlike its training corpus are left to the lexicon.
             let mut nb = self.log_prior.clone();
+            let (mut known, mut total) = (0usize, 0usize);
             for b in bigrams(&doc.chars) {
-                let row = self.log_likelihood.get(&b).unwrap_or(&self.log_unseen);
-                for (s, l) in nb.iter_mut().zip(row) {
-                    *s += l;
+                total += 1;
+                if let Some(row) = self.log_likelihood.get(&b) {
+                    known += 1;
+                    for (s, l) in nb.iter_mut().zip(row) {
+                        *s += l;
+                    }
                 }
             }
+            let coverage = if total == 0 {
+                0.0
+            } else {
+                known as f64 / total as f64
+            };
+            let weight = coverage * coverage;
             let max = nb.iter().cloned().fold(f64::MIN, f64::max);
             for (s, n) in score.iter_mut().zip(&nb) {
-                *s += (n - max) / NB_TEMPERATURE;
+                *s += weight * (n - max) / NB_TEMPERATURE;
             }
         }
         // Softmax.

@@ -365,7 +365,7 @@ fn name_follow(c: Option<char>) -> bool {
 }
 
 /// Words right before a name that make it one (roles, kinship, prepositions of parties).
-const CUES: [&str; 64] = [
+const CUES: &[&str] = &[
     "被告人",
     "犯罪嫌疑人",
     "嫌疑人",
@@ -433,7 +433,7 @@ const CUES: [&str; 64] = [
 ];
 
 /// Words right after a name that make it one.
-const POST_CUES: [&str; 24] = [
+const POST_CUES: &[&str] = &[
     "反映",
     "来访",
     "来电",
@@ -458,6 +458,24 @@ const POST_CUES: [&str; 24] = [
     "与其",
     "(",
     "(已",
+    "等",
+    "与",
+    "两家",
+    "家的",
+    "驾驶的",
+    "经营的",
+    "拖欠",
+    "借",
+    "在",
+    "合伙",
+    "家",
+    "购买",
+    "经营",
+    "承包",
+    "签订",
+    "协商",
+    "发生",
+    "人民币",
 ];
 
 const ADDRESS_FORMS: [&str; 28] = [
@@ -742,7 +760,7 @@ pub fn extract(doc: &Doc) -> (Vec<Person>, Vec<Organisation>, Vec<RoleMention>) 
             // 王师傅 but not 张老师们 inside words; a single-char form needs a boundary before.
             let before_ok = i == 0
                 || !is_han(c[i - 1])
-                || doc.any_before(i, &CUES).is_some()
+                || doc.any_before(i, CUES).is_some()
                 || matches!(
                     c[i - 1],
                     '找' | '和'
@@ -763,13 +781,28 @@ pub fn extract(doc: &Doc) -> (Vec<Person>, Vec<Organisation>, Vec<RoleMention>) 
             (before_ok && (w.chars().count() > 1 || name_follow(doc.at(end))))
                 .then_some((end, NameForm::Address))
         } else {
-            let cue = doc.any_before(i, &CUES).is_some()
-                || (i > 0 && !is_han(c[i - 1]) && !c[i - 1].is_ascii_alphanumeric());
+            let cue = doc.any_before(i, CUES).is_some()
+                || i == 0
+                || !is_han(c[i - 1]) && !c[i - 1].is_ascii_alphanumeric()
+                || matches!(
+                    c[i - 1],
+                    '村' | '组'
+                        | '镇'
+                        | '区'
+                        | '与'
+                        | '和'
+                        | '向'
+                        | '找'
+                        | '被'
+                        | '在'
+                        | '给'
+                        | '户'
+                );
             match given_len(doc, j) {
                 Some(g) => {
                     let end = j + g;
-                    let post = doc.any_at(end, &POST_CUES).is_some();
-                    let strong_cue = doc.any_before(i, &CUES).is_some();
+                    let post = doc.any_at(end, POST_CUES).is_some();
+                    let strong_cue = doc.any_before(i, CUES).is_some();
                     (strong_cue || cue && post).then_some((end, NameForm::Full))
                 }
                 None => None,

@@ -262,8 +262,9 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
         }
         if let Some(w) = SEGMENT_ENDS.iter().find(|w| doc.has_at(j, w)) {
             let seg_end = j + w.chars().count();
-            // a segment needs at least one char before its end word ("区" alone is not a place)
-            if seg_end - i >= 2 {
+            // a segment needs at least one char before its end word ("医院" alone is not a
+            // place of its own)
+            if j > i {
                 last_end = Some(seg_end);
             }
             j = seg_end;

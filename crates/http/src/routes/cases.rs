@@ -67,7 +67,19 @@ pub async fn create_case(
     let (case, new) = app
         .submit_case(Some(&s.actor), &input, key.as_deref())
         .await?;
-    Ok(created(case.id, fengqiao_app::cases::case_view(&case), new))
+    let mut view = fengqiao_app::cases::case_view(&case);
+    // Intake shows what the reader filled in and the duplicate candidates.
+    if let (Some(obj), Some(a)) = (
+        view.as_object_mut(),
+        app.case_analysis(&s.actor, case.id).await?,
+    ) {
+        obj.insert("filled".into(), serde_json::json!(a.filled));
+        obj.insert(
+            "duplicates".into(),
+            serde_json::to_value(&a.duplicates).unwrap_or_default(),
+        );
+    }
+    Ok(created(case.id, view, new))
 }
 
 /// Lists the cases the user may see, newest first, with filters and a cursor.
