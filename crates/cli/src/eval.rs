@@ -212,7 +212,11 @@ fn half(text: &str) -> &'static str {
     }
 }
 
-pub fn cjrc_types(dir: &Path, analyzer: &Analyzer) -> Result<(TypeScores, TypeScores, TypeScores)> {
+pub fn cjrc_types(
+    dir: &Path,
+    analyzer: &Analyzer,
+    verbose: bool,
+) -> Result<(TypeScores, TypeScores, TypeScores)> {
     let data: Value = serde_json::from_str(&read(dir, "cail2019-cjrc-dev.json")?)
         .context("cail2019-cjrc-dev.json is not JSON")?;
     let map = cause_map()?;
@@ -240,6 +244,16 @@ pub fn cjrc_types(dir: &Path, analyzer: &Analyzer) -> Result<(TypeScores, TypeSc
             match map.get(cause) {
                 Some(Some(t)) => {
                     let g = analyzer.classify(ctx);
+                    // Only half A's errors are shown (half B stays unseen while tuning).
+                    if verbose && g.best != *t && half(ctx) == "A" {
+                        println!(
+                            "  type miss: {cause} → {} (expected {}) {:?}: {}",
+                            g.best.as_str(),
+                            t.as_str(),
+                            g.evidence,
+                            ctx.chars().take(80).collect::<String>()
+                        );
+                    }
                     all.add(*t, g.best);
                     if half(ctx) == "A" { &mut a } else { &mut b }.add(*t, g.best);
                 }
@@ -491,7 +505,7 @@ pub fn run_text(dir: &Path, verbose: bool) -> Result<()> {
         "## Text evaluation (analyser {})",
         fengqiao_text::ANALYSER_VERSION
     );
-    let (all, a, b) = cjrc_types(dir, &analyzer)?;
+    let (all, a, b) = cjrc_types(dir, &analyzer, verbose)?;
     all.print("Dispute type on the mapped CAIL2019-CJRC civil cases (all)");
     println!(
         "\nBy half (a fixed hash split; the lexicon was refined looking at errors on half A only): A macro-F1 {:.3} ({} texts), B macro-F1 {:.3} ({} texts)",

@@ -196,6 +196,28 @@ fn architecture_invariants() {
             "fengqiao-domain must not depend on {io}"
         );
     }
+    // The text reader is pure too.
+    let text = std::fs::read_to_string(root.join("crates/text/Cargo.toml")).unwrap();
+    let text_deps = text
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for io in [
+        "sqlx",
+        "tokio",
+        "axum",
+        "hyper",
+        "fengqiao-store",
+        "fengqiao-app",
+    ] {
+        assert!(
+            !text_deps.contains(io),
+            "fengqiao-text must not depend on {io}"
+        );
+    }
     let mut offenders = Vec::new();
     for krate in std::fs::read_dir(root.join("crates")).unwrap() {
         let krate = krate.unwrap().path();
@@ -225,4 +247,29 @@ fn architecture_invariants() {
         offenders.is_empty(),
         "SQL outside the store backends: {offenders:?}"
     );
+}
+
+#[test]
+fn the_shipped_classifier_is_the_one_the_demo_corpus_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model.json");
+    run(&["train-classifier", "--demo", "--out", out.to_str().unwrap()]);
+    let fresh = std::fs::read_to_string(&out).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shipped = std::fs::read_to_string(root.join("crates/text/data/type-model.json")).unwrap();
+    assert!(
+        fresh == shipped,
+        "crates/text/data/type-model.json is stale: run `fengqiao train-classifier --demo --out crates/text/data/type-model.json`"
+    );
+}
+
+#[test]
+fn the_text_evaluation_fails_loudly_without_its_data() {
+    let out = Command::new(BIN)
+        .args(["eval", "text", "--data", "/nonexistent/shared/data"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
 }

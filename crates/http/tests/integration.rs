@@ -967,3 +967,136 @@ async fn openapi_document_lists_every_operation() {
     let (s, _) = t.call(Method::GET, "/api/docs", None, None, &[]).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+on_both!(
+    intake_reads_the_text_fills_elements_and_links_duplicates,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let text = "张建国反映，邻居李小红在公共通道上堆放柴草杂物，影响通行，昨天晚上双方为此发生口角，李小红扬言要拼命，涉及赔偿3.5万元。";
+        let input = |channel: &str, text: &str| {
+            json!({
+                "channel": channel,
+                "text": text,
+                "parties": [{"name": "张建国", "role": "applicant", "phone": "13800138000"}],
+                "node_code": VILLAGE_A,
+            })
+        };
+        let (s, first) = t.post("/api/v1/cases", &disp, input("walk_in", text)).await;
+        assert_eq!(s, StatusCode::CREATED, "{}: {first}", t.backend);
+        // What the submission left empty was filled in from the text.
+        assert_eq!(first["dispute_type"], "neighbourhood");
+        assert_eq!(first["risk_level"], "high");
+        assert_eq!(first["amount_fen"], 3_500_000);
+        let filled: Vec<&str> = first["filled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for f in [
+            "dispute_type",
+            "risk_level",
+            "amount_fen",
+            "occurred_at",
+            "complexity",
+        ] {
+            assert!(filled.contains(&f), "{}: {f} filled: {filled:?}", t.backend);
+        }
+        // 昨天晚上 from Monday 2025-03-03 09:00 is Sunday evening 18:00 (China time).
+        assert_eq!(
+            first["occurred_at"],
+            local_instant(chrono::NaiveDate::from_ymd_opt(2025, 3, 2).unwrap(), 18, 0)
+        );
+        assert_eq!(first["duplicates"], json!([]));
+        let id1 = first["id"].as_i64().unwrap();
+        let (s, a) = t.get(&format!("/api/v1/cases/{id1}/analysis"), &disp).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(a["analyser_version"], fengqiao_text::ANALYSER_VERSION);
+        let persons: Vec<&str> = a["analysis"]["persons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        assert!(
+            persons.contains(&"张建国") && persons.contains(&"李小红"),
+            "{persons:?}"
+        );
+        assert!(a["analysis"]["risk"]["cues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "threat" && c["text"] == "扬言"));
+
+        // The same dispute through the hotline, worded a little differently: linked.
+        let again = "12345转来：张建国反映邻居李小红在公共通道上堆放柴草杂物，影响通行，昨天晚上双方为此发生口角，李小红扬言要拼命。";
+        let (s, second) = t
+            .post("/api/v1/cases", &disp, input("hotline_12345", again))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let id2 = second["id"].as_i64().unwrap();
+        let dup = &second["duplicates"][0];
+        assert_eq!(dup["case_id"], id1, "{}: {second}", t.backend);
+        assert!(dup["score"].as_f64().unwrap() >= 0.8, "{dup}");
+        assert!(dup["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("same_parties")));
+        assert_eq!(second["linked_case_ids"], json!([id1]));
+        let (_, back) = t.get(&format!("/api/v1/cases/{id1}"), &disp).await;
+        assert_eq!(back["linked_case_ids"], json!([id2]));
+        t.assert_replays(id1).await;
+        t.assert_replays(id2).await;
+
+        // An unrelated dispute is not a candidate.
+        let (_, third) = t
+            .post(
+                "/api/v1/cases",
+                &disp,
+                input(
+                    "walk_in",
+                    "王某某反映在某诊所拔牙后伤口感染，诊所拒绝承担治疗费用。",
+                ),
+            )
+            .await;
+        assert_eq!(third["duplicates"], json!([]));
+        assert_eq!(third["dispute_type"], "medical");
+
+        // Linking by hand: a case cannot be linked to itself; twice changes nothing.
+        let (s, e) = t
+            .act(
+                id2,
+                &disp,
+                json!({"action": "link", "case_id": id2, "reason": "同一纠纷"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, c) = t
+            .act(
+                id2,
+                &disp,
+                json!({"action": "link", "case_id": id1, "reason": "同一纠纷"}),
+            )
+            .await;
+        assert_eq!(
+            (s, c["version"].clone()),
+            (StatusCode::OK, second["version"].clone())
+        );
+
+        // The staff's analyse tool; citizens may not use it; empty text is refused.
+        let (s, r) = t
+            .post(
+                "/api/v1/text/analyze",
+                &disp,
+                json!({"text": "上周三借给王某三万五千元"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(r["amounts"][0]["fen"], 3_500_000);
+        assert_eq!(r["times"][0]["start"], "2025-02-26T00:00:00");
+        let (s, _) = t
+            .post("/api/v1/text/analyze", &disp, json!({"text": "  "}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+);

@@ -106,8 +106,12 @@ impl Analysis {
     pub fn occurred(&self) -> Option<&time::TimeMention> {
         self.times.first()
     }
+    /// The most specific jurisdiction mentioned (codes of deeper nodes are longer).
     pub fn node_code(&self) -> Option<&str> {
-        self.places.iter().find_map(|p| p.node_code.as_deref())
+        self.places
+            .iter()
+            .filter_map(|p| p.node_code.as_deref())
+            .max_by_key(|c| c.len())
     }
 }
 

@@ -1,0 +1,154 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The text reader from outside: whole analyses, bad input, duplicates.
+use chrono::NaiveDateTime;
+use fengqiao_domain::case::{DisputeType, RiskLevel};
+use fengqiao_text::{Analyzer, Fingerprint, Gazetteer, GazetteerEntry, TextError, TypeModel};
+use proptest::prelude::*;
+
+fn at(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+}
+
+fn county() -> Analyzer {
+    let e = |code: &str, name: &str, path: &str, level: u8| GazetteerEntry {
+        code: code.into(),
+        name: name.into(),
+        path: path.into(),
+        level,
+    };
+    Analyzer::new(
+        Gazetteer::new(vec![
+            e("990102", "青溪县", "/990102/", 1),
+            e("990102001", "城关镇", "/990102/990102001/", 2),
+            e(
+                "990102001003",
+                "幸福村",
+                "/990102/990102001/990102001003/",
+                3,
+            ),
+        ]),
+        TypeModel::builtin(),
+    )
+}
+
+const SAMPLE: &str = "城关镇幸福村村民张建国反映，2024年3月5日下午，邻居王某某在建房时占用其家约两米宽的宅基地，\
+双方因宅基地边界问题发生纠纷，王某某扬言要拼命。张建国已年逾七旬，要求赔偿损失三万五千元，联系电话13800138000。";
+
+#[test]
+fn a_whole_analysis_reads_every_element() {
+    let a = county().analyze(SAMPLE, at("2024-03-07 10:00")).unwrap();
+    assert_eq!(a.dispute_type.best, DisputeType::HousingHomestead);
+    assert_eq!(a.dispute_type.top.len(), 3);
+    assert_eq!(a.cause.as_ref().unwrap().text, "宅基地边界");
+    assert_eq!(a.node_code(), Some("990102001003"));
+    assert_eq!(a.main_amount_fen(), Some(3_500_000));
+    assert_eq!(a.phones[0].text, "13800138000");
+    assert_eq!(a.risk.level, RiskLevel::High);
+    assert!(a.risk.cues.iter().any(|c| c.kind == "vulnerable"));
+    let names: Vec<&str> = a.persons.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(names, ["张建国", "王某某", "王某某", "张建国"]);
+    assert_eq!(a.persons[1].role.as_deref(), Some("neighbour"));
+    insta::assert_json_snapshot!(a);
+}
+
+#[test]
+fn bad_input_is_refused_or_read_in_bounded_work() {
+    let r = Analyzer::generic();
+    assert_eq!(r.analyze("", at("2025-01-01 00:00")), Err(TextError::Empty));
+    assert_eq!(
+        r.analyze(" \n\t ", at("2025-01-01 00:00")),
+        Err(TextError::Empty)
+    );
+    // 100,000 characters: read up to the limit, and it says so.
+    let long = SAMPLE.repeat(100_000 / SAMPLE.chars().count() + 1);
+    let a = r.analyze(&long, at("2025-01-01 00:00")).unwrap();
+    assert!(a.truncated);
+    assert_eq!(a.chars_read, fengqiao_text::MAX_CHARS);
+    // Traditional characters, full-width digits, emoji and Latin text mixed in.
+    let a = r
+        .analyze(
+            "😡鄰居張某某２０２４年３月５日打傷我，賠償￥３５，０００ OK?",
+            at("2025-01-01 00:00"),
+        )
+        .unwrap();
+    assert_eq!(a.main_amount_fen(), Some(3_500_000));
+    assert_eq!(a.times[0].text, "２０２４年３月５日");
+    assert_eq!(a.persons[0].text, "張某某");
+}
+
+#[test]
+fn duplicates_need_shared_parties_or_place_and_similar_words() {
+    let r = county();
+    let now = at("2025-03-01 10:00");
+    let fp = |t: &str| Fingerprint::of(t, &r.analyze(t, now).unwrap(), Some("990102001003"));
+    let a = fp("张建国反映邻居李小红在公共通道上堆放柴草杂物，影响通行，多次沟通无果。");
+    let b = fp("12345转来：张建国称邻居李小红在公共通道上堆放柴草杂物，影响通行，多次沟通无果。");
+    let c = fp("赵大爷反映女儿不支付赡养费，看病的钱都拿不出来。");
+    let hit = a.compare(7, &b).unwrap();
+    assert!(hit.score >= fengqiao_text::dedup::AUTO_LINK, "{hit:?}");
+    assert!(hit.reasons.contains(&"same_parties".to_string()));
+    assert_eq!(hit.shared_names, ["张建国", "李小红"]);
+    // Same village but another dispute: not a candidate.
+    assert!(a
+        .compare(8, &c)
+        .is_none_or(|d| d.score < fengqiao_text::dedup::SUGGEST));
+    let found = fengqiao_text::dedup::candidates(&a, [(7, &b), (8, &c)], 5);
+    assert_eq!(found.iter().map(|d| d.case_id).collect::<Vec<_>>(), [7]);
+}
+
+#[test]
+fn a_model_round_trips_and_retraining_learns_new_words() {
+    let m = TypeModel::builtin();
+    assert!(m.counts().is_some(), "the built-in model is shipped");
+    let again = TypeModel::from_json(&m.to_json()).unwrap();
+    assert_eq!(again.counts(), m.counts());
+    assert!(TypeModel::from_json("{").is_err());
+    // A deployment's confirmed cases teach it a word the lexicon lacks.
+    let texts = ["社区里的鸽子笼挡住窗户", "鸽子笼挡光", "鸽子笼占了楼道"];
+    let trained = TypeModel::train(
+        texts.iter().map(|t| (*t, DisputeType::Neighbourhood)),
+        "test",
+    )
+    .unwrap();
+    let r = Analyzer::new(Gazetteer::default(), trained);
+    assert_eq!(r.classify("鸽子笼").best, DisputeType::Neighbourhood);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn any_text_reads_without_panic_and_spans_stay_inside(s in "\\PC{0,300}") {
+        let r = county();
+        match r.analyze(&s, at("2025-06-15 12:00")) {
+            Err(e) => prop_assert_eq!(e, TextError::Empty),
+            Ok(a) => {
+                let n = s.chars().count();
+                for sp in a.persons.iter().map(|p| p.span)
+                    .chain(a.places.iter().map(|p| p.span))
+                    .chain(a.times.iter().map(|p| p.span))
+                    .chain(a.amounts.iter().map(|p| p.span)) {
+                    prop_assert!(sp.start < sp.end && sp.end <= n);
+                }
+                for t in &a.times {
+                    prop_assert!(t.start < t.end);
+                }
+                prop_assert!(a.risk.score <= 100);
+            }
+        }
+    }
+
+    #[test]
+    fn dispute_words_in_any_order_read_without_panic(
+        parts in proptest::collection::vec(prop::sample::select(vec![
+            "昨天", "晚上", "8点", "3月", "5日", "上周", "三", "万", "元", "¥", "35,000", "张", "某", "某",
+            "村", "扬言", "没有", "农历", "正月", "初八", "春节", "前", "、", "等", "十余", "名", "工人",
+            "1", "9", "号", "年", "。", "因", "问题",
+        ]), 1..40)
+    ) {
+        let s: String = parts.concat();
+        let a = county().analyze(&s, at("2025-06-15 12:00")).unwrap();
+        for t in &a.times {
+            prop_assert!(t.start < t.end, "{}", s);
+        }
+    }
+}
