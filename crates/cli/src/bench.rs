@@ -35,6 +35,12 @@ pub enum Bench {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The text reader on one core: full analyses of 300-character texts per second, and the
+    /// time of one 10,000-character text.
+    Text {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Demo generation into a fresh SQLite file.
     Generate {
         #[arg(long, default_value_t = 30_000)]
@@ -194,8 +200,119 @@ where
     Ok(())
 }
 
+fn bench_text(seconds: u64) -> Result<()> {
+    let analyzer = crate::eval::demo_analyzer()?;
+    let corpus = fengqiao_demo::labelled_corpus(7, 2_000, crate::eval::corpus_until())?;
+    // 300-character texts: demo complaints joined and cut.
+    let mut texts = Vec::new();
+    let mut cur = String::new();
+    for t in &corpus {
+        cur.push_str(&t.text);
+        if cur.chars().count() >= 300 {
+            texts.push(cur.chars().take(300).collect::<String>());
+            cur.clear();
+        }
+    }
+    let report = chrono::NaiveDate::from_ymd_opt(2026, 6, 30)
+        .and_then(|d| d.and_hms_opt(10, 0, 0))
+        .unwrap_or_default();
+    let stop = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let (mut n, mut checksum) = (0u64, 0usize);
+    while Instant::now() < stop {
+        for t in texts.iter().take(200) {
+            let a = analyzer.analyze(t, report)?;
+            checksum += a.persons.len() + a.times.len();
+            n += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "text: {n} analyses of 300-character texts in {secs:.2} s on one thread: {:.0} texts/s ({:.1} µs each; {} distinct texts; checksum {checksum})",
+        n as f64 / secs,
+        secs * 1e6 / n as f64,
+        texts.len().min(200)
+    );
+    // Where the time goes, per extractor.
+    {
+        use fengqiao_text::{classify, money, person, place, risk, time, Doc};
+        let sample: Vec<&String> = texts.iter().take(200).collect();
+        let mut parts: Vec<(&str, f64)> = Vec::new();
+        macro_rules! part {
+            ($name:expr, $f:expr) => {{
+                let t0 = Instant::now();
+                for t in &sample {
+                    let d = Doc::new(t, fengqiao_text::MAX_CHARS);
+                    #[allow(clippy::redundant_closure_call)]
+                    std::hint::black_box(($f)(&d));
+                }
+                parts.push((
+                    $name,
+                    t0.elapsed().as_secs_f64() * 1e6 / sample.len() as f64,
+                ));
+            }};
+        }
+        part!("doc", |_d: &Doc| 0);
+        part!("persons", |d: &Doc| person::extract(d).0.len());
+        part!("headcount", |d: &Doc| person::headcount(d).is_some());
+        part!("places", |d: &Doc| place::extract(d, analyzer.gazetteer())
+            .len());
+        part!("times", |d: &Doc| time::extract(d, report).len());
+        part!("money", |d: &Doc| money::extract(d).len()
+            + money::personal_numbers(d).0.len());
+        part!("type", |d: &Doc| analyzer.model().classify(d).confidence
+            > 0.5);
+        part!("cause", |d: &Doc| classify::cause(d).is_some());
+        part!("risk", |d: &Doc| risk::assess(d, &[], None, report).score);
+        println!(
+            "text: µs per 300-character text by part: {}",
+            parts
+                .iter()
+                .map(|(n, us)| format!("{n} {us:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    // 10,000 characters: real complaints, one long run of digits and numerals, and mixed noise.
+    let long_real: String = corpus
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<String>()
+        .chars()
+        .take(10_000)
+        .collect();
+    let digits: String = "1234567890一二三万元年月日"
+        .chars()
+        .cycle()
+        .take(10_000)
+        .collect();
+    let noise: String = "😀a１張某某、等，。¥3,5农历正月初八昨天晚上8点"
+        .chars()
+        .cycle()
+        .take(10_000)
+        .collect();
+    for (name, t) in [
+        ("complaints", long_real),
+        ("digits and numerals", digits),
+        ("mixed noise", noise),
+    ] {
+        let mut worst = Duration::ZERO;
+        for _ in 0..5 {
+            let t0 = Instant::now();
+            analyzer.analyze(&t, report)?;
+            worst = worst.max(t0.elapsed());
+        }
+        println!(
+            "text: 10,000 characters ({name}): worst of 5 runs {:.2} ms",
+            worst.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(what: Bench) -> Result<()> {
     match what {
+        Bench::Text { seconds } => bench_text(seconds),
         Bench::Intake {
             clients,
             seconds,

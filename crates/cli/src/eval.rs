@@ -23,7 +23,7 @@ pub fn corpus_until() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 30).unwrap_or_default()
 }
 pub fn held_out(index: u64) -> bool {
-    index % 5 == 0
+    index.is_multiple_of(5)
 }
 
 pub fn cause_map() -> Result<HashMap<String, Option<DisputeType>>> {
@@ -205,7 +205,7 @@ fn half(text: &str) -> &'static str {
     let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    if h % 2 == 0 {
+    if h.is_multiple_of(2) {
         "A"
     } else {
         "B"

@@ -8,6 +8,30 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use fengqiao_domain::case::DisputeType;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for bigram keys (two chars packed in a u64; not exposed to untrusted keys
+/// beyond the model's own vocabulary).
+#[derive(Default)]
+pub struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    }
+}
+
+fn pair_key(b: [char; 2]) -> u64 {
+    (u64::from(b[0] as u32) << 32) | u64::from(b[1] as u32)
+}
 use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -562,7 +586,7 @@ pub struct TypeModel {
     /// log P(type)
     log_prior: Vec<f64>,
     /// log P(bigram | type) per feature
-    log_likelihood: HashMap<[char; 2], Vec<f64>>,
+    log_likelihood: HashMap<u64, Vec<f64>, BuildHasherDefault<PairHasher>>,
 }
 
 /// How much one lexicon weight point counts against the model's log-probabilities.
@@ -576,7 +600,7 @@ impl TypeModel {
         TypeModel {
             counts: None,
             log_prior: Vec::new(),
-            log_likelihood: HashMap::new(),
+            log_likelihood: HashMap::default(),
         }
     }
 
@@ -648,7 +672,7 @@ impl TypeModel {
                     .zip(&totals)
                     .map(|(c, t)| ((c + 1.0) / (t + vocab)).ln())
                     .collect();
-                (k, l)
+                (pair_key(k), l)
             })
             .collect();
         Ok(TypeModel {
@@ -718,7 +742,7 @@ impl TypeModel {
             let (mut known, mut total) = (0usize, 0usize);
             for b in bigrams(&doc.chars) {
                 total += 1;
-                if let Some(row) = self.log_likelihood.get(&b) {
+                if let Some(row) = self.log_likelihood.get(&pair_key(b)) {
                     known += 1;
                     for (s, l) in nb.iter_mut().zip(row) {
                         *s += l;

@@ -104,14 +104,9 @@ impl<'a> Doc<'a> {
 
     /// Whether the normalised text has `word` at char index `i`.
     pub fn has_at(&self, i: usize, word: &str) -> bool {
-        let mut j = i;
-        for c in word.chars() {
-            if self.chars.get(j) != Some(&c) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        (i..)
+            .zip(word.chars())
+            .all(|(j, c)| self.chars.get(j) == Some(&c))
     }
 
     /// Whether `word` ends right before char index `i`.
@@ -156,5 +151,42 @@ mod tests {
         assert_eq!(d.original(Span::new(1, 4)), "與b😀");
         assert_eq!(d.slice(0, 2), "a与");
         assert_eq!(d.char_at_byte(d.text.len()), 4);
+    }
+}
+
+/// A word list with a first-character index, for scanning every position of a text.
+#[derive(Debug)]
+pub struct Words {
+    words: Vec<&'static str>,
+    first: std::collections::HashSet<char>,
+    last: std::collections::HashSet<char>,
+}
+
+impl Words {
+    /// Longest words are tried first.
+    pub fn new<'a>(lists: impl IntoIterator<Item = &'a [&'static str]>) -> Words {
+        let mut words: Vec<&'static str> = lists.into_iter().flatten().copied().collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+        let first = words.iter().filter_map(|w| w.chars().next()).collect();
+        let last = words.iter().filter_map(|w| w.chars().last()).collect();
+        Words { words, first, last }
+    }
+
+    /// The longest word of the list ending right before char `i`.
+    pub fn before(&self, doc: &Doc, i: usize) -> Option<&'static str> {
+        let c = doc.at(i.checked_sub(1)?)?;
+        if !self.last.contains(&c) {
+            return None;
+        }
+        self.words.iter().copied().find(|w| doc.has_before(i, w))
+    }
+
+    /// The longest word of the list at char `i`.
+    pub fn at(&self, doc: &Doc, i: usize) -> Option<&'static str> {
+        let c = doc.at(i)?;
+        if !self.first.contains(&c) {
+            return None;
+        }
+        self.words.iter().copied().find(|w| doc.has_at(i, w))
     }
 }

@@ -629,8 +629,28 @@ fn org_stop(c: char) -> bool {
         )
 }
 
+fn cue_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([CUES]))
+}
+
+fn post_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([POST_CUES]))
+}
+
+fn address_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([&ADDRESS_FORMS[..]]))
+}
+
+fn compound_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([&COMPOUND_SURNAMES[..]]))
+}
+
 fn surname_at(doc: &Doc, i: usize) -> Option<usize> {
-    if let Some(w) = doc.any_at(i, &COMPOUND_SURNAMES) {
+    if let Some(w) = compound_words().at(doc, i) {
         return Some(w.chars().count());
     }
     doc.at(i).filter(|c| surnames().contains(c)).map(|_| 1)
@@ -755,12 +775,12 @@ pub fn extract(doc: &Doc) -> (Vec<Person>, Vec<Organisation>, Vec<RoleMention>) 
         // 老王, 小李 are handled by the address forms below (王师傅…) and a prefix check.
         let found = if let Some(m) = masked_len(doc, j) {
             Some((j + m, NameForm::Anonymised))
-        } else if let Some(w) = doc.any_at(j, &ADDRESS_FORMS) {
+        } else if let Some(w) = address_words().at(doc, j) {
             let end = j + w.chars().count();
             // 王师傅 but not 张老师们 inside words; a single-char form needs a boundary before.
             let before_ok = i == 0
                 || !is_han(c[i - 1])
-                || doc.any_before(i, CUES).is_some()
+                || cue_words().before(doc, i).is_some()
                 || matches!(
                     c[i - 1],
                     '找' | '和'
@@ -781,7 +801,7 @@ pub fn extract(doc: &Doc) -> (Vec<Person>, Vec<Organisation>, Vec<RoleMention>) 
             (before_ok && (w.chars().count() > 1 || name_follow(doc.at(end))))
                 .then_some((end, NameForm::Address))
         } else {
-            let cue = doc.any_before(i, CUES).is_some()
+            let cue = cue_words().before(doc, i).is_some()
                 || i == 0
                 || !is_han(c[i - 1]) && !c[i - 1].is_ascii_alphanumeric()
                 || matches!(
@@ -801,8 +821,8 @@ pub fn extract(doc: &Doc) -> (Vec<Person>, Vec<Organisation>, Vec<RoleMention>) 
             match given_len(doc, j) {
                 Some(g) => {
                     let end = j + g;
-                    let post = doc.any_at(end, POST_CUES).is_some();
-                    let strong_cue = doc.any_before(i, CUES).is_some();
+                    let post = post_words().at(doc, end).is_some();
+                    let strong_cue = cue_words().before(doc, i).is_some();
                     (strong_cue || cue && post).then_some((end, NameForm::Full))
                 }
                 None => None,
@@ -876,11 +896,30 @@ fn role_before(doc: &Doc, roles: &[RoleMention], i: usize) -> Option<String> {
         .map(|r| r.role.clone())
 }
 
+fn role_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| {
+        let v: Vec<&'static str> = ROLES.iter().map(|(w, _)| *w).collect();
+        crate::doc::Words::new([v.leak() as &[&'static str]])
+    })
+}
+
+fn org_words() -> &'static crate::doc::Words {
+    static W: OnceLock<crate::doc::Words> = OnceLock::new();
+    W.get_or_init(|| {
+        let v: Vec<&'static str> = ORG_SUFFIXES.iter().map(|(w, _)| *w).collect();
+        crate::doc::Words::new([v.leak() as &[&'static str]])
+    })
+}
+
 fn roles(doc: &Doc) -> Vec<RoleMention> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < doc.len() {
-        match ROLES.iter().find(|(w, _)| doc.has_at(i, w)) {
+        let found = role_words()
+            .at(doc, i)
+            .and_then(|w| ROLES.iter().find(|(x, _)| *x == w));
+        match found {
             Some((w, role)) => {
                 let end = i + w.chars().count();
                 out.push(RoleMention {
@@ -901,7 +940,10 @@ fn organisations(doc: &Doc) -> Vec<Organisation> {
     let mut out: Vec<Organisation> = Vec::new();
     let mut i = 0;
     while i < c.len() {
-        let Some((w, kind)) = ORG_SUFFIXES.iter().find(|(w, _)| doc.has_at(i, w)) else {
+        let found = org_words()
+            .at(doc, i)
+            .and_then(|w| ORG_SUFFIXES.iter().find(|(x, _)| *x == w));
+        let Some((w, kind)) = found else {
             i += 1;
             continue;
         };

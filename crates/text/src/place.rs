@@ -260,7 +260,7 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
         if !addr_char(c[j]) || (j > i && addr_break(c[j]) && !doc.has_at(j, "的出租")) {
             break;
         }
-        if let Some(w) = SEGMENT_ENDS.iter().find(|w| doc.has_at(j, w)) {
+        if let Some(w) = segment_words().at(doc, j) {
             let seg_end = j + w.chars().count();
             // a segment needs at least one char before its end word ("医院" alone is not a
             // place of its own)
@@ -275,7 +275,7 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
     let mut end = last_end?;
     // "…的出租房内", "…的家中", "…门口"
     if doc.has_at(end, "的") {
-        if let Some(w) = SEGMENT_ENDS.iter().find(|w| doc.has_at(end + 1, w)) {
+        if let Some(w) = segment_words().at(doc, end + 1) {
             end = end + 1 + w.chars().count();
         }
     }
@@ -283,6 +283,16 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
         end += 1;
     }
     Some(end)
+}
+
+fn lead_words() -> &'static crate::doc::Words {
+    static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([&LEADS[..]]))
+}
+
+fn segment_words() -> &'static crate::doc::Words {
+    static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new([&SEGMENT_ENDS[..]]))
 }
 
 pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
@@ -310,7 +320,7 @@ pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
                     )
                     .is_some()
                     || s == 0;
-                if !(place_after && place_before) && !(place_after && e - s >= 3) {
+                if !(place_after && (place_before || e - s >= 3)) {
                     continue;
                 }
             }
@@ -342,7 +352,7 @@ pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
     let c = &doc.chars;
     let mut i = 0;
     while i < c.len() {
-        let lead = doc.any_at(i, &LEADS);
+        let lead = lead_words().at(doc, i);
         let start = match lead {
             Some(w) => i + w.chars().count(),
             None => {

@@ -214,6 +214,11 @@ const WAGE_WORDS: [&str; 7] = [
     "工程款",
 ];
 
+fn risk_words() -> &'static crate::doc::Words {
+    static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
+    W.get_or_init(|| crate::doc::Words::new(LEXICON.iter().map(|(_, ws, _)| *ws)))
+}
+
 pub fn assess(
     doc: &Doc,
     amounts: &[Amount],
@@ -223,14 +228,14 @@ pub fn assess(
     let mut cues = Vec::new();
     let c = &doc.chars;
     let mut i = 0;
+    let words = risk_words();
     while i < c.len() {
-        let mut hit = None;
-        for (kind, words, weight) in LEXICON {
-            if let Some(w) = doc.any_at(i, words) {
-                hit = Some((*kind, w, *weight));
-                break;
-            }
-        }
+        let hit = words.at(doc, i).and_then(|w| {
+            LEXICON
+                .iter()
+                .find(|(_, ws, _)| ws.contains(&w))
+                .map(|(kind, _, weight)| (*kind, w, *weight))
+        });
         match hit {
             Some((kind, w, weight)) => {
                 let end = i + w.chars().count();

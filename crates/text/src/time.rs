@@ -213,7 +213,10 @@ const PARTS_OF_DAY: [(&str, u32, u32); 16] = [
     ("早", 6, 9),
 ];
 
-const RELATIVE_DAYS: [(&str, i64, Option<(u32, u32)>); 22] = [
+/// An hour range of the day, `[from, to)`.
+type Hours = Option<(u32, u32)>;
+
+const RELATIVE_DAYS: [(&str, i64, Hours); 22] = [
     ("大前天", -3, None),
     ("前天", -2, None),
     ("前日", -2, None),
@@ -270,6 +273,9 @@ fn weekday_of(c: char) -> Option<u32> {
 fn monday_of(d: NaiveDate) -> NaiveDate {
     d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
+
+/// A festival's interval in a given solar year.
+type ByYear = Box<dyn Fn(i32) -> Option<(NaiveDate, NaiveDate)>>;
 
 /// Festivals: (word, lunar?, month, day, length in days).
 const FESTIVALS: [(&str, bool, u32, u32, i64); 14] = [
@@ -432,11 +438,7 @@ fn lunar_expr(doc: &Doc, i: usize, st: &State) -> Option<(Range, usize)> {
 }
 
 fn festival_expr(doc: &Doc, i: usize, st: &State, year: Option<i32>) -> Option<(Range, usize)> {
-    let mut hit: Option<(
-        usize,
-        Box<dyn Fn(i32) -> Option<(NaiveDate, NaiveDate)>>,
-        bool,
-    )> = None;
+    let mut hit: Option<(usize, ByYear, bool)> = None;
     for (w, lunar, m, d, len) in FESTIVALS {
         if doc.has_at(i, w) {
             hit = Some((
@@ -739,7 +741,7 @@ fn day_only(doc: &Doc, i: usize, st: &State) -> Option<(Range, usize)> {
     Some((one_day(a.with_day(d)?), k + 1))
 }
 
-fn relative_day(doc: &Doc, i: usize, st: &State) -> Option<(Range, usize, Option<(u32, u32)>)> {
+fn relative_day(doc: &Doc, i: usize, st: &State) -> Option<(Range, usize, Hours)> {
     for (w, off, part) in RELATIVE_DAYS {
         if doc.has_at(i, w) {
             let d = match off {
@@ -970,6 +972,27 @@ fn parse_at(doc: &Doc, i: usize, st: &State) -> Option<(Range, usize, bool)> {
     Some((r, j, approximate))
 }
 
+/// Characters a time expression can start with.
+fn may_start(c: char) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<char>> = std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| {
+        let mut s: std::collections::HashSet<char> = "0123456789零〇一二两三四五六七八九十廿半上本这下当同星礼周农阴旧正腊冬今去前明次隔第大昨后刚近最日凌早清中傍晚夜深白"
+            .chars()
+            .collect();
+        let words = RELATIVE_YEARS
+            .iter()
+            .map(|x| x.0)
+            .chain(RELATIVE_DAYS.iter().map(|x| x.0))
+            .chain(FESTIVALS.iter().map(|x| x.0))
+            .chain(SOLAR_FESTIVALS.iter().map(|x| x.0))
+            .chain(FUZZY.iter().map(|x| x.0))
+            .chain(PARTS_OF_DAY.iter().map(|x| x.0));
+        s.extend(words.filter_map(|w| w.chars().next()));
+        s
+    });
+    set.contains(&c)
+}
+
 /// All time expressions of the text, in order.
 pub fn extract(doc: &Doc, reported_at: NaiveDateTime) -> Vec<TimeMention> {
     let st = State {
@@ -982,7 +1005,7 @@ pub fn extract(doc: &Doc, reported_at: NaiveDateTime) -> Vec<TimeMention> {
     while i < c.len() {
         // Start only at a boundary: not inside a number or a word like 三年级.
         let prev_digit = i > 0 && (c[i - 1].is_ascii_digit() || c[i - 1] == '.');
-        if prev_digit {
+        if prev_digit || !may_start(c[i]) {
             i += 1;
             continue;
         }
@@ -990,9 +1013,9 @@ pub fn extract(doc: &Doc, reported_at: NaiveDateTime) -> Vec<TimeMention> {
             Some((r, end, approximate)) if end > i => {
                 if r.grain <= Grain::Day || r.grain >= Grain::PartOfDay {
                     let d = r.start.date();
-                    if r.end - r.start <= Duration::days(1) || r.grain == Grain::Day {
-                        st.anchor.set(Some(d));
-                    } else if st.anchor.get().is_none_or(|a| a.year() != d.year()) {
+                    // A day anchors 当天/次日; a longer span only when it changes the year.
+                    let day_like = r.end - r.start <= Duration::days(1) || r.grain == Grain::Day;
+                    if day_like || st.anchor.get().is_none_or(|a| a.year() != d.year()) {
                         st.anchor.set(Some(d));
                     }
                 }
