@@ -329,6 +329,19 @@ impl App {
         input: &CaseInput,
         idempotency_key: Option<&str>,
     ) -> Result<(StoredCase, bool)> {
+        self.submit_case_read(actor, input, idempotency_key)
+            .await
+            .map(|(c, new, _)| (c, new))
+    }
+
+    /// [`App::submit_case`], with what the reader filled in and the duplicate candidates
+    /// (`None` for a replayed submission, or when the analysis could not be stored).
+    pub async fn submit_case_read(
+        &self,
+        actor: Option<&Actor>,
+        input: &CaseInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StoredCase, bool, Option<crate::text::IntakeReading>)> {
         // Read the text first: what the submission left empty is filled in from it, for staff
         // to confirm or correct (corrections are `edit` events).
         let analysis = match input.text.trim() {
@@ -355,34 +368,42 @@ impl App {
             body_hash: sm3_hex(serde_json::to_string(input).unwrap_or_default().as_bytes()),
         });
         let submitted_by = actor.map(|a| a.user_id);
+        let now = self.now();
+        let mut reading_input = analysis.map(|a| (a, filled));
         for _ in 0..3 {
             let kind = workflow::register(new_case.clone(), new_tracking_code(), submitted_by)?;
             let event = CaseEvent {
                 seq: 1,
-                at: self.now(),
+                at: now,
                 actor_id: submitted_by,
                 kind,
             };
             let state = workflow::apply(None, &event)
                 .ok_or_else(|| AppError::Internal("registration".into()))?;
-            match self.store.create_case(&state, &event, idem.as_ref()).await {
+            match self
+                .store
+                .create_case(&state, &event, idem.as_ref(), None)
+                .await
+            {
                 Ok(Created::New(id)) => {
                     let stored = StoredCase {
                         id,
                         version: 1,
                         state,
                     };
-                    let linked = match analysis {
-                        Some(a) => self.after_registration(&stored, a, filled).await,
-                        None => false,
+                    let reading = match reading_input.take() {
+                        Some((a, filled)) => {
+                            Some(self.after_registration(&stored, a, filled).await)
+                        }
+                        None => None,
                     };
                     // Auto-linking moved the case on by a version.
-                    let stored = if linked {
+                    let stored = if reading.as_ref().is_some_and(|r| r.linked) {
                         self.store.get_case(id).await?.unwrap_or(stored)
                     } else {
                         stored
                     };
-                    return Ok((stored, true));
+                    return Ok((stored, true, reading));
                 }
                 Ok(Created::Existing {
                     id,
@@ -393,7 +414,7 @@ impl App {
                         .get_case(id)
                         .await?
                         .ok_or(AppError::NotFound("case"))?;
-                    return Ok((c, false));
+                    return Ok((c, false, None));
                 }
                 Ok(Created::Existing {
                     same_body: false, ..

@@ -37,21 +37,75 @@ pub struct CaseAnalysis {
     /// Earlier cases that may describe the same dispute, best first.
     #[schema(value_type = Vec<Object>)]
     pub duplicates: Vec<DupCandidate>,
-    /// The candidates linked automatically (score ≥ 0.8).
+    /// The candidate linked automatically (the best one, when its score is ≥ 0.8).
     pub auto_linked: Vec<i64>,
+}
+
+/// What intake computed from a text before writing the case.
+pub(crate) struct Prepared {
+    filled: Vec<String>,
+    duplicates: Vec<DupCandidate>,
+    /// The analysis row (its case id is set when the case is written).
+    pub(crate) row: StoredAnalysis,
+}
+
+/// What intake tells the submitter about the text just registered.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IntakeReading {
+    pub filled: Vec<String>,
+    pub duplicates: Vec<DupCandidate>,
+    /// The best candidate was linked automatically.
+    pub linked: bool,
+    /// The background reader has the case: duplicates follow in its stored analysis.
+    pub pending: bool,
+}
+
+impl IntakeReading {
+    fn pending(filled: Vec<String>) -> IntakeReading {
+        IntakeReading {
+            filled,
+            pending: true,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct TextState {
     analyzer: Option<Arc<Analyzer>>,
-    recent: VecDeque<(i64, Millis, Fingerprint)>,
+    /// The highest case id whose fingerprint was read from the store.
     last_id: i64,
 }
 
-pub(crate) type SharedText = Mutex<TextState>;
+/// The reader, and the index of recent fingerprints (read in parallel, written briefly).
+#[derive(Default)]
+pub(crate) struct SharedText {
+    state: Mutex<TextState>,
+    /// An async lock: a waiting intake yields its worker thread instead of blocking it.
+    index: tokio::sync::RwLock<dedup::Index>,
+    /// The background reader, when running: intake hands it the cases just registered.
+    queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ReadJob>>,
+}
 
-fn lock(t: &SharedText) -> Result<std::sync::MutexGuard<'_, TextState>> {
-    t.lock().map_err(|_| AppError::Internal("text lock".into()))
+/// A registered case waiting for its duplicate search and stored analysis.
+pub(crate) struct ReadJob {
+    case: StoredCase,
+    analysis: Analysis,
+    filled: Vec<String>,
+}
+
+impl SharedText {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, TextState>> {
+        self.state
+            .lock()
+            .map_err(|_| AppError::Internal("text lock".into()))
+    }
+    async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, dedup::Index> {
+        self.index.read().await
+    }
+    async fn write(&self) -> tokio::sync::RwLockWriteGuard<'_, dedup::Index> {
+        self.index.write().await
+    }
 }
 
 /// Local (China) time of an instant.
@@ -131,7 +185,7 @@ pub fn fill_in(input: &mut CaseInput, a: &Analysis, now: Millis) -> Vec<String> 
 impl App {
     /// The text reader of this deployment (its jurisdictions, its classifier), built once.
     pub async fn analyzer(&self) -> Result<Arc<Analyzer>> {
-        if let Some(a) = lock(&self.text)?.analyzer.clone() {
+        if let Some(a) = self.text.lock()?.analyzer.clone() {
             return Ok(a);
         }
         let mut entries = Vec::new();
@@ -162,7 +216,7 @@ impl App {
             None => TypeModel::builtin(),
         };
         let a = Arc::new(Analyzer::new(Gazetteer::new(entries), model));
-        lock(&self.text)?.analyzer = Some(a.clone());
+        self.text.lock()?.analyzer = Some(a.clone());
         Ok(a)
     }
 
@@ -180,116 +234,95 @@ impl App {
             .map_err(|e| fengqiao_domain::DomainError::validation("text", e.code()).into())
     }
 
-    /// Fingerprints of the last [`DUP_WINDOW_DAYS`] days, refreshed from the store (so cases
-    /// registered by other server instances are seen too).
-    async fn recent_fingerprints(&self, now: Millis) -> Result<Vec<(i64, Fingerprint)>> {
+    /// Brings the index up to date with the store (cases registered by other server
+    /// instances) and forgets cases older than the window.
+    async fn refresh_index(&self, now: Millis) -> Result<()> {
         let since = now - DUP_WINDOW_DAYS * DAY_MS;
-        let mut after = lock(&self.text)?.last_id;
+        let mut after = self.text.lock()?.last_id;
         loop {
             let rows = self.store.fingerprints(after, since, 2_000).await?;
             if rows.is_empty() {
                 break;
             }
-            let mut t = lock(&self.text)?;
-            for r in &rows {
-                after = after.max(r.case_id);
-                if r.case_id <= t.last_id {
-                    continue;
-                }
-                if let Ok(f) = serde_json::from_str::<Fingerprint>(&r.fingerprint) {
-                    t.recent.push_back((r.case_id, r.registered_at, f));
-                }
-                t.last_id = r.case_id;
-            }
-        }
-        let mut t = lock(&self.text)?;
-        while t.recent.front().is_some_and(|(_, at, _)| *at < since) {
-            t.recent.pop_front();
-        }
-        Ok(t.recent.iter().map(|(id, _, f)| (*id, f.clone())).collect())
-    }
-
-    /// After a case is registered: store its analysis and fingerprint, find duplicates, link
-    /// the sure ones. Failures are logged, never lost cases: the case is already accepted.
-    pub(crate) async fn after_registration(
-        &self,
-        case: &StoredCase,
-        analysis: Analysis,
-        filled: Vec<String>,
-    ) -> bool {
-        match self.record_analysis(case, analysis, filled).await {
-            Ok(linked) => linked,
-            Err(e) => {
-                tracing::warn!(case = case.id, error = %e, "case analysis not stored");
-                false
-            }
-        }
-    }
-
-    async fn record_analysis(
-        &self,
-        case: &StoredCase,
-        analysis: Analysis,
-        filled: Vec<String>,
-    ) -> Result<bool> {
-        let s = &case.state;
-        let fp = Fingerprint::of(&s.text, &analysis, Some(&s.location.node_code));
-        let earlier = self.recent_fingerprints(s.registered_at).await?;
-        let duplicates = dedup::candidates(
-            &fp,
-            earlier
-                .iter()
-                .filter(|(id, _)| *id != case.id)
-                .map(|(id, f)| (*id, f)),
-            5,
-        );
-        let mut auto_linked = Vec::new();
-        for d in duplicates.iter().filter(|d| d.score >= dedup::AUTO_LINK) {
-            let reason = format!("duplicate {:.2}: {}", d.score, d.reasons.join(", "));
-            let sys = Actor::system();
-            let link = |other: i64| Command::Link {
-                case_id: other,
-                reason: reason.clone(),
+            let fresh: Vec<(i64, Millis, Fingerprint)> = {
+                let index = self.text.read().await;
+                rows.iter()
+                    .filter(|r| !index.contains(r.case_id))
+                    .filter_map(|r| {
+                        serde_json::from_str::<Fingerprint>(&r.fingerprint)
+                            .ok()
+                            .map(|f| (r.case_id, r.registered_at, f))
+                    })
+                    .collect()
             };
-            self.act(&sys, case.id, &link(d.case_id)).await?;
-            self.act(&sys, d.case_id, &link(case.id)).await?;
-            auto_linked.push(d.case_id);
+            after = rows.iter().map(|r| r.case_id).max().unwrap_or(after);
+            if !fresh.is_empty() {
+                let mut index = self.text.write().await;
+                for (id, at, f) in fresh {
+                    index.insert(id, at, f);
+                }
+            }
+            let mut t = self.text.lock()?;
+            t.last_id = t.last_id.max(after);
         }
-        let linked = !auto_linked.is_empty();
-        self.store_analysis(case, analysis, filled, duplicates, auto_linked, &fp)
-            .await?;
-        let mut t = lock(&self.text)?;
-        // Pushed even when a later case was cached first (two intakes racing).
-        if !t
-            .recent
-            .iter()
-            .rev()
-            .take(64)
-            .any(|(id, _, _)| *id == case.id)
-        {
-            t.recent.push_back((case.id, s.registered_at, fp));
+        if self.text.read().await.oldest().is_some_and(|at| at < since) {
+            self.text.write().await.expire(since);
         }
-        t.last_id = t.last_id.max(case.id);
-        Ok(linked)
+        Ok(())
     }
 
-    async fn store_analysis(
+    /// After the case and its analysis are written: link the best sure duplicate, index the
+    /// fingerprint. Failures are logged, never lost cases: both are already stored.
+    pub(crate) async fn finish_reading(&self, case: &StoredCase, p: Prepared) -> IntakeReading {
+        let mut linked = false;
+        // The best sure candidate only: a flood of identical submissions links as a chain, not
+        // every case to every other.
+        if let Some(d) = p.duplicates.first().filter(|d| d.score >= dedup::AUTO_LINK) {
+            match self.link_duplicate(case, d, &p).await {
+                Ok(()) => linked = true,
+                Err(e) => tracing::warn!(case = case.id, error = %e, "duplicate not linked"),
+            }
+        }
+        IntakeReading {
+            filled: p.filled,
+            duplicates: p.duplicates,
+            linked,
+            pending: false,
+        }
+    }
+
+    async fn link_duplicate(
         &self,
         case: &StoredCase,
-        analysis: Analysis,
-        filled: Vec<String>,
-        duplicates: Vec<DupCandidate>,
-        auto_linked: Vec<i64>,
-        fp: &Fingerprint,
+        d: &DupCandidate,
+        p: &Prepared,
     ) -> Result<()> {
-        let row = self.analysis_row(case, analysis, filled, duplicates, auto_linked, fp)?;
+        let reason = format!("duplicate {:.2}: {}", d.score, d.reasons.join(", "));
+        let sys = Actor::system();
+        let link = |other: i64| Command::Link {
+            case_id: other,
+            reason: reason.clone(),
+        };
+        self.act(&sys, case.id, &link(d.case_id)).await?;
+        self.act(&sys, d.case_id, &link(case.id)).await?;
+        let mut record: CaseAnalysis =
+            serde_json::from_str(&p.row.analysis).map_err(|e| AppError::Internal(e.to_string()))?;
+        record.auto_linked = vec![d.case_id];
+        let row = StoredAnalysis {
+            case_id: case.id,
+            analysis: serde_json::to_string(&record)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            ..p.row.clone()
+        };
         self.store.put_analyses(&[row]).await?;
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn analysis_row(
         &self,
-        case: &StoredCase,
+        case_id: i64,
+        registered_at: Millis,
         analysis: Analysis,
         filled: Vec<String>,
         duplicates: Vec<DupCandidate>,
@@ -307,13 +340,124 @@ impl App {
         };
         let json = |v: &dyn erased::Json| v.json();
         Ok(StoredAnalysis {
-            case_id: case.id,
+            case_id,
             analyser_version: record.analyser_version.clone(),
             analysed_at: now,
-            registered_at: case.state.registered_at,
+            registered_at,
             analysis: json(&record)?,
             fingerprint: json(fp)?,
         })
+    }
+
+    /// Starts the background reader: from now on intake registers a case with the elements
+    /// filled in and returns, and the reader stores the analysis, searches duplicates and links
+    /// the sure one, a batch at a time (one write for the batch). Without it (library use),
+    /// intake does all of that itself before answering. Idempotent.
+    pub fn spawn_text_reader(self: &Arc<Self>) {
+        // Bounded: when the reader falls behind, intake waits for room (back-pressure).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ReadJob>(4_096);
+        if self.text.queue.set(tx).is_err() {
+            return;
+        }
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < 256 {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let Some(app) = app.upgrade() else { break };
+                let n = jobs.len();
+                if let Err(e) = app.read_batch(jobs).await {
+                    tracing::warn!(error = %e, cases = n, "case analyses not stored; `fengqiao analyze` fills them in");
+                }
+            }
+        });
+    }
+
+    /// Hands a registered case to the background reader, or reads it now when none runs.
+    pub(crate) async fn after_registration(
+        &self,
+        case: &StoredCase,
+        analysis: Analysis,
+        filled: Vec<String>,
+    ) -> IntakeReading {
+        let job = ReadJob {
+            case: case.clone(),
+            analysis,
+            filled: filled.clone(),
+        };
+        if let Some(q) = self.text.queue.get() {
+            if let Err(e) = q.send(job).await {
+                // The reader stopped: read here.
+                return match self.read_batch(vec![e.0]).await {
+                    Ok(mut r) => r.pop().unwrap_or_default(),
+                    Err(_) => IntakeReading::pending(filled),
+                };
+            }
+            return IntakeReading::pending(filled);
+        }
+        match self.read_batch(vec![job]).await {
+            Ok(mut r) => r.pop().unwrap_or_else(|| IntakeReading::pending(filled)),
+            Err(e) => {
+                tracing::warn!(case = case.id, error = %e, "case analysis not stored");
+                IntakeReading::pending(filled)
+            }
+        }
+    }
+
+    /// Duplicates, stored analyses (one write), auto-links, for registered cases in id order.
+    async fn read_batch(&self, jobs: Vec<ReadJob>) -> Result<Vec<IntakeReading>> {
+        let mut prepared = Vec::with_capacity(jobs.len());
+        let latest = jobs
+            .iter()
+            .map(|j| j.case.state.registered_at)
+            .max()
+            .unwrap_or(0);
+        self.refresh_index(latest).await?;
+        let mut index = self.text.write().await;
+        for j in jobs {
+            let s = &j.case.state;
+            let fp = Fingerprint::of(&s.text, &j.analysis, Some(&s.location.node_code));
+            let from = s.registered_at - DUP_WINDOW_DAYS * DAY_MS;
+            let duplicates = index.candidates(&fp, j.case.id, from, s.registered_at, 5);
+            // Later cases of the batch see the earlier ones.
+            index.insert(j.case.id, s.registered_at, fp.clone());
+            let row = self.analysis_row(
+                j.case.id,
+                s.registered_at,
+                j.analysis,
+                j.filled.clone(),
+                duplicates.clone(),
+                Vec::new(),
+                &fp,
+            )?;
+            prepared.push((
+                j.case,
+                Prepared {
+                    filled: j.filled,
+                    duplicates,
+                    row,
+                },
+            ));
+        }
+        drop(index);
+        self.store
+            .put_analyses(
+                &prepared
+                    .iter()
+                    .map(|(_, p)| p.row.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(prepared.len());
+        for (case, p) in prepared {
+            out.push(self.finish_reading(&case, p).await);
+        }
+        Ok(out)
     }
 
     /// The stored analysis of a case the actor may see.
@@ -335,7 +479,9 @@ impl App {
         let version = fengqiao_text::ANALYSER_VERSION;
         let mut after = 0;
         let mut done = 0;
-        let mut window: VecDeque<(i64, Millis, Fingerprint)> = VecDeque::new();
+        // Every case's fingerprint (ids need not follow time: generated histories are written
+        // in batches); each case is compared with the cases of the 30 days before it only.
+        let mut index = dedup::Index::default();
         loop {
             let page = self.store.cases_after(after, batch).await?;
             if page.is_empty() {
@@ -350,12 +496,6 @@ impl App {
                     .analyze(&s.text, local_time(s.registered_at))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 let fp = Fingerprint::of(&s.text, &analysis, Some(&s.location.node_code));
-                while window
-                    .front()
-                    .is_some_and(|(_, at, _)| *at < s.registered_at - DUP_WINDOW_DAYS * DAY_MS)
-                {
-                    window.pop_front();
-                }
                 let keep = match &existing {
                     Some(e) => !all && e.analyser_version == version,
                     None => false,
@@ -363,12 +503,13 @@ impl App {
                 if !keep {
                     let prior: Option<CaseAnalysis> =
                         existing.and_then(|e| serde_json::from_str(&e.analysis).ok());
-                    let duplicates =
-                        dedup::candidates(&fp, window.iter().map(|(id, _, f)| (*id, f)), 5);
+                    let from = s.registered_at - DUP_WINDOW_DAYS * DAY_MS;
+                    let duplicates = index.candidates(&fp, case.id, from, s.registered_at, 5);
                     let (filled, auto_linked) =
                         prior.map(|p| (p.filled, p.auto_linked)).unwrap_or_default();
                     rows.push(self.analysis_row(
-                        case,
+                        case.id,
+                        s.registered_at,
                         analysis,
                         filled,
                         duplicates,
@@ -377,13 +518,13 @@ impl App {
                     )?);
                     done += 1;
                 }
-                window.push_back((case.id, s.registered_at, fp));
+                index.insert(case.id, s.registered_at, fp);
             }
             self.store.put_analyses(&rows).await?;
         }
         // The duplicate cache is rebuilt from the store on next use.
-        if let Ok(mut t) = self.text.lock() {
-            t.recent.clear();
+        *self.text.write().await = dedup::Index::default();
+        if let Ok(mut t) = self.text.state.lock() {
             t.last_id = 0;
         }
         Ok(done)

@@ -16,12 +16,16 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand)]
 pub enum Bench {
-    /// Case intake over HTTP: N concurrent clients submit cases for a while.
+    /// Case intake over HTTP: N concurrent clients submit cases for a while. The texts are the
+    /// demo corpus's complaints (each is read and compared with the last 30 days' cases).
     Intake {
         #[arg(long, default_value_t = 64)]
         clients: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Submit one text over and over (every case a duplicate of the last: the worst case).
+        #[arg(long)]
+        same_text: bool,
         /// An empty database to use (default: a fresh SQLite file in a temporary directory).
         #[arg(long)]
         database_url: Option<String>,
@@ -317,28 +321,41 @@ pub async fn run(what: Bench) -> Result<()> {
             clients,
             seconds,
             database_url,
+            same_text,
         } => {
             let t = target(database_url, true).await?;
             let tok = token(&t.app, "dispatcher").await?;
+            // Complaints of the bench county (seed 1), each in its own grid.
+            let corpus: Arc<Vec<(String, String)>> = Arc::new(if same_text {
+                Vec::new()
+            } else {
+                fengqiao_demo::labelled_corpus(1, 60_000, crate::eval::corpus_until())?
+                    .into_iter()
+                    .map(|t| (t.text, t.node_code))
+                    .collect()
+            });
             let stop = Instant::now() + Duration::from_secs(seconds);
             let next = Arc::new(AtomicU64::new(0));
             drive("intake", clients, |load| {
-                let (client, tok, next, addr) =
-                    (t.client.clone(), tok.clone(), next.clone(), t.addr);
+                let (client, tok, next, addr, corpus) = (
+                    t.client.clone(),
+                    tok.clone(),
+                    next.clone(),
+                    t.addr,
+                    corpus.clone(),
+                );
                 async move {
                     while Instant::now() < stop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let t0 = Instant::now();
                         let key = format!("bench-{i}");
-                        let r = call(
-                            &client,
-                            addr,
-                            &tok,
-                            "/api/v1/cases",
-                            case_body(i, "990102001001"),
-                            Some(&key),
-                        )
-                        .await;
+                        let mut body = case_body(i, "990102001001");
+                        if !corpus.is_empty() {
+                            let (text, node) = &corpus[i as usize % corpus.len()];
+                            body["text"] = json!(text);
+                            body["node_code"] = json!(node);
+                        }
+                        let r = call(&client, addr, &tok, "/api/v1/cases", body, Some(&key)).await;
                         load.record(t0, 201, r);
                     }
                 }

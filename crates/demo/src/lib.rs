@@ -1076,6 +1076,8 @@ pub struct LabelledText {
     pub text: String,
     pub dispute_type: DisputeType,
     pub reported_at: Millis,
+    /// The grid the case was generated in.
+    pub node_code: String,
     pub labels: Vec<Label>,
 }
 
@@ -1094,6 +1096,7 @@ pub fn labelled_corpus(seed: u64, n: u64, until: NaiveDate) -> Result<Vec<Labell
                 text: g.state.text.clone(),
                 dispute_type: g.state.dispute_type,
                 reported_at: g.state.registered_at,
+                node_code: g.state.location.node_code.clone(),
                 labels: g.labels,
             })
         })

@@ -88,6 +88,8 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
 
 /// The whole service: API, OpenAPI document, Swagger UI, health check.
 pub fn router(app: Arc<App>) -> Router {
+    // Case texts are read (stored analysis, duplicates) in the background, off intake's path.
+    app.spawn_text_reader();
     let (api, doc) = api(app);
     let doc = Arc::new(doc);
     api.route(

@@ -566,6 +566,7 @@ impl Store for PostgresStore {
         state: &CaseState,
         event: &CaseEvent,
         idem: Option<&IdempotencyKey>,
+        analysis: Option<&StoredAnalysis>,
     ) -> Result<Created> {
         let cols = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
@@ -587,6 +588,9 @@ impl Store for PostgresStore {
         }
         let id = insert_case_row(&mut tx, &cols, 1, event.at).await?;
         insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
+        if let Some(a) = analysis {
+            insert_analysis(&mut tx, id, a).await?;
+        }
         if let Some(k) = idem {
             let r = sqlx::query(
                 "INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES ($1,$2,$3,$4,$5) \
@@ -846,21 +850,7 @@ impl Store for PostgresStore {
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()> {
         let mut tx = self.begin().await?;
         for a in rows {
-            sqlx::query(
-            "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
-             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (case_id) DO UPDATE SET \
-             analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
-             analysis = excluded.analysis, fingerprint = excluded.fingerprint",
-        )
-        .bind(a.case_id)
-        .bind(&a.analyser_version)
-        .bind(a.analysed_at)
-        .bind(a.registered_at)
-        .bind(&a.analysis)
-        .bind(&a.fingerprint)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+            insert_analysis(&mut tx, a.case_id, a).await?;
         }
         tx.commit().await.map_err(db)
     }
@@ -937,4 +927,27 @@ impl Store for PostgresStore {
         .map_err(db)?;
         rows.iter().map(case_row).collect()
     }
+}
+
+async fn insert_analysis(
+    tx: &mut Transaction<'_, Postgres>,
+    case_id: i64,
+    a: &StoredAnalysis,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
+         VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (case_id) DO UPDATE SET \
+         analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
+         analysis = excluded.analysis, fingerprint = excluded.fingerprint",
+    )
+    .bind(case_id)
+    .bind(&a.analyser_version)
+    .bind(a.analysed_at)
+    .bind(a.registered_at)
+    .bind(&a.analysis)
+    .bind(&a.fingerprint)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }

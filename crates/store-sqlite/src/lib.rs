@@ -216,6 +216,7 @@ async fn create_in(
     state: &CaseState,
     event: &CaseEvent,
     idem: Option<&IdempotencyKey>,
+    analysis: Option<&StoredAnalysis>,
 ) -> Result<Created> {
     let cols = codec::case_columns(state)?;
     if let Some(k) = idem {
@@ -236,6 +237,9 @@ async fn create_in(
     }
     let id = insert_case_row(tx, &cols, 1, event.at).await?;
     insert_events(tx, id, std::slice::from_ref(event)).await?;
+    if let Some(a) = analysis {
+        insert_analysis(tx, id, a).await?;
+    }
     if let Some(k) = idem {
         sqlx::query("INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES (?,?,?,?,?)")
                 .bind(&k.scope)
@@ -370,10 +374,15 @@ enum Job {
         state: Box<CaseState>,
         event: Box<CaseEvent>,
         idem: Option<IdempotencyKey>,
+        analysis: Option<Box<StoredAnalysis>>,
         reply: oneshot::Sender<Result<Created>>,
     },
     Append {
         change: Box<OwnedAppend>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Analyses {
+        rows: Vec<StoredAnalysis>,
         reply: oneshot::Sender<Result<()>>,
     },
 }
@@ -398,11 +407,16 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                 let mut sp = sqlx::Connection::begin(&mut *tx).await.map_err(db)?;
                 let r = match job {
                     Job::Create {
-                        state, event, idem, ..
-                    } => create_in(&mut sp, state, event, idem.as_ref())
+                        state,
+                        event,
+                        idem,
+                        analysis,
+                        ..
+                    } => create_in(&mut sp, state, event, idem.as_ref(), analysis.as_deref())
                         .await
                         .map(Some),
                     Job::Append { change, .. } => append_in(&mut sp, change).await.map(|()| None),
+                    Job::Analyses { rows, .. } => analyses_in(&mut sp, rows).await.map(|()| None),
                 };
                 match r {
                     Ok(_) => sp.commit().await.map_err(db)?,
@@ -428,12 +442,44 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                             c.ok_or_else(|| StoreError::Backend("no result".into()))
                         }));
                 }
-                Job::Append { reply, .. } => {
+                Job::Append { reply, .. } | Job::Analyses { reply, .. } => {
                     let _ = reply.send(r.map(|_| ()));
                 }
             }
         }
     }
+}
+
+async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) -> Result<()> {
+    for a in rows {
+        insert_analysis(tx, a.case_id, a).await?;
+    }
+    Ok(())
+}
+
+async fn insert_analysis(
+    tx: &mut SqliteConnection,
+    case_id: i64,
+    a: &StoredAnalysis,
+) -> Result<()> {
+    {
+        sqlx::query(
+            "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
+             VALUES (?,?,?,?,?,?) ON CONFLICT (case_id) DO UPDATE SET \
+             analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
+             analysis = excluded.analysis, fingerprint = excluded.fingerprint",
+        )
+        .bind(case_id)
+        .bind(&a.analyser_version)
+        .bind(a.analysed_at)
+        .bind(a.registered_at)
+        .bind(&a.analysis)
+        .bind(&a.fingerprint)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
@@ -782,12 +828,14 @@ impl Store for SqliteStore {
         state: &CaseState,
         event: &CaseEvent,
         idem: Option<&IdempotencyKey>,
+        analysis: Option<&StoredAnalysis>,
     ) -> Result<Created> {
         let (reply, answer) = oneshot::channel();
         let job = Job::Create {
             state: Box::new(state.clone()),
             event: Box::new(event.clone()),
             idem: idem.cloned(),
+            analysis: analysis.map(|a| Box::new(a.clone())),
             reply,
         };
         self.submit(job, answer).await
@@ -983,25 +1031,14 @@ impl Store for SqliteStore {
     }
 
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for a in rows {
-            sqlx::query(
-            "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
-             VALUES (?,?,?,?,?,?) ON CONFLICT (case_id) DO UPDATE SET \
-             analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
-             analysis = excluded.analysis, fingerprint = excluded.fingerprint",
-        )
-        .bind(a.case_id)
-        .bind(&a.analyser_version)
-        .bind(a.analysed_at)
-        .bind(a.registered_at)
-        .bind(&a.analysis)
-        .bind(&a.fingerprint)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        // Through the group-commit writer: an intake's analysis shares the commit (and the
+        // fsync) of the writes around it.
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Analyses {
+            rows: rows.to_vec(),
+            reply,
+        };
+        self.submit(job, answer).await
     }
 
     async fn get_analysis(&self, case_id: i64) -> Result<Option<StoredAnalysis>> {
@@ -1034,7 +1071,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<FingerprintRow>> {
         let rows = sqlx::query(
             "SELECT case_id, registered_at, fingerprint FROM case_analyses \
-             WHERE case_id > ? AND registered_at >= ? ORDER BY case_id LIMIT ?",
+             WHERE case_id > ? AND +registered_at >= ? ORDER BY case_id LIMIT ?",
         )
         .bind(after_id)
         .bind(registered_since)

@@ -243,7 +243,7 @@ async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {
         .enumerate()
     {
         let (st, ev) = registered(&nodes[5], code, None);
-        let Created::New(id) = s.create_case(&st, &ev, None).await.unwrap() else {
+        let Created::New(id) = s.create_case(&st, &ev, None, None).await.unwrap() else {
             panic!("new")
         };
         let a = StoredAnalysis {
@@ -258,6 +258,26 @@ async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {
         assert_eq!(s.get_analysis(id).await.unwrap().as_ref(), Some(&a));
         ids.push(id);
     }
+    // An analysis written with its case, in one transaction.
+    let (st, ev) = registered(&nodes[5], "FQANAL0004", None);
+    let with = StoredAnalysis {
+        case_id: 0,
+        analyser_version: "text-1".into(),
+        analysed_at: T0,
+        registered_at: T0,
+        analysis: "{}".into(),
+        fingerprint: "{}".into(),
+    };
+    let Created::New(id4) = s.create_case(&st, &ev, None, Some(&with)).await.unwrap() else {
+        panic!("new")
+    };
+    assert_eq!(
+        s.get_analysis(id4).await.unwrap(),
+        Some(StoredAnalysis {
+            case_id: id4,
+            ..with
+        })
+    );
     // Re-analysis replaces.
     let mut again = s.get_analysis(ids[0]).await.unwrap().unwrap();
     again.analyser_version = "text-1".into();
@@ -278,7 +298,7 @@ async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {
     let rows = s.fingerprints(ids[1], T0, 10).await.unwrap();
     assert_eq!(
         rows.iter().map(|r| r.case_id).collect::<Vec<_>>(),
-        vec![ids[2]]
+        vec![ids[2], id4]
     );
     assert_eq!(rows[0].fingerprint, "{\"f\":2}");
     let all = s.cases_after(ids[0], 2).await.unwrap();
@@ -303,12 +323,14 @@ async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64
         key: "k1".into(),
         body_hash: "h1".into(),
     };
-    let Created::New(id1) = s.create_case(&st1, &ev1, Some(&key)).await.unwrap() else {
+    let Created::New(id1) = s.create_case(&st1, &ev1, Some(&key), None).await.unwrap() else {
         panic!("new")
     };
     let (st_dup, ev_dup) = registered(va, "FQTEST0002", None);
     assert_eq!(
-        s.create_case(&st_dup, &ev_dup, Some(&key)).await.unwrap(),
+        s.create_case(&st_dup, &ev_dup, Some(&key), None)
+            .await
+            .unwrap(),
         Created::Existing {
             id: id1,
             same_body: true
@@ -319,7 +341,9 @@ async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64
         ..key.clone()
     };
     assert_eq!(
-        s.create_case(&st_dup, &ev_dup, Some(&other)).await.unwrap(),
+        s.create_case(&st_dup, &ev_dup, Some(&other), None)
+            .await
+            .unwrap(),
         Created::Existing {
             id: id1,
             same_body: false
@@ -346,7 +370,7 @@ async fn cases<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, unit_b: i64
 
     // A case in town B, co-handled by unit A, submitted by user_a.
     let (st2, ev2) = registered(vb, "FQTEST0003", Some(user_a));
-    let Created::New(id2) = s.create_case(&st2, &ev2, None).await.unwrap() else {
+    let Created::New(id2) = s.create_case(&st2, &ev2, None, None).await.unwrap() else {
         panic!("new")
     };
     let dl = Deadline {

@@ -261,7 +261,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         state: &CaseState,
         event: &CaseEvent,
-        idempotency: Option<&IdempotencyKey>,
+        idem: Option<&IdempotencyKey>,
+        analysis: Option<&StoredAnalysis>,
     ) -> Result<Created>;
     async fn get_case(&self, id: i64) -> Result<Option<StoredCase>>;
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>>;

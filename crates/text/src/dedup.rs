@@ -17,8 +17,11 @@ pub const SUGGEST: f64 = 0.5;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub minhash: Vec<u32>,
-    /// Full and anonymised party names and organisations, as written.
+    /// Full party names, as written.
     pub names: Vec<String>,
+    /// Organisations named (five characters or more: 县医院 is not specific enough).
+    #[serde(default)]
+    pub orgs: Vec<String>,
     pub node_code: Option<String>,
     pub amount_fen: Option<i64>,
 }
@@ -60,18 +63,28 @@ fn minhash(chars: &[char]) -> Vec<u32> {
 impl Fingerprint {
     pub fn of(text: &str, analysis: &Analysis, node_code: Option<&str>) -> Fingerprint {
         let doc = Doc::new(text, crate::MAX_CHARS);
+        // Full names and organisations identify parties; 王某 and 王师傅 do not (thousands of
+        // unrelated cases share them).
         let mut names: Vec<String> = analysis
             .persons
             .iter()
-            .filter(|p| p.form != NameForm::Address)
+            .filter(|p| p.form == NameForm::Full)
             .map(|p| p.text.clone())
-            .chain(analysis.organisations.iter().map(|o| o.text.clone()))
             .collect();
         names.sort();
         names.dedup();
+        let mut orgs: Vec<String> = analysis
+            .organisations
+            .iter()
+            .filter(|o| o.text.chars().count() >= 5)
+            .map(|o| o.text.clone())
+            .collect();
+        orgs.sort();
+        orgs.dedup();
         Fingerprint {
             minhash: minhash(&doc.chars),
             names,
+            orgs,
             node_code: node_code
                 .map(str::to_string)
                 .or_else(|| analysis.node_code().map(str::to_string)),
@@ -95,16 +108,23 @@ impl Fingerprint {
 
     /// How likely `earlier` (case `case_id`) describes the same dispute as `self`.
     pub fn compare(&self, case_id: i64, earlier: &Fingerprint) -> Option<DupCandidate> {
+        self.compare_at_least(case_id, earlier, 0.0)
+    }
+
+    /// [`Fingerprint::compare`], `None` below `min_score` (and nothing allocated for it).
+    pub fn compare_at_least(
+        &self,
+        case_id: i64,
+        earlier: &Fingerprint,
+        min_score: f64,
+    ) -> Option<DupCandidate> {
         let wording = self.wording(earlier);
-        let shared_names: Vec<String> = self
-            .names
-            .iter()
-            .filter(|n| earlier.names.contains(n))
-            .cloned()
-            .collect();
         let same_place = self.node_code.is_some() && self.node_code == earlier.node_code;
+        // A person's name identifies a party; a company only together with the place (many
+        // people of many villages complain about one company, each their own dispute).
+        let same_parties = self.names.iter().any(|n| earlier.names.contains(n))
+            || same_place && self.orgs.iter().any(|o| earlier.orgs.contains(o));
         let same_amount = self.amount_fen.is_some() && self.amount_fen == earlier.amount_fen;
-        let same_parties = !shared_names.is_empty();
         // Same parties or same place, and wording not unrelated; or near-identical wording.
         let plausible = (same_parties || same_place) && wording >= 0.15 || wording >= 0.6;
         if !plausible {
@@ -114,6 +134,20 @@ impl Fingerprint {
             + if same_parties { 0.3 } else { 0.0 }
             + if same_place { 0.15 } else { 0.0 }
             + if same_amount { 0.05 } else { 0.0 };
+        if score < min_score {
+            return None;
+        }
+        let shared_names: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| earlier.names.contains(n))
+            .chain(
+                self.orgs
+                    .iter()
+                    .filter(|o| same_place && earlier.orgs.contains(o)),
+            )
+            .cloned()
+            .collect();
         let mut reasons = Vec::new();
         if same_parties {
             reasons.push("same_parties".to_string());
@@ -145,10 +179,147 @@ pub fn candidates<'a>(
 ) -> Vec<DupCandidate> {
     let mut out: Vec<DupCandidate> = earlier
         .into_iter()
-        .filter_map(|(id, f)| new.compare(id, f))
-        .filter(|c| c.score >= SUGGEST)
+        .filter_map(|(id, f)| new.compare_at_least(id, f, SUGGEST))
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.case_id.cmp(&a.case_id)));
     out.truncate(limit);
     out
+}
+
+/// Rows per LSH band. With 16 bands of 3 rows, texts share a band with probability
+/// 1 − (1 − J³)¹⁶: 0.53 at Jaccard 0.36 (the least a candidate without shared names can have
+/// and still score [`SUGGEST`]), 0.88 at 0.5, 0.97 at 0.6, > 0.999 at 0.78 (the least a
+/// same-place candidate without shared names needs to be linked automatically). Cases sharing
+/// a name are always compared, through the name postings.
+const BAND_ROWS: usize = 3;
+
+/// Postings read per band or name in a query (the most recent ones).
+pub const MAX_POSTINGS: usize = 32;
+
+/// The fingerprints of recent cases, indexed so that a new case is compared only with cases
+/// sharing a name or a MinHash band (not with every case of the window).
+#[derive(Debug, Default)]
+pub struct Index {
+    entries: std::collections::HashMap<i64, (i64, std::sync::Arc<Fingerprint>)>,
+    by_time: std::collections::BTreeSet<(i64, i64)>,
+    bands: std::collections::HashMap<u64, Vec<i64>>,
+    names: std::collections::HashMap<String, Vec<i64>>,
+    /// Index postings pointing at expired cases (rebuilt away when they pile up).
+    stale: usize,
+}
+
+fn band_keys(fp: &Fingerprint) -> impl Iterator<Item = u64> + '_ {
+    fp.minhash
+        .chunks(BAND_ROWS)
+        .enumerate()
+        .filter(|(_, rows)| rows.iter().all(|h| *h != u32::MAX))
+        .map(|(b, rows)| {
+            rows.iter()
+                .fold(mix(b as u64 + 1), |acc, h| mix(acc ^ u64::from(*h)))
+        })
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    pub fn contains(&self, id: i64) -> bool {
+        self.entries.contains_key(&id)
+    }
+    /// Registration time of the oldest case held.
+    pub fn oldest(&self) -> Option<i64> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// Adds case `id`, registered at `at` (any unit of time, the same as in queries).
+    pub fn insert(&mut self, id: i64, at: i64, fp: Fingerprint) {
+        if self.entries.contains_key(&id) {
+            return;
+        }
+        for k in band_keys(&fp) {
+            self.bands.entry(k).or_default().push(id);
+        }
+        for n in fp.names.iter().chain(&fp.orgs) {
+            self.names.entry(n.clone()).or_default().push(id);
+        }
+        self.by_time.insert((at, id));
+        self.entries.insert(id, (at, std::sync::Arc::new(fp)));
+    }
+
+    /// Forgets the cases registered before `before`.
+    pub fn expire(&mut self, before: i64) {
+        while let Some(&(at, id)) = self.by_time.first() {
+            if at >= before {
+                break;
+            }
+            self.by_time.pop_first();
+            if let Some((_, fp)) = self.entries.remove(&id) {
+                self.stale += band_keys(&fp).count() + fp.names.len() + fp.orgs.len();
+            }
+        }
+        if self.stale > 4 * (self.entries.len() + 64) {
+            let live = &self.entries;
+            self.bands.retain(|_, v| {
+                v.retain(|id| live.contains_key(id));
+                !v.is_empty()
+            });
+            self.names.retain(|_, v| {
+                v.retain(|id| live.contains_key(id));
+                !v.is_empty()
+            });
+            self.stale = 0;
+        }
+    }
+
+    /// Candidates for `fp` among the cases registered in `[from, to]`, other than `own_id`,
+    /// scoring at least [`SUGGEST`], best first.
+    pub fn candidates(
+        &self,
+        fp: &Fingerprint,
+        own_id: i64,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Vec<DupCandidate> {
+        let pool = self.pool(fp, own_id, from, to);
+        candidates(fp, pool.iter().map(|(id, f)| (*id, &**f)), limit)
+    }
+
+    /// The cases worth comparing with `fp` (sharing a name or a band), cheap to take out of a
+    /// lock and compare outside it.
+    pub fn pool(
+        &self,
+        fp: &Fingerprint,
+        own_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Vec<(i64, std::sync::Arc<Fingerprint>)> {
+        // The most recent postings of each band and name: bounded work per query even when
+        // thousands of similar texts crowd one band.
+        let recent = |v: &'_ Vec<i64>| v[v.len().saturating_sub(MAX_POSTINGS)..].to_vec();
+        let mut ids: Vec<i64> = band_keys(fp)
+            .filter_map(|k| self.bands.get(&k))
+            .chain(
+                fp.names
+                    .iter()
+                    .chain(&fp.orgs)
+                    .filter_map(|n| self.names.get(n)),
+            )
+            .flat_map(recent)
+            .filter(|id| *id != own_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .filter_map(|id| {
+                self.entries
+                    .get(id)
+                    .filter(|(at, _)| (from..=to).contains(at))
+                    .map(|(_, f)| (*id, f.clone()))
+            })
+            .collect()
+    }
 }

@@ -64,20 +64,32 @@ pub async fn create_case(
     Body(input): Body<CaseInput>,
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let (case, new) = app
-        .submit_case(Some(&s.actor), &input, key.as_deref())
+    let (case, new, reading) = app
+        .submit_case_read(Some(&s.actor), &input, key.as_deref())
         .await?;
     let mut view = fengqiao_app::cases::case_view(&case);
-    // Intake shows what the reader filled in and the duplicate candidates.
-    if let (Some(obj), Some(a)) = (
-        view.as_object_mut(),
-        app.case_analysis(&s.actor, case.id).await?,
-    ) {
-        obj.insert("filled".into(), serde_json::json!(a.filled));
-        obj.insert(
-            "duplicates".into(),
-            serde_json::to_value(&a.duplicates).unwrap_or_default(),
-        );
+    // Intake shows what the reader filled in, and the duplicate candidates once the reader
+    // has compared the case (at once without the background reader; a replay reads them back).
+    let reading = match reading {
+        Some(r) => Some((r.filled, (!r.pending).then_some(r.duplicates))),
+        None => app
+            .case_analysis(&s.actor, case.id)
+            .await?
+            .map(|a| (a.filled, Some(a.duplicates))),
+    };
+    if let (Some(obj), Some((filled, duplicates))) = (view.as_object_mut(), reading) {
+        obj.insert("filled".into(), serde_json::json!(filled));
+        match duplicates {
+            Some(d) => {
+                obj.insert(
+                    "duplicates".into(),
+                    serde_json::to_value(&d).unwrap_or_default(),
+                );
+            }
+            None => {
+                obj.insert("analysis_pending".into(), serde_json::json!(true));
+            }
+        }
     }
     Ok(created(case.id, view, new))
 }
