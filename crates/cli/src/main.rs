@@ -172,6 +172,15 @@ pub async fn start_app(url: &str) -> Result<Arc<App>> {
 
 async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
     app.spawn_deadline_monitor(Duration::from_secs(sweep_every.max(1)));
+    // Cases registered just before a crash may lack their stored analysis: read them now.
+    let reader = Arc::clone(&app);
+    tokio::spawn(async move {
+        match reader.analyze_cases(false, 1_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "analysed cases that had no current analysis"),
+            Err(e) => tracing::warn!(error = %e, "case analysis at start failed"),
+        }
+    });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listen on {listen}"))?;
