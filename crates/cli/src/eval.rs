@@ -279,7 +279,7 @@ fn spans_of(v: &[(usize, usize)]) -> Vec<Span> {
     v.iter().map(|(s, e)| Span::new(*s, *e)).collect()
 }
 
-pub fn cail2022_spans(dir: &Path, analyzer: &Analyzer) -> Result<SpanScores> {
+pub fn cail2022_spans(dir: &Path, analyzer: &Analyzer, verbose: bool) -> Result<SpanScores> {
     let text = read(dir, "cail2022-xxcq-train.json")?;
     let mut scores = SpanScores::default();
     // Court texts of 2012–2016; relative expressions are resolved against this date.
@@ -325,6 +325,33 @@ pub fn cail2022_spans(dir: &Path, analyzer: &Analyzer) -> Result<SpanScores> {
             .collect();
         let times: Vec<(usize, usize)> =
             a.times.iter().map(|p| (p.span.start, p.span.end)).collect();
+        if verbose {
+            let g = gold.get("place").cloned().unwrap_or_default();
+            let show = |v: &[(usize, usize)]| {
+                v.iter()
+                    .map(|(a, b)| sent.chars().skip(*a).take(b - a).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            };
+            let ov = |x: &(usize, usize), y: &(usize, usize)| x.0 < y.1 && y.0 < x.1;
+            let fp: Vec<_> = places
+                .iter()
+                .filter(|p| !g.iter().any(|x| ov(p, x)))
+                .copied()
+                .collect();
+            let fneg: Vec<_> = g
+                .iter()
+                .filter(|x| !places.iter().any(|p| ov(p, x)))
+                .copied()
+                .collect();
+            if !fp.is_empty() || !fneg.is_empty() {
+                println!(
+                    "  place miss: extra [{}] missed [{}]",
+                    show(&fp),
+                    show(&fneg)
+                );
+            }
+        }
         for (kind, pred) in [("person", persons), ("place", places), ("time", times)] {
             scores.add(
                 kind,
@@ -532,7 +559,7 @@ pub fn run_text(dir: &Path, verbose: bool) -> Result<()> {
         b.macro_f1(),
         b.pairs.len()
     );
-    cail2022_spans(dir, &analyzer)?
+    cail2022_spans(dir, &analyzer, verbose)?
         .print("Person / place / time spans on CAIL2022 xxcq (labels Nh, Ns, NT)");
     let (ok, n) = time_accuracy(&analyzer, verbose)?;
     println!(

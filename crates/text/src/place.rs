@@ -179,7 +179,7 @@ const SEGMENT_ENDS: [&str; 62] = [
 ];
 
 /// Words after which an address starts.
-const LEADS: [&str; 20] = [
+const LEADS: [&str; 19] = [
     "位于",
     "来到",
     "窜至",
@@ -199,7 +199,6 @@ const LEADS: [&str; 20] = [
     "于",
     "住",
     "从",
-    "经",
 ];
 
 fn addr_char(c: char) -> bool {
@@ -260,7 +259,10 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
         if !addr_char(c[j]) || (j > i && addr_break(c[j]) && !doc.has_at(j, "的出租")) {
             break;
         }
-        if let Some(w) = segment_words().at(doc, j) {
+        if let Some(w) = segment_words()
+            .at(doc, j)
+            .filter(|w| *w != "号" || j > i && number_like(c[j - 1]))
+        {
             let seg_end = j + w.chars().count();
             // a segment needs at least one char before its end word ("医院" alone is not a
             // place of its own)
@@ -283,6 +285,85 @@ fn address_at(doc: &Doc, i: usize) -> Option<usize> {
         end += 1;
     }
     Some(end)
+}
+
+fn number_like(c: char) -> bool {
+    c.is_ascii_digit()
+        || crate::numbers::cn_digit(c).is_some()
+        || matches!(c, '×' | 'X' | 'x' | '*' | '某' | '十')
+}
+
+/// Words that start a place no gold standard would call one: anaphora (其家中, 该房间) and a
+/// person's home (被告人某某家中).
+const NOT_A_PLACE_START: [&str; 10] = [
+    "其",
+    "该",
+    "此",
+    "自己",
+    "上述",
+    "这",
+    "那",
+    "本人",
+    "被告人",
+    "一个",
+];
+
+/// Words right after a city that make it part of an organisation's name (南昌市公安局).
+const ORG_AFTER: [&str; 10] = [
+    "公安",
+    "人民",
+    "检察",
+    "法院",
+    "禁毒",
+    "中级",
+    "司法",
+    "分局",
+    "市场监督",
+    "看守所",
+];
+
+/// A place without a lead word: 2–3 characters and an administrative suffix (贵阳市, 云阳县),
+/// extended into a full address when one follows.
+fn admin_at(doc: &Doc, i: usize) -> Option<usize> {
+    let c = &doc.chars;
+    for len in [2usize, 3] {
+        let k = i + len;
+        let Some(&suffix) = c.get(k) else { continue };
+        if !matches!(suffix, '省' | '市' | '县' | '区' | '州') {
+            continue;
+        }
+        if !(i..k).all(|j| {
+            is_han(c[j])
+                && !addr_break(c[j])
+                && !matches!(
+                    c[j],
+                    '超' | '城'
+                        | '都'
+                        | '门'
+                        | '上'
+                        | '菜'
+                        | '夜'
+                        | '地'
+                        | '小'
+                        | '社'
+                        | '园'
+                        | '景'
+                        | '辖'
+                        | '该'
+                        | '其'
+                        | '本'
+                        | '全'
+                        | '各'
+                        | '市'
+                        | '县'
+                        | '区'
+                )
+        }) {
+            continue;
+        }
+        return Some(address_at(doc, i).filter(|e| *e > k).unwrap_or(k + 1));
+    }
+    None
 }
 
 fn lead_words() -> &'static crate::doc::Words {
@@ -356,10 +437,35 @@ pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
         let start = match lead {
             Some(w) => i + w.chars().count(),
             None => {
-                i += 1;
+                // A city or county named without a lead word (贵阳市云岩区…), at a boundary.
+                let boundary = i == 0
+                    || !is_han(c[i - 1])
+                    || matches!(c[i - 1], '、' | '和' | '与' | '的' | '由' | '及');
+                match admin_at(doc, i).filter(|_| boundary) {
+                    Some(end) if !ORG_AFTER.iter().any(|w| doc.has_at(end, w)) => {
+                        let span = Span::new(i, end);
+                        if !out.iter().any(|p| p.span.overlaps(&span)) {
+                            out.push(Place {
+                                span,
+                                text: doc.original(span).to_string(),
+                                node_code: None,
+                                node_name: None,
+                                alternatives: Vec::new(),
+                                kind: "address".into(),
+                            });
+                        }
+                        i = end;
+                    }
+                    _ => i += 1,
+                }
                 continue;
             }
         };
+        if NOT_A_PLACE_START.iter().any(|w| doc.has_at(start, w)) || doc.at(start + 1) == Some('某')
+        {
+            i = start;
+            continue;
+        }
         // skip 本市 / 本区 (the gold standard of court texts starts after them)
         let start = if doc.any_at(start, &["本市", "本区", "本县"]).is_some() {
             start + 2
@@ -367,7 +473,7 @@ pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
             start
         };
         match address_at(doc, start) {
-            Some(end) if end - start >= 2 => {
+            Some(end) if end - start >= 2 && !ORG_AFTER.iter().any(|w| doc.has_at(end, w)) => {
                 let span = Span::new(start, end);
                 // Merge with gazetteer mentions inside it: the address wins, keeping the node.
                 let inner: Vec<usize> = out
