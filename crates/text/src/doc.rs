@@ -154,6 +154,18 @@ mod tests {
     }
 }
 
+/// `fn $name() -> &'static Words`: a word index built once from constant lists.
+macro_rules! word_index {
+    ($(#[$m:meta])* $name:ident: $($list:expr),+) => {
+        $(#[$m])*
+        fn $name() -> &'static crate::doc::Words {
+            static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
+            W.get_or_init(|| crate::doc::Words::new([$(&$list[..]),+]))
+        }
+    };
+}
+pub(crate) use word_index;
+
 /// A word list with a first-character index, for scanning every position of a text.
 #[derive(Debug)]
 pub struct Words {

@@ -629,25 +629,13 @@ fn org_stop(c: char) -> bool {
         )
 }
 
-fn cue_words() -> &'static crate::doc::Words {
-    static W: OnceLock<crate::doc::Words> = OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([CUES]))
-}
+crate::doc::word_index!(cue_words: CUES);
 
-fn post_words() -> &'static crate::doc::Words {
-    static W: OnceLock<crate::doc::Words> = OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([POST_CUES]))
-}
+crate::doc::word_index!(post_words: POST_CUES);
 
-fn address_words() -> &'static crate::doc::Words {
-    static W: OnceLock<crate::doc::Words> = OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([&ADDRESS_FORMS[..]]))
-}
+crate::doc::word_index!(address_words: ADDRESS_FORMS);
 
-fn compound_words() -> &'static crate::doc::Words {
-    static W: OnceLock<crate::doc::Words> = OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([&COMPOUND_SURNAMES[..]]))
-}
+crate::doc::word_index!(compound_words: COMPOUND_SURNAMES);
 
 fn surname_at(doc: &Doc, i: usize) -> Option<usize> {
     if let Some(w) = compound_words().at(doc, i) {

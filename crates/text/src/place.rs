@@ -366,15 +366,9 @@ fn admin_at(doc: &Doc, i: usize) -> Option<usize> {
     None
 }
 
-fn lead_words() -> &'static crate::doc::Words {
-    static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([&LEADS[..]]))
-}
+crate::doc::word_index!(lead_words: LEADS);
 
-fn segment_words() -> &'static crate::doc::Words {
-    static W: std::sync::OnceLock<crate::doc::Words> = std::sync::OnceLock::new();
-    W.get_or_init(|| crate::doc::Words::new([&SEGMENT_ENDS[..]]))
-}
+crate::doc::word_index!(segment_words: SEGMENT_ENDS);
 
 pub fn extract(doc: &Doc, gaz: &Gazetteer) -> Vec<Place> {
     let mut out: Vec<Place> = Vec::new();
