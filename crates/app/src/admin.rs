@@ -91,6 +91,8 @@ impl App {
         self.store
             .upsert_jurisdictions(std::slice::from_ref(&node))
             .await?;
+        // The text reader's gazetteer now knows one more place.
+        self.reset_analyzer();
         Ok(node)
     }
 
