@@ -275,6 +275,42 @@ pub fn cjrc_types(
     Ok((all, a, b))
 }
 
+/// What retraining gives a deployment whose confirmed cases look like these court texts:
+/// 5-fold cross-validation on the mapped CJRC civil cases (train on four folds with
+/// `TypeModel::train`, as `fengqiao train-classifier` does, classify the fifth).
+pub fn cjrc_retrained(dir: &Path) -> Result<TypeScores> {
+    let data: Value = serde_json::from_str(&read(dir, "cail2019-cjrc-dev.json")?)
+        .context("cail2019-cjrc-dev.json is not JSON")?;
+    let map = cause_map()?;
+    let mut seen = std::collections::HashSet::new();
+    let mut texts: Vec<(String, DisputeType)> = Vec::new();
+    for item in data["data"].as_array().context("data[] expected")? {
+        for p in item["paragraphs"].as_array().into_iter().flatten() {
+            if let (Some(ctx), Some(cause)) = (p["context"].as_str(), p["casename"].as_str()) {
+                if seen.insert(ctx.to_string()) {
+                    if let Some(Some(t)) = map.get(cause) {
+                        texts.push((ctx.to_string(), *t));
+                    }
+                }
+            }
+        }
+    }
+    let mut scores = TypeScores::default();
+    for fold in 0..5 {
+        let train = texts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 5 != fold)
+            .map(|(_, (t, ty))| (t.as_str(), *ty));
+        let model = fengqiao_text::TypeModel::train(train, "cjrc folds")?;
+        let reader = Analyzer::new(fengqiao_text::Gazetteer::default(), model);
+        for (_, (t, ty)) in texts.iter().enumerate().filter(|(i, _)| i % 5 == fold) {
+            scores.add(*ty, reader.classify(t).best);
+        }
+    }
+    Ok(scores)
+}
+
 fn spans_of(v: &[(usize, usize)]) -> Vec<Span> {
     v.iter().map(|(s, e)| Span::new(*s, *e)).collect()
 }
@@ -558,6 +594,9 @@ pub fn run_text(dir: &Path, verbose: bool) -> Result<()> {
         a.pairs.len(),
         b.macro_f1(),
         b.pairs.len()
+    );
+    cjrc_retrained(dir)?.print(
+        "Dispute type after retraining on court texts (5-fold cross-validation on the same CJRC cases: train-classifier on four folds, classify the fifth)",
     );
     cail2022_spans(dir, &analyzer, verbose)?
         .print("Person / place / time spans on CAIL2022 xxcq (labels Nh, Ns, NT)");
