@@ -109,6 +109,29 @@ async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
     let (status, progress) = http(port, "POST", "/api/v1/public/track", &track).unwrap();
     assert_eq!(status, 200, "{progress}");
     assert_eq!(progress["status"], "registered");
+    // Its text was read: by the background reader before the crash, or at the restart.
+    let store = fengqiao_store_sqlite::SqliteStore::open(&db).await.unwrap();
+    let id = store
+        .find_case_by_tracking_code(&code)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut analysed = None;
+    for _ in 0..200 {
+        analysed = store.get_analysis(id).await.unwrap();
+        if analysed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let analysed = analysed.expect("the case's analysis after a crash and restart");
+    assert_eq!(analysed.analyser_version, fengqiao_text::ANALYSER_VERSION);
+    drop(store);
+
+    // Every case has a current analysis; --all reads them all again.
+    assert!(run(&["analyze", "--database-url", &db]).contains("analysed 0 cases"));
+    assert!(run(&["analyze", "--database-url", &db, "--all"]).contains("analysed 201 cases"));
 
     // The stored states agree with their logs (200 generated cases and the new one).
     assert!(run(&["rebuild", "--database-url", &db, "--check"])
