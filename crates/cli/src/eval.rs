@@ -574,6 +574,51 @@ pub fn demo_held_out(analyzer: &Analyzer, verbose: bool) -> Result<(TypeScores, 
     Ok((types, spans))
 }
 
+/// Duplicates on the demo corpus: one case in fifty re-reports the case before it through
+/// another channel. Each text, in registration order, is compared with the last 30 days'.
+pub fn demo_duplicates(analyzer: &Analyzer) -> Result<()> {
+    use fengqiao_text::dedup::{Index, AUTO_LINK};
+    let mut corpus = fengqiao_demo::labelled_corpus(CORPUS_SEED, CORPUS_SIZE, corpus_until())?;
+    corpus.sort_by_key(|t| (t.reported_at, t.index));
+    let mut index = Index::default();
+    let (mut gold, mut suggested, mut linked_right) = (0, 0, 0);
+    let (mut links, mut suggestions, mut suggestions_right) = (0, 0, 0);
+    for t in &corpus {
+        let report = chrono::DateTime::from_timestamp_millis(t.reported_at)
+            .unwrap_or_default()
+            .with_timezone(&cst())
+            .naive_local();
+        let a = analyzer.analyze(&t.text, report)?;
+        let fp = fengqiao_text::Fingerprint::of(&t.text, &a, Some(&t.node_code));
+        let id = t.index as i64;
+        let found = index.candidates(&fp, id, t.reported_at - 30 * 86_400_000, t.reported_at, 5);
+        let partner = fengqiao_demo::is_duplicate_report(t.index).then(|| id - 1);
+        if partner.is_some() {
+            gold += 1;
+            if found.iter().any(|d| Some(d.case_id) == partner) {
+                suggested += 1;
+            }
+        }
+        suggestions += found.len();
+        suggestions_right += found.iter().filter(|d| Some(d.case_id) == partner).count();
+        if let Some(best) = found.first().filter(|d| d.score >= AUTO_LINK) {
+            links += 1;
+            if Some(best.case_id) == partner {
+                linked_right += 1;
+            }
+        }
+        index.insert(id, t.reported_at, fp);
+    }
+    println!(
+        "\n### Duplicates on the demo corpus\n\n{gold} re-reports among {} texts: {suggested} found among the candidates (recall {:.3}), {linked_right} linked automatically (recall {:.3}); {links} automatic links in all (precision {:.3}); {suggestions} candidates shown in all, {suggestions_right} of them right (the templates make many same-village texts alike)",
+        corpus.len(),
+        ratio(suggested, gold),
+        ratio(linked_right, gold),
+        ratio(linked_right, links),
+    );
+    Ok(())
+}
+
 pub fn run_text(dir: &Path, verbose: bool) -> Result<()> {
     if !dir.is_dir() {
         bail!(
@@ -605,8 +650,10 @@ pub fn run_text(dir: &Path, verbose: bool) -> Result<()> {
         "\n### Time normalisation\n\n{ok} of {n} expressions of crates/cli/data/time-expressions.tsv read exactly (span and interval): **accuracy {:.3}**",
         ratio(ok, n)
     );
-    let (types, spans) = demo_held_out(&demo_analyzer()?, verbose)?;
+    let demo = demo_analyzer()?;
+    let (types, spans) = demo_held_out(&demo, verbose)?;
     types.print("Dispute type on the held-out demo corpus (every fifth of 5,000 generated texts)");
     spans.print("Spans on the held-out demo corpus");
+    demo_duplicates(&demo)?;
     Ok(())
 }

@@ -558,6 +558,11 @@ pub fn case_labelled(
     cal: &WorkCalendar,
     rules: &DeadlineRules,
 ) -> Result<Generated> {
+    // One case in fifty is a dispute reported again through another channel (the case before
+    // it, in other words): the cross-channel duplicates intake must find.
+    if is_duplicate_report(i) {
+        return duplicate_report(r, opts, i, cal, rules);
+    }
     let mut rng = Rng::new(opts.seed).fork(i + 1000);
     let now = opts.now;
     let start = opts.until - Duration::days(730);
@@ -995,6 +1000,85 @@ pub fn case_labelled(
         b.step(&sys, disp, t_arch, Command::Archive)?;
     }
     finish(b, now)
+}
+
+/// Case `i` as the same dispute as case `i - 1`, reported again a few hours or days later
+/// through another channel. Older ones were closed by the dispatcher as duplicates (不予受理,
+/// naming the first case's tracking code); recent ones wait to be merged.
+fn duplicate_report(
+    r: &Reference,
+    opts: &Options,
+    i: u64,
+    cal: &WorkCalendar,
+    rules: &DeadlineRules,
+) -> Result<Generated> {
+    let original = case_labelled(r, opts, i - 1, cal, rules)?;
+    let o = &original.state;
+    let mut rng = Rng::new(opts.seed).fork(i + 1000);
+    let registered = (o.registered_at + rng.range(2, 72) * 3_600_000).min(opts.now);
+    let (channel, prefix) = if o.channel == Channel::Hotline12345 {
+        (Channel::GridWorker, "网格员走访时当事人再次反映：")
+    } else {
+        (Channel::Hotline12345, "12345热线转来：")
+    };
+    let shift = prefix.chars().count();
+    let new_case = NewCase {
+        channel,
+        text: format!("{prefix}{}", o.text),
+        parties: o.parties.clone(),
+        dispute_type: o.dispute_type,
+        subtype: None,
+        location: o.location.clone(),
+        occurred_at: o.occurred_at,
+        complexity: o.complexity,
+        risk_level: o.risk_level,
+        amount_fen: o.amount_fen,
+        people_involved: o.people_involved,
+    };
+    let town = r
+        .county
+        .towns
+        .iter()
+        .position(|t| o.location.node_path.contains(&format!("/{}/", t.node.code)))
+        .unwrap_or(0);
+    let submitter = match channel {
+        Channel::GridWorker => r.grid_workers.get(town).copied(),
+        _ => Some(r.dispatcher),
+    };
+    let reg = workflow::register(new_case, tracking_code(opts.seed, i), submitter)?;
+    let first = CaseEvent {
+        seq: 1,
+        at: registered,
+        actor_id: submitter,
+        kind: reg,
+    };
+    let mut b = Builder {
+        calendar: cal,
+        rules,
+        state: workflow::apply(None, &first),
+        events: vec![first],
+        labels: original
+            .labels
+            .iter()
+            .map(|(k, s, e)| (k.clone(), s + shift, e + shift))
+            .collect(),
+    };
+    let closed = registered + rng.range(1, 8) * 3_600_000;
+    if closed <= opts.now {
+        let reason = format!("重复反映，已并入案件 {}", o.tracking_code);
+        b.step(
+            &Actor::system(),
+            Some(r.dispatcher),
+            closed,
+            Command::Reject { reason },
+        )?;
+    }
+    finish(b, opts.now)
+}
+
+/// Whether generated case `i` is a duplicate report of case `i - 1`.
+pub fn is_duplicate_report(i: u64) -> bool {
+    i % 50 == 7
 }
 
 fn finish(mut b: Builder<'_>, now: Millis) -> Result<Generated> {
