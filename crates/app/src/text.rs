@@ -530,6 +530,49 @@ impl App {
         Ok(done)
     }
 
+    /// Reads the cases registered since `since` that have no stored analysis (the ones a
+    /// crash caught in the background reader's queue). Cheap at start-up: only recent cases
+    /// are loaded. Returns the number read.
+    pub async fn analyze_recent(&self, since: Millis) -> Result<u64> {
+        let analyzer = self.analyzer().await?;
+        let mut filter = fengqiao_store::CaseFilter {
+            visibility: fengqiao_store::Visibility {
+                scope_path: Some("/".into()),
+                ..Default::default()
+            },
+            registered_from: Some(since),
+            limit: 500,
+            ..Default::default()
+        };
+        let mut jobs = Vec::new();
+        loop {
+            let page = self.store.list_cases(&filter).await?;
+            for case in page.items {
+                if self.store.get_analysis(case.id).await?.is_none() {
+                    let s = &case.state;
+                    let analysis = analyzer
+                        .analyze(&s.text, local_time(s.registered_at))
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    jobs.push(ReadJob {
+                        case,
+                        analysis,
+                        filled: Vec::new(),
+                    });
+                }
+            }
+            match page.next_before_id {
+                Some(b) => filter.before_id = Some(b),
+                None => break,
+            }
+        }
+        jobs.sort_by_key(|j| j.case.id);
+        let n = jobs.len() as u64;
+        if !jobs.is_empty() {
+            self.read_batch(jobs).await?;
+        }
+        Ok(n)
+    }
+
     /// Retrains the classifier on the cases staff have confirmed (handled past registration),
     /// stores it, and makes it the one in use. Returns the number of training texts.
     pub async fn train_classifier(&self) -> Result<usize> {

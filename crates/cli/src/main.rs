@@ -172,10 +172,12 @@ pub async fn start_app(url: &str) -> Result<Arc<App>> {
 
 async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
     app.spawn_deadline_monitor(Duration::from_secs(sweep_every.max(1)));
-    // Cases registered just before a crash may lack their stored analysis: read them now.
+    // Cases registered just before a crash may lack their stored analysis: read the last
+    // days' (a new analyser version is re-read by `fengqiao analyze`, not at every start).
     let reader = Arc::clone(&app);
     tokio::spawn(async move {
-        match reader.analyze_cases(false, 1_000).await {
+        let since = reader.now() - 3 * 86_400_000;
+        match reader.analyze_recent(since).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(cases = n, "analysed cases that had no current analysis"),
             Err(e) => tracing::warn!(error = %e, "case analysis at start failed"),

@@ -468,7 +468,31 @@ pub struct Generated {
     pub labels: Vec<Label>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    /// A builder holding a case's registration event.
+    fn registered(
+        (calendar, rules): (&'a WorkCalendar, &'a DeadlineRules),
+        case: NewCase,
+        code: String,
+        submitter: Option<i64>,
+        at: Millis,
+        labels: Vec<Label>,
+    ) -> Result<Builder<'a>> {
+        let first = CaseEvent {
+            seq: 1,
+            at,
+            actor_id: submitter,
+            kind: workflow::register(case, code, submitter)?,
+        };
+        Ok(Builder {
+            calendar,
+            rules,
+            state: workflow::apply(None, &first),
+            events: vec![first],
+            labels,
+        })
+    }
+
     fn step(
         &mut self,
         actor: &Actor,
@@ -775,20 +799,14 @@ pub fn case_labelled(
         Channel::CitizenWeb => None,
         _ => Some(r.dispatcher),
     };
-    let reg = workflow::register(new_case, tracking_code(opts.seed, i), submitter)?;
-    let first = CaseEvent {
-        seq: 1,
-        at: registered,
-        actor_id: submitter,
-        kind: reg,
-    };
-    let mut b = Builder {
-        calendar: cal,
-        rules,
-        state: workflow::apply(None, &first),
-        events: vec![first],
-        labels: slots,
-    };
+    let mut b = Builder::registered(
+        (cal, rules),
+        new_case,
+        tracking_code(opts.seed, i),
+        submitter,
+        registered,
+        slots,
+    )?;
     let sys = Actor::system();
     let disp = Some(r.dispatcher);
 
@@ -1045,24 +1063,19 @@ fn duplicate_report(
         Channel::GridWorker => r.grid_workers.get(town).copied(),
         _ => Some(r.dispatcher),
     };
-    let reg = workflow::register(new_case, tracking_code(opts.seed, i), submitter)?;
-    let first = CaseEvent {
-        seq: 1,
-        at: registered,
-        actor_id: submitter,
-        kind: reg,
-    };
-    let mut b = Builder {
-        calendar: cal,
-        rules,
-        state: workflow::apply(None, &first),
-        events: vec![first],
-        labels: original
-            .labels
-            .iter()
-            .map(|(k, s, e)| (k.clone(), s + shift, e + shift))
-            .collect(),
-    };
+    let labels = original
+        .labels
+        .iter()
+        .map(|(k, s, e)| (k.clone(), s + shift, e + shift))
+        .collect();
+    let mut b = Builder::registered(
+        (cal, rules),
+        new_case,
+        tracking_code(opts.seed, i),
+        submitter,
+        registered,
+        labels,
+    )?;
     let closed = registered + rng.range(1, 8) * 3_600_000;
     if closed <= opts.now {
         let reason = format!("重复反映，已并入案件 {}", o.tracking_code);
