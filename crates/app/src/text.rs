@@ -73,6 +73,8 @@ impl IntakeReading {
 #[derive(Default)]
 pub(crate) struct TextState {
     analyzer: Option<Arc<Analyzer>>,
+    /// Bumped by every reset: a reader built from older reference data is not kept.
+    generation: u64,
     /// The highest case id whose fingerprint was read from the store.
     last_id: i64,
 }
@@ -85,6 +87,8 @@ pub(crate) struct SharedText {
     index: tokio::sync::RwLock<dedup::Index>,
     /// The background reader, when running: intake hands it the cases just registered.
     queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ReadJob>>,
+    /// Held while the reader is built, so concurrent first requests build it once.
+    building: tokio::sync::Mutex<()>,
 }
 
 /// A registered case waiting for its duplicate search and stored analysis.
@@ -188,6 +192,14 @@ impl App {
         if let Some(a) = self.text.lock()?.analyzer.clone() {
             return Ok(a);
         }
+        let _building = self.text.building.lock().await;
+        let generation = {
+            let t = self.text.lock()?;
+            if let Some(a) = t.analyzer.clone() {
+                return Ok(a);
+            }
+            t.generation
+        };
         let mut entries = Vec::new();
         let mut queue: VecDeque<Option<String>> = VecDeque::from([None]);
         while let Some(parent) = queue.pop_front() {
@@ -216,7 +228,10 @@ impl App {
             None => TypeModel::builtin(),
         };
         let a = Arc::new(Analyzer::new(Gazetteer::new(entries), model));
-        self.text.lock()?.analyzer = Some(a.clone());
+        let mut t = self.text.lock()?;
+        if t.generation == generation {
+            t.analyzer = Some(a.clone());
+        }
         Ok(a)
     }
 
@@ -224,6 +239,7 @@ impl App {
     pub fn reset_analyzer(&self) {
         if let Ok(mut t) = self.text.lock() {
             t.analyzer = None;
+            t.generation += 1;
         }
     }
 
@@ -360,6 +376,15 @@ impl App {
             return;
         }
         let app = Arc::downgrade(self);
+        // Build the reader now rather than on the first submission.
+        let warm = app.clone();
+        tokio::spawn(async move {
+            if let Some(app) = warm.upgrade() {
+                if let Err(e) = app.analyzer().await {
+                    tracing::warn!(error = %e, "text reader not built at start");
+                }
+            }
+        });
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
@@ -419,7 +444,12 @@ impl App {
             .unwrap_or(0);
         self.refresh_index(latest).await?;
         let mut index = self.text.write().await;
-        for j in jobs {
+        for (k, j) in jobs.into_iter().enumerate() {
+            // A batch is CPU work on a shared worker thread: let the requests waiting on
+            // this thread run every few cases, or their latency grows by the whole batch.
+            if k % 8 == 7 {
+                tokio::task::yield_now().await;
+            }
             let s = &j.case.state;
             let fp = Fingerprint::of(&s.text, &j.analysis, Some(&s.location.node_code));
             let from = s.registered_at - DUP_WINDOW_DAYS * DAY_MS;

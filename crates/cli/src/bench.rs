@@ -26,6 +26,12 @@ pub enum Bench {
         /// Submit one text over and over (every case a duplicate of the last: the worst case).
         #[arg(long)]
         same_text: bool,
+        /// Offered load in cases per second over all clients (0: each client submits as fast
+        /// as it can, which measures the saturation throughput). With a rate, request i is due
+        /// at start + i / rate and its latency counts from that moment, so time spent waiting
+        /// for a free client counts too (no coordinated omission).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
         /// An empty database to use (default: a fresh SQLite file in a temporary directory).
         #[arg(long)]
         database_url: Option<String>,
@@ -322,6 +328,7 @@ pub async fn run(what: Bench) -> Result<()> {
             seconds,
             database_url,
             same_text,
+            rate,
         } => {
             let t = target(database_url, true).await?;
             let tok = token(&t.app, "dispatcher").await?;
@@ -334,9 +341,15 @@ pub async fn run(what: Bench) -> Result<()> {
                     .map(|t| (t.text, t.node_code))
                     .collect()
             });
-            let stop = Instant::now() + Duration::from_secs(seconds);
+            let begin = Instant::now();
+            let stop = begin + Duration::from_secs(seconds);
             let next = Arc::new(AtomicU64::new(0));
-            drive("intake", clients, |load| {
+            let name = if rate == 0 {
+                "intake".to_string()
+            } else {
+                format!("intake at {rate}/s offered")
+            };
+            drive(&name, clients, |load| {
                 let (client, tok, next, addr, corpus) = (
                     t.client.clone(),
                     tok.clone(),
@@ -347,7 +360,16 @@ pub async fn run(what: Bench) -> Result<()> {
                 async move {
                     while Instant::now() < stop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let t0 = Instant::now();
+                        let t0 = if rate == 0 {
+                            Instant::now()
+                        } else {
+                            let due = begin + Duration::from_secs_f64(i as f64 / rate as f64);
+                            if due >= stop {
+                                break;
+                            }
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        };
                         let key = format!("bench-{i}");
                         let mut body = case_body(i, "990102001001");
                         if !corpus.is_empty() {

@@ -51,19 +51,21 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536");
+            .busy_timeout(Duration::from_secs(10));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await
             .map_err(db)?;
+        // Readers keep a smaller private cache: it is cleared whenever the writer committed
+        // since their last read, and clearing walks the whole cache (measured: 2.6% of the
+        // intake run's CPU with 64 MiB).
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(opts)
+            .connect_with(opts.pragma("cache_size", "-16384"))
             .await
             .map_err(db)?;
         let (writer, rx) = mpsc::channel(4096);
