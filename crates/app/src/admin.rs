@@ -93,6 +93,7 @@ impl App {
             .await?;
         // The text reader's gazetteer now knows one more place.
         self.reset_analyzer();
+        self.forget_node_names();
         Ok(node)
     }
 

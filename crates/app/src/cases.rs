@@ -490,6 +490,21 @@ impl App {
     }
 
     pub async fn list_cases(&self, actor: &Actor, q: &CaseQuery) -> Result<CaseList> {
+        let (items, next_before_id, total) = self.list_case_states(actor, q).await?;
+        Ok(CaseList {
+            items: items.iter().map(case_view).collect(),
+            next_before_id,
+            total,
+        })
+    }
+
+    /// The case list as stored cases (pages mask what they show themselves): the page, the
+    /// cursor of the next one, and the count of all matches when asked for.
+    pub async fn list_case_states(
+        &self,
+        actor: &Actor,
+        q: &CaseQuery,
+    ) -> Result<(Vec<StoredCase>, Option<i64>, Option<u64>)> {
         let visibility = if actor.role == Role::Citizen {
             Visibility {
                 submitted_by: Some(actor.user_id),
@@ -526,11 +541,7 @@ impl App {
         } else {
             None
         };
-        Ok(CaseList {
-            items: page.items.iter().map(case_view).collect(),
-            next_before_id: page.next_before_id,
-            total,
-        })
+        Ok((page.items, page.next_before_id, total))
     }
 
     /// Runs a command on a case: decide, apply, and append events, state and notifications in
@@ -656,7 +667,7 @@ impl App {
         Err(AppError::Conflict)
     }
 
-    async fn public_case(&self, tracking_code: &str, phone: &str) -> Result<StoredCase> {
+    pub(crate) async fn public_case(&self, tracking_code: &str, phone: &str) -> Result<StoredCase> {
         let phone = PhoneNumber::parse(phone).map_err(|_| AppError::NotFound("case"))?;
         match self
             .store

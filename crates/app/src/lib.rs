@@ -11,6 +11,7 @@ pub mod error;
 pub mod monitor;
 pub mod privacy;
 pub mod text;
+pub mod workbench;
 
 use clock::Clock;
 pub use error::{AppError, Result};
@@ -49,6 +50,8 @@ pub struct App {
     /// Jurisdiction code → materialised path. Nodes are never moved or deleted, so an entry,
     /// once read, stays true.
     node_paths: RwLock<std::collections::HashMap<String, String>>,
+    /// Jurisdiction code → name, for pages; cleared when an admin changes a jurisdiction.
+    node_names: RwLock<std::collections::HashMap<String, String>>,
     /// The text reader and the recent cases' fingerprints (duplicate search).
     pub(crate) text: text::SharedText,
 }
@@ -76,6 +79,7 @@ impl App {
             calendar: RwLock::new(Arc::new(WorkCalendar::default())),
             rules: RwLock::new(Arc::new(DeadlineRules::default())),
             node_paths: RwLock::new(std::collections::HashMap::new()),
+            node_names: RwLock::new(std::collections::HashMap::new()),
             text: Default::default(),
         };
         app.reload().await?;

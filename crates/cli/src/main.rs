@@ -188,7 +188,7 @@ async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
         .with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("Fengqiao 枫桥 is serving at http://{addr}/  (API docs: http://{addr}/api/docs)");
-    axum::serve(listener, fengqiao_http::router(app))
+    axum::serve(listener, site(app))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -340,4 +340,9 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The whole site: the API (and its documents) and the web pages.
+pub fn site(app: std::sync::Arc<fengqiao_app::App>) -> axum::Router {
+    fengqiao_http::router(app.clone()).merge(fengqiao_web::router(app))
 }

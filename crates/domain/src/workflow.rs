@@ -379,6 +379,75 @@ pub fn register(
     })
 }
 
+/// The actions the actor may take on the case in its current state, in workflow order: each
+/// is probed through [`decide`] with placeholder values, and kept unless it is forbidden or
+/// not possible in this state (a placeholder's own validation error still counts as allowed).
+/// The UI shows exactly these; the server decides again when the real command arrives.
+pub fn allowed_actions(case: &CaseState, ctx: &Context<'_>) -> Vec<&'static str> {
+    let text = || "-".to_string();
+    let probes = [
+        Command::Route {
+            lead_unit_id: 0,
+            co_unit_ids: Vec::new(),
+        },
+        Command::Reject { reason: text() },
+        Command::Accept,
+        Command::Return { reason: text() },
+        Command::StartMediation,
+        Command::RecordSession(MediationSession {
+            date: chrono::NaiveDate::MIN,
+            mediator: text(),
+            place: None,
+            online: false,
+            participants: Vec::new(),
+            notes: text(),
+        }),
+        Command::Conclude {
+            outcome: Outcome::Withdrawn { note: text() },
+        },
+        Command::GiveFeedback { text: text() },
+        Command::Evaluate {
+            satisfaction: 5,
+            comment: None,
+        },
+        Command::Archive,
+        Command::Reopen {
+            reason: text(),
+            complaint_case_id: None,
+        },
+        Command::OpenSupervision { reason: text() },
+        Command::RequestExtension {
+            working_days: 1,
+            reason: text(),
+        },
+        Command::ApproveExtension,
+        Command::RejectExtension { reason: text() },
+        Command::Edit(CaseEdit::default()),
+    ];
+    let reply = case
+        .open_supervisions()
+        .next()
+        .map(|s| Command::ReplySupervision {
+            no: s.no,
+            reply: text(),
+        });
+    probes
+        .iter()
+        .chain(reply.iter())
+        .filter(|cmd| {
+            !matches!(
+                decide(case, cmd, ctx),
+                Err(DomainError::Forbidden
+                    | DomainError::InvalidTransition { .. }
+                    | DomainError::NoPendingExtension
+                    | DomainError::ExtensionPending
+                    | DomainError::RevisitNotDue)
+            )
+        })
+        .map(Command::name)
+        .collect()
+}
+
 /// Decides whether `cmd` may happen to `case` now, and which events it produces.
 /// Checks permission (role × scope × unit), state, and the command's own rules.
 pub fn decide(

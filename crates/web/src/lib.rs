@@ -1,0 +1,86 @@
+//! The web pages: the staff workbench, the citizen portal reached by QR code, and the grid
+//! worker's patrol form. Server-rendered with askama; htmx (vendored from npm, served by the
+//! binary) only loads fragments; every page works without JavaScript.
+//!
+//! Handlers only translate: read the form or query, call [`App`], render a template. The
+//! session is a cookie holding the same token the API uses as bearer (`HttpOnly`,
+//! `SameSite=Strict`); every form that changes something also carries a CSRF token derived
+//! from the session, checked before anything else.
+mod citizen;
+mod grid;
+mod i18n;
+mod session;
+mod staff;
+mod view;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use fengqiao_app::App;
+use std::sync::Arc;
+
+pub use i18n::{Lang, Tr};
+
+/// The pages, their static assets and the language switch.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/workbench") }))
+        .route("/login", get(staff::login_page).post(staff::login))
+        .route("/logout", post(staff::logout))
+        .route("/lang/{lang}", get(i18n::switch))
+        .route("/static/{file}", get(asset))
+        .route("/workbench", get(staff::workbench))
+        .route("/workbench/queue/{queue}", get(staff::queue_fragment))
+        .route("/cases", get(staff::case_list))
+        .route("/cases/{id}", get(staff::case_page))
+        .route("/cases/{id}/act", post(staff::act))
+        .route("/cases/{id}/route-dialog", get(staff::route_dialog))
+        .route("/cases/{id}/files/{blob}", get(staff::attachment))
+        .route("/c/{node}", get(citizen::form).post(citizen::submit))
+        .route("/track", get(citizen::track_page).post(citizen::track))
+        .route("/track/done", get(citizen::done_page))
+        .route("/track/rate", post(citizen::rate))
+        .route("/qr/{node}", get(citizen::poster))
+        .route("/grid/report", get(grid::form).post(grid::submit))
+        .route("/grid/snap", get(grid::snap))
+        .route("/grid/mine", get(grid::mine))
+        .layer(axum::extract::DefaultBodyLimit::max(48 * 1024 * 1024))
+        .with_state(app)
+}
+
+const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/app.js");
+const HTMX: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js");
+const HTMX_GZ: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js.gz");
+
+/// Static assets, cached for a day; htmx goes out pre-compressed when the browser accepts gzip.
+async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let cache = (header::CACHE_CONTROL, "public, max-age=86400");
+    match file.as_str() {
+        "app.css" => ([(header::CONTENT_TYPE, "text/css"), cache], CSS).into_response(),
+        "app.js" => ([(header::CONTENT_TYPE, "text/javascript"), cache], JS).into_response(),
+        "htmx.min.js" => {
+            let gzip = headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("gzip"));
+            if gzip {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript"),
+                        (header::CONTENT_ENCODING, "gzip"),
+                        (header::VARY, "Accept-Encoding"),
+                        cache,
+                    ],
+                    HTMX_GZ,
+                )
+                    .into_response()
+            } else {
+                ([(header::CONTENT_TYPE, "text/javascript"), cache], HTMX).into_response()
+            }
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
