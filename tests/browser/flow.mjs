@@ -1,0 +1,222 @@
+// The closed loop in a real browser (Debian's chromium driven by playwright-core):
+// a citizen submits by phone → the dispatcher routes → the unit accepts → a mediator records
+// an agreement → feedback → the citizen rates → archived; a user of another town must not
+// see the case; a double-submitted form makes one case; a wrong file type keeps the text; an
+// expired session mid-form keeps the text. Screenshots of each page go to $ARTIFACTS.
+//
+// Usage: FENGQIAO_BIN=target/debug/fengqiao node tests/browser/flow.mjs
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const bin = resolve(process.env.FENGQIAO_BIN || "target/debug/fengqiao");
+const artifacts = resolve(process.env.ARTIFACTS || "target/browser-artifacts");
+const chromePath = process.env.CHROMIUM || "/usr/bin/chromium";
+mkdirSync(artifacts, { recursive: true });
+const port = 18000 + Math.floor(Math.random() * 2000);
+const base = `http://127.0.0.1:${port}`;
+const dir = mkdtempSync(join(tmpdir(), "fq-browser-"));
+const PASSWORD = "Fengqiao@2026";
+const VILLAGE = "990102001001"; // 城关镇 稻香社区 in the demo county
+const PHONE = "13912345678";
+
+const server = spawn(bin, ["demo", "--cases", "300", "--database", join(dir, "demo.db"), "--listen", `127.0.0.1:${port}`], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+server.stdout.on("data", () => {});
+let shot = 0;
+async function snap(page, name) {
+  shot += 1;
+  await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+async function waitUp() {
+  for (let i = 0; i < 240; i++) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("server did not start");
+}
+
+async function login(browser, user) {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/login`);
+  await page.getByLabel("用户名").fill(user);
+  await page.getByLabel("密码").fill(PASSWORD);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForURL(/\/workbench/);
+  return { ctx, page };
+}
+
+async function act(page, buttonName) {
+  await page.getByRole("button", { name: buttonName, exact: true }).first().click();
+  await page.waitForLoadState("load");
+  const err = await page.locator("#action-error").count();
+  assert.equal(err, 0, `action ${buttonName} failed: ${err && (await page.locator("#action-error").innerText())}`);
+}
+
+let failed = false;
+try {
+  await waitUp();
+  const browser = await chromium.launch({ executablePath: chromePath, args: ["--no-sandbox"] });
+  const phone = await browser.newContext({
+    viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN",
+  });
+  const cit = await phone.newPage();
+
+  // 1. The citizen scans the village's QR code: the form opens with the place filled in.
+  const poster = await (await fetch(`${base}/qr/${VILLAGE}.svg`)).text();
+  assert.match(poster, /<svg/);
+  assert.match(poster, new RegExp(`/c/${VILLAGE}`));
+  writeFileSync(join(artifacts, "poster.svg"), poster);
+  await cit.goto(`${base}/c/${VILLAGE}`);
+  assert.match(await cit.locator(".place").innerText(), /稻香社区/);
+  await snap(cit, "citizen-form");
+  const text = "楼上邻居张某每天晚上十一点以后在家里敲打装修，噪音很大，老人孩子睡不着，多次沟通无果，请求调解。";
+  // A wrong file type: the form comes back with the text kept and a clear error.
+  await cit.getByLabel("事情经过（谁、什么事、在哪里、什么时候）").fill(text);
+  await cit.setInputFiles("#photos", { name: "notes.txt", mimeType: "image/jpeg", buffer: Buffer.from("not an image at all") });
+  await cit.getByLabel("手机号码").fill(PHONE);
+  await cit.locator("input[name=consent]").check();
+  await cit.getByRole("button", { name: "提交" }).click();
+  await cit.waitForSelector("#form-error");
+  assert.equal(await cit.locator("#text").inputValue(), text, "typed text kept after a rejected photo");
+  await snap(cit, "citizen-wrong-file");
+  // Now a real (tiny) PNG, and the form submitted twice with the same key: one case.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await cit.setInputFiles("#photos", { name: "photo.png", mimeType: "image/png", buffer: png });
+  await cit.locator("input[name=consent]").check();
+  const formData = await cit.evaluate(() => {
+    const f = document.getElementById("citizen-form");
+    return { key: f.form_key.value };
+  });
+  await cit.getByRole("button", { name: "提交" }).click();
+  await cit.waitForURL(/\/track\/done/);
+  const code = (await cit.locator("#tracking-code").innerText()).trim();
+  assert.match(code, /^[0-9A-Z]{10}$/);
+  await snap(cit, "citizen-done");
+  // The same form key again (a double tap, a retry): the same tracking code comes back.
+  const again = new FormData();
+  again.set("form_key", formData.key);
+  again.set("text", text);
+  again.set("phone", PHONE);
+  again.set("consent", "on");
+  const replay = await fetch(`${base}/c/${VILLAGE}`, { method: "POST", body: again, redirect: "manual" });
+  assert.equal(replay.status, 303);
+  assert.match(replay.headers.get("location"), new RegExp(`code=${code}`), "double submit → same case");
+
+  // 2. The dispatcher finds it in the queue, sees the elements and routes it to 城关司法所.
+  const d = await login(browser, "dispatcher");
+  await snap(d.page, "dispatcher-workbench");
+  await d.page.goto(`${base}/cases?node_code=${VILLAGE}&status=registered`);
+  await snap(d.page, "case-list");
+  await d.page.getByRole("link", { name: code }).click();
+  await d.page.waitForURL(/\/cases\/\d+$/);
+  const caseUrl = d.page.url();
+  assert.ok(await d.page.locator("mark.el-person").count() > 0, "extracted people highlighted");
+  assert.ok(await d.page.locator("mark.el-time").count() > 0, "extracted time highlighted");
+  assert.match(await d.page.locator("#h-parties + ul").innerText(), /139\*{4}5678/, "phone masked");
+  assert.equal(await d.page.getByRole("button", { name: "签收", exact: true }).count(), 0, "dispatcher may not accept");
+  await d.page.getByRole("button", { name: "分流", exact: true }).click();
+  await d.page.waitForSelector(".dialog");
+  await snap(d.page, "route-dialog");
+  const lead = d.page.locator('.dialog input[name=lead_unit_id][value="2"]');
+  if (await lead.count()) {
+    await lead.check();
+  } else {
+    await d.page.locator("select[name=lead_unit_id_other]").selectOption("2");
+  }
+  await d.page.getByRole("button", { name: "确认分流" }).click();
+  await d.page.waitForLoadState("load");
+  assert.match(await d.page.locator("h1").innerText(), /已分流/);
+
+  // 3. The unit accepts, mediates, records the agreement and feeds back.
+  const u = await login(browser, "u02staff");
+  await snap(u.page, "unit-workbench");
+  await u.page.goto(caseUrl);
+  await act(u.page, "签收");
+  await act(u.page, "开始调解");
+  await snap(u.page, "mediation");
+  await u.page.getByLabel("协议内容").fill("张某承诺晚上十点后不再装修施工，双方互留电话，有事先沟通。");
+  await act(u.page, "办结");
+  assert.match(await u.page.locator("h1").innerText(), /已办结/);
+  let feedbackPage = u.page;
+  if ((await u.page.getByRole("button", { name: "反馈群众", exact: true }).count()) === 0) {
+    await d.page.goto(caseUrl);
+    feedbackPage = d.page;
+  }
+  await feedbackPage.locator("textarea[name=text]").fill("经司法所调解，双方达成协议：晚上十点后不再施工。");
+  await act(feedbackPage, "反馈群众");
+  await snap(feedbackPage, "feedback-given");
+
+  // 4. The citizen checks progress with code + phone and rates.
+  await cit.goto(`${base}/track`);
+  await cit.getByLabel("查询码").fill(code);
+  await cit.getByLabel("手机号码").fill(PHONE);
+  await cit.getByRole("button", { name: "查询" }).click();
+  await cit.waitForSelector("#feedback");
+  await snap(cit, "citizen-progress");
+  await cit.locator('input[name=satisfaction][value="5"]').check();
+  await cit.getByRole("button", { name: "提交评价" }).click();
+  await cit.waitForSelector("#message");
+  assert.match(await cit.locator("#status").innerText(), /已评价/);
+  await snap(cit, "citizen-rated");
+
+  // 5. Archived by the dispatcher.
+  await d.page.goto(caseUrl);
+  await act(d.page, "归档");
+  assert.match(await d.page.locator("h1").innerText(), /已归档/);
+  const timeline = await d.page.locator(".timeline").innerText();
+  for (const step of ["登记受理", "分流", "签收", "开始调解", "办结", "已反馈", "已评价", "归档"]) {
+    assert.ok(timeline.includes(step), `timeline has ${step}`);
+  }
+  await snap(d.page, "archived");
+
+  // 6. A user of another town must not see the case, in its page or in the list.
+  const other = await login(browser, "u03staff");
+  const resp = await other.page.goto(caseUrl);
+  assert.equal(resp.status(), 404);
+  assert.ok(!(await other.page.content()).includes(code));
+  await other.page.goto(`${base}/cases?node_code=990102001`);
+  assert.ok(!(await other.page.content()).includes(code), "not in another town's list");
+  await snap(other.page, "other-town-404");
+
+  // 7. A grid worker's session expires mid-form: after logging in again the text is still there.
+  const g = await login(browser, "grid01");
+  await g.page.goto(`${base}/grid/report`);
+  const patrol = "巡查发现幸福路两户居民因共用排水沟堵塞发生争吵，情绪激动。";
+  await g.page.locator("#gtext").fill(patrol);
+  await g.ctx.clearCookies();
+  await g.page.getByRole("button", { name: "上报" }).click();
+  await g.page.waitForSelector("text=登录已过期");
+  await snap(g.page, "grid-expired");
+  await g.page.getByLabel("用户名").fill("grid01");
+  await g.page.getByLabel("密码").fill(PASSWORD);
+  await g.page.getByRole("button", { name: "登录" }).click();
+  await g.page.waitForSelector("#gtext");
+  assert.equal(await g.page.locator("#gtext").inputValue(), patrol, "patrol text kept across the expired session");
+  await g.page.getByRole("button", { name: "上报" }).click();
+  await g.page.waitForURL(/\/grid\/mine/);
+  await snap(g.page, "grid-mine");
+
+  // 8. English switch.
+  await d.page.goto(`${base}/lang/en?back=/workbench`);
+  assert.match(await d.page.locator("h1").innerText(), /My workbench/);
+  await snap(d.page, "workbench-en");
+
+  await browser.close();
+  console.log(`browser flow passed: case ${code}, ${shot} screenshots in ${artifacts}`);
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  server.kill("SIGTERM");
+}
+process.exit(failed ? 1 : 0);
