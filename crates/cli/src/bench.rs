@@ -1,7 +1,7 @@
 //! `fengqiao bench …`: the figures the issues name, measured end to end over loopback HTTP
 //! against a fresh database. Results go to BENCHMARKS.md by hand, with date and machine.
 use crate::{build_demo, start_app};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use fengqiao_app::App;
 use http_body_util::{BodyExt, Full};
@@ -51,6 +51,16 @@ pub enum Bench {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Server time of the web pages on a demo database: the workbench and the case page (one
+    /// client, sequential requests over loopback), and the bytes of the citizen form's first load.
+    Pages {
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Demo generation into a fresh SQLite file.
     Generate {
         #[arg(long, default_value_t = 30_000)]
@@ -85,7 +95,7 @@ async fn target(database_url: Option<String>, with_reference: bool) -> Result<Ta
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = fengqiao_http::router(app.clone());
+    let router = crate::site(app.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let client = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(1024)
@@ -435,6 +445,11 @@ pub async fn run(what: Bench) -> Result<()> {
             })
             .await
         }
+        Bench::Pages {
+            cases,
+            requests,
+            database_url,
+        } => bench_pages(cases, requests, database_url).await,
         Bench::Generate {
             cases,
             database_url,
@@ -451,4 +466,93 @@ pub async fn run(what: Bench) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// GET of a page with a session cookie: (status, bytes of head + body, milliseconds).
+async fn get_page(t: &Target, path: &str, token: Option<&str>) -> Result<(u16, usize, f64)> {
+    let mut req = hyper::Request::get(format!("http://{}{path}", t.addr));
+    if let Some(tok) = token {
+        req = req.header("cookie", format!("fq_session={tok}"));
+    }
+    let t0 = Instant::now();
+    let res = t.client.request(req.body(Full::new(Bytes::new()))?).await?;
+    let status = res.status().as_u16();
+    let head: usize = res
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + 17;
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((
+        status,
+        head + body.len(),
+        t0.elapsed().as_secs_f64() * 1000.0,
+    ))
+}
+
+fn summary(name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{name}: {} requests; server time ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.95),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) -> Result<()> {
+    let t = target(database_url, false).await?;
+    let started = Instant::now();
+    build_demo(&t.app, cases, 2026, crate::today()).await?;
+    println!(
+        "demo database: {cases} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The citizen form's first load: the page and its stylesheet (it loads no script).
+    let (s1, page, _) = get_page(&t, "/c/990102001001", None).await?;
+    let (s2, css, _) = get_page(&t, "/static/app.css", None).await?;
+    if s1 != 200 || s2 != 200 {
+        bail!("citizen form: HTTP {s1} / {s2}");
+    }
+    println!(
+        "citizen form first load: {} bytes (page {page} + stylesheet {css}, uncompressed, headers included)",
+        page + css
+    );
+    for user in ["dispatcher", "u02staff"] {
+        let tok = token(&t.app, user).await?;
+        let session = t.app.authenticate(&tok).await?;
+        let (ids, _, _) = t
+            .app
+            .list_case_states(
+                &session.actor,
+                &fengqiao_app::cases::CaseQuery {
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if ids.is_empty() {
+            bail!("{user} sees no case");
+        }
+        let (mut wb, mut cp) = (Vec::new(), Vec::new());
+        for i in 0..requests {
+            let (s, _, ms) = get_page(&t, "/workbench", Some(&tok)).await?;
+            if s != 200 {
+                bail!("/workbench: HTTP {s}");
+            }
+            wb.push(ms);
+            let id = ids[(i * 7919) % ids.len()].id;
+            let (s, _, ms) = get_page(&t, &format!("/cases/{id}"), Some(&tok)).await?;
+            if s != 200 {
+                bail!("/cases/{id}: HTTP {s}");
+            }
+            cp.push(ms);
+        }
+        summary(&format!("workbench as {user}"), wb);
+        summary(&format!("case page as {user}"), cp);
+    }
+    Ok(())
 }
