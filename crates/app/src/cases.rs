@@ -789,13 +789,7 @@ impl App {
         filename: &str,
         bytes: Vec<u8>,
     ) -> Result<AttachmentMeta> {
-        if bytes.len() > self.settings.max_attachment_bytes {
-            return Err(AppError::AttachmentTooLarge(
-                self.settings.max_attachment_bytes,
-            ));
-        }
-        let content_type = sniff(&bytes)
-            .ok_or_else(|| AppError::AttachmentTypeNotAllowed(filename.to_string()))?;
+        let content_type = self.check_attachment(filename, &bytes)?;
         let name: String = filename
             .chars()
             .filter(|c| !c.is_control() && *c != '/' && *c != '\\')

@@ -188,6 +188,19 @@ pub enum SuggestReason {
     LightLoad,
 }
 
+impl SuggestReason {
+    /// Stable snake_case code, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuggestReason::Kind => "kind",
+            SuggestReason::Specialty => "specialty",
+            SuggestReason::SameVillage => "same_village",
+            SuggestReason::SameTown => "same_town",
+            SuggestReason::LightLoad => "light_load",
+        }
+    }
+}
+
 /// A scored candidate lead unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UnitSuggestion {

@@ -84,14 +84,7 @@ pub async fn form_page(app: &App, t: Tr, web: &Web, draft: Fields, error: String
     render(&GridForm {
         t,
         nodes,
-        types: DisputeType::ALL
-            .iter()
-            .map(|d| crate::staff::Choice {
-                code: d.as_str().to_string(),
-                label: t.label("type", d.as_str()),
-                selected: d.as_str() == dtype,
-            })
-            .collect(),
+        types: crate::staff::choices(&t, "type", DisputeType::ALL, DisputeType::as_str, &dtype),
         text: draft.get("text").to_string(),
         lon: draft.get("lon").to_string(),
         lat: draft.get("lat").to_string(),

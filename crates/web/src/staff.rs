@@ -289,7 +289,7 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn choices<T: Copy>(
+pub fn choices<T: Copy>(
     t: &Tr,
     kind: &str,
     all: &[T],
@@ -988,16 +988,7 @@ pub async fn route_dialog(
             reasons: x
                 .reasons
                 .iter()
-                .map(|r| {
-                    t.s(&format!(
-                        "suggest.{}",
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    ))
-                    .to_string()
-                })
+                .map(|r| t.s(&format!("suggest.{}", r.as_str())).to_string())
                 .collect::<Vec<_>>()
                 .join("、"),
             first: i == 0,
