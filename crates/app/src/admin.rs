@@ -33,6 +33,17 @@ pub struct UserInput {
     pub unit_id: Option<i64>,
 }
 
+/// An administrator's change to a user: name, role, scope, unit, disabled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserChange {
+    pub display_name: String,
+    pub role: Role,
+    pub scope_code: String,
+    pub unit_id: Option<i64>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CalendarDayInput {
     /// `holiday`, `workday`, or null to return the date to the Monday–Friday rule.
@@ -92,6 +103,37 @@ impl App {
             .upsert_jurisdictions(std::slice::from_ref(&node))
             .await?;
         // The text reader's gazetteer now knows one more place.
+        self.reset_analyzer();
+        self.forget_node_names();
+        Ok(node)
+    }
+
+    /// Checks that the actor may manage reference data in their scope (the admin pages).
+    pub fn require_admin(&self, actor: &Actor) -> Result<()> {
+        Ok(authorize_node(
+            actor,
+            Operation::ManageReference,
+            &actor.scope_path,
+        )?)
+    }
+
+    /// Renames a jurisdiction node (its code, level and place in the tree never change).
+    pub async fn rename_jurisdiction(
+        &self,
+        actor: &Actor,
+        code: &str,
+        name: &str,
+    ) -> Result<Jurisdiction> {
+        let mut node = self.get_jurisdiction(code).await?;
+        authorize_node(actor, Operation::ManageReference, &node.path)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(DomainError::validation("name", "1 to 64 characters").into());
+        }
+        node.name = name.to_string();
+        self.store
+            .upsert_jurisdictions(std::slice::from_ref(&node))
+            .await?;
         self.reset_analyzer();
         self.forget_node_names();
         Ok(node)
@@ -186,6 +228,53 @@ impl App {
             unit_id: input.unit_id,
         };
         let rec = self.store.insert_user(&user, self.now()).await?;
+        Ok(UserView::from(&rec))
+    }
+
+    /// Changes a user. The administrator must manage both the user's present scope and the
+    /// new one, and may not disable or demote themself (someone must stay able to undo it).
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: i64,
+        change: &UserChange,
+    ) -> Result<UserView> {
+        let user = self
+            .store
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        let node = self.get_jurisdiction(&change.scope_code).await?;
+        authorize_node(actor, Operation::ManageReference, &node.path)?;
+        if id == actor.user_id && (change.disabled || change.role != user.role) {
+            return Err(DomainError::validation(
+                "user",
+                "an administrator cannot disable or demote themself",
+            )
+            .into());
+        }
+        let display_name = change.display_name.trim();
+        if display_name.is_empty() {
+            return Err(DomainError::validation("display_name", "empty").into());
+        }
+        if let Some(u) = change.unit_id {
+            self.get_unit(u).await?;
+        }
+        let rec = self
+            .store
+            .update_user(
+                id,
+                &fengqiao_store::UserUpdate {
+                    display_name: display_name.to_string(),
+                    role: change.role,
+                    scope_code: node.code.clone(),
+                    scope_path: node.path.clone(),
+                    unit_id: change.unit_id,
+                    disabled: change.disabled,
+                },
+            )
+            .await?;
         Ok(UserView::from(&rec))
     }
 

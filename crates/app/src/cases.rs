@@ -547,24 +547,35 @@ impl App {
     /// Runs a command on a case: decide, apply, and append events, state and notifications in
     /// one transaction; re-reads and re-decides when another writer got there first.
     pub async fn act(&self, actor: &Actor, id: i64, cmd: &Command) -> Result<StoredCase> {
-        if matches!(cmd, Command::Link { case_id, .. } if *case_id == id) {
+        if matches!(cmd, Command::Link { case_id, .. } | Command::Merge { into_case_id: case_id, .. } if *case_id == id)
+        {
             return Err(
                 fengqiao_domain::DomainError::validation("case_id", "the case itself").into(),
             );
         }
-        self.change(actor, id, |app, case| async move {
-            let cmd = app.prepare(actor, cmd).await?;
-            let calendar = app.calendar();
-            let rules = app.rules();
-            let ctx = Context {
-                actor,
-                now: app.now(),
-                calendar: &calendar,
-                rules: &rules,
+        let merged = self
+            .change(actor, id, |app, case| async move {
+                let cmd = app.prepare(actor, cmd).await?;
+                let calendar = app.calendar();
+                let rules = app.rules();
+                let ctx = Context {
+                    actor,
+                    now: app.now(),
+                    calendar: &calendar,
+                    rules: &rules,
+                };
+                Ok((workflow::decide(&case.state, &cmd, &ctx)?, Vec::new()))
+            })
+            .await?;
+        // The case a duplicate was merged into records the merge too (a link to it).
+        if let Command::Merge { into_case_id, .. } = cmd {
+            let link = Command::Link {
+                case_id: id,
+                reason: format!("merged from case {id}"),
             };
-            Ok((workflow::decide(&case.state, &cmd, &ctx)?, Vec::new()))
-        })
-        .await
+            Box::pin(self.act(actor, *into_case_id, &link)).await?;
+        }
+        Ok(merged)
     }
 
     /// Checks references a command makes and fills in what the server owns (node paths).
@@ -592,6 +603,18 @@ impl App {
             }
             Command::Link { case_id, .. } => {
                 self.load_visible(actor, *case_id).await?;
+                Ok(cmd.clone())
+            }
+            Command::Merge { into_case_id, .. } => {
+                // Only into a case that is itself still going on.
+                let target = self.load_visible(actor, *into_case_id).await?;
+                if !target.state.status.is_open() {
+                    return Err(fengqiao_domain::DomainError::validation(
+                        "into_case_id",
+                        "the case is closed",
+                    )
+                    .into());
+                }
                 Ok(cmd.clone())
             }
             Command::Reopen {

@@ -255,6 +255,33 @@ impl App {
             .await
     }
 
+    /// True when the actor may add a file to the case (the case page offers the upload).
+    pub fn may_attach(&self, actor: &Actor, case: &StoredCase) -> bool {
+        fengqiao_domain::access::authorize(
+            actor,
+            fengqiao_domain::access::Operation::AddAttachment,
+            &case.state,
+        )
+        .is_ok()
+    }
+
+    /// Display names and roles of users (for timelines), by id; unknown ids are left out.
+    pub async fn user_names(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, (String, Role)>> {
+        let mut out = std::collections::HashMap::new();
+        for &id in ids {
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Some(u) = self.store.get_user(id).await? {
+                out.insert(id, (u.display_name, u.role));
+            }
+        }
+        Ok(out)
+    }
+
     /// Checks an attachment before anything is written: size and content type.
     pub fn check_attachment(&self, filename: &str, bytes: &[u8]) -> Result<&'static str> {
         if bytes.len() > self.settings.max_attachment_bytes {

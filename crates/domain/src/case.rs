@@ -74,6 +74,7 @@ labelled_enum!(
         FeedbackGiven = "feedback_given" / "已反馈",
         Evaluated = "evaluated" / "已评价",
         Archived = "archived" / "已归档",
+        Merged = "merged" / "已合并", // a duplicate folded into another case (事项合并)
     }
 );
 
@@ -116,7 +117,10 @@ labelled_enum!(
 impl Status {
     /// Open cases are those on which supervision may be opened and whose clock may run.
     pub fn is_open(self) -> bool {
-        !matches!(self, Status::NotAccepted | Status::Archived)
+        !matches!(
+            self,
+            Status::NotAccepted | Status::Archived | Status::Merged
+        )
     }
 }
 
@@ -275,6 +279,9 @@ pub struct CaseState {
     #[serde(default)]
     pub linked_case_ids: Vec<i64>,
     pub attachments: Vec<AttachmentMeta>,
+    /// The case this duplicate was merged into.
+    #[serde(default)]
+    pub merged_into: Option<i64>,
 }
 
 impl CaseState {

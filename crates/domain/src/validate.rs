@@ -146,3 +146,35 @@ pub fn mask_middle(s: &str, head: usize, tail: usize) -> String {
     }
     out
 }
+
+/// Masks personal numbers written inside free text: every run of 11 or more digits (a mobile
+/// number, a landline with its area code, an ID-card number, whose last character may be X)
+/// keeps 3 leading and 4 trailing characters. The length in characters is unchanged, so
+/// spans found in the original text still apply.
+pub fn mask_numbers_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '-') {
+            i += 1;
+        }
+        if i < chars.len() && matches!(chars[i], 'X' | 'x') && i - start == 17 {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let digits = run.chars().filter(|c| c.is_ascii_digit()).count();
+        if digits >= 11 {
+            out.push_str(&mask_middle(&run, 3, 4));
+        } else {
+            out.push_str(&run);
+        }
+    }
+    out
+}

@@ -151,6 +151,12 @@ pub enum Command {
         case_id: i64,
         reason: String,
     },
+    /// Closes this case as a duplicate of another (事项合并), before any unit has accepted it;
+    /// the other case carries on and is linked to this one.
+    Merge {
+        into_case_id: i64,
+        reason: String,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -189,6 +195,7 @@ impl Command {
             Command::RevealPersonalInfo { .. } => "reveal_personal_info",
             Command::RefreshLight => "refresh_light",
             Command::Link { .. } => "link",
+            Command::Merge { .. } => "merge",
         }
     }
 
@@ -214,6 +221,7 @@ impl Command {
             Command::RevealPersonalInfo { .. } => O::RevealPersonalInfo,
             Command::RefreshLight => O::RunDeadlineSweep,
             Command::Link { .. } => O::EditCase,
+            Command::Merge { .. } => O::RejectCase,
         }
     }
 }
@@ -267,6 +275,11 @@ pub enum EventKind {
     },
     /// Another case describes the same dispute.
     Linked {
+        case_id: i64,
+        reason: String,
+    },
+    /// This case was closed as a duplicate of another.
+    MergedInto {
         case_id: i64,
         reason: String,
     },
@@ -326,6 +339,7 @@ impl EventKind {
             EventKind::AttachmentAdded(_) => "attachment_added",
             EventKind::LightChanged { .. } => "light_changed",
             EventKind::Linked { .. } => "linked",
+            EventKind::MergedInto { .. } => "merged_into",
         }
     }
 }
@@ -423,6 +437,10 @@ pub fn allowed_actions(case: &CaseState, ctx: &Context<'_>) -> Vec<&'static str>
         Command::ApproveExtension,
         Command::RejectExtension { reason: text() },
         Command::Edit(CaseEdit::default()),
+        Command::Merge {
+            into_case_id: 0,
+            reason: text(),
+        },
     ];
     let reply = case
         .open_supervisions()
@@ -690,6 +708,19 @@ pub fn decide(
                 }]
             }
         }
+        Command::Merge {
+            into_case_id,
+            reason,
+        } => {
+            if !matches!(st, S::Registered | S::Routed) {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("reason", reason)?;
+            vec![EventKind::MergedInto {
+                case_id: *into_case_id,
+                reason: reason.clone(),
+            }]
+        }
         Command::RevealPersonalInfo {
             party_index,
             purpose,
@@ -804,6 +835,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             revisit_requested: false,
             linked_case_ids: Vec::new(),
             attachments: Vec::new(),
+            merged_into: None,
         });
     }
     let mut s = state?;
@@ -912,6 +944,16 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             s.light = Light::None;
         }
         EventKind::Linked { case_id, .. } => {
+            if !s.linked_case_ids.contains(case_id) {
+                s.linked_case_ids.push(*case_id);
+            }
+        }
+        EventKind::MergedInto { case_id, .. } => {
+            s.status = Status::Merged;
+            s.merged_into = Some(*case_id);
+            s.deadline = None;
+            s.light = Light::None;
+            s.pending_extension = None;
             if !s.linked_case_ids.contains(case_id) {
                 s.linked_case_ids.push(*case_id);
             }

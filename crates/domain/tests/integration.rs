@@ -8,12 +8,28 @@ use fengqiao_domain::calendar::WorkCalendar;
 use fengqiao_domain::case::*;
 use fengqiao_domain::deadline::DeadlineRules;
 use fengqiao_domain::time::{local_instant, Millis};
-use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
+use fengqiao_domain::validate::{mask_numbers_in_text, IdCardNumber, PhoneNumber};
 use fengqiao_domain::workflow::*;
 use proptest::prelude::*;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+#[test]
+fn numbers_inside_free_text_are_masked() {
+    for (text, want) in [
+        ("电话13812345678，请回电", "电话138****5678，请回电"),
+        ("身份证11010519491231002X。", "身份证110***********002X。"),
+        ("座机0571-88881234", "座机057******1234"),
+        ("欠款35000元，3月5日", "欠款35000元，3月5日"),
+        ("编号2024030512", "编号2024030512"),
+        ("", ""),
+    ] {
+        let got = mask_numbers_in_text(text);
+        assert_eq!(got, want, "{text}");
+        assert_eq!(got.chars().count(), text.chars().count(), "{text}");
+    }
 }
 
 #[test]

@@ -75,6 +75,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(reference::get_unit))
         .routes(routes!(reference::set_unit_leader))
         .routes(routes!(reference::list_users, reference::create_user))
+        .routes(routes!(reference::update_user))
         .routes(routes!(reference::calendar))
         .routes(routes!(reference::set_calendar_day))
         .routes(routes!(reference::get_rules, reference::put_rules))

@@ -425,6 +425,36 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn update_user(&self, id: i64, u: &UserUpdate) -> Result<UserRecord> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let r = sqlx::query(
+            "UPDATE users SET display_name = $1, role = $2, scope_code = $3, scope_path = $4, \
+             unit_id = $5, disabled = $6 WHERE id = $7",
+        )
+        .bind(&u.display_name)
+        .bind(u.role.as_str())
+        .bind(&u.scope_code)
+        .bind(&u.scope_path)
+        .bind(u.unit_id)
+        .bind(u.disabled)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if u.disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        self.get_user(id).await?.ok_or(StoreError::NotFound)
+    }
+
     async fn get_user(&self, id: i64) -> Result<Option<UserRecord>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id)

@@ -686,6 +686,36 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn update_user(&self, id: i64, u: &UserUpdate) -> Result<UserRecord> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let r = sqlx::query(
+            "UPDATE users SET display_name = ?, role = ?, scope_code = ?, scope_path = ?, \
+             unit_id = ?, disabled = ? WHERE id = ?",
+        )
+        .bind(&u.display_name)
+        .bind(u.role.as_str())
+        .bind(&u.scope_code)
+        .bind(&u.scope_path)
+        .bind(u.unit_id)
+        .bind(i64::from(u.disabled))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if u.disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        self.get_user(id).await?.ok_or(StoreError::NotFound)
+    }
+
     async fn get_user(&self, id: i64) -> Result<Option<UserRecord>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = ?"))
             .bind(id)

@@ -185,7 +185,7 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         .insert_user(&nu("a", Role::UnitLeader, &nodes[3], Some(ua.id)), T0)
         .await
         .unwrap();
-    let _b = s
+    let b = s
         .insert_user(&nu("b", Role::UnitHandler, &nodes[4], Some(ub.id)), T0)
         .await
         .unwrap();
@@ -228,6 +228,41 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         "expired"
     );
     assert!(s.session_user("other", T0).await.unwrap().is_none());
+    // An administrator changes a user; disabling ends the user's sessions.
+    s.insert_session("tok-b", b.id, T0, T0 + 1000)
+        .await
+        .unwrap();
+    let update = UserUpdate {
+        display_name: "B 2".into(),
+        role: Role::Mediator,
+        scope_code: nodes[3].code.clone(),
+        scope_path: nodes[3].path.clone(),
+        unit_id: Some(ua.id),
+        disabled: false,
+    };
+    let b2 = s.update_user(b.id, &update).await.unwrap();
+    assert_eq!(
+        (b2.role, b2.display_name.as_str(), b2.unit_id, b2.disabled),
+        (Role::Mediator, "B 2", Some(ua.id), false)
+    );
+    assert_eq!(b2.scope_path, nodes[3].path);
+    assert!(s.session_user("tok-b", T0 + 1).await.unwrap().is_some());
+    let b3 = s
+        .update_user(
+            b.id,
+            &UserUpdate {
+                disabled: true,
+                ..update.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(b3.disabled);
+    assert!(s.session_user("tok-b", T0 + 1).await.unwrap().is_none());
+    assert!(matches!(
+        s.update_user(9_999, &update).await,
+        Err(StoreError::NotFound)
+    ));
     s.delete_session("tok").await.unwrap();
     assert!(
         s.session_user("tok", T0 + 1).await.unwrap().is_none(),

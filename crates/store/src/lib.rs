@@ -84,6 +84,17 @@ pub struct NewUser {
     pub unit_id: Option<i64>,
 }
 
+/// What an administrator may change of a user (the username and password stay).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserUpdate {
+    pub display_name: String,
+    pub role: Role,
+    pub scope_code: String,
+    pub scope_path: String,
+    pub unit_id: Option<i64>,
+    pub disabled: bool,
+}
+
 /// A case as stored: identity, version and the folded state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StoredCase {
@@ -230,6 +241,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_user(&self, user: &NewUser, now: Millis) -> Result<UserRecord>;
     async fn get_user(&self, id: i64) -> Result<Option<UserRecord>>;
+    /// Changes a user's name, role, scope, unit or disabled flag; a disabled user's sessions
+    /// are ended. `NotFound` for an unknown id.
+    async fn update_user(&self, id: i64, update: &UserUpdate) -> Result<UserRecord>;
     async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>>;
     /// Users whose scope lies in the subtree, optionally of one role.
     async fn list_users(&self, scope_path: &str, role: Option<Role>) -> Result<Vec<UserRecord>>;

@@ -14,7 +14,6 @@ use fengqiao_app::App;
 use fengqiao_domain::case::{Channel, DisputeType};
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
 use serde::Deserialize;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub struct NodeChoice {
@@ -40,26 +39,11 @@ pub struct GridForm {
 
 /// Villages and grids of the user's area (the area itself when it is one).
 async fn area_nodes(app: &App, scope_code: &str) -> Vec<Jurisdiction> {
-    let mut out = Vec::new();
-    let Ok(root) = app.get_jurisdiction(scope_code).await else {
-        return out;
-    };
-    let mut queue = VecDeque::from([root]);
-    while let Some(j) = queue.pop_front() {
-        if j.level != Level::Grid {
-            for child in app
-                .list_jurisdictions(Some(&j.code))
-                .await
-                .unwrap_or_default()
-            {
-                queue.push_back(child);
-            }
-        }
-        if matches!(j.level, Level::Village | Level::Grid) {
-            out.push(j);
-        }
-    }
-    out
+    crate::view::subtree(app, scope_code, Level::Grid)
+        .await
+        .into_iter()
+        .filter(|j| matches!(j.level, Level::Village | Level::Grid))
+        .collect()
 }
 
 pub async fn form_page(app: &App, t: Tr, web: &Web, draft: Fields, error: String) -> Response {

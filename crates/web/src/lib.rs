@@ -6,7 +6,9 @@
 //! session is a cookie holding the same token the API uses as bearer (`HttpOnly`,
 //! `SameSite=Strict`); every form that changes something also carries a CSRF token derived
 //! from the session, checked before anything else.
+mod admin;
 mod citizen;
+mod export;
 mod grid;
 mod i18n;
 mod session;
@@ -34,10 +36,24 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/workbench", get(staff::workbench))
         .route("/workbench/queue/{queue}", get(staff::queue_fragment))
         .route("/cases", get(staff::case_list))
+        .route("/cases/export.xlsx", get(export::cases_xlsx))
         .route("/cases/{id}", get(staff::case_page))
         .route("/cases/{id}/act", post(staff::act))
         .route("/cases/{id}/route-dialog", get(staff::route_dialog))
+        .route("/cases/{id}/files", post(staff::upload))
         .route("/cases/{id}/files/{blob}", get(staff::attachment))
+        .route("/admin", get(admin::index))
+        .route(
+            "/admin/jurisdictions",
+            get(admin::jurisdictions).post(admin::jurisdictions_post),
+        )
+        .route("/admin/units", get(admin::units).post(admin::units_post))
+        .route("/admin/users", get(admin::users).post(admin::users_post))
+        .route(
+            "/admin/calendar",
+            get(admin::calendar).post(admin::calendar_post),
+        )
+        .route("/admin/rules", get(admin::rules).post(admin::rules_post))
         .route("/c/{node}", get(citizen::form).post(citizen::submit))
         .route("/track", get(citizen::track_page).post(citizen::track))
         .route("/track/done", get(citizen::done_page))

@@ -40,6 +40,14 @@ impl Fields {
     pub fn opt(&self, k: &str) -> Option<String> {
         Some(self.get(k).to_string()).filter(|s| !s.is_empty())
     }
+    /// Every value of a repeated field, empty ones included (rows of a table stay aligned).
+    pub fn all_raw(&self, k: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
     pub fn all(&self, k: &str) -> Vec<&str> {
         self.0
             .iter()
@@ -49,7 +57,7 @@ impl Fields {
     }
 }
 
-fn to_login(next: &str) -> Response {
+pub fn to_login(next: &str) -> Response {
     let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     Redirect::to(&format!("/login?next={next}")).into_response()
 }
@@ -188,6 +196,7 @@ pub struct WorkbenchPage {
     pub signed_in: bool,
     pub csrf: String,
     pub is_grid: bool,
+    pub is_admin: bool,
 }
 
 #[derive(Template)]
@@ -236,6 +245,7 @@ pub async fn workbench(State(app): State<Arc<App>>, t: Tr, web: Web) -> Response
         signed_in: true,
         csrf: web.csrf(),
         is_grid: s.actor.role == fengqiao_domain::access::Role::GridWorker,
+        is_admin: app.require_admin(&s.actor).is_ok(),
     })
 }
 
@@ -283,6 +293,43 @@ pub struct ListParams {
     before_id: Option<i64>,
 }
 
+impl ListParams {
+    /// The list query these filters stand for (a page of `limit`, counted when a page).
+    pub fn query(&self, limit: Option<u32>) -> CaseQuery {
+        CaseQuery {
+            status: Status::parse(&self.status),
+            dispute_type: DisputeType::parse(&self.dispute_type),
+            channel: Channel::parse(&self.channel),
+            unit_id: self.unit_id.parse().ok(),
+            node_code: Some(self.node_code.clone()).filter(|c| !c.is_empty()),
+            light: Light::parse(&self.light),
+            from: day_ms(&self.from, false),
+            to: day_ms(&self.to, true),
+            with_open_supervision: None,
+            before_id: self.before_id,
+            limit,
+            with_total: Some(true),
+        }
+    }
+
+    /// The filters as a query string (empty ones left out), without the page cursor.
+    pub fn query_string(&self) -> String {
+        let qs = [
+            ("status", &self.status),
+            ("dispute_type", &self.dispute_type),
+            ("light", &self.light),
+            ("channel", &self.channel),
+            ("node_code", &self.node_code),
+            ("unit_id", &self.unit_id),
+            ("from", &self.from),
+            ("to", &self.to),
+        ];
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(qs.iter().filter(|(_, v)| !v.is_empty()))
+            .finish()
+    }
+}
+
 pub struct Choice {
     pub code: String,
     pub label: String,
@@ -320,11 +367,12 @@ pub struct ListPage {
     pub rows: Vec<CaseRow>,
     pub total: u64,
     pub next: String,
+    pub export: String,
     pub signed_in: bool,
     pub csrf: String,
 }
 
-fn day_ms(s: &str, end: bool) -> Option<i64> {
+pub fn day_ms(s: &str, end: bool) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     Some(if end {
         fengqiao_domain::time::end_of_local_day(d)
@@ -342,42 +390,15 @@ pub async fn case_list(
     let Some((s, _)) = &web.session else {
         return to_login("/cases");
     };
-    let q = CaseQuery {
-        status: Status::parse(&p.status),
-        dispute_type: DisputeType::parse(&p.dispute_type),
-        channel: Channel::parse(&p.channel),
-        unit_id: p.unit_id.parse().ok(),
-        node_code: Some(p.node_code.clone()).filter(|c| !c.is_empty()),
-        light: Light::parse(&p.light),
-        from: day_ms(&p.from, false),
-        to: day_ms(&p.to, true),
-        with_open_supervision: None,
-        before_id: p.before_id,
-        limit: Some(50),
-        with_total: Some(true),
-    };
+    let q = p.query(Some(50));
     let list = match app.list_case_states(&s.actor, &q).await {
         Ok(l) => l,
         Err(e) => return error_page(t, &e, true, web.csrf()),
     };
+    let filters = p.query_string();
     let next = match list.1 {
-        Some(id) => {
-            let mut qs: Vec<(&str, String)> = vec![
-                ("status", p.status.clone()),
-                ("dispute_type", p.dispute_type.clone()),
-                ("light", p.light.clone()),
-                ("channel", p.channel.clone()),
-                ("node_code", p.node_code.clone()),
-                ("unit_id", p.unit_id.clone()),
-                ("from", p.from.clone()),
-                ("to", p.to.clone()),
-            ];
-            qs.push(("before_id", id.to_string()));
-            let enc: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(qs.iter().filter(|(_, v)| !v.is_empty()))
-                .finish();
-            format!("/cases?{enc}")
-        }
+        Some(id) if filters.is_empty() => format!("/cases?before_id={id}"),
+        Some(id) => format!("/cases?{filters}&before_id={id}"),
         None => String::new(),
     };
     render(&ListPage {
@@ -399,6 +420,11 @@ pub async fn case_list(
         rows: CaseRow::all(&app, &t, &list.0).await,
         total: list.2.unwrap_or(0),
         next,
+        export: if filters.is_empty() {
+            "/cases/export.xlsx".to_string()
+        } else {
+            format!("/cases/export.xlsx?{filters}")
+        },
         signed_in: true,
         csrf: web.csrf(),
     })
@@ -511,6 +537,8 @@ pub struct CasePage {
     pub duplicates: Vec<DupView>,
     pub supervisions: Vec<SupervisionView>,
     pub actions: Vec<&'static str>,
+    pub may_attach: bool,
+    pub merged_into: i64,
     pub types: Vec<Choice>,
     pub risks: Vec<Choice>,
     pub complexities: Vec<Choice>,
@@ -641,6 +669,11 @@ async fn build_case_page(
             });
         }
     }
+    let actor_ids: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e["actor_id"].as_i64())
+        .collect();
+    let names = app.user_names(&actor_ids).await?;
     let parties = st
         .parties
         .iter()
@@ -675,10 +708,15 @@ async fn build_case_page(
             EventView {
                 at: fmt_ms(e["at"].as_i64().unwrap_or(0)),
                 action: t.label("action", &action),
-                by: e["actor_id"]
-                    .as_i64()
-                    .map(|a| format!("#{a}"))
-                    .unwrap_or_else(|| t.s("timeline.system").to_string()),
+                by: match e["actor_id"].as_i64() {
+                    Some(a) => match names.get(&a) {
+                        Some((name, role)) => {
+                            format!("{name}（{}）", t.label("role", role.as_str()))
+                        }
+                        None => format!("#{a}"),
+                    },
+                    None => t.s("timeline.system").to_string(),
+                },
                 detail: detail.chars().take(300).collect(),
             }
         })
@@ -727,7 +765,12 @@ async fn build_case_page(
             .unwrap_or_default(),
         complexity: t.label("complexity", st.complexity.as_str()),
         lead_unit,
-        segments: segments(&st.text, &mut marks),
+        // Numbers typed into the text are masked like the parties' (same length, so the
+        // reader's spans still fit).
+        segments: segments(
+            &fengqiao_domain::validate::mask_numbers_in_text(&st.text),
+            &mut marks,
+        ),
         filled,
         parties,
         events,
@@ -750,6 +793,8 @@ async fn build_case_page(
             })
             .collect(),
         actions,
+        may_attach: app.may_attach(&s.actor, &c),
+        merged_into: st.merged_into.unwrap_or(0),
         types: choices(
             &t,
             "type",
@@ -875,6 +920,12 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
         "approve_extension" => Command::ApproveExtension,
         "reject_extension" => Command::RejectExtension {
             reason: text("reason"),
+        },
+        "merge" => Command::Merge {
+            into_case_id: id("case_id")?,
+            reason: f
+                .opt("reason")
+                .unwrap_or_else(|| "duplicate (merged by staff)".into()),
         },
         "link" => Command::Link {
             case_id: id("case_id")?,
@@ -1024,4 +1075,55 @@ pub async fn attachment(
             .into_response(),
         Err(e) => error_page(t, &e, true, web.csrf()),
     }
+}
+
+/// A file added by staff on the case page (multipart: the CSRF token, then the file). Errors
+/// (size, type, a file already attached) show the case page with the message.
+pub async fn upload(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    mut m: axum::extract::Multipart,
+) -> Response {
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/cases/{id}"));
+    };
+    let mut csrf = String::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let unreadable = || AppError::from(DomainError::validation("file", "unreadable"));
+    loop {
+        match m.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_string();
+                if name == "file" {
+                    let filename = field.file_name().unwrap_or("file").to_string();
+                    match field.bytes().await {
+                        Ok(b) if !b.is_empty() => file = Some((filename, b.to_vec())),
+                        Ok(_) => {}
+                        Err(_) => return upload_error(&app, t, &web, id, unreadable()).await,
+                    }
+                } else if name == "csrf" {
+                    csrf = field.text().await.unwrap_or_default();
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return upload_error(&app, t, &web, id, unreadable()).await,
+        }
+    }
+    if !web.csrf_ok(&csrf) {
+        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
+    }
+    let Some((filename, bytes)) = file else {
+        return upload_error(&app, t, &web, id, invalid("file")).await;
+    };
+    match app.add_attachment(&s.actor, id, &filename, bytes).await {
+        Ok(_) => Redirect::to(&format!("/cases/{id}")).into_response(),
+        Err(e) => upload_error(&app, t, &web, id, e).await,
+    }
+}
+
+async fn upload_error(app: &App, t: Tr, web: &Web, id: i64, e: AppError) -> Response {
+    let msg = crate::view::error_message(&t, &e);
+    case_response(app, t, web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
 }

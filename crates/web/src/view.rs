@@ -62,7 +62,10 @@ impl CaseRow {
                 .as_ref()
                 .map(|d| d.due.to_string())
                 .unwrap_or_default(),
-            summary: s.text.chars().take(40).collect(),
+            summary: fengqiao_domain::validate::mask_numbers_in_text(&s.text)
+                .chars()
+                .take(40)
+                .collect(),
             channel: t.label("channel", s.channel.as_str()),
         }
     }
@@ -114,4 +117,29 @@ pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Respons
         csrf,
     };
     (status, render(&page)).into_response()
+}
+
+/// The nodes of a subtree down to `deepest`, parents before their children (the root first).
+pub async fn subtree(
+    app: &App,
+    root_code: &str,
+    deepest: fengqiao_domain::jurisdiction::Level,
+) -> Vec<fengqiao_domain::jurisdiction::Jurisdiction> {
+    let mut out = Vec::new();
+    let Ok(root) = app.get_jurisdiction(root_code).await else {
+        return out;
+    };
+    let mut stack = vec![root];
+    while let Some(j) = stack.pop() {
+        if j.level < deepest {
+            let mut children = app
+                .list_jurisdictions(Some(&j.code))
+                .await
+                .unwrap_or_default();
+            children.reverse();
+            stack.extend(children);
+        }
+        out.push(j);
+    }
+    out
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::NaiveDate;
-use fengqiao_app::admin::{CalendarDayInput, JurisdictionInput, UserInput};
+use fengqiao_app::admin::{CalendarDayInput, JurisdictionInput, UserChange, UserInput};
 use fengqiao_app::auth::UserView;
 use fengqiao_app::monitor::SweepReport;
 use fengqiao_app::App;
@@ -144,6 +144,20 @@ pub async fn create_user(
         StatusCode::CREATED,
         Json(app.create_user(&s.actor, &u).await?),
     ))
+}
+
+/// Changes a user's name, role, scope, unit or disabled flag (admin of both scopes); a
+/// disabled user's sessions end at once.
+#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "reference", security(("bearer" = [])), request_body = UserChange,
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_user(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    Body(c): Body<UserChange>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(app.update_user(&s.actor, id, &c).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

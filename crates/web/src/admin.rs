@@ -1,0 +1,811 @@
+//! Administration pages: jurisdictions, units, users and roles, the working-day calendar and
+//! the deadline rules. Every page and form needs the right to manage reference data in the
+//! admin's scope; the app checks each change against the node it touches.
+use crate::i18n::Tr;
+use crate::session::Web;
+use crate::staff::{choices, expired_login, to_login, Choice, Fields};
+use crate::view::{error_message, error_page, render, subtree};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use fengqiao_app::admin::{CalendarDayInput, JurisdictionInput, UserChange, UserInput};
+use fengqiao_app::auth::Session;
+use fengqiao_app::{App, AppError};
+use fengqiao_domain::access::Role;
+use fengqiao_domain::calendar::DayKind;
+use fengqiao_domain::case::{Complexity, DisputeType, Stage};
+use fengqiao_domain::deadline::{DeadlineRules, RuleOverride};
+use fengqiao_domain::jurisdiction::Level;
+use fengqiao_domain::unit::UnitKind;
+use fengqiao_domain::DomainError;
+use fengqiao_store::NewUnit;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The tabs of the admin pages.
+const TABS: [&str; 5] = ["jurisdictions", "units", "users", "calendar", "rules"];
+
+/// What every admin page shows around its content.
+pub struct Frame {
+    pub tab: &'static str,
+    pub tabs: [&'static str; 5],
+    pub error: String,
+    pub saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    year: Option<i32>,
+    #[serde(default)]
+    saved: Option<u8>,
+}
+
+/// The signed-in admin, or the response to give instead (login, or 403).
+/// (The refusal is boxed: a response is large.)
+fn admin<'a>(app: &App, t: Tr, web: &'a Web, path: &str) -> Result<&'a Session, Box<Response>> {
+    let Some((s, _)) = &web.session else {
+        return Err(Box::new(to_login(path)));
+    };
+    app.require_admin(&s.actor)
+        .map_err(|e| Box::new(error_page(t, &e, true, web.csrf())))?;
+    Ok(s)
+}
+
+fn frame(tab: &'static str, error: String, saved: bool) -> Frame {
+    Frame {
+        tab,
+        tabs: TABS,
+        error,
+        saved,
+    }
+}
+
+pub async fn index() -> Redirect {
+    Redirect::to("/admin/users")
+}
+
+// ---------------------------------------------------------------- jurisdictions
+
+pub struct NodeView {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_jurisdictions.html")]
+pub struct JurisdictionsPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub crumbs: Vec<NodeView>,
+    pub node: NodeView,
+    pub children: Vec<NodeView>,
+    pub child_level: String,
+    pub child_code_len: usize,
+    pub units: Vec<String>,
+}
+
+pub async fn jurisdictions(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    jurisdictions_page(&app, t, &web, &q.code, String::new(), q.saved.is_some()).await
+}
+
+async fn jurisdictions_page(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    code: &str,
+    error: String,
+    saved: bool,
+) -> Response {
+    let s = match admin(app, t, web, "/admin/jurisdictions") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let code = if code.is_empty() {
+        s.user.scope_code.as_str()
+    } else {
+        code
+    };
+    let node = match app.get_jurisdiction(code).await {
+        // Only nodes inside the admin's scope.
+        Ok(n) if n.path.starts_with(&s.actor.scope_path) => n,
+        Ok(_) => return error_page(t, &AppError::NotFound("jurisdiction"), true, web.csrf()),
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let view = |j: &fengqiao_domain::jurisdiction::Jurisdiction| NodeView {
+        code: j.code.clone(),
+        name: j.name.clone(),
+        level: t.s(&format!("level.{}", j.level.as_str())).to_string(),
+    };
+    let mut crumbs = Vec::new();
+    for c in node
+        .path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != node.code)
+    {
+        if let Ok(j) = app.get_jurisdiction(c).await {
+            if j.path.starts_with(&s.actor.scope_path) {
+                crumbs.push(view(&j));
+            }
+        }
+    }
+    let children = app
+        .list_jurisdictions(Some(&node.code))
+        .await
+        .unwrap_or_default();
+    let units = app
+        .list_units(Some(&node.code))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u.node_code == node.code)
+        .map(|u| format!("{}（{}）", u.name, t.label("unit_kind", u.kind.as_str())))
+        .collect();
+    let child = node.level.child();
+    let page = JurisdictionsPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("jurisdictions", error.clone(), saved),
+        crumbs,
+        node: view(&node),
+        children: children.iter().map(view).collect(),
+        child_level: child
+            .map(|l| t.s(&format!("level.{}", l.as_str())).to_string())
+            .unwrap_or_default(),
+        child_code_len: match child {
+            Some(Level::Town) => 9,
+            Some(Level::Village) => 12,
+            Some(Level::Grid) => 15,
+            _ => 6,
+        },
+        units,
+    };
+    with_status(render(&page), &error)
+}
+
+/// 422 when the page shows an error.
+fn with_status(page: Response, error: &str) -> Response {
+    if error.is_empty() {
+        page
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+    }
+}
+
+/// The form's fields when the session and CSRF token are good; otherwise the response.
+fn form<'a>(
+    t: Tr,
+    web: &'a Web,
+    next: &str,
+    body: &Bytes,
+) -> Result<(&'a Session, Fields), Box<Response>> {
+    let Some((s, _)) = &web.session else {
+        return Err(Box::new(expired_login(t, next, body)));
+    };
+    let f = Fields::parse(body);
+    if !web.csrf_ok(f.get("csrf")) {
+        return Err(Box::new(
+            (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response(),
+        ));
+    }
+    Ok((s, f))
+}
+
+fn invalid(field: &'static str) -> AppError {
+    DomainError::validation(field, "invalid").into()
+}
+
+pub async fn jurisdictions_post(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, "/admin/jurisdictions", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let parent = f.get("parent").to_string();
+    let result = match f.get("action") {
+        "create" => match app.get_jurisdiction(&parent).await {
+            Ok(p) => match p.level.child() {
+                Some(level) => app
+                    .create_jurisdiction(
+                        &s.actor,
+                        &JurisdictionInput {
+                            code: f.get("code").to_string(),
+                            name: f.get("name").to_string(),
+                            level,
+                            parent_code: Some(p.code.clone()),
+                            centroid: None,
+                            boundary: None,
+                        },
+                    )
+                    .await
+                    .map(|_| ()),
+                None => Err(invalid("level")),
+            },
+            Err(e) => Err(e),
+        },
+        "rename" => app
+            .rename_jurisdiction(&s.actor, &parent, f.get("name"))
+            .await
+            .map(|_| ()),
+        _ => Err(invalid("action")),
+    };
+    let code: String = form_urlencoded::byte_serialize(parent.as_bytes()).collect();
+    match result {
+        Ok(()) => {
+            Redirect::to(&format!("/admin/jurisdictions?code={code}&saved=1")).into_response()
+        }
+        Err(e) => jurisdictions_page(&app, t, &web, &parent, error_message(&t, &e), false).await,
+    }
+}
+
+// ---------------------------------------------------------------- units
+
+pub struct UnitView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub place: String,
+    pub specialty: String,
+    pub members: Vec<Choice>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_units.html")]
+pub struct UnitsPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub units: Vec<UnitView>,
+    pub kinds: Vec<Choice>,
+    pub nodes: Vec<Choice>,
+}
+
+pub async fn units(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    units_page(&app, t, &web, String::new(), q.saved.is_some()).await
+}
+
+/// The nodes of the admin's scope down to villages, indented, for a select.
+async fn node_choices(app: &App, scope_code: &str, selected: &str) -> Vec<Choice> {
+    let top = subtree(app, scope_code, Level::Village).await;
+    let depth0 = top.first().map(|j| j.level).unwrap_or(Level::County);
+    top.into_iter()
+        .map(|j| Choice {
+            selected: j.code == selected,
+            label: format!(
+                "{}{}",
+                "　".repeat((j.level as usize).saturating_sub(depth0 as usize)),
+                j.name
+            ),
+            code: j.code,
+        })
+        .collect()
+}
+
+async fn units_page(app: &App, t: Tr, web: &Web, error: String, saved: bool) -> Response {
+    let s = match admin(app, t, web, "/admin/units") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (units, users) = match (
+        app.list_units(Some(&s.user.scope_code)).await,
+        app.list_users(&s.actor).await,
+    ) {
+        (Ok(u), Ok(v)) => (u, v),
+        (Err(e), _) | (_, Err(e)) => return error_page(t, &e, true, web.csrf()),
+    };
+    let mut views = Vec::with_capacity(units.len());
+    for u in &units {
+        views.push(UnitView {
+            id: u.id,
+            name: u.name.clone(),
+            kind: t.label("unit_kind", u.kind.as_str()),
+            place: app.node_name(&u.node_code).await,
+            specialty: u.specialty.clone().unwrap_or_default(),
+            members: users
+                .iter()
+                .filter(|m| m.unit_id == Some(u.id))
+                .map(|m| Choice {
+                    code: m.id.to_string(),
+                    label: m.display_name.clone(),
+                    selected: u.leader_user_id == Some(m.id),
+                })
+                .collect(),
+        });
+    }
+    let page = UnitsPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("units", error.clone(), saved),
+        units: views,
+        kinds: choices(&t, "unit_kind", UnitKind::ALL, UnitKind::as_str, ""),
+        nodes: node_choices(app, &s.user.scope_code, "").await,
+    };
+    with_status(render(&page), &error)
+}
+
+pub async fn units_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/units", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let result = match f.get("action") {
+        "create" => match UnitKind::parse(f.get("kind")) {
+            Some(kind) => app
+                .create_unit(
+                    &s.actor,
+                    &NewUnit {
+                        name: f.get("name").to_string(),
+                        kind,
+                        node_code: f.get("node_code").to_string(),
+                        specialty: f.opt("specialty"),
+                    },
+                )
+                .await
+                .map(|_| ()),
+            None => Err(invalid("kind")),
+        },
+        "leader" => match f.get("unit_id").parse::<i64>() {
+            Ok(unit) => app
+                .set_unit_leader(&s.actor, unit, f.get("user_id").parse().ok())
+                .await
+                .map(|_| ()),
+            Err(_) => Err(invalid("unit_id")),
+        },
+        _ => Err(invalid("action")),
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin/units?saved=1").into_response(),
+        Err(e) => units_page(&app, t, &web, error_message(&t, &e), false).await,
+    }
+}
+
+// ---------------------------------------------------------------- users
+
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub scope: String,
+    pub unit: String,
+    pub disabled: bool,
+    pub roles: Vec<Choice>,
+    pub unit_id: String,
+    pub scope_code: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct UsersPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub users: Vec<UserRow>,
+    pub roles: Vec<Choice>,
+    pub units: Vec<Choice>,
+    pub nodes: Vec<Choice>,
+}
+
+pub async fn users(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    users_page(&app, t, &web, String::new(), q.saved.is_some()).await
+}
+
+/// Roles an admin hands out (citizens register themselves through the public form).
+const STAFF_ROLES: [Role; 9] = [
+    Role::GridWorker,
+    Role::Mediator,
+    Role::UnitHandler,
+    Role::UnitLeader,
+    Role::Dispatcher,
+    Role::Supervisor,
+    Role::Leader,
+    Role::Expert,
+    Role::Admin,
+];
+
+async fn users_page(app: &App, t: Tr, web: &Web, error: String, saved: bool) -> Response {
+    let s = match admin(app, t, web, "/admin/users") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let (users, units) = match (
+        app.list_users(&s.actor).await,
+        app.list_units(Some(&s.user.scope_code)).await,
+    ) {
+        (Ok(u), Ok(v)) => (u, v),
+        (Err(e), _) | (_, Err(e)) => return error_page(t, &e, true, web.csrf()),
+    };
+    let mut rows = Vec::with_capacity(users.len());
+    for u in &users {
+        rows.push(UserRow {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: t.label("role", u.role.as_str()),
+            scope: app.node_name(&u.scope_code).await,
+            unit: u
+                .unit_id
+                .and_then(|id| units.iter().find(|x| x.id == id))
+                .map(|x| x.name.clone())
+                .unwrap_or_default(),
+            disabled: u.disabled,
+            roles: choices(&t, "role", &STAFF_ROLES, Role::as_str, u.role.as_str()),
+            unit_id: u.unit_id.map(|id| id.to_string()).unwrap_or_default(),
+            scope_code: u.scope_code.clone(),
+        });
+    }
+    let page = UsersPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("users", error.clone(), saved),
+        users: rows,
+        roles: choices(&t, "role", &STAFF_ROLES, Role::as_str, ""),
+        units: units
+            .iter()
+            .map(|u| Choice {
+                code: u.id.to_string(),
+                label: u.name.clone(),
+                selected: false,
+            })
+            .collect(),
+        nodes: node_choices(app, &s.user.scope_code, "").await,
+    };
+    with_status(render(&page), &error)
+}
+
+pub async fn users_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/users", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let role = Role::parse(f.get("role"));
+    let unit_id = f.get("unit_id").parse::<i64>().ok();
+    let result = match (f.get("action"), role) {
+        (_, None) => Err(invalid("role")),
+        ("create", Some(role)) => app
+            .create_user(
+                &s.actor,
+                &UserInput {
+                    username: f.get("username").to_string(),
+                    display_name: f.get("display_name").to_string(),
+                    password: f.get("password").to_string(),
+                    role,
+                    scope_code: f.get("scope_code").to_string(),
+                    unit_id,
+                },
+            )
+            .await
+            .map(|_| ()),
+        ("update", Some(role)) => match f.get("id").parse::<i64>() {
+            Ok(id) => app
+                .update_user(
+                    &s.actor,
+                    id,
+                    &UserChange {
+                        display_name: f.get("display_name").to_string(),
+                        role,
+                        scope_code: f.get("scope_code").to_string(),
+                        unit_id,
+                        disabled: f.get("disabled") == "on",
+                    },
+                )
+                .await
+                .map(|_| ()),
+            Err(_) => Err(invalid("id")),
+        },
+        _ => Err(invalid("action")),
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin/users?saved=1").into_response(),
+        Err(e) => users_page(&app, t, &web, error_message(&t, &e), false).await,
+    }
+}
+
+// ---------------------------------------------------------------- calendar
+
+pub struct DayView {
+    pub date: String,
+    pub weekday: String,
+    pub kind: String,
+    pub kind_code: &'static str,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_calendar.html")]
+pub struct CalendarPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub year: i32,
+    pub days: Vec<DayView>,
+}
+
+pub async fn calendar(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    calendar_page(&app, t, &web, q.year, String::new(), q.saved.is_some()).await
+}
+
+async fn calendar_page(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    year: Option<i32>,
+    error: String,
+    saved: bool,
+) -> Response {
+    if let Err(r) = admin(app, t, web, "/admin/calendar") {
+        return *r;
+    }
+    let year = year
+        .unwrap_or_else(|| chrono::Datelike::year(&fengqiao_domain::time::local_date(app.now())));
+    let days = match app.calendar_days(Some(year)).await {
+        Ok(d) => d,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let page = CalendarPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("calendar", error.clone(), saved),
+        year,
+        days: days
+            .into_iter()
+            .map(|d| {
+                let code = match d.kind {
+                    DayKind::Holiday => "holiday",
+                    DayKind::Workday => "workday",
+                };
+                DayView {
+                    date: d.date.to_string(),
+                    weekday: t
+                        .s(&format!(
+                            "weekday.{}",
+                            chrono::Datelike::weekday(&d.date).num_days_from_monday()
+                        ))
+                        .to_string(),
+                    kind: t.s(&format!("admin.day_{code}")).to_string(),
+                    kind_code: code,
+                    note: d.note,
+                }
+            })
+            .collect(),
+    };
+    with_status(render(&page), &error)
+}
+
+pub async fn calendar_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/calendar", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let date = chrono::NaiveDate::parse_from_str(f.get("date"), "%Y-%m-%d");
+    let kind = match f.get("kind") {
+        "holiday" => Ok(Some(DayKind::Holiday)),
+        "workday" => Ok(Some(DayKind::Workday)),
+        "normal" => Ok(None),
+        _ => Err(invalid("kind")),
+    };
+    let result = match (date, kind) {
+        (Ok(date), Ok(kind)) => app
+            .set_calendar_day(
+                &s.actor,
+                date,
+                &CalendarDayInput {
+                    kind,
+                    note: f.get("note").to_string(),
+                },
+            )
+            .await
+            .map(|_| date),
+        (Err(_), _) => Err(invalid("date")),
+        (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(d) => Redirect::to(&format!(
+            "/admin/calendar?year={}&saved=1",
+            chrono::Datelike::year(&d)
+        ))
+        .into_response(),
+        Err(e) => calendar_page(&app, t, &web, None, error_message(&t, &e), false).await,
+    }
+}
+
+// ---------------------------------------------------------------- deadline rules
+
+pub struct RuleField {
+    pub name: &'static str,
+    pub label: String,
+    pub value: u32,
+}
+
+pub struct OverrideView {
+    pub types: Vec<Choice>,
+    pub complexities: Vec<Choice>,
+    pub stages: Vec<Choice>,
+    pub days: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_rules.html")]
+pub struct RulesPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub fields: Vec<RuleField>,
+    pub overrides: Vec<OverrideView>,
+}
+
+pub async fn rules(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    rules_page(&app, t, &web, None, String::new(), q.saved.is_some()).await
+}
+
+fn rule_values(r: &DeadlineRules) -> [(&'static str, u32); 8] {
+    [
+        ("simple_days", r.simple_days),
+        ("complex_days", r.complex_days),
+        ("feedback_days", r.feedback_days),
+        ("yellow_simple", r.yellow_simple),
+        ("yellow_complex", r.yellow_complex),
+        ("supervision_reply_days", r.supervision_reply_days),
+        ("revisit_after_days", r.revisit_after_days),
+        ("max_extension_days", r.max_extension_days),
+    ]
+}
+
+async fn rules_page(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    shown: Option<DeadlineRules>,
+    error: String,
+    saved: bool,
+) -> Response {
+    if let Err(r) = admin(app, t, web, "/admin/rules") {
+        return *r;
+    }
+    let rules = shown.unwrap_or_else(|| app.rules().as_ref().clone());
+    let override_view = |o: Option<&RuleOverride>| OverrideView {
+        types: choices(
+            &t,
+            "type",
+            DisputeType::ALL,
+            DisputeType::as_str,
+            o.map(|o| o.dispute_type.as_str()).unwrap_or(""),
+        ),
+        complexities: choices(
+            &t,
+            "complexity",
+            Complexity::ALL,
+            Complexity::as_str,
+            o.map(|o| o.complexity.as_str()).unwrap_or(""),
+        ),
+        stages: Stage::ALL
+            .iter()
+            .map(|s| Choice {
+                code: s.as_str().to_string(),
+                label: t.s(&format!("admin.stage_{}", s.as_str())).to_string(),
+                selected: o.is_some_and(|o| o.stage == *s),
+            })
+            .collect(),
+        days: o.map(|o| o.working_days.to_string()).unwrap_or_default(),
+    };
+    let mut overrides: Vec<OverrideView> = rules
+        .overrides
+        .iter()
+        .map(|o| override_view(Some(o)))
+        .collect();
+    overrides.push(override_view(None));
+    let page = RulesPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("rules", error.clone(), saved),
+        fields: rule_values(&rules)
+            .into_iter()
+            .map(|(name, value)| RuleField {
+                name,
+                label: t.s(&format!("rules.{name}")).to_string(),
+                value,
+            })
+            .collect(),
+        overrides,
+    };
+    with_status(render(&page), &error)
+}
+
+fn pick<'a>(v: &[&'a str], i: usize) -> &'a str {
+    v.get(i).copied().unwrap_or("")
+}
+
+/// The rules a form stands for; an override row without days is dropped.
+fn rules_of(f: &Fields) -> Result<DeadlineRules, AppError> {
+    let num = |k: &'static str| f.get(k).parse::<u32>().map_err(|_| invalid(k));
+    let (types, complexities, stages, days) = (
+        f.all_raw("ov_type"),
+        f.all_raw("ov_complexity"),
+        f.all_raw("ov_stage"),
+        f.all_raw("ov_days"),
+    );
+    let mut overrides = Vec::new();
+    for (i, d) in days.iter().enumerate() {
+        if d.is_empty() {
+            continue;
+        }
+        overrides.push(RuleOverride {
+            dispute_type: DisputeType::parse(pick(&types, i)).ok_or_else(|| invalid("ov_type"))?,
+            complexity: Complexity::parse(pick(&complexities, i))
+                .ok_or_else(|| invalid("ov_complexity"))?,
+            stage: Stage::parse(pick(&stages, i)).ok_or_else(|| invalid("ov_stage"))?,
+            working_days: d.parse().map_err(|_| invalid("ov_days"))?,
+        });
+    }
+    Ok(DeadlineRules {
+        simple_days: num("simple_days")?,
+        complex_days: num("complex_days")?,
+        feedback_days: num("feedback_days")?,
+        yellow_simple: num("yellow_simple")?,
+        yellow_complex: num("yellow_complex")?,
+        supervision_reply_days: num("supervision_reply_days")?,
+        revisit_after_days: num("revisit_after_days")?,
+        max_extension_days: num("max_extension_days")?,
+        overrides,
+    })
+}
+
+pub async fn rules_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/rules", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let rules = match rules_of(&f) {
+        Ok(r) => r,
+        Err(e) => return rules_page(&app, t, &web, None, error_message(&t, &e), false).await,
+    };
+    match app.put_rules(&s.actor, &rules).await {
+        Ok(_) => Redirect::to("/admin/rules?saved=1").into_response(),
+        Err(e) => rules_page(&app, t, &web, Some(rules), error_message(&t, &e), false).await,
+    }
+}

@@ -1,0 +1,852 @@
+//! The web pages through their router, on both backends: sessions and CSRF, masking on the
+//! case page and in the XLSX export, the citizen form's idempotency, staff uploads, merging
+//! duplicates, and the admin pages (users, calendar, rules, jurisdictions, units).
+// Tests fail loudly: unwrapping is how they assert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use fengqiao_app::clock::ManualClock;
+use fengqiao_app::{App, Settings};
+use fengqiao_domain::case::Status;
+use fengqiao_domain::time::local_instant;
+use fengqiao_store::Store;
+use http_body_util::BodyExt;
+use std::io::Read;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PASSWORD: &str = fengqiao_demo::DEMO_PASSWORD;
+/// A village of 城关镇 (town A) of the demo county.
+const VILLAGE_A: &str = "990102001001";
+const PHONE: &str = "13912345678";
+
+struct T {
+    router: Router,
+    app: Arc<App>,
+    backend: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    cookie: String,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Page {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The first CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        let html = self.text();
+        let at = html
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token");
+        let rest = &html[at + 19..];
+        rest[..rest.find('"').unwrap()].to_string()
+    }
+}
+
+async fn spawn(backend: &'static str) -> T {
+    let (store, dir): (Arc<dyn Store>, _) = match backend {
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            let s =
+                fengqiao_store_sqlite::SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
+                    .await
+                    .unwrap();
+            (Arc::new(s), Some(dir))
+        }
+        _ => {
+            let url = fengqiao_store_postgres::testing::fresh_database()
+                .await
+                .expect("PostgreSQL for tests");
+            (
+                Arc::new(
+                    fengqiao_store_postgres::PostgresStore::open(&url)
+                        .await
+                        .unwrap(),
+                ),
+                None,
+            )
+        }
+    };
+    // Monday 2025-03-03, 09:00 China time.
+    let clock = Arc::new(ManualClock::new(local_instant(
+        chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(),
+        9,
+        0,
+    )));
+    let app = Arc::new(
+        App::start(
+            store,
+            clock,
+            Settings {
+                max_attachment_bytes: 4096,
+                ..Settings::default()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
+    fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
+        .await
+        .unwrap();
+    T {
+        router: fengqiao_web::router(app.clone()),
+        app,
+        backend,
+        _dir: dir,
+    }
+}
+
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            for backend in ["sqlite", "postgres"] {
+                let t = spawn(backend).await;
+                $body(t).await;
+            }
+        }
+    };
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A multipart body: text fields, then files as (field, filename, bytes).
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "fqboundary7MA4YWxkTrZu0gW";
+    let mut b = Vec::new();
+    for (k, v) in fields {
+        b.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (k, name, bytes) in files {
+        b.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+/// The smallest valid PNG header the server recognises.
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+
+impl T {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Page {
+        let mut b = Request::builder().method(method).uri(path);
+        if !cookie.is_empty() {
+            b = b.header(header::COOKIE, cookie);
+        }
+        let req = match body {
+            Some((ct, bytes)) => b.header(header::CONTENT_TYPE, ct).body(Body::from(bytes)),
+            None => b.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let h = |n: header::HeaderName| {
+            res.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (status, location, set_cookie, content_type) = (
+            res.status(),
+            h(header::LOCATION),
+            h(header::SET_COOKIE),
+            h(header::CONTENT_TYPE),
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        Page {
+            status,
+            location,
+            cookie: set_cookie.split(';').next().unwrap_or("").to_string(),
+            content_type,
+            body,
+        }
+    }
+    async fn get(&self, path: &str, cookie: &str) -> Page {
+        self.send("GET", path, cookie, None).await
+    }
+    async fn post(&self, path: &str, cookie: &str, pairs: &[(&str, &str)]) -> Page {
+        let body = (
+            "application/x-www-form-urlencoded".to_string(),
+            form(pairs).into_bytes(),
+        );
+        self.send("POST", path, cookie, Some(body)).await
+    }
+    /// Signs in through the login form; returns the session cookie.
+    async fn login(&self, user: &str) -> String {
+        self.login_with(user, PASSWORD).await
+    }
+    async fn login_with(&self, user: &str, password: &str) -> String {
+        let p = self
+            .post(
+                "/login",
+                "",
+                &[
+                    ("username", user),
+                    ("password", password),
+                    ("next", "/workbench"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: login {user}",
+            self.backend
+        );
+        assert!(p.cookie.starts_with("fq_session="), "{}", p.cookie);
+        p.cookie
+    }
+    async fn csrf(&self, cookie: &str) -> String {
+        self.get("/cases", cookie).await.csrf()
+    }
+    /// A citizen's submission through the QR form; returns the tracking code.
+    async fn citizen_submit(&self, text: &str, key: &str) -> String {
+        let body = multipart(
+            &[
+                ("text", text),
+                ("name", "赵某"),
+                ("phone", PHONE),
+                ("consent", "on"),
+                ("form_key", key),
+            ],
+            &[],
+        );
+        let p = self
+            .send("POST", &format!("/c/{VILLAGE_A}"), "", Some(body))
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            self.backend,
+            p.text()
+        );
+        p.location
+            .split("code=")
+            .nth(1)
+            .expect("tracking code in the redirect")
+            .to_string()
+    }
+    async fn case_id(&self, code: &str) -> i64 {
+        self.app
+            .store
+            .find_case_by_tracking_code(code)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+    async fn status(&self, id: i64) -> Status {
+        self.app
+            .store
+            .get_case(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .status
+    }
+}
+
+on_both!(
+    pages_need_a_session_and_forms_a_csrf_token,
+    |t: T| async move {
+        let p = t.get("/workbench", "").await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert!(p.location.starts_with("/login?next="), "{}", p.location);
+        let bad = t
+            .post(
+                "/login",
+                "",
+                &[("username", "dispatcher"), ("password", "wrong")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED, "{}", t.backend);
+        let d = t.login("dispatcher").await;
+        let wb = t.get("/workbench", &d).await;
+        assert_eq!(wb.status, StatusCode::OK);
+        assert!(
+            wb.text().contains("data-queue=\"to_route\""),
+            "{}",
+            t.backend
+        );
+        let code = t
+            .citizen_submit("邻居装修噪音扰民，晚上十点后还在施工。", "k-csrf")
+            .await;
+        let id = t.case_id(&code).await;
+        // A form without the session's token changes nothing.
+        let p = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &d,
+                &[("action", "reject"), ("reason", "x"), ("csrf", "forged")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", t.backend);
+        assert_eq!(t.status(id).await, Status::Registered);
+        // An expired session mid-form: the login page carries the typed fields.
+        let p = t
+            .post(
+                &format!("/cases/{id}/act"),
+                "fq_session=expired",
+                &[("action", "reject"), ("reason", "已写好的理由")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            p.text().contains("已写好的理由") || p.text().contains("%E5%B7%B2"),
+            "{}",
+            t.backend
+        );
+    }
+);
+
+on_both!(
+    personal_numbers_are_masked_on_the_case_page_and_in_the_export,
+    |t: T| async move {
+        let text = format!("我叫赵某，电话{PHONE}，隔壁装修把我家墙面震裂了，要求赔偿三千元。");
+        let code = t.citizen_submit(&text, "k-mask").await;
+        let id = t.case_id(&code).await;
+        let d = t.login("dispatcher").await;
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(
+            !page.contains(PHONE),
+            "{}: the case page shows the phone number",
+            t.backend
+        );
+        assert!(page.contains("139****5678"), "{}", t.backend);
+
+        let x = t.get("/cases/export.xlsx?status=registered", &d).await;
+        assert_eq!(x.status, StatusCode::OK, "{}", t.backend);
+        assert!(
+            x.content_type.contains("spreadsheetml"),
+            "{}",
+            x.content_type
+        );
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(x.body)).unwrap();
+        let mut strings = String::new();
+        zip.by_name("xl/sharedStrings.xml")
+            .unwrap()
+            .read_to_string(&mut strings)
+            .unwrap();
+        assert!(
+            strings.contains(&code),
+            "{}: the case is in the export",
+            t.backend
+        );
+        assert!(
+            !strings.contains(PHONE),
+            "{}: the export shows the phone number",
+            t.backend
+        );
+        assert!(strings.contains("139****5678"), "{}", t.backend);
+        // The filters apply: no archived case is registered.
+        let x = t.get("/cases/export.xlsx?status=archived", &d).await;
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(x.body)).unwrap();
+        let mut strings = String::new();
+        if let Ok(mut f) = zip.by_name("xl/sharedStrings.xml") {
+            f.read_to_string(&mut strings).unwrap();
+        }
+        assert!(!strings.contains(&code), "{}", t.backend);
+    }
+);
+
+on_both!(
+    a_double_submitted_citizen_form_makes_one_case,
+    |t: T| async move {
+        let a = t
+            .citizen_submit("村里道路被占用，车辆无法通行。", "same-key")
+            .await;
+        let b = t
+            .citizen_submit("村里道路被占用，车辆无法通行。", "same-key")
+            .await;
+        assert_eq!(a, b, "{}", t.backend);
+        let p = t
+            .post("/track", "", &[("code", a.as_str()), ("phone", PHONE)])
+            .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.text().contains(&a), "{}", t.backend);
+        let wrong = t
+            .post(
+                "/track",
+                "",
+                &[("code", a.as_str()), ("phone", "13800000000")],
+            )
+            .await;
+        assert!(!wrong.text().contains("村里道路被占用"), "{}", t.backend);
+    }
+);
+
+on_both!(
+    staff_attach_files_and_wrong_types_are_refused,
+    |t: T| async move {
+        let code = t
+            .citizen_submit("邻里纠纷，对方堆放杂物堵住通道。", "k-file")
+            .await;
+        let id = t.case_id(&code).await;
+        let d = t.login("dispatcher").await;
+        let csrf = t.csrf(&d).await;
+        let upload = |name: &'static str, bytes: &'static [u8]| {
+            multipart(&[("csrf", csrf.as_str())], &[("file", name, bytes)])
+        };
+        let p = t
+            .send(
+                "POST",
+                &format!("/cases/{id}/files"),
+                &d,
+                Some(upload("a.exe", b"MZ\x90\x00not a photo")),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        assert!(p.text().contains("role=\"alert\""), "{}", t.backend);
+        let big: &'static [u8] = Box::leak(vec![0xFFu8; 5000].into_boxed_slice());
+        let p = t
+            .send(
+                "POST",
+                &format!("/cases/{id}/files"),
+                &d,
+                Some(upload("big.jpg", big)),
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        let p = t
+            .send(
+                "POST",
+                &format!("/cases/{id}/files"),
+                &d,
+                Some(upload("现场.png", PNG)),
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let state = t.app.store.get_case(id).await.unwrap().unwrap().state;
+        assert_eq!(state.attachments.len(), 1, "{}", t.backend);
+        assert_eq!(state.attachments[0].content_type, "image/png");
+        // The timeline names who did it.
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(
+            page.contains("中心调度员）") || page.contains("（中心调度员"),
+            "{}",
+            t.backend
+        );
+    }
+);
+
+on_both!(
+    a_duplicate_is_merged_into_the_earlier_case,
+    |t: T| async move {
+        let first = t
+            .case_id(
+                &t.citizen_submit("张某家的狗咬伤了邻居小孩，要求赔偿医药费。", "k-m1")
+                    .await,
+            )
+            .await;
+        let second = t
+            .case_id(
+                &t.citizen_submit("邻居张某的狗把我孩子咬了，医药费没人管。", "k-m2")
+                    .await,
+            )
+            .await;
+        let d = t.login("dispatcher").await;
+        let csrf = t.csrf(&d).await;
+        let second_s = second.to_string();
+        let first_s = first.to_string();
+        let p = t
+            .post(
+                &format!("/cases/{second}/act"),
+                &d,
+                &[("csrf", &csrf), ("action", "merge"), ("case_id", &first_s)],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let merged = t.app.store.get_case(second).await.unwrap().unwrap().state;
+        assert_eq!(merged.status, Status::Merged, "{}", t.backend);
+        assert_eq!(merged.merged_into, Some(first));
+        let kept = t.app.store.get_case(first).await.unwrap().unwrap().state;
+        assert!(kept.status.is_open());
+        assert!(kept.linked_case_ids.contains(&second), "{}", t.backend);
+        // A merged case cannot take anything merged into it, nor be merged again.
+        let third = t
+            .case_id(&t.citizen_submit("又一起狗咬人的纠纷。", "k-m3").await)
+            .await;
+        let p = t
+            .post(
+                &format!("/cases/{third}/act"),
+                &d,
+                &[("csrf", &csrf), ("action", "merge"), ("case_id", &second_s)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        assert_eq!(t.status(third).await, Status::Registered);
+        let page = t.get(&format!("/cases/{second}"), &d).await.text();
+        assert!(
+            page.contains(&format!("href=\"/cases/{first}\"")),
+            "{}",
+            t.backend
+        );
+        assert!(!page.contains("data-action=\"merge\""), "{}", t.backend);
+    }
+);
+
+on_both!(
+    admin_pages_manage_users_calendar_rules_and_places,
+    |t: T| async move {
+        // Not for other roles.
+        let d = t.login("dispatcher").await;
+        assert_eq!(
+            t.get("/admin/users", &d).await.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            t.backend
+        );
+        let a = t.login("admin").await;
+        for tab in ["users", "units", "jurisdictions", "calendar", "rules"] {
+            let p = t.get(&format!("/admin/{tab}"), &a).await;
+            assert_eq!(p.status, StatusCode::OK, "{}: /admin/{tab}", t.backend);
+        }
+        let csrf = t.csrf(&a).await;
+        let county = t
+            .app
+            .store
+            .get_user_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap()
+            .scope_code;
+        // A user: a weak password is refused with a message; a good one is created.
+        let weak = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "create"),
+                    ("username", "li.m"),
+                    ("display_name", "李明"),
+                    ("password", "short"),
+                    ("role", "mediator"),
+                    ("scope_code", &county),
+                ],
+            )
+            .await;
+        assert_eq!(
+            weak.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            t.backend
+        );
+        assert!(weak.text().contains("role=\"alert\""));
+        let p = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "create"),
+                    ("username", "li.m"),
+                    ("display_name", "李明"),
+                    ("password", "Tiaojie#2026"),
+                    ("role", "mediator"),
+                    ("scope_code", &county),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let li = t.login_with("li.m", "Tiaojie#2026").await;
+        let user = t
+            .app
+            .store
+            .get_user_by_username("li.m")
+            .await
+            .unwrap()
+            .unwrap();
+        let id = user.id.to_string();
+        // Promoted, then disabled: the session ends and the login is refused.
+        let p = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "update"),
+                    ("id", &id),
+                    ("display_name", "李明"),
+                    ("role", "supervisor"),
+                    ("scope_code", &county),
+                    ("unit_id", ""),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        assert_eq!(
+            t.app.store.get_user(user.id).await.unwrap().unwrap().role,
+            fengqiao_domain::access::Role::Supervisor
+        );
+        let p = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "update"),
+                    ("id", &id),
+                    ("display_name", "李明"),
+                    ("role", "supervisor"),
+                    ("scope_code", &county),
+                    ("disabled", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            t.get("/workbench", &li).await.status,
+            StatusCode::SEE_OTHER,
+            "{}: disabled user still signed in",
+            t.backend
+        );
+        let again = t
+            .post(
+                "/login",
+                "",
+                &[("username", "li.m"), ("password", "Tiaojie#2026")],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", t.backend);
+        // The admin cannot lock themself out.
+        let me = t
+            .app
+            .store
+            .get_user_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string();
+        let p = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "update"),
+                    ("id", &me),
+                    ("display_name", "管理员"),
+                    ("role", "admin"),
+                    ("scope_code", &county),
+                    ("disabled", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+
+        // The calendar: a Wednesday made a holiday moves working days.
+        let p = t
+            .post(
+                "/admin/calendar",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("date", "2025-03-05"),
+                    ("kind", "holiday"),
+                    ("note", "测试假日"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let cal = t.get("/admin/calendar?year=2025", &a).await.text();
+        assert!(
+            cal.contains("2025-03-05") && cal.contains("测试假日"),
+            "{}",
+            t.backend
+        );
+        assert!(!t
+            .app
+            .calendar()
+            .is_working_day(chrono::NaiveDate::from_ymd_opt(2025, 3, 5).unwrap()));
+        let bad = t
+            .post(
+                "/admin/calendar",
+                &a,
+                &[("csrf", &csrf), ("date", "2025-13-40"), ("kind", "holiday")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Rules: zero days is refused and the typed values stay; good values apply, with an override.
+        let mut rule = vec![
+            ("csrf", csrf.as_str()),
+            ("simple_days", "0"),
+            ("complex_days", "20"),
+            ("feedback_days", "2"),
+            ("yellow_simple", "1"),
+            ("yellow_complex", "3"),
+            ("supervision_reply_days", "2"),
+            ("revisit_after_days", "7"),
+            ("max_extension_days", "20"),
+            ("ov_type", "labour"),
+            ("ov_complexity", "simple"),
+            ("ov_stage", "handle"),
+            ("ov_days", "5"),
+        ];
+        let p = t.post("/admin/rules", &a, &rule).await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        assert_eq!(t.app.rules().simple_days, 3);
+        rule[1] = ("simple_days", "4");
+        let p = t.post("/admin/rules", &a, &rule).await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let rules = t.app.rules();
+        assert_eq!(rules.simple_days, 4);
+        assert_eq!(rules.overrides.len(), 1, "{}", t.backend);
+        assert_eq!(rules.overrides[0].working_days, 5);
+
+        // A new village under a town, then renamed; the names show at once.
+        let town = &VILLAGE_A[..9];
+        let p = t
+            .post(
+                "/admin/jurisdictions",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "create"),
+                    ("parent", town),
+                    ("code", "990102001099"),
+                    ("name", "新建社区"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let p = t
+            .post(
+                "/admin/jurisdictions",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "rename"),
+                    ("parent", "990102001099"),
+                    ("name", "新建幸福社区"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let page = t
+            .get(&format!("/admin/jurisdictions?code={town}"), &a)
+            .await
+            .text();
+        assert!(page.contains("新建幸福社区"), "{}", t.backend);
+        let dup = t
+            .post(
+                "/admin/jurisdictions",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "create"),
+                    ("parent", town),
+                    ("code", "990102001099"),
+                    ("name", "重复"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            dup.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            t.backend
+        );
+        // A unit at the new village.
+        let p = t
+            .post(
+                "/admin/units",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "create"),
+                    ("name", "新建幸福社区人民调解委员会"),
+                    ("kind", "village_mediation_committee"),
+                    ("node_code", "990102001099"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        assert!(t
+            .get("/admin/units", &a)
+            .await
+            .text()
+            .contains("新建幸福社区人民调解委员会"));
+    }
+);
