@@ -554,5 +554,20 @@ async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) 
         summary(&format!("workbench as {user}"), wb);
         summary(&format!("case page as {user}"), cp);
     }
+    // QR posters as PDF: one village (the first PDF also loads the fonts), then the whole
+    // county, one page per village.
+    let tok = token(&t.app, "dispatcher").await?;
+    for (label, path) in [
+        ("village poster PDF, first (loads fonts)", "/qr/990102001001.pdf"),
+        ("village poster PDF, again", "/qr/990102001001.pdf"),
+        ("another village's poster PDF", "/qr/990102002001.pdf"),
+        ("county posters PDF (every village)", "/qr/990102.pdf"),
+    ] {
+        let (s, bytes, ms) = get_page(&t, path, Some(&tok)).await?;
+        if s != 200 {
+            bail!("{path}: HTTP {s}");
+        }
+        println!("{label}: {ms:.1} ms, {bytes} bytes");
+    }
     Ok(())
 }

@@ -90,6 +90,8 @@ pub struct JurisdictionsPage {
     pub child_level: String,
     pub child_code_len: usize,
     pub units: Vec<String>,
+    /// The node has a poster of its own (village, community, grid); above, one per village.
+    pub own_poster: bool,
 }
 
 pub async fn jurisdictions(
@@ -162,6 +164,7 @@ async fn jurisdictions_page(
         crumbs,
         node: view(&node),
         children: children.iter().map(view).collect(),
+        own_poster: node.level >= Level::Village,
         child_level: child
             .map(|l| t.s(&format!("level.{}", l.as_str())).to_string())
             .unwrap_or_default(),

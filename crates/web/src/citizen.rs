@@ -1,5 +1,5 @@
 //! The citizen portal: the form a village's QR code opens, the tracking code, progress by
-//! code + phone, the satisfaction rating, and the printable QR poster. No account, no
+//! code + phone, and the satisfaction rating (the printable QR poster is in `poster`). No account, no
 //! JavaScript needed; large text.
 use crate::i18n::Tr;
 use crate::staff::Fields;
@@ -7,7 +7,7 @@ use crate::view::{fmt_ms, render};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use fengqiao_app::cases::{new_tracking_code, PublicSubmission};
 use fengqiao_app::{App, AppError};
@@ -276,76 +276,4 @@ pub async fn rate(State(app): State<Arc<App>>, t: Tr, body: Bytes) -> Response {
         Err(_) => t.s("track.choose_rating").to_string(),
     };
     progress(&app, t, code, phone, message).await
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The printable poster of a village or community (SVG, A4 proportions): its name, the QR code
-/// of its form, and how to use it. The address is the one this page was reached by.
-pub async fn poster(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> Response {
-    let node = file.trim_end_matches(".svg").to_string();
-    let j = match app.get_jurisdiction(&node).await {
-        Ok(j) => j,
-        Err(e) => return crate::view::error_page(t, &e, false, String::new()),
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    let url = format!("http://{host}/c/{node}");
-    let qr = match qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M) {
-        Ok(q) => q
-            .render::<qrcode::render::svg::Color>()
-            .min_dimensions(420, 420)
-            .quiet_zone(true)
-            .build(),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let qr = qr
-        .split_once("?>")
-        .map(|(_, b)| b)
-        .unwrap_or(&qr)
-        .trim()
-        .to_string();
-    let qr = qr.replacen("<svg ", "<svg x=\"90\" y=\"200\" ", 1);
-    let svg = format!(
-        r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="600" height="848" viewBox="0 0 600 848" font-family="Noto Sans CJK SC, Noto Sans SC, sans-serif">
-<rect width="600" height="848" fill="#fff"/>
-<rect x="0" y="0" width="600" height="120" fill="#b3261e"/>
-<text x="300" y="70" font-size="40" fill="#fff" text-anchor="middle" font-weight="bold">{title}</text>
-<text x="300" y="170" font-size="30" text-anchor="middle" fill="#1a1a1a">{place}</text>
-{qr}
-<text x="300" y="690" font-size="26" text-anchor="middle" fill="#1a1a1a">{scan}</text>
-<text x="300" y="735" font-size="20" text-anchor="middle" fill="#444">{steps}</text>
-<text x="300" y="800" font-size="16" text-anchor="middle" fill="#666">{url}</text>
-</svg>"##,
-        title = escape(t.s("poster.title")),
-        place = escape(&j.name),
-        scan = escape(t.s("poster.scan")),
-        steps = escape(t.s("poster.steps")),
-        url = escape(&url),
-    );
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        svg,
-    )
-        .into_response()
 }

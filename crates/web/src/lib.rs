@@ -11,6 +11,7 @@ mod citizen;
 mod export;
 mod grid;
 mod i18n;
+mod poster;
 mod session;
 mod staff;
 mod view;
@@ -58,7 +59,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/track", get(citizen::track_page).post(citizen::track))
         .route("/track/done", get(citizen::done_page))
         .route("/track/rate", post(citizen::rate))
-        .route("/qr/{node}", get(citizen::poster))
+        .route("/qr/{file}", get(poster::poster))
         .route("/grid/report", get(grid::form).post(grid::submit))
         .route("/grid/snap", get(grid::snap))
         .route("/grid/mine", get(grid::mine))

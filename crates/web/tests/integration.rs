@@ -850,3 +850,78 @@ on_both!(
             .contains("新建幸福社区人民调解委员会"));
     }
 );
+
+/// The text of a PDF by poppler's pdftotext (scripts/test installs poppler-utils); pages are
+/// separated by form feeds.
+fn pdf_text(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed: scripts/test installs it");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+on_both!(
+    qr_posters_as_svg_and_pdf_one_village_or_a_whole_town,
+    |t: T| async move {
+        let village = t.app.get_jurisdiction(VILLAGE_A).await.unwrap();
+        let form_url = format!("http://localhost/c/{VILLAGE_A}");
+        let svg = t.get(&format!("/qr/{VILLAGE_A}.svg"), "").await;
+        assert_eq!(svg.status, StatusCode::OK, "{}", t.backend);
+        assert!(svg.content_type.starts_with("image/svg+xml"));
+        assert!(svg.text().contains(&village.name) && svg.text().contains(&form_url));
+
+        // One village's PDF is public, like its SVG: one page, its name and its address.
+        let pdf = t.get(&format!("/qr/{VILLAGE_A}.pdf"), "").await;
+        assert_eq!(pdf.status, StatusCode::OK, "{}: {}", t.backend, pdf.text());
+        assert_eq!(pdf.content_type, "application/pdf");
+        let text = pdf_text(&pdf.body);
+        assert!(text.contains(&village.name), "{text}");
+        assert!(text.contains(&form_url), "{text}");
+        assert!(text.contains("有矛盾 找综治"), "{text}");
+        assert_eq!(text.matches('\u{c}').count(), 1, "one page: {text:?}");
+
+        // A town's PDF: one page per village, for staff only.
+        let town = village.parent_code.clone().unwrap();
+        let anon = t.get(&format!("/qr/{town}.pdf"), "").await;
+        assert_eq!(anon.status, StatusCode::SEE_OTHER, "{}", t.backend);
+        assert!(anon.location.starts_with("/login"), "{}", anon.location);
+        let d = t.login("dispatcher").await;
+        let all = t.get(&format!("/qr/{town}.pdf"), &d).await;
+        assert_eq!(all.status, StatusCode::OK, "{}: {}", t.backend, all.text());
+        let text = pdf_text(&all.body);
+        let villages: Vec<_> = t
+            .app
+            .list_jurisdictions(Some(&town))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.level == fengqiao_domain::jurisdiction::Level::Village)
+            .collect();
+        assert!(villages.len() > 1);
+        assert_eq!(text.matches('\u{c}').count(), villages.len(), "{text:?}");
+        for v in &villages {
+            assert!(
+                text.contains(&format!("/c/{}", v.code)),
+                "{}: {text}",
+                v.code
+            );
+        }
+
+        assert_eq!(
+            t.get("/qr/000000000000.pdf", "").await.status,
+            StatusCode::NOT_FOUND
+        );
+        // The admin's page of a village links its posters.
+        let a = t.login("admin").await;
+        let page = t
+            .get(&format!("/admin/jurisdictions?code={VILLAGE_A}"), &a)
+            .await;
+        assert!(page.text().contains(&format!("/qr/{VILLAGE_A}.pdf")));
+    }
+);
