@@ -8,7 +8,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -210,6 +210,30 @@ try {
   await d.page.goto(`${base}/lang/en?back=/workbench`);
   assert.match(await d.page.locator("h1").innerText(), /My workbench/);
   await snap(d.page, "workbench-en");
+
+  // 9. The list exported to XLSX (a download), the admin pages and the posters as PDF.
+  await d.page.goto(`${base}/cases`);
+  const [xlsx] = await Promise.all([d.page.waitForEvent("download"), d.page.locator('a[href^="/cases/export.xlsx"]').click()]);
+  const xlsxPath = join(artifacts, "cases.xlsx");
+  await xlsx.saveAs(xlsxPath);
+  assert.equal(readFileSync(xlsxPath).subarray(0, 2).toString(), "PK", "the export is an XLSX (zip) file");
+  const a = await login(browser, "admin");
+  await a.page.goto(`${base}/admin/users`);
+  await snap(a.page, "admin-users");
+  await a.page.goto(`${base}/admin/calendar`);
+  await snap(a.page, "admin-calendar");
+  await a.page.goto(`${base}/admin/jurisdictions?code=${VILLAGE}`);
+  await snap(a.page, "admin-village");
+  const pdfLink = a.page.getByRole("link", { name: "海报 PDF" });
+  assert.equal(await pdfLink.getAttribute("href"), `/qr/${VILLAGE}.pdf`);
+  const pdf = await a.page.request.get(`${base}/qr/${VILLAGE}.pdf`);
+  assert.equal(pdf.headers()["content-type"], "application/pdf");
+  const pdfBytes = await pdf.body();
+  assert.equal(pdfBytes.subarray(0, 5).toString(), "%PDF-");
+  writeFileSync(join(artifacts, "poster.pdf"), pdfBytes);
+  const town = await a.page.request.get(`${base}/qr/${VILLAGE.slice(0, 9)}.pdf`);
+  assert.equal(town.status(), 200);
+  writeFileSync(join(artifacts, "posters-town.pdf"), await town.body());
 
   await browser.close();
   console.log(`browser flow passed: case ${code}, ${shot} screenshots in ${artifacts}`);
