@@ -558,7 +558,10 @@ async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) 
     // county, one page per village.
     let tok = token(&t.app, "dispatcher").await?;
     for (label, path) in [
-        ("village poster PDF, first (loads fonts)", "/qr/990102001001.pdf"),
+        (
+            "village poster PDF, first (loads fonts)",
+            "/qr/990102001001.pdf",
+        ),
         ("village poster PDF, again", "/qr/990102001001.pdf"),
         ("another village's poster PDF", "/qr/990102002001.pdf"),
         ("county posters PDF (every village)", "/qr/990102.pdf"),
