@@ -38,6 +38,8 @@ impl Default for Settings {
 }
 
 const RULES_KEY: &str = "deadline_rules";
+/// The setting holding the definition version the statistics tables were built with.
+const STATS_KEY: &str = "stats_version";
 
 /// The application: a store, a clock, and cached reference data (calendar, deadline rules)
 /// that is reloaded whenever an admin changes it.
@@ -71,6 +73,15 @@ impl App {
                     .await?;
             }
             store.put_setting("calendar_seeded", "2024-2026").await?;
+        }
+        // Statistics tables made by an older definition (or none, after an upgrade) are
+        // recomputed once from the stored states.
+        if store.get_setting(STATS_KEY).await?.as_deref() != Some(fengqiao_domain::stats::VERSION) {
+            let n = store.rebuild_stats().await?;
+            tracing::info!(cases = n, "statistics rebuilt");
+            store
+                .put_setting(STATS_KEY, fengqiao_domain::stats::VERSION)
+                .await?;
         }
         let app = App {
             store,

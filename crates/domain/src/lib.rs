@@ -18,6 +18,7 @@ pub mod case;
 pub mod deadline;
 pub mod error;
 pub mod jurisdiction;
+pub mod stats;
 pub mod time;
 pub mod unit;
 pub mod validate;

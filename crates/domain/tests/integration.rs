@@ -7,6 +7,7 @@ use fengqiao_domain::access::{authorize, can_view, Actor, Operation, Role, PUBLI
 use fengqiao_domain::calendar::WorkCalendar;
 use fengqiao_domain::case::*;
 use fengqiao_domain::deadline::DeadlineRules;
+use fengqiao_domain::stats;
 use fengqiao_domain::time::{local_instant, Millis};
 use fengqiao_domain::validate::{mask_numbers_in_text, IdCardNumber, PhoneNumber};
 use fengqiao_domain::workflow::*;
@@ -312,6 +313,8 @@ proptest! {
         let (mut state, first) = registered_case(VILLAGE);
         let mut events = vec![first];
         let mut now = T0;
+        // The statistics as a store keeps them: the new case's share, then each change's delta.
+        let mut totals = stats::delta(None, &state);
         for (who, cmd, dt) in steps {
             now += dt;
             let actor = &actors[who];
@@ -329,6 +332,15 @@ proptest! {
             }
             // The log replays to the state.
             prop_assert_eq!(&replay(&events).unwrap(), &state);
+            // Incremental statistics equal the state's share computed from scratch (what a
+            // rebuild sums): an open case is counted once among the open ones, a closed one not.
+            totals.merge(&stats::delta(Some(&before), &state));
+            prop_assert_eq!(&totals, &stats::delta(None, &state));
+            prop_assert_eq!(totals.open.values().sum::<i64>(), i64::from(state.status.is_open()));
+            prop_assert!(totals.flows.values().all(|v| *v > 0));
+            let count = |m: stats::Metric| totals.flows.iter().filter(|(k, _)| k.metric == m).map(|(_, v)| *v).sum::<i64>();
+            prop_assert!(count(stats::Metric::Concluded) <= 1 && count(stats::Metric::Resolved) <= count(stats::Metric::Concluded));
+            prop_assert!(count(stats::Metric::MediationSuccess) <= count(stats::Metric::Mediated));
             // A concluded case has an outcome.
             if matches!(state.status, Status::Concluded | Status::FeedbackGiven | Status::Evaluated) {
                 prop_assert!(state.outcome.is_some());
@@ -420,4 +432,94 @@ fn json_names_are_the_codes() {
         );
     }
     assert_eq!(DisputeType::ALL.len(), 15);
+}
+
+#[test]
+fn a_case_counts_on_the_days_things_happened() {
+    use stats::Metric::*;
+    const DAY: i64 = 86_400_000;
+    let (mut s, _) = registered_case(VILLAGE);
+    let registered = stats::contribution(&s);
+    assert_eq!(registered.flows.len(), 1);
+    assert_eq!(registered.flows[0].0.metric, Registered);
+    assert_eq!(registered.flows[0].0.day, d(2025, 3, 3));
+    assert_eq!(registered.flows[0].0.unit_id, 0);
+    assert_eq!(registered.open.as_ref().unwrap().status, Status::Registered);
+
+    // Routed to unit 7 and accepted the next day, mediated, agreed on day 5 (handling 3 days),
+    // went overdue on day 4, rated 4 on day 7, archived on day 8.
+    s.status = Status::Archived;
+    s.lead_unit_id = Some(7);
+    s.accepted_at = Some(T0 + DAY);
+    s.sessions.push(MediationSession {
+        date: d(2025, 3, 5),
+        mediator: "调解员".into(),
+        place: None,
+        online: false,
+        participants: vec![],
+        notes: String::new(),
+    });
+    s.outcome = Some(Outcome::Agreement {
+        agreement: "双方和解".into(),
+    });
+    s.concluded_at = Some(T0 + 4 * DAY);
+    s.supervisions.push(Supervision {
+        no: 1,
+        reason: "超期".into(),
+        automatic: true,
+        opened_at: T0 + 3 * DAY,
+        opened_by: None,
+        reply_due: d(2025, 3, 7),
+        reply: None,
+        replied_at: None,
+        replied_by: None,
+    });
+    s.evaluation = Some(Evaluation {
+        satisfaction: 4,
+        comment: None,
+        by_revisit: false,
+        at: T0 + 6 * DAY,
+    });
+    s.archived_at = Some(T0 + 7 * DAY);
+    s.light = Light::None;
+    let c = stats::contribution(&s);
+    assert!(c.open.is_none(), "an archived case is not open");
+    let got: Vec<(NaiveDate, stats::Metric, i64)> = c
+        .flows
+        .iter()
+        .map(|(k, v)| {
+            assert_eq!(k.unit_id, 7);
+            assert_eq!(k.node_path, VILLAGE);
+            (k.day, k.metric, *v)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (d(2025, 3, 3), Registered, 1),
+            (d(2025, 3, 4), Accepted, 1),
+            (d(2025, 3, 7), Concluded, 1),
+            (d(2025, 3, 7), Resolved, 1),
+            (d(2025, 3, 7), Mediated, 1),
+            (d(2025, 3, 7), MediationSuccess, 1),
+            (d(2025, 3, 7), Handled, 1),
+            (d(2025, 3, 7), HandlingDays, 3),
+            (d(2025, 3, 6), Overtime, 1),
+            (d(2025, 3, 9), Rated, 1),
+            (d(2025, 3, 9), SatisfactionSum, 4),
+            (d(2025, 3, 9), Satisfied, 1),
+            (d(2025, 3, 10), Archived, 1),
+        ]
+    );
+    // The change from registration to archive: the registration moves to unit 7, the open row
+    // goes away.
+    let delta = stats::delta(Some(&registered_case(VILLAGE).0), &s);
+    assert_eq!(delta.open.values().sum::<i64>(), -1);
+    // A merged duplicate counts nowhere.
+    let (mut m, _) = registered_case(VILLAGE);
+    m.status = Status::Merged;
+    assert_eq!(stats::contribution(&m), stats::Contribution::default());
+    assert!(stats::Metric::ALL
+        .iter()
+        .all(|x| stats::Metric::parse(x.as_str()) == Some(*x)));
 }

@@ -8,6 +8,7 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
 use fengqiao_domain::workflow::{CaseEvent, EventKind};
@@ -110,6 +111,7 @@ const USER_COLS: &str =
 
 async fn insert_case_row(
     tx: &mut Transaction<'static, Postgres>,
+    state: &CaseState,
     c: &CaseColumns,
     version: i64,
     now: Millis,
@@ -137,7 +139,48 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
+    apply_stats(tx, &stats::delta(None, state)).await?;
     Ok(id)
+}
+
+/// Adds a change to the statistics tables. Keys are visited in sorted order (the maps are
+/// sorted), so concurrent transactions lock shared rows in the same order and cannot deadlock.
+async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) -> Result<()> {
+    for (k, v) in &d.flows {
+        let (day, node, ty, channel, unit, metric) = codec::flow_columns(k);
+        sqlx::query(
+            "INSERT INTO stats_daily (day, node_path, dispute_type, channel, unit_id, metric, value) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (day, node_path, dispute_type, channel, unit_id, metric) \
+             DO UPDATE SET value = stats_daily.value + excluded.value",
+        )
+        .bind(day)
+        .bind(node)
+        .bind(ty)
+        .bind(channel)
+        .bind(unit)
+        .bind(metric)
+        .bind(v)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    for (k, v) in &d.open {
+        sqlx::query(
+            "INSERT INTO stats_open (node_path, dispute_type, unit_id, status, light, value) \
+             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (node_path, dispute_type, unit_id, status, light) \
+             DO UPDATE SET value = stats_open.value + excluded.value",
+        )
+        .bind(&k.node_path)
+        .bind(k.dispute_type.as_str())
+        .bind(k.unit_id)
+        .bind(k.status.as_str())
+        .bind(k.light.as_str())
+        .bind(v)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 async fn write_case_units(
@@ -184,9 +227,19 @@ async fn update_case_row(
     case_id: i64,
     expected: i64,
     new_version: i64,
+    state: &CaseState,
     c: &CaseColumns,
     now: Option<Millis>,
 ) -> Result<()> {
+    // The state being replaced (locked), for the statistics' change.
+    let old: Option<String> =
+        sqlx::query_scalar("SELECT state FROM cases WHERE id = $1 AND version = $2 FOR UPDATE")
+            .bind(case_id)
+            .bind(expected)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    let old = old.as_deref().map(codec::state_from_json).transpose()?;
     let r = sqlx::query(
         "UPDATE cases SET version = $1, status = $2, dispute_type = $3, node_path = $4, lead_unit_id = $5, light = $6, \
          due_date = $7, open_supervisions = $8, updated_at = COALESCE($9, updated_at), state = $10 WHERE id = $11 AND version = $12",
@@ -207,7 +260,7 @@ async fn update_case_row(
     .await
     .map_err(db)?;
     if r.rows_affected() == 1 {
-        return Ok(());
+        return apply_stats(tx, &stats::delta(old.as_ref(), state)).await;
     }
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
         .bind(case_id)
@@ -616,7 +669,7 @@ impl Store for PostgresStore {
                 });
             }
         }
-        let id = insert_case_row(&mut tx, &cols, 1, event.at).await?;
+        let id = insert_case_row(&mut tx, state, &cols, 1, event.at).await?;
         insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
         if let Some(a) = analysis {
             insert_analysis(&mut tx, id, a).await?;
@@ -682,6 +735,7 @@ impl Store for PostgresStore {
             ch.case_id,
             ch.expected_version,
             new_version,
+            ch.state,
             &c,
             Some(ch.now),
         )
@@ -788,7 +842,7 @@ impl Store for PostgresStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        update_case_row(&mut tx, case_id, version, version, &c, None).await?;
+        update_case_row(&mut tx, case_id, version, version, state, &c, None).await?;
         rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
@@ -855,7 +909,7 @@ impl Store for PostgresStore {
         for (state, events) in cases {
             let cols = codec::case_columns(state)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
-            let id = insert_case_row(&mut tx, &cols, events.len() as i64, now).await?;
+            let id = insert_case_row(&mut tx, state, &cols, events.len() as i64, now).await?;
             insert_events(&mut tx, id, events).await?;
         }
         tx.commit().await.map_err(db)
@@ -956,6 +1010,70 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         rows.iter().map(case_row).collect()
+    }
+
+    async fn stats_totals(&self) -> Result<stats::Delta> {
+        let mut d = stats::Delta::default();
+        let rows = sqlx::query("SELECT day, node_path, dispute_type, channel, unit_id, metric, value FROM stats_daily WHERE value <> 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let day: String = r.get(0);
+            let ty: String = r.get(2);
+            let channel: String = r.get(3);
+            let metric: String = r.get(5);
+            let key = codec::flow_key(&day, r.get(1), &ty, &channel, r.get(4), &metric)?;
+            d.flows.insert(key, r.get(6));
+        }
+        let rows = sqlx::query("SELECT node_path, dispute_type, unit_id, status, light, value FROM stats_open WHERE value <> 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let ty: String = r.get(1);
+            let status: String = r.get(3);
+            let light: String = r.get(4);
+            d.open.insert(
+                codec::open_key(r.get(0), &ty, r.get(2), &status, &light)?,
+                r.get(5),
+            );
+        }
+        Ok(d)
+    }
+
+    async fn rebuild_stats(&self) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        // No case write may interleave with the recount.
+        sqlx::query("LOCK TABLE cases IN SHARE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for table in ["stats_daily", "stats_open"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let (mut after, mut read) = (0i64, 0u64);
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, state FROM cases WHERE id > $1 ORDER BY id LIMIT 2000")
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let Some((last, _)) = rows.last() else { break };
+            after = *last;
+            let mut d = stats::Delta::default();
+            for (_, json) in &rows {
+                d.add(&codec::state_from_json(json)?, 1);
+            }
+            read += rows.len() as u64;
+            apply_stats(&mut tx, &d).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(read)
     }
 }
 

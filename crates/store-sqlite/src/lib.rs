@@ -9,6 +9,7 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
 use fengqiao_domain::workflow::{CaseEvent, EventKind};
@@ -150,6 +151,7 @@ const USER_COLS: &str =
 
 async fn insert_case_row(
     tx: &mut SqliteConnection,
+    state: &CaseState,
     c: &CaseColumns,
     version: i64,
     now: Millis,
@@ -177,7 +179,47 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
+    apply_stats(tx, &stats::delta(None, state)).await?;
     Ok(id)
+}
+
+/// Adds a change to the statistics tables. Keys are visited in order (the maps are sorted).
+async fn apply_stats(tx: &mut SqliteConnection, d: &stats::Delta) -> Result<()> {
+    for (k, v) in &d.flows {
+        let (day, node, ty, channel, unit, metric) = codec::flow_columns(k);
+        sqlx::query(
+            "INSERT INTO stats_daily (day, node_path, dispute_type, channel, unit_id, metric, value) \
+             VALUES (?,?,?,?,?,?,?) ON CONFLICT (day, node_path, dispute_type, channel, unit_id, metric) \
+             DO UPDATE SET value = stats_daily.value + excluded.value",
+        )
+        .bind(day)
+        .bind(node)
+        .bind(ty)
+        .bind(channel)
+        .bind(unit)
+        .bind(metric)
+        .bind(v)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    for (k, v) in &d.open {
+        sqlx::query(
+            "INSERT INTO stats_open (node_path, dispute_type, unit_id, status, light, value) \
+             VALUES (?,?,?,?,?,?) ON CONFLICT (node_path, dispute_type, unit_id, status, light) \
+             DO UPDATE SET value = stats_open.value + excluded.value",
+        )
+        .bind(&k.node_path)
+        .bind(k.dispute_type.as_str())
+        .bind(k.unit_id)
+        .bind(k.status.as_str())
+        .bind(k.light.as_str())
+        .bind(v)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -> Result<()> {
@@ -237,7 +279,7 @@ async fn create_in(
             });
         }
     }
-    let id = insert_case_row(tx, &cols, 1, event.at).await?;
+    let id = insert_case_row(tx, state, &cols, 1, event.at).await?;
     insert_events(tx, id, std::slice::from_ref(event)).await?;
     if let Some(a) = analysis {
         insert_analysis(tx, id, a).await?;
@@ -263,9 +305,19 @@ async fn update_case_row(
     case_id: i64,
     expected: i64,
     new_version: i64,
+    state: &CaseState,
     c: &CaseColumns,
     now: Option<Millis>,
 ) -> Result<()> {
+    // The state being replaced, for the statistics' change.
+    let old: Option<String> =
+        sqlx::query_scalar("SELECT state FROM cases WHERE id = ? AND version = ?")
+            .bind(case_id)
+            .bind(expected)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    let old = old.as_deref().map(codec::state_from_json).transpose()?;
     let r = sqlx::query(
         "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
          due_date = ?, open_supervisions = ?, updated_at = COALESCE(?, updated_at), state = ? WHERE id = ? AND version = ?",
@@ -286,7 +338,7 @@ async fn update_case_row(
     .await
     .map_err(db)?;
     if r.rows_affected() == 1 {
-        return Ok(());
+        return apply_stats(tx, &stats::delta(old.as_ref(), state)).await;
     }
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
         .bind(case_id)
@@ -322,6 +374,7 @@ async fn append_in(tx: &mut SqliteConnection, ch: &OwnedAppend) -> Result<()> {
         ch.case_id,
         ch.expected_version,
         new_version,
+        &ch.state,
         &c,
         Some(ch.now),
     )
@@ -977,7 +1030,7 @@ impl Store for SqliteStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        update_case_row(&mut tx, case_id, version, version, &c, None).await?;
+        update_case_row(&mut tx, case_id, version, version, state, &c, None).await?;
         rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
@@ -1046,7 +1099,7 @@ impl Store for SqliteStore {
         for (state, events) in cases {
             let cols = codec::case_columns(state)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
-            let id = insert_case_row(&mut tx, &cols, events.len() as i64, now).await?;
+            let id = insert_case_row(&mut tx, state, &cols, events.len() as i64, now).await?;
             insert_events(&mut tx, id, events).await?;
         }
         tx.commit().await.map_err(db)
@@ -1144,5 +1197,64 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.iter().map(case_row).collect()
+    }
+
+    async fn stats_totals(&self) -> Result<stats::Delta> {
+        let mut d = stats::Delta::default();
+        let rows = sqlx::query("SELECT day, node_path, dispute_type, channel, unit_id, metric, value FROM stats_daily WHERE value <> 0")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let day: String = r.get(0);
+            let ty: String = r.get(2);
+            let channel: String = r.get(3);
+            let metric: String = r.get(5);
+            let key = codec::flow_key(&day, r.get(1), &ty, &channel, r.get(4), &metric)?;
+            d.flows.insert(key, r.get(6));
+        }
+        let rows = sqlx::query("SELECT node_path, dispute_type, unit_id, status, light, value FROM stats_open WHERE value <> 0")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        for r in rows {
+            let ty: String = r.get(1);
+            let status: String = r.get(3);
+            let light: String = r.get(4);
+            d.open.insert(
+                codec::open_key(r.get(0), &ty, r.get(2), &status, &light)?,
+                r.get(5),
+            );
+        }
+        Ok(d)
+    }
+
+    async fn rebuild_stats(&self) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        for table in ["stats_daily", "stats_open"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let (mut after, mut read) = (0i64, 0u64);
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, state FROM cases WHERE id > ? ORDER BY id LIMIT 2000")
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let Some((last, _)) = rows.last() else { break };
+            after = *last;
+            let mut d = stats::Delta::default();
+            for (_, json) in &rows {
+                d.add(&codec::state_from_json(json)?, 1);
+            }
+            read += rows.len() as u64;
+            apply_stats(&mut tx, &d).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(read)
     }
 }

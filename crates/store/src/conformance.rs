@@ -93,6 +93,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     cases(s, &nodes, unit_a, unit_b, user_a).await;
     analyses(s, &nodes).await;
     bulk(s, &nodes).await;
+    statistics(s).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
         std::fs::metadata(backup_dest)
@@ -717,5 +718,33 @@ async fn bulk<S: Store>(s: &S, nodes: &[Jurisdiction]) {
     assert_eq!(
         replay(&s.case_events(c.id).await.unwrap()).unwrap(),
         c.state
+    );
+}
+
+/// The statistics kept by every write equal the sum of the stored states' shares, and a
+/// rebuild from scratch gives the same tables.
+async fn statistics<S: Store>(s: &S) {
+    let mut expected = fengqiao_domain::stats::Delta::default();
+    let (mut after, mut n) = (0, 0u64);
+    loop {
+        let page = s.cases_after(after, 500).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for c in &page {
+            expected.add(&c.state, 1);
+            n += 1;
+        }
+    }
+    assert!(n > 0 && !expected.flows.is_empty() && !expected.open.is_empty());
+    let incremental = s.stats_totals().await.unwrap();
+    assert_eq!(
+        incremental, expected,
+        "incremental statistics = sum of the states' shares"
+    );
+    assert_eq!(s.rebuild_stats().await.unwrap(), n);
+    assert_eq!(
+        s.stats_totals().await.unwrap(),
+        expected,
+        "rebuild = incremental"
     );
 }

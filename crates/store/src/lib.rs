@@ -323,4 +323,11 @@ pub trait Store: Send + Sync + 'static {
     async fn cases_after(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
     /// Cases a person has handled past registration (their type is confirmed), by id.
     async fn confirmed_cases(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>>;
+
+    /// Every non-zero row of the statistics tables (`domain::stats`), which every write of a
+    /// case state keeps current in its own transaction.
+    async fn stats_totals(&self) -> Result<fengqiao_domain::stats::Delta>;
+    /// Recomputes the statistics from every case state, in one transaction; returns the
+    /// number of cases read.
+    async fn rebuild_stats(&self) -> Result<u64>;
 }
