@@ -111,6 +111,7 @@ const USER_COLS: &str =
 
 async fn insert_case_row(
     tx: &mut Transaction<'static, Postgres>,
+    stats_acc: &mut stats::Delta,
     state: &CaseState,
     c: &CaseColumns,
     version: i64,
@@ -139,14 +140,14 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
-    apply_stats(tx, &stats::delta(None, state)).await?;
+    stats_acc.add(state, 1);
     Ok(id)
 }
 
 /// Adds a change to the statistics tables. Keys are visited in sorted order (the maps are
 /// sorted), so concurrent transactions lock shared rows in the same order and cannot deadlock.
 async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) -> Result<()> {
-    for (k, v) in &d.flows {
+    for (k, v) in d.flows.iter().filter(|(_, v)| **v != 0) {
         let (day, node, ty, channel, unit, metric) = codec::flow_columns(k);
         sqlx::query(
             "INSERT INTO stats_daily (day, node_path, dispute_type, channel, unit_id, metric, value) \
@@ -164,7 +165,7 @@ async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) 
         .await
         .map_err(db)?;
     }
-    for (k, v) in &d.open {
+    for (k, v) in d.open.iter().filter(|(_, v)| **v != 0) {
         sqlx::query(
             "INSERT INTO stats_open (node_path, dispute_type, unit_id, status, light, value) \
              VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (node_path, dispute_type, unit_id, status, light) \
@@ -224,6 +225,7 @@ async fn insert_events(
 /// (when given) becomes `updated_at`. `Conflict` when the version moved, `NotFound` when no case.
 async fn update_case_row(
     tx: &mut Transaction<'static, Postgres>,
+    stats_acc: &mut stats::Delta,
     case_id: i64,
     expected: i64,
     new_version: i64,
@@ -260,7 +262,11 @@ async fn update_case_row(
     .await
     .map_err(db)?;
     if r.rows_affected() == 1 {
-        return apply_stats(tx, &stats::delta(old.as_ref(), state)).await;
+        if let Some(old) = &old {
+            stats_acc.add(old, -1);
+        }
+        stats_acc.add(state, 1);
+        return Ok(());
     }
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = $1")
         .bind(case_id)
@@ -669,7 +675,9 @@ impl Store for PostgresStore {
                 });
             }
         }
-        let id = insert_case_row(&mut tx, state, &cols, 1, event.at).await?;
+        let mut acc = stats::Delta::default();
+        let id = insert_case_row(&mut tx, &mut acc, state, &cols, 1, event.at).await?;
+        apply_stats(&mut tx, &acc).await?;
         insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
         if let Some(a) = analysis {
             insert_analysis(&mut tx, id, a).await?;
@@ -730,8 +738,10 @@ impl Store for PostgresStore {
         let c = codec::case_columns(ch.state)?;
         let new_version = ch.expected_version + ch.events.len() as i64;
         let mut tx = self.begin().await?;
+        let mut acc = stats::Delta::default();
         update_case_row(
             &mut tx,
+            &mut acc,
             ch.case_id,
             ch.expected_version,
             new_version,
@@ -740,6 +750,7 @@ impl Store for PostgresStore {
             Some(ch.now),
         )
         .await?;
+        apply_stats(&mut tx, &acc).await?;
         if ch.events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -842,7 +853,12 @@ impl Store for PostgresStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        update_case_row(&mut tx, case_id, version, version, state, &c, None).await?;
+        let mut acc = stats::Delta::default();
+        update_case_row(
+            &mut tx, &mut acc, case_id, version, version, state, &c, None,
+        )
+        .await?;
+        apply_stats(&mut tx, &acc).await?;
         rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
@@ -906,12 +922,15 @@ impl Store for PostgresStore {
 
     async fn bulk_insert_cases(&self, cases: &[(CaseState, Vec<CaseEvent>)]) -> Result<()> {
         let mut tx = self.begin().await?;
+        let mut acc = stats::Delta::default();
         for (state, events) in cases {
             let cols = codec::case_columns(state)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
-            let id = insert_case_row(&mut tx, state, &cols, events.len() as i64, now).await?;
+            let id =
+                insert_case_row(&mut tx, &mut acc, state, &cols, events.len() as i64, now).await?;
             insert_events(&mut tx, id, events).await?;
         }
+        apply_stats(&mut tx, &acc).await?;
         tx.commit().await.map_err(db)
     }
 

@@ -151,6 +151,7 @@ const USER_COLS: &str =
 
 async fn insert_case_row(
     tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
     state: &CaseState,
     c: &CaseColumns,
     version: i64,
@@ -179,13 +180,15 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
-    apply_stats(tx, &stats::delta(None, state)).await?;
+    stats_acc.add(state, 1);
     Ok(id)
 }
 
 /// Adds a change to the statistics tables. Keys are visited in order (the maps are sorted).
+/// Writers accumulate their changes and apply them once per transaction: the group commit
+/// turns a batch of intakes into one update per touched row.
 async fn apply_stats(tx: &mut SqliteConnection, d: &stats::Delta) -> Result<()> {
-    for (k, v) in &d.flows {
+    for (k, v) in d.flows.iter().filter(|(_, v)| **v != 0) {
         let (day, node, ty, channel, unit, metric) = codec::flow_columns(k);
         sqlx::query(
             "INSERT INTO stats_daily (day, node_path, dispute_type, channel, unit_id, metric, value) \
@@ -203,7 +206,7 @@ async fn apply_stats(tx: &mut SqliteConnection, d: &stats::Delta) -> Result<()> 
         .await
         .map_err(db)?;
     }
-    for (k, v) in &d.open {
+    for (k, v) in d.open.iter().filter(|(_, v)| **v != 0) {
         sqlx::query(
             "INSERT INTO stats_open (node_path, dispute_type, unit_id, status, light, value) \
              VALUES (?,?,?,?,?,?) ON CONFLICT (node_path, dispute_type, unit_id, status, light) \
@@ -257,6 +260,7 @@ async fn insert_events(
 
 async fn create_in(
     tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
     state: &CaseState,
     event: &CaseEvent,
     idem: Option<&IdempotencyKey>,
@@ -279,7 +283,7 @@ async fn create_in(
             });
         }
     }
-    let id = insert_case_row(tx, state, &cols, 1, event.at).await?;
+    let id = insert_case_row(tx, stats_acc, state, &cols, 1, event.at).await?;
     insert_events(tx, id, std::slice::from_ref(event)).await?;
     if let Some(a) = analysis {
         insert_analysis(tx, id, a).await?;
@@ -302,6 +306,7 @@ async fn create_in(
 /// (when given) becomes `updated_at`. `Conflict` when the version moved, `NotFound` when no case.
 async fn update_case_row(
     tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
     case_id: i64,
     expected: i64,
     new_version: i64,
@@ -338,7 +343,11 @@ async fn update_case_row(
     .await
     .map_err(db)?;
     if r.rows_affected() == 1 {
-        return apply_stats(tx, &stats::delta(old.as_ref(), state)).await;
+        if let Some(old) = &old {
+            stats_acc.add(old, -1);
+        }
+        stats_acc.add(state, 1);
+        return Ok(());
     }
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
         .bind(case_id)
@@ -366,11 +375,16 @@ async fn rewrite_case_units(
     write_case_units(tx, case_id, c).await
 }
 
-async fn append_in(tx: &mut SqliteConnection, ch: &OwnedAppend) -> Result<()> {
+async fn append_in(
+    tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
+    ch: &OwnedAppend,
+) -> Result<()> {
     let c = codec::case_columns(&ch.state)?;
     let new_version = ch.expected_version + ch.events.len() as i64;
     update_case_row(
         tx,
+        stats_acc,
         ch.case_id,
         ch.expected_version,
         new_version,
@@ -458,8 +472,11 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
         let mut results: Vec<Result<Option<Created>>> = Vec::with_capacity(jobs.len());
         let committed = async {
             let mut tx = pool.begin().await.map_err(db)?;
+            // The statistics' change of the jobs that succeed, applied once before the commit.
+            let mut batch_stats = stats::Delta::default();
             for job in &jobs {
                 let mut sp = sqlx::Connection::begin(&mut *tx).await.map_err(db)?;
+                let mut job_stats = stats::Delta::default();
                 let r = match job {
                     Job::Create {
                         state,
@@ -467,18 +484,31 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                         idem,
                         analysis,
                         ..
-                    } => create_in(&mut sp, state, event, idem.as_ref(), analysis.as_deref())
+                    } => create_in(
+                        &mut sp,
+                        &mut job_stats,
+                        state,
+                        event,
+                        idem.as_ref(),
+                        analysis.as_deref(),
+                    )
+                    .await
+                    .map(Some),
+                    Job::Append { change, .. } => append_in(&mut sp, &mut job_stats, change)
                         .await
-                        .map(Some),
-                    Job::Append { change, .. } => append_in(&mut sp, change).await.map(|()| None),
+                        .map(|()| None),
                     Job::Analyses { rows, .. } => analyses_in(&mut sp, rows).await.map(|()| None),
                 };
                 match r {
-                    Ok(_) => sp.commit().await.map_err(db)?,
+                    Ok(_) => {
+                        sp.commit().await.map_err(db)?;
+                        batch_stats.merge(&job_stats);
+                    }
                     Err(_) => sp.rollback().await.map_err(db)?,
                 }
                 results.push(r);
             }
+            apply_stats(&mut tx, &batch_stats).await?;
             tx.commit().await.map_err(db)
         }
         .await;
@@ -1030,7 +1060,12 @@ impl Store for SqliteStore {
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
         let c = codec::case_columns(state)?;
         let mut tx = self.begin().await?;
-        update_case_row(&mut tx, case_id, version, version, state, &c, None).await?;
+        let mut acc = stats::Delta::default();
+        update_case_row(
+            &mut tx, &mut acc, case_id, version, version, state, &c, None,
+        )
+        .await?;
+        apply_stats(&mut tx, &acc).await?;
         rewrite_case_units(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
@@ -1096,12 +1131,15 @@ impl Store for SqliteStore {
 
     async fn bulk_insert_cases(&self, cases: &[(CaseState, Vec<CaseEvent>)]) -> Result<()> {
         let mut tx = self.begin().await?;
+        let mut acc = stats::Delta::default();
         for (state, events) in cases {
             let cols = codec::case_columns(state)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
-            let id = insert_case_row(&mut tx, state, &cols, events.len() as i64, now).await?;
+            let id =
+                insert_case_row(&mut tx, &mut acc, state, &cols, events.len() as i64, now).await?;
             insert_events(&mut tx, id, events).await?;
         }
+        apply_stats(&mut tx, &acc).await?;
         tx.commit().await.map_err(db)
     }
 
