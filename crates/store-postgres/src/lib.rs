@@ -227,8 +227,7 @@ async fn update_case_row(
     tx: &mut Transaction<'static, Postgres>,
     stats_acc: &mut stats::Delta,
     case_id: i64,
-    expected: i64,
-    new_version: i64,
+    (expected, new_version): (i64, i64),
     state: &CaseState,
     c: &CaseColumns,
     now: Option<Millis>,
@@ -743,8 +742,7 @@ impl Store for PostgresStore {
             &mut tx,
             &mut acc,
             ch.case_id,
-            ch.expected_version,
-            new_version,
+            (ch.expected_version, new_version),
             ch.state,
             &c,
             Some(ch.now),
@@ -855,7 +853,13 @@ impl Store for PostgresStore {
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
         update_case_row(
-            &mut tx, &mut acc, case_id, version, version, state, &c, None,
+            &mut tx,
+            &mut acc,
+            case_id,
+            (version, version),
+            state,
+            &c,
+            None,
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
