@@ -99,10 +99,15 @@ impl App {
         }
         node.centroid = input.centroid;
         node.boundary = input.boundary.clone();
+        self.save_node(node).await
+    }
+
+    /// Writes a node and drops what was derived from the tree (the text reader's gazetteer,
+    /// the cached names).
+    async fn save_node(&self, node: Jurisdiction) -> Result<Jurisdiction> {
         self.store
             .upsert_jurisdictions(std::slice::from_ref(&node))
             .await?;
-        // The text reader's gazetteer now knows one more place.
         self.reset_analyzer();
         self.forget_node_names();
         Ok(node)
@@ -131,12 +136,7 @@ impl App {
             return Err(DomainError::validation("name", "1 to 64 characters").into());
         }
         node.name = name.to_string();
-        self.store
-            .upsert_jurisdictions(std::slice::from_ref(&node))
-            .await?;
-        self.reset_analyzer();
-        self.forget_node_names();
-        Ok(node)
+        self.save_node(node).await
     }
 
     pub async fn list_jurisdictions(&self, parent: Option<&str>) -> Result<Vec<Jurisdiction>> {

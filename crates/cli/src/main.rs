@@ -307,16 +307,7 @@ async fn main() -> Result<()> {
             }
             if check {
                 // A recount in memory, compared with the kept tables; nothing is written.
-                let mut counted = fengqiao_domain::stats::Delta::default();
-                let mut after = 0;
-                loop {
-                    let page = app.store.cases_after(after, 2000).await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.id;
-                    for c in &page {
-                        counted.add(&c.state, 1);
-                    }
-                }
+                let counted = fengqiao_store::recount_stats(app.store.as_ref()).await?;
                 if app.store.stats_totals().await? != counted {
                     bail!("the statistics tables differ from a recount; run `fengqiao rebuild`");
                 }

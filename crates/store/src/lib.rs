@@ -331,3 +331,20 @@ pub trait Store: Send + Sync + 'static {
     /// number of cases read.
     async fn rebuild_stats(&self) -> Result<u64>;
 }
+
+/// The statistics recounted from every stored state, in memory (the tables are not read or
+/// written): what `Store::stats_totals` must equal.
+pub async fn recount_stats<S: Store + ?Sized>(store: &S) -> Result<fengqiao_domain::stats::Delta> {
+    let mut counted = fengqiao_domain::stats::Delta::default();
+    let mut after = 0;
+    loop {
+        let page = store.cases_after(after, 2000).await?;
+        let Some(last) = page.last() else {
+            return Ok(counted);
+        };
+        after = last.id;
+        for c in &page {
+            counted.add(&c.state, 1);
+        }
+    }
+}
