@@ -9,6 +9,8 @@
 //! - [`deadline`]: deadline rules and traffic lights.
 //! - [`case`]: the case aggregate's state and its vocabulary (channels, dispute types, …).
 //! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
+//! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
+//!   indicators and the Fengqiao index.
 //!
 //! This crate must not depend on any I/O crate (database, HTTP, file system);
 //! time is always passed in, never read from the clock.
@@ -17,6 +19,7 @@ pub mod calendar;
 pub mod case;
 pub mod deadline;
 pub mod error;
+pub mod indicators;
 pub mod jurisdiction;
 pub mod stats;
 pub mod time;

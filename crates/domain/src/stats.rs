@@ -6,11 +6,15 @@
 //! from scratch (the sum of every state's share) equals the incremental tables by construction,
 //! and no query for a figure ever scans the cases.
 //!
-//! Two kinds of rows:
+//! A case's share is two kinds of keys:
 //! - **flows**: things that happened on a day (registered, concluded, rated…), keyed by the
 //!   China-time day, the case's place (its village-level node path), dispute type, channel and
 //!   lead unit (0 when none);
 //! - **open**: the cases open right now, keyed by place, type, lead unit, status and light.
+//!
+//! The tables store them expanded into roll-up rows ([`RollKey`]): per jurisdiction level and
+//! per unit, per day and per month, so that every figure of the cockpit is a handful of point
+//! lookups however many cases there are.
 use crate::case::{CaseState, Channel, DisputeType, Light, Outcome, Status};
 use crate::time::local_date;
 use chrono::NaiveDate;
@@ -18,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// The version of [`contribution`]'s definition. Change it whenever a change alters what a
 /// state contributes: the app then rebuilds the tables once at start.
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "2";
 
 /// A counted quantity of a flow row. `as_str` is the stored name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,40 +122,183 @@ pub struct OpenKey {
     pub light: Light,
 }
 
-/// Signed changes to the statistics; zero entries are dropped.
+/// How a roll-up row is bucketed in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grain {
+    /// A China-time day, period `YYYY-MM-DD` (flows, totals only).
+    Day,
+    /// A month, period `YYYY-MM` (flows, totals and by type and channel).
+    Month,
+    /// The cases open now, period empty (by status, light and type).
+    Open,
+}
+
+impl Grain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Day => "d",
+            Grain::Month => "m",
+            Grain::Open => "o",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        [Grain::Day, Grain::Month, Grain::Open]
+            .into_iter()
+            .find(|g| g.as_str() == s)
+    }
+}
+
+/// The key of a roll-up row: what the cockpit and the reports read, each figure a point or
+/// short range lookup whatever the number of cases.
+///
+/// - `scope`: a jurisdiction code (every level from the top of the case's path down to the
+///   village; grids are not rolled up) or [`unit_scope`] (`u:<id>`) for the lead unit;
+/// - `period`: see [`Grain`];
+/// - `dim`: `""` (all), `t:<type>`, `c:<channel>` (months of places only), `s:<status>`,
+///   `l:<light>` (open only);
+/// - `metric`: a [`Metric`] name for flows, `open` for open cases.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollKey {
+    pub scope: String,
+    pub grain: Grain,
+    pub period: String,
+    pub dim: String,
+    pub metric: String,
+}
+
+/// The metric name of open-case rows.
+pub const OPEN: &str = "open";
+
+/// The scope of a unit's rows.
+pub fn unit_scope(unit_id: i64) -> String {
+    format!("u:{unit_id}")
+}
+
+/// The dimension value of a dispute type.
+pub fn type_dim(t: DisputeType) -> String {
+    format!("t:{}", t.as_str())
+}
+
+/// The dimension value of a channel.
+pub fn channel_dim(c: Channel) -> String {
+    format!("c:{}", c.as_str())
+}
+
+/// The dimension value of a status (open rows).
+pub fn status_dim(s: Status) -> String {
+    format!("s:{}", s.as_str())
+}
+
+/// The dimension value of a light (open rows).
+pub fn light_dim(l: Light) -> String {
+    format!("l:{}", l.as_str())
+}
+
+/// The month period of a day.
+pub fn month_of(day: NaiveDate) -> String {
+    day.format("%Y-%m").to_string()
+}
+
+/// The place scopes a node path rolls up into: every code on the path down to the village
+/// level (codes of at most 12 digits), top first.
+pub fn place_scopes(node_path: &str) -> impl Iterator<Item = &str> {
+    node_path
+        .split('/')
+        .filter(|c| !c.is_empty() && c.len() <= 12)
+}
+
+/// Signed changes to the statistics' roll-up rows; zero entries are dropped.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Delta {
-    pub flows: BTreeMap<FlowKey, i64>,
-    pub open: BTreeMap<OpenKey, i64>,
+    pub rows: BTreeMap<RollKey, i64>,
 }
 
 impl Delta {
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty() && self.open.is_empty()
+        self.rows.is_empty()
     }
 
     /// Adds another delta to this one (what a store does with each change).
     pub fn merge(&mut self, other: &Delta) {
-        for (k, v) in &other.flows {
-            bump(&mut self.flows, k.clone(), *v);
+        for (k, v) in &other.rows {
+            bump(&mut self.rows, k.clone(), *v);
         }
-        for (k, v) in &other.open {
-            bump(&mut self.open, k.clone(), *v);
-        }
-        self.flows.retain(|_, v| *v != 0);
-        self.open.retain(|_, v| *v != 0);
+        self.rows.retain(|_, v| *v != 0);
     }
 
-    /// Adds `sign` × the contribution of `state`.
+    /// Adds `sign` × the contribution of `state`, expanded into roll-up rows.
     pub fn add(&mut self, state: &CaseState, sign: i64) {
         let c = contribution(state);
-        for (k, v) in c.flows {
-            bump(&mut self.flows, k, sign * v);
+        for (k, v) in &c.flows {
+            for row in flow_rows(k) {
+                bump(&mut self.rows, row, sign * v);
+            }
         }
-        if let Some(k) = c.open {
-            bump(&mut self.open, k, sign);
+        if let Some(k) = &c.open {
+            for row in open_rows(k) {
+                bump(&mut self.rows, row, sign);
+            }
         }
     }
+
+    /// The value of one row (0 when absent).
+    pub fn get(&self, key: &RollKey) -> i64 {
+        self.rows.get(key).copied().unwrap_or(0)
+    }
+}
+
+/// The roll-up rows one flow adds to: for each place scope, its day total and its month
+/// total, by type and by channel; for the lead unit, its month total and by type.
+pub fn flow_rows(k: &FlowKey) -> Vec<RollKey> {
+    let day = k.day.format("%Y-%m-%d").to_string();
+    let month = month_of(k.day);
+    let metric = k.metric.as_str();
+    let row = |scope: &str, grain: Grain, period: &str, dim: String| RollKey {
+        scope: scope.to_string(),
+        grain,
+        period: period.to_string(),
+        dim,
+        metric: metric.to_string(),
+    };
+    let mut out = Vec::with_capacity(24);
+    for scope in place_scopes(&k.node_path) {
+        out.push(row(scope, Grain::Day, &day, String::new()));
+        out.push(row(scope, Grain::Month, &month, String::new()));
+        out.push(row(scope, Grain::Month, &month, type_dim(k.dispute_type)));
+        out.push(row(scope, Grain::Month, &month, channel_dim(k.channel)));
+    }
+    if k.unit_id != 0 {
+        let unit = unit_scope(k.unit_id);
+        out.push(row(&unit, Grain::Month, &month, String::new()));
+        out.push(row(&unit, Grain::Month, &month, type_dim(k.dispute_type)));
+    }
+    out
+}
+
+/// The roll-up rows one open case adds to: for each place scope and the lead unit, the total
+/// and by status, light and type.
+pub fn open_rows(k: &OpenKey) -> Vec<RollKey> {
+    let unit = (k.unit_id != 0).then(|| unit_scope(k.unit_id));
+    let scopes = place_scopes(&k.node_path).chain(unit.as_deref());
+    let mut out = Vec::with_capacity(24);
+    for scope in scopes {
+        for dim in [
+            String::new(),
+            status_dim(k.status),
+            light_dim(k.light),
+            type_dim(k.dispute_type),
+        ] {
+            out.push(RollKey {
+                scope: scope.to_string(),
+                grain: Grain::Open,
+                period: String::new(),
+                dim,
+                metric: OPEN.to_string(),
+            });
+        }
+    }
+    out
 }
 
 fn bump<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, by: i64) {
@@ -249,7 +396,6 @@ pub fn delta(old: Option<&CaseState>, new: &CaseState) -> Delta {
     }
     d.add(new, 1);
     // What cancelled out is not a change: `delta(Some(s), s)` is empty.
-    d.flows.retain(|_, v| *v != 0);
-    d.open.retain(|_, v| *v != 0);
+    d.rows.retain(|_, v| *v != 0);
     d
 }

@@ -336,9 +336,13 @@ proptest! {
             // rebuild sums): an open case is counted once among the open ones, a closed one not.
             totals.merge(&stats::delta(Some(&before), &state));
             prop_assert_eq!(&totals, &stats::delta(None, &state));
-            prop_assert_eq!(totals.open.values().sum::<i64>(), i64::from(state.status.is_open()));
-            prop_assert!(totals.flows.values().all(|v| *v > 0));
-            let count = |m: stats::Metric| totals.flows.iter().filter(|(k, _)| k.metric == m).map(|(_, v)| *v).sum::<i64>();
+            prop_assert_eq!(roll(&totals, "990102", stats::Grain::Open, ""), i64::from(state.status.is_open()));
+            prop_assert!(totals.rows.values().all(|v| *v > 0));
+            // Every level holds the same totals (the village rolls up into the county).
+            let count = |m: stats::Metric| month_total(&totals, "990102", m);
+            for m in stats::Metric::ALL {
+                prop_assert_eq!(month_total(&totals, "990102001001", m), count(m));
+            }
             prop_assert!(count(stats::Metric::Concluded) <= 1 && count(stats::Metric::Resolved) <= count(stats::Metric::Concluded));
             prop_assert!(count(stats::Metric::MediationSuccess) <= count(stats::Metric::Mediated));
             // A concluded case has an outcome.
@@ -514,7 +518,59 @@ fn a_case_counts_on_the_days_things_happened() {
     // The change from registration to archive: the registration moves to unit 7, the open row
     // goes away.
     let delta = stats::delta(Some(&registered_case(VILLAGE).0), &s);
-    assert_eq!(delta.open.values().sum::<i64>(), -1);
+    assert_eq!(roll(&delta, "990102001", stats::Grain::Open, ""), -1);
+    let unit = stats::unit_scope(7);
+    let mut after = stats::Delta::default();
+    after.add(&s, 1);
+    assert_eq!(
+        roll(&after, &unit, stats::Grain::Month, "2025-03"),
+        1,
+        "registered"
+    );
+    assert_eq!(
+        after.get(&key(
+            "990102",
+            stats::Grain::Day,
+            "2025-03-07",
+            "",
+            "concluded"
+        )),
+        1
+    );
+    assert_eq!(
+        after.get(&key(
+            "990102001001",
+            stats::Grain::Month,
+            "2025-03",
+            "t:neighbourhood",
+            "registered"
+        )),
+        1
+    );
+    assert_eq!(
+        after.get(&key(
+            "990100",
+            stats::Grain::Month,
+            "2025-03",
+            "c:walk_in",
+            "handling_days"
+        )),
+        3
+    );
+    // Grids are not rolled up; every place level and the unit are.
+    let scopes: std::collections::BTreeSet<&str> =
+        after.rows.keys().map(|k| k.scope.as_str()).collect();
+    assert_eq!(
+        scopes.into_iter().collect::<Vec<_>>(),
+        [
+            "990000",
+            "990100",
+            "990102",
+            "990102001",
+            "990102001001",
+            "u:7"
+        ]
+    );
     // A merged duplicate counts nowhere.
     let (mut m, _) = registered_case(VILLAGE);
     m.status = Status::Merged;
@@ -522,4 +578,100 @@ fn a_case_counts_on_the_days_things_happened() {
     assert!(stats::Metric::ALL
         .iter()
         .all(|x| stats::Metric::parse(x.as_str()) == Some(*x)));
+}
+
+fn key(scope: &str, grain: stats::Grain, period: &str, dim: &str, metric: &str) -> stats::RollKey {
+    stats::RollKey {
+        scope: scope.into(),
+        grain,
+        period: period.into(),
+        dim: dim.into(),
+        metric: metric.into(),
+    }
+}
+
+/// The value of a roll-up total (`registered` for flows, `open` for open rows).
+fn roll(d: &stats::Delta, scope: &str, grain: stats::Grain, period: &str) -> i64 {
+    let metric = if grain == stats::Grain::Open {
+        stats::OPEN
+    } else {
+        "registered"
+    };
+    d.get(&key(scope, grain, period, "", metric))
+}
+
+/// A metric summed over every month of a scope.
+fn month_total(d: &stats::Delta, scope: &str, m: stats::Metric) -> i64 {
+    d.rows
+        .iter()
+        .filter(|(k, _)| {
+            k.scope == scope
+                && k.grain == stats::Grain::Month
+                && k.dim.is_empty()
+                && k.metric == m.as_str()
+        })
+        .map(|(_, v)| *v)
+        .sum()
+}
+
+#[test]
+fn the_fengqiao_index_combines_the_indicators_it_has() {
+    use fengqiao_domain::indicators::{score, Indicators, Totals, Weights};
+    let mut t = Totals::default();
+    for (m, v) in [
+        ("registered", 40),
+        ("concluded", 20),
+        ("resolved", 15),
+        ("mediated", 10),
+        ("mediation_success", 5),
+        ("rated", 10),
+        ("satisfaction_sum", 40),
+        ("satisfied", 8),
+        ("overtime", 4),
+        ("handled", 20),
+        ("handling_days", 120),
+        ("reopened", 2),
+    ] {
+        t.add(m, v);
+    }
+    let ind = Indicators::from_totals(&t);
+    assert_eq!(ind.intake, 40);
+    assert_eq!(ind.resolution_rate, Some(0.75));
+    assert_eq!(ind.mediation_success_rate, Some(0.5));
+    assert_eq!(ind.satisfaction, Some(4.0));
+    assert_eq!(ind.overtime_rate, Some(0.1));
+    assert_eq!(ind.handling_days, Some(6.0));
+    assert_eq!(ind.reopen_rate, Some(0.1));
+    let w = Weights::default();
+    // 100 × (30×0.75 + 15×0.5 + 25×0.75 + 15×0.9 + 5×0.8 + 10×0.9) / 100 = 75.25
+    let s = score(&ind, &w).unwrap();
+    assert_eq!(s.value, 75.3);
+    assert_eq!(s.components.len(), 6);
+    // Without evaluations or mediations, the other weights are renormalised.
+    let partial = Indicators {
+        mediation_success_rate: None,
+        satisfaction: None,
+        ..ind.clone()
+    };
+    // (30×0.75 + 15×0.9 + 5×0.8 + 10×0.9) / 60 = 0.8166…
+    assert_eq!(score(&partial, &w).unwrap().value, 81.7);
+    assert_eq!(score(&Indicators::default(), &w), None);
+    assert!(w.formula().contains("30×化解率"));
+    assert!(Weights {
+        resolution: -1.0,
+        ..w.clone()
+    }
+    .validate()
+    .is_err());
+    assert!(Weights {
+        resolution: 0.0,
+        mediation: 0.0,
+        satisfaction: 0.0,
+        on_time: 0.0,
+        speed: 0.0,
+        no_reopen: 0.0
+    }
+    .validate()
+    .is_err());
+    assert!(w.validate().is_ok());
 }

@@ -144,43 +144,32 @@ async fn insert_case_row(
     Ok(id)
 }
 
-/// Adds a change to the statistics tables. Keys are visited in sorted order (the maps are
-/// sorted), so concurrent transactions lock shared rows in the same order and cannot deadlock.
+/// Adds a change to the statistics' roll-up rows in one statement. Keys are in sorted order
+/// (the map is sorted), so concurrent transactions lock shared rows in the same order and
+/// cannot deadlock.
 async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) -> Result<()> {
-    for (k, v) in d.flows.iter().filter(|(_, v)| **v != 0) {
-        let (day, node, ty, channel, unit, metric) = codec::flow_columns(k);
-        sqlx::query(
-            "INSERT INTO stats_daily (day, node_path, dispute_type, channel, unit_id, metric, value) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (day, node_path, dispute_type, channel, unit_id, metric) \
-             DO UPDATE SET value = stats_daily.value + excluded.value",
-        )
-        .bind(day)
-        .bind(node)
-        .bind(ty)
-        .bind(channel)
-        .bind(unit)
-        .bind(metric)
-        .bind(v)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    let rows: Vec<_> = d.rows.iter().filter(|(_, v)| **v != 0).collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    for (k, v) in d.open.iter().filter(|(_, v)| **v != 0) {
-        sqlx::query(
-            "INSERT INTO stats_open (node_path, dispute_type, unit_id, status, light, value) \
-             VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (node_path, dispute_type, unit_id, status, light) \
-             DO UPDATE SET value = stats_open.value + excluded.value",
-        )
-        .bind(&k.node_path)
-        .bind(k.dispute_type.as_str())
-        .bind(k.unit_id)
-        .bind(k.status.as_str())
-        .bind(k.light.as_str())
-        .bind(v)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    }
+    let col =
+        |f: fn(&stats::RollKey) -> &str| -> Vec<&str> { rows.iter().map(|(k, _)| f(k)).collect() };
+    let values: Vec<i64> = rows.iter().map(|(_, v)| **v).collect();
+    sqlx::query(
+        "INSERT INTO stats_rollup (scope, grain, period, dim, metric, value) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+         ON CONFLICT (scope, grain, period, dim, metric) \
+         DO UPDATE SET value = stats_rollup.value + excluded.value",
+    )
+    .bind(col(|k| &k.scope))
+    .bind(col(|k| k.grain.as_str()))
+    .bind(col(|k| &k.period))
+    .bind(col(|k| &k.dim))
+    .bind(col(|k| &k.metric))
+    .bind(values)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -1036,33 +1025,44 @@ impl Store for PostgresStore {
     }
 
     async fn stats_totals(&self) -> Result<stats::Delta> {
+        let rows = sqlx::query(
+            "SELECT scope, grain, period, dim, metric, value FROM stats_rollup WHERE value <> 0",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         let mut d = stats::Delta::default();
-        let rows = sqlx::query("SELECT day, node_path, dispute_type, channel, unit_id, metric, value FROM stats_daily WHERE value <> 0")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
         for r in rows {
-            let day: String = r.get(0);
-            let ty: String = r.get(2);
-            let channel: String = r.get(3);
-            let metric: String = r.get(5);
-            let key = codec::flow_key(&day, r.get(1), &ty, &channel, r.get(4), &metric)?;
-            d.flows.insert(key, r.get(6));
-        }
-        let rows = sqlx::query("SELECT node_path, dispute_type, unit_id, status, light, value FROM stats_open WHERE value <> 0")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        for r in rows {
-            let ty: String = r.get(1);
-            let status: String = r.get(3);
-            let light: String = r.get(4);
-            d.open.insert(
-                codec::open_key(r.get(0), &ty, r.get(2), &status, &light)?,
-                r.get(5),
-            );
+            let grain: String = r.get(1);
+            let key = codec::roll_key(r.get(0), &grain, r.get(2), r.get(3), r.get(4))?;
+            d.rows.insert(key, r.get(5));
         }
         Ok(d)
+    }
+
+    async fn stats_rows(&self, q: &StatsQuery) -> Result<Vec<(stats::RollKey, i64)>> {
+        let rows = sqlx::query(
+            "SELECT scope, grain, period, dim, metric, value FROM stats_rollup \
+             WHERE scope = ANY($1) AND grain = $2 AND period BETWEEN $3 AND $4 \
+             AND substr(dim, 1, 2) = $5 AND value <> 0",
+        )
+        .bind(&q.scopes)
+        .bind(q.grain.as_str())
+        .bind(&q.from)
+        .bind(&q.to)
+        .bind(q.dim.prefix())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|r| {
+                let grain: String = r.get(1);
+                Ok((
+                    codec::roll_key(r.get(0), &grain, r.get(2), r.get(3), r.get(4))?,
+                    r.get(5),
+                ))
+            })
+            .collect()
     }
 
     async fn rebuild_stats(&self) -> Result<u64> {
@@ -1072,12 +1072,10 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        for table in ["stats_daily", "stats_open"] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        sqlx::query("DELETE FROM stats_rollup")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         let (mut after, mut read) = (0i64, 0u64);
         loop {
             let rows: Vec<(i64, String)> =

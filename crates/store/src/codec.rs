@@ -2,9 +2,9 @@
 //! SQLite and PostgreSQL store exactly the same representation.
 use crate::{Result, StoreError};
 use fengqiao_domain::access::Role;
-use fengqiao_domain::case::{CaseState, Channel, DisputeType, Light, Status};
+use fengqiao_domain::case::{CaseState, Status};
 use fengqiao_domain::jurisdiction::Level;
-use fengqiao_domain::stats::{FlowKey, Metric, OpenKey};
+use fengqiao_domain::stats::{Grain, RollKey};
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::UnitKind;
 use fengqiao_domain::workflow::{CaseEvent, EventKind};
@@ -104,52 +104,20 @@ pub fn date(s: &str) -> Result<chrono::NaiveDate> {
         .map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
 }
 
-/// The columns of a flow row of the statistics: (day, node path, type, channel, unit, metric).
-pub fn flow_columns(k: &FlowKey) -> (String, &str, &'static str, &'static str, i64, &'static str) {
-    (
-        k.day.format("%Y-%m-%d").to_string(),
-        &k.node_path,
-        k.dispute_type.as_str(),
-        k.channel.as_str(),
-        k.unit_id,
-        k.metric.as_str(),
-    )
-}
-
-/// A flow key from its columns.
-pub fn flow_key(
-    day: &str,
-    node_path: String,
-    dispute_type: &str,
-    channel: &str,
-    unit_id: i64,
-    metric: &str,
-) -> Result<FlowKey> {
-    let bad = |what: &str, v: &str| StoreError::Corrupt(format!("stats: {what} {v:?}"));
-    Ok(FlowKey {
-        day: chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| bad("day", day))?,
-        node_path,
-        dispute_type: DisputeType::parse(dispute_type).ok_or_else(|| bad("type", dispute_type))?,
-        channel: Channel::parse(channel).ok_or_else(|| bad("channel", channel))?,
-        unit_id,
-        metric: Metric::parse(metric).ok_or_else(|| bad("metric", metric))?,
-    })
-}
-
-/// An open-case key from its columns (node path, type, unit, status, light).
-pub fn open_key(
-    node_path: String,
-    dispute_type: &str,
-    unit_id: i64,
-    status: &str,
-    light: &str,
-) -> Result<OpenKey> {
-    let bad = |what: &str, v: &str| StoreError::Corrupt(format!("stats: {what} {v:?}"));
-    Ok(OpenKey {
-        node_path,
-        dispute_type: DisputeType::parse(dispute_type).ok_or_else(|| bad("type", dispute_type))?,
-        unit_id,
-        status: Status::parse(status).ok_or_else(|| bad("status", status))?,
-        light: Light::parse(light).ok_or_else(|| bad("light", light))?,
+/// A roll-up key of the statistics from its columns.
+pub fn roll_key(
+    scope: String,
+    grain: &str,
+    period: String,
+    dim: String,
+    metric: String,
+) -> Result<RollKey> {
+    Ok(RollKey {
+        scope,
+        grain: Grain::parse(grain)
+            .ok_or_else(|| StoreError::Corrupt(format!("stats: grain {grain:?}")))?,
+        period,
+        dim,
+        metric,
     })
 }

@@ -330,6 +330,41 @@ pub trait Store: Send + Sync + 'static {
     /// Recomputes the statistics from every case state, in one transaction; returns the
     /// number of cases read.
     async fn rebuild_stats(&self) -> Result<u64>;
+    /// The non-zero roll-up rows a query selects (the cockpit's and the reports' figures).
+    async fn stats_rows(
+        &self,
+        q: &StatsQuery,
+    ) -> Result<Vec<(fengqiao_domain::stats::RollKey, i64)>>;
+}
+
+/// A selection of roll-up rows: some scopes, one grain, a period range (inclusive; periods of
+/// one grain sort as dates do) and a dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsQuery {
+    pub scopes: Vec<String>,
+    pub grain: fengqiao_domain::stats::Grain,
+    pub from: String,
+    pub to: String,
+    pub dim: DimSel,
+}
+
+/// Which dimension values a [`StatsQuery`] selects.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DimSel {
+    /// The totals (`dim = ''`).
+    Total,
+    /// Every value of one dimension, by its prefix: `t:`, `c:`, `s:` or `l:`.
+    Kind(&'static str),
+}
+
+impl DimSel {
+    /// The SQL value compared with `substr(dim, 1, 2)` (`''` for totals).
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            DimSel::Total => "",
+            DimSel::Kind(p) => p,
+        }
+    }
 }
 
 /// The statistics recounted from every stored state, in memory (the tables are not read or
