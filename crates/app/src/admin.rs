@@ -346,3 +346,89 @@ impl App {
             })
     }
 }
+
+/// What an import of boundaries did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BoundaryImport {
+    pub updated: usize,
+    /// `feature <n>: <reason>` for every feature left out (n counts from 1).
+    pub skipped: Vec<String>,
+}
+
+impl App {
+    /// Sets the boundaries of jurisdiction nodes from a GeoJSON FeatureCollection whose
+    /// features name the node by `properties.code` (or `adcode`, as in public boundary
+    /// files). Features that match no node or carry no polygon are reported, the others land.
+    /// A node without a centroid gets its boundary's vertex mean. Operators run it
+    /// (`fengqiao import-boundaries`).
+    pub async fn import_boundaries(&self, fc: &serde_json::Value) -> Result<BoundaryImport> {
+        let features = fc
+            .get("features")
+            .and_then(|f| f.as_array())
+            .ok_or_else(|| {
+                fengqiao_domain::DomainError::validation("features", "not a FeatureCollection")
+            })?;
+        let mut report = BoundaryImport::default();
+        let mut nodes = Vec::new();
+        for (i, f) in features.iter().enumerate() {
+            let props = f.get("properties");
+            let code = props
+                .and_then(|p| p.get("code").or_else(|| p.get("adcode")))
+                .map(|c| match c {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            let Some(code) = code else {
+                report
+                    .skipped
+                    .push(format!("feature {}: no properties.code", i + 1));
+                continue;
+            };
+            let geometry = f.get("geometry").cloned().unwrap_or_default();
+            let kind = geometry.get("type").and_then(|t| t.as_str()).unwrap_or("");
+            if !matches!(kind, "Polygon" | "MultiPolygon") {
+                report.skipped.push(format!(
+                    "feature {}: {code}: geometry is not a polygon",
+                    i + 1
+                ));
+                continue;
+            }
+            let Some(mut node) = self.store.get_jurisdiction(&code).await? else {
+                report
+                    .skipped
+                    .push(format!("feature {}: no jurisdiction {code}", i + 1));
+                continue;
+            };
+            if node.centroid.is_none() {
+                node.centroid = vertex_mean(&geometry);
+            }
+            node.boundary = Some(geometry);
+            nodes.push(node);
+        }
+        if !nodes.is_empty() {
+            self.store.upsert_jurisdictions(&nodes).await?;
+            self.reset_analyzer();
+            self.forget_node_names();
+        }
+        report.updated = nodes.len();
+        Ok(report)
+    }
+}
+
+/// The mean of a polygon's outer-ring vertices (of every part of a MultiPolygon).
+fn vertex_mean(geometry: &serde_json::Value) -> Option<[f64; 2]> {
+    let coords = geometry.get("coordinates")?;
+    let rings: Vec<&serde_json::Value> = match geometry.get("type")?.as_str()? {
+        "Polygon" => vec![coords.get(0)?],
+        _ => coords.as_array()?.iter().filter_map(|p| p.get(0)).collect(),
+    };
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+    for ring in rings {
+        for p in ring.as_array()? {
+            sx += p.get(0)?.as_f64()?;
+            sy += p.get(1)?.as_f64()?;
+            n += 1.0;
+        }
+    }
+    (n > 0.0).then(|| [sx / n, sy / n])
+}

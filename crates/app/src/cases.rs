@@ -391,6 +391,8 @@ impl App {
                         version: 1,
                         state,
                     };
+                    // The cockpit's live feed (nobody listening is not an error).
+                    let _ = self.feed.send(std::sync::Arc::new(stored.clone()));
                     let reading = match reading_input.take() {
                         Some((a, filled)) => {
                             Some(self.after_registration(&stored, a, filled).await)

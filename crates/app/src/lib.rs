@@ -7,9 +7,11 @@ pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod clock;
+pub mod cockpit;
 pub mod error;
 pub mod monitor;
 pub mod privacy;
+pub mod reports;
 pub mod text;
 pub mod workbench;
 
@@ -56,6 +58,8 @@ pub struct App {
     node_names: RwLock<std::collections::HashMap<String, String>>,
     /// The text reader and the recent cases' fingerprints (duplicate search).
     pub(crate) text: text::SharedText,
+    /// Cases just registered, for the cockpit's live feed.
+    pub(crate) feed: tokio::sync::broadcast::Sender<Arc<fengqiao_store::StoredCase>>,
 }
 
 impl App {
@@ -92,6 +96,7 @@ impl App {
             node_paths: RwLock::new(std::collections::HashMap::new()),
             node_names: RwLock::new(std::collections::HashMap::new()),
             text: Default::default(),
+            feed: tokio::sync::broadcast::channel(256).0,
         };
         app.reload().await?;
         Ok(app)

@@ -106,6 +106,12 @@ impl App {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
                 }
+                // Last month's report reaches the leaders' inboxes on the 1st (once).
+                match app.deliver_monthly_reports().await {
+                    Ok(n) if n > 0 => tracing::info!(leaders = n, "monthly report delivered"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "monthly report delivery failed"),
+                }
             }
         })
     }

@@ -80,6 +80,13 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Set jurisdiction boundaries (for the cockpit's map) from a GeoJSON FeatureCollection
+    /// whose features carry `properties.code` (or `adcode`).
+    ImportBoundaries {
+        #[command(flatten)]
+        db: Db,
+        file: std::path::PathBuf,
+    },
     /// Write a consistent backup of the live database to FILE.
     Backup {
         #[command(flatten)]
@@ -316,6 +323,23 @@ async fn main() -> Result<()> {
                 let n = app.store.rebuild_stats().await?;
                 println!("statistics recomputed from {n} cases");
             }
+            Ok(())
+        }
+        Cmd::ImportBoundaries { db, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let fc: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let app = start_app(&db.database_url).await?;
+            let r = app.import_boundaries(&fc).await?;
+            for s in &r.skipped {
+                println!("skipped {s}");
+            }
+            println!(
+                "{} boundaries set, {} features skipped",
+                r.updated,
+                r.skipped.len()
+            );
             Ok(())
         }
         Cmd::Backup { db, file } => {

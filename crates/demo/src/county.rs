@@ -142,12 +142,14 @@ pub fn build(seed: u64) -> Result<County, DomainError> {
             villages,
         });
     }
-    Ok(County {
+    let mut county = County {
         province,
         city,
         county,
         towns,
-    })
+    };
+    draw_boundaries(&mut county, seed);
+    Ok(county)
 }
 
 /// A unit of the demo county: name, kind, the node it sits at, specialty.
@@ -285,6 +287,98 @@ pub fn units(c: &County) -> Vec<UnitSpec> {
             &v.node.code,
             None,
         ));
+    }
+    out
+}
+
+/// Draws plausible boundaries for the fictional county (the map of the cockpit): an irregular
+/// outline around every village, cut into Voronoi cells of the villages' centroids; a town is
+/// the union of its villages' cells (as a MultiPolygon). A separate random stream, so the rest
+/// of the county does not change with it.
+fn draw_boundaries(county: &mut County, seed: u64) {
+    let mut rng = Rng::new(seed).fork(9);
+    let Some([cx, cy]) = county.county.centroid else {
+        return;
+    };
+    let sites: Vec<[f64; 2]> = county
+        .villages()
+        .filter_map(|(_, v)| v.node.centroid)
+        .collect();
+    // The outline: 24 points on an ellipse-like curve just outside the farthest village.
+    let reach = sites
+        .iter()
+        .map(|[x, y]| ((x - cx).powi(2) + ((y - cy) / 0.8).powi(2)).sqrt())
+        .fold(0.0f64, f64::max);
+    let outline: Vec<[f64; 2]> = (0..24)
+        .map(|k| {
+            let a = k as f64 / 24.0 * std::f64::consts::TAU;
+            let r = reach * (1.12 + 0.12 * rng.unit());
+            [cx + r * a.cos(), cy + 0.8 * r * a.sin()]
+        })
+        .collect();
+    let ring = |poly: &[[f64; 2]]| -> serde_json::Value {
+        let mut pts: Vec<serde_json::Value> = poly
+            .iter()
+            .map(|[x, y]| serde_json::json!([round5(*x), round5(*y)]))
+            .collect();
+        if let Some(first) = pts.first().cloned() {
+            pts.push(first);
+        }
+        serde_json::Value::Array(pts)
+    };
+    county.county.boundary = Some(serde_json::json!({
+        "type": "Polygon", "coordinates": [ring(&outline)]
+    }));
+    let mut i = 0;
+    for town in &mut county.towns {
+        let mut parts = Vec::new();
+        for v in &mut town.villages {
+            let Some(site) = v.node.centroid else {
+                continue;
+            };
+            let mut cell = outline.clone();
+            for (j, other) in sites.iter().enumerate() {
+                if j != i {
+                    cell = clip(&cell, site, *other);
+                }
+            }
+            i += 1;
+            if cell.len() >= 3 {
+                parts.push(serde_json::json!([ring(&cell)]));
+                v.node.boundary = Some(serde_json::json!({
+                    "type": "Polygon", "coordinates": [ring(&cell)]
+                }));
+            }
+        }
+        town.node.boundary = Some(serde_json::json!({
+            "type": "MultiPolygon", "coordinates": parts
+        }));
+    }
+}
+
+fn round5(x: f64) -> f64 {
+    (x * 1e5).round() / 1e5
+}
+
+/// The part of a polygon nearer to `site` than to `other` (Sutherland–Hodgman against the
+/// perpendicular bisector).
+fn clip(poly: &[[f64; 2]], site: [f64; 2], other: [f64; 2]) -> Vec<[f64; 2]> {
+    let (nx, ny) = (other[0] - site[0], other[1] - site[1]);
+    let c = (other[0].powi(2) + other[1].powi(2) - site[0].powi(2) - site[1].powi(2)) / 2.0;
+    let inside = |p: &[f64; 2]| nx * p[0] + ny * p[1] <= c;
+    let mut out = Vec::with_capacity(poly.len() + 1);
+    for k in 0..poly.len() {
+        let (a, b) = (poly[k], poly[(k + 1) % poly.len()]);
+        let (ia, ib) = (inside(&a), inside(&b));
+        if ia {
+            out.push(a);
+        }
+        if ia != ib {
+            let da = nx * a[0] + ny * a[1] - c;
+            let db = nx * b[0] + ny * b[1] - c;
+            let t = da / (da - db);
+            out.push([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
+        }
     }
     out
 }

@@ -50,6 +50,7 @@ crate::unit::labelled_enum!(
         AddAttachment = "add_attachment" / "上传附件",
         ManageReference = "manage_reference" / "管理基础数据",
         RunDeadlineSweep = "run_deadline_sweep" / "运行时限检查",
+        ViewStatistics = "view_statistics" / "查看统计",
     }
 );
 
@@ -111,6 +112,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::DecideExtension,
             O::RevealPersonalInfo,
             O::AddAttachment,
+            O::ViewStatistics,
         ],
     ),
     (
@@ -127,6 +129,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::Reopen,
             O::RevealPersonalInfo,
             O::AddAttachment,
+            O::ViewStatistics,
         ],
     ),
     (
@@ -139,13 +142,19 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::Reopen,
             O::RevealPersonalInfo,
             O::RunDeadlineSweep,
+            O::ViewStatistics,
         ],
     ),
-    (R::Leader, &[O::ReadCase]),
+    (R::Leader, &[O::ReadCase, O::ViewStatistics]),
     (R::Expert, &[O::ReadCase]),
     (
         R::Admin,
-        &[O::ReadCase, O::ManageReference, O::RunDeadlineSweep],
+        &[
+            O::ReadCase,
+            O::ManageReference,
+            O::RunDeadlineSweep,
+            O::ViewStatistics,
+        ],
     ),
 ];
 

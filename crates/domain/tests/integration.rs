@@ -145,7 +145,7 @@ fn lights_turn_yellow_then_red() {
 fn the_access_matrix() {
     use Operation as O;
     let oracle: &[(Role, &[O])] = &[
-        (Role::Leader, &[O::ReadCase]),
+        (Role::Leader, &[O::ReadCase, O::ViewStatistics]),
         (
             Role::Citizen,
             &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],

@@ -30,6 +30,7 @@ pub use extract::Authed;
         (name = "reference", description = "Jurisdictions, units, users, calendar, deadline rules"),
         (name = "inbox", description = "In-app notifications"),
         (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
+        (name = "stats", description = "Cockpit, monthly report, health checks, Fengqiao index"),
     )
 )]
 struct ApiDoc;
@@ -82,6 +83,11 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(reference::sweep))
         .routes(routes!(reference::inbox))
         .routes(routes!(reference::mark_read))
+        .routes(routes!(stats::cockpit))
+        .routes(routes!(stats::geo))
+        .routes(routes!(stats::monthly))
+        .routes(routes!(stats::health))
+        .routes(routes!(stats::get_weights, stats::put_weights))
         .with_state(app)
         .split_for_parts();
     (router, doc)

@@ -920,6 +920,45 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
+    async fn notify_once(
+        &self,
+        key: &str,
+        value: &str,
+        notifications: &[NewNotification],
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if current.as_deref() == Some(value) {
+            return Ok(false);
+        }
+        for n in notifications {
+            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
+                .bind(n.user_id)
+                .bind(n.case_id)
+                .bind(&n.kind)
+                .bind(&n.title)
+                .bind(&n.body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)

@@ -269,6 +269,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn get_setting(&self, key: &str) -> Result<Option<String>>;
     async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+    /// In one transaction: unless setting `key` already holds `value`, writes the notifications
+    /// and sets it. Returns whether it wrote them (a periodic delivery happens once).
+    async fn notify_once(
+        &self,
+        key: &str,
+        value: &str,
+        notifications: &[NewNotification],
+        now: Millis,
+    ) -> Result<bool>;
 
     /// Creates a case from its registration event, honouring the idempotency key atomically.
     async fn create_case(

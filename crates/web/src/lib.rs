@@ -8,10 +8,12 @@
 //! from the session, checked before anything else.
 mod admin;
 mod citizen;
+mod cockpit;
 mod export;
 mod grid;
 mod i18n;
 mod poster;
+mod reports;
 mod session;
 mod staff;
 mod view;
@@ -35,6 +37,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/lang/{lang}", get(i18n::switch))
         .route("/static/{file}", get(asset))
         .route("/workbench", get(staff::workbench))
+        .route("/cockpit", get(cockpit::page))
+        .route("/cockpit/data", get(cockpit::data))
+        .route("/cockpit/geo", get(cockpit::geo))
+        .route("/cockpit/feed", get(cockpit::feed))
+        .route("/reports/monthly", get(reports::monthly))
+        .route("/reports/health", get(reports::health))
         .route("/workbench/queue/{queue}", get(staff::queue_fragment))
         .route("/cases", get(staff::case_list))
         .route("/cases/export.xlsx", get(export::cases_xlsx))
@@ -69,8 +77,34 @@ pub fn router(app: Arc<App>) -> Router {
 
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
+const COCKPIT_JS: &str = include_str!("../assets/cockpit.js");
 const HTMX: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js");
 const HTMX_GZ: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js.gz");
+const ECHARTS: &[u8] = include_bytes!("../assets/vendor/echarts/echarts.min.js");
+const ECHARTS_GZ: &[u8] = include_bytes!("../assets/vendor/echarts/echarts.min.js.gz");
+
+/// A vendored script, gzip-compressed when the browser accepts it.
+fn vendored(headers: &HeaderMap, plain: &'static [u8], gz: &'static [u8]) -> Response {
+    let cache = (header::CACHE_CONTROL, "public, max-age=86400");
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"));
+    if gzip {
+        (
+            [
+                (header::CONTENT_TYPE, "text/javascript"),
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::VARY, "Accept-Encoding"),
+                cache,
+            ],
+            gz,
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "text/javascript"), cache], plain).into_response()
+    }
+}
 
 /// Static assets, cached for a day; htmx goes out pre-compressed when the browser accepts gzip.
 async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
@@ -78,26 +112,13 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     match file.as_str() {
         "app.css" => ([(header::CONTENT_TYPE, "text/css"), cache], CSS).into_response(),
         "app.js" => ([(header::CONTENT_TYPE, "text/javascript"), cache], JS).into_response(),
-        "htmx.min.js" => {
-            let gzip = headers
-                .get(header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("gzip"));
-            if gzip {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript"),
-                        (header::CONTENT_ENCODING, "gzip"),
-                        (header::VARY, "Accept-Encoding"),
-                        cache,
-                    ],
-                    HTMX_GZ,
-                )
-                    .into_response()
-            } else {
-                ([(header::CONTENT_TYPE, "text/javascript"), cache], HTMX).into_response()
-            }
-        }
+        "cockpit.js" => (
+            [(header::CONTENT_TYPE, "text/javascript"), cache],
+            COCKPIT_JS,
+        )
+            .into_response(),
+        "htmx.min.js" => vendored(&headers, HTMX, HTMX_GZ),
+        "echarts.min.js" => vendored(&headers, ECHARTS, ECHARTS_GZ),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

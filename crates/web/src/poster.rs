@@ -110,7 +110,7 @@ pub async fn poster(
 }
 
 /// The fonts, loaded on the first PDF and kept (a few tens of MB of Noto CJK).
-fn typesetter() -> Result<&'static Typesetter, String> {
+pub(crate) fn typesetter() -> Result<&'static Typesetter, String> {
     static SETTER: OnceLock<Result<Typesetter, String>> = OnceLock::new();
     SETTER
         .get_or_init(|| Typesetter::from_system().map_err(|e| e.to_string()))

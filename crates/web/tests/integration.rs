@@ -25,6 +25,7 @@ struct T {
     router: Router,
     app: Arc<App>,
     backend: &'static str,
+    reference: fengqiao_demo::Reference,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -94,13 +95,14 @@ async fn spawn(backend: &'static str) -> T {
         .unwrap(),
     );
     let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
-    fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
+    let (reference, _) = fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
         .await
         .unwrap();
     T {
         router: fengqiao_web::router(app.clone()),
         app,
         backend,
+        reference,
         _dir: dir,
     }
 }
@@ -923,5 +925,166 @@ on_both!(
             .get(&format!("/admin/jurisdictions?code={VILLAGE_A}"), &a)
             .await;
         assert!(page.text().contains(&format!("/qr/{VILLAGE_A}.pdf")));
+    }
+);
+
+/// The text of a PDF with its layout kept (a table row stays on one line).
+fn pdf_layout_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed: scripts/test installs it");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+on_both!(
+    the_monthly_report_and_the_cockpit_show_what_the_database_holds,
+    |t: T| async move {
+        use fengqiao_domain::time::local_date;
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap();
+        let opts = fengqiao_demo::Options::ending(11, 800, today);
+        fengqiao_demo::generate_cases(t.app.store.as_ref(), &t.reference, &opts, |_| {})
+            .await
+            .unwrap();
+        // The truth, counted from the stored cases (not from the statistics tables).
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = t.app.store.cases_after(after, 1000).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            all.extend(page);
+        }
+        let month = |at: i64| local_date(at).format("%Y-%m").to_string();
+        let counted: Vec<_> = all
+            .iter()
+            .filter(|c| c.state.status != Status::Merged)
+            .collect();
+        let registered = counted
+            .iter()
+            .filter(|c| month(c.state.registered_at) == "2025-02")
+            .count();
+        let concluded = counted
+            .iter()
+            .filter(|c| c.state.concluded_at.map(month).as_deref() == Some("2025-02"))
+            .count();
+        let mut by_type = std::collections::BTreeMap::new();
+        for c in counted
+            .iter()
+            .filter(|c| month(c.state.registered_at) == "2025-02")
+        {
+            *by_type.entry(c.state.dispute_type.zh()).or_insert(0usize) += 1;
+        }
+        assert!(
+            registered > 10 && by_type.len() > 3,
+            "{registered} {by_type:?}"
+        );
+
+        let l = t.login("leader").await;
+        let pdf = t
+            .get("/reports/monthly?node=990102&month=2025-02&format=pdf", &l)
+            .await;
+        assert_eq!(pdf.status, StatusCode::OK, "{}: {}", t.backend, pdf.text());
+        let text = pdf_layout_text(&pdf.body);
+        assert!(text.contains("月度矛盾纠纷分析报告"), "{text}");
+        let flat: String = text.split_whitespace().collect();
+        assert!(
+            flat.contains(&format!("本月共受理矛盾纠纷{registered}件")),
+            "{registered}: {text}"
+        );
+        assert!(
+            flat.contains(&format!("办结{concluded}件")),
+            "{concluded}: {text}"
+        );
+        // The table by type: each type's line carries its count right after its name.
+        for (label, n) in &by_type {
+            let line = text
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(label))
+                .unwrap_or_else(|| panic!("{label} in {text}"));
+            assert_eq!(
+                line.split_whitespace().nth(1),
+                Some(n.to_string().as_str()),
+                "{label}: {line}"
+            );
+        }
+        // The HTML and the workbook come from the same figures.
+        let html = t
+            .get("/reports/monthly?node=990102&month=2025-02", &l)
+            .await;
+        assert_eq!(html.status, StatusCode::OK);
+        assert!(html
+            .text()
+            .contains(&format!("本月共受理矛盾纠纷{registered}件")));
+        assert!(html.text().contains("<svg"), "charts inline");
+        let x = t
+            .get("/reports/monthly?node=990102&month=2025-02&format=xlsx", &l)
+            .await;
+        assert_eq!(x.status, StatusCode::OK);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(x.body)).unwrap();
+        assert!(zip.len() > 5, "a sheet per table");
+        let mut sheet = String::new();
+        zip.by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_string(&mut sheet)
+            .unwrap();
+        assert!(sheet.contains(&format!("<v>{registered}</v>")), "{sheet}");
+
+        // The cockpit: this month's intake as counted.
+        let march = counted
+            .iter()
+            .filter(|c| month(c.state.registered_at) == "2025-03")
+            .count();
+        let page = t.get("/cockpit?node=990102", &l).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let body = page.text();
+        assert!(body.contains("cockpit-data") && body.contains("/static/echarts.min.js"));
+        assert!(
+            body.contains(&format!("&from=2025-03-01&to=2025-03-31\"><b>{march}</b>"))
+                || body.contains(&format!("<b>{march}</b><span>本月受理")),
+            "{march}: {body}"
+        );
+        let geo = t.get("/cockpit/geo?node=990102", &l).await;
+        let geo: serde_json::Value = serde_json::from_slice(&geo.body).unwrap();
+        assert_eq!(
+            geo["features"].as_array().unwrap().len(),
+            12,
+            "a boundary per town"
+        );
+        // A town drills down; a health check of a unit and of a town.
+        assert_eq!(
+            t.get("/cockpit?node=990102001", &l).await.status,
+            StatusCode::OK
+        );
+        let unit = t.app.list_units(None).await.unwrap()[0].id;
+        let h = t
+            .get(&format!("/reports/health?unit={unit}&month=2025-02"), &l)
+            .await;
+        assert_eq!(h.status, StatusCode::OK, "{}", h.text());
+        assert!(h.text().contains("枫桥指数"));
+        let h = t
+            .get(
+                "/reports/health?node=990102001&month=2025-02&format=pdf",
+                &l,
+            )
+            .await;
+        assert_eq!(h.status, StatusCode::OK);
+        assert!(pdf_text(&h.body).contains("体检报告"));
+        // Not for grid workers.
+        let g = t.login("grid01").await;
+        assert_eq!(t.get("/cockpit", &g).await.status, StatusCode::FORBIDDEN);
+
+        // Last month's report reaches the leaders' inboxes once.
+        let sent = t.app.deliver_monthly_reports().await.unwrap();
+        assert!(sent >= 1);
+        assert_eq!(
+            t.app.deliver_monthly_reports().await.unwrap(),
+            0,
+            "once a month"
+        );
     }
 );

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod cases;
 pub mod public;
 pub mod reference;
+pub mod stats;
 pub mod text;
 
 use crate::error::ApiError;
