@@ -235,6 +235,43 @@ try {
   assert.equal(town.status(), 200);
   writeFileSync(join(artifacts, "posters-town.pdf"), await town.body());
 
+  // 10. The leader's cockpit on a 1920×1080 wall screen: the charts and the map are drawn,
+  // a case reported meanwhile appears in the live feed (server-sent events), a town drills
+  // down, and the monthly report comes as PDF.
+  const lctx = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: "zh-CN" });
+  const lp = await lctx.newPage();
+  const jsErrors = [];
+  lp.on("pageerror", (e) => jsErrors.push(String(e)));
+  await lp.goto(`${base}/login`);
+  await lp.getByLabel("用户名").fill("leader");
+  await lp.getByLabel("密码").fill(PASSWORD);
+  await lp.getByRole("button", { name: "登录" }).click();
+  await lp.waitForURL(/\/workbench/);
+  await lp.goto(`${base}/cockpit`);
+  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 12, null, { timeout: 15000 });
+  await lp.waitForFunction(() => document.querySelectorAll("#chart-trend svg path").length > 0);
+  await lp.waitForSelector("#live:not([hidden])");
+  const before = Number(await lp.locator("#kpi-today").innerText());
+  await g.page.goto(`${base}/grid/report`);
+  await g.page.locator("#gtext").fill("巡查发现两户村民因宅基地边界发生争执，已初步劝解，需司法所介入调解。");
+  await g.page.getByRole("button", { name: "上报" }).click();
+  await g.page.waitForURL(/\/grid\/mine/);
+  await lp.waitForSelector("#feed li.fresh", { timeout: 10000 });
+  assert.equal(Number(await lp.locator("#kpi-today").innerText()), before + 1, "today's count follows the feed");
+  await lp.waitForTimeout(600);
+  await lp.screenshot({ path: join(artifacts, "cockpit-1920x1080.png") });
+  shot += 1;
+  assert.deepEqual(jsErrors, [], "no script errors on the cockpit");
+  await lp.locator(".ck-areas a").first().click();
+  await lp.waitForURL(/\/cockpit\?node=990102\d{3}$/);
+  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 2, null, { timeout: 15000 });
+  await snap(lp, "cockpit-town");
+  await lp.goto(`${base}/reports/monthly`);
+  await snap(lp, "monthly-report");
+  const rep = await lp.request.get(`${base}/reports/monthly?format=pdf`);
+  assert.equal(rep.headers()["content-type"], "application/pdf");
+  writeFileSync(join(artifacts, "monthly-report.pdf"), await rep.body());
+
   await browser.close();
   console.log(`browser flow passed: case ${code}, ${shot} screenshots in ${artifacts}`);
 } catch (e) {

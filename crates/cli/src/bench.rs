@@ -61,6 +61,21 @@ pub enum Bench {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The cockpit and the reports on a demo database: the cockpit's figures (JSON, as the API
+    /// and the page's charts read them) and page for the county and a town, the monthly report
+    /// as HTML, PDF and XLSX.
+    Cockpit {
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Use the database as it is (e.g. one made by `fengqiao generate`) instead of
+        /// generating the demo into it.
+        #[arg(long)]
+        existing: bool,
+    },
     /// Demo generation into a fresh SQLite file.
     Generate {
         #[arg(long, default_value_t = 30_000)]
@@ -450,6 +465,12 @@ pub async fn run(what: Bench) -> Result<()> {
             requests,
             database_url,
         } => bench_pages(cases, requests, database_url).await,
+        Bench::Cockpit {
+            cases,
+            requests,
+            database_url,
+            existing,
+        } => bench_cockpit(cases, requests, database_url, existing).await,
         Bench::Generate {
             cases,
             database_url,
@@ -565,6 +586,79 @@ async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) 
         ("village poster PDF, again", "/qr/990102001001.pdf"),
         ("another village's poster PDF", "/qr/990102002001.pdf"),
         ("county posters PDF (every village)", "/qr/990102.pdf"),
+    ] {
+        let (s, bytes, ms) = get_page(&t, path, Some(&tok)).await?;
+        if s != 200 {
+            bail!("{path}: HTTP {s}");
+        }
+        println!("{label}: {ms:.1} ms, {bytes} bytes");
+    }
+    Ok(())
+}
+
+async fn bench_cockpit(
+    cases: u64,
+    requests: usize,
+    database_url: Option<String>,
+    existing: bool,
+) -> Result<()> {
+    let t = target(database_url, false).await?;
+    if !existing {
+        let started = Instant::now();
+        build_demo(&t.app, cases, 2026, crate::today()).await?;
+        println!(
+            "demo database: {cases} cases in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let all = fengqiao_store::CaseFilter {
+        visibility: fengqiao_store::Visibility {
+            scope_path: Some("/".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    println!(
+        "cases in the database: {}",
+        t.app.store.count_cases(&all).await?
+    );
+    let tok = token(&t.app, "leader").await?;
+    for (label, path) in [
+        (
+            "cockpit figures (JSON), county",
+            "/cockpit/data?node=990102",
+        ),
+        (
+            "cockpit figures (JSON), town",
+            "/cockpit/data?node=990102001",
+        ),
+        ("cockpit page, county", "/cockpit?node=990102"),
+    ] {
+        let mut ms = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let (s, _, m) = get_page(&t, path, Some(&tok)).await?;
+            if s != 200 {
+                bail!("{path}: HTTP {s}");
+            }
+            ms.push(m);
+        }
+        summary(label, ms);
+    }
+    for (label, path) in [
+        ("monthly report HTML", "/reports/monthly?node=990102"),
+        (
+            "monthly report PDF, first (loads fonts)",
+            "/reports/monthly?node=990102&format=pdf",
+        ),
+        (
+            "monthly report PDF, again",
+            "/reports/monthly?node=990102&format=pdf",
+        ),
+        (
+            "monthly report XLSX",
+            "/reports/monthly?node=990102&format=xlsx",
+        ),
+        ("health check of a town", "/reports/health?node=990102001"),
     ] {
         let (s, bytes, ms) = get_page(&t, path, Some(&tok)).await?;
         if s != 200 {

@@ -1122,3 +1122,100 @@ on_both!(
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     }
 );
+
+on_both!(
+    the_cockpit_counts_a_new_case_and_the_index_weights_are_the_admins,
+    |t: T| async move {
+        let leader = t.login("leader").await;
+        let (s, before) = t.get("/api/v1/stats/cockpit", &leader).await;
+        assert_eq!(s, StatusCode::OK, "{}: {before}", t.backend);
+        assert_eq!(before["node"]["code"], "990102");
+        assert_eq!(before["trend"].as_array().unwrap().len(), 12);
+        // A case registered now counts today, this month, in its town and in progress.
+        let disp = t.login("dispatcher").await;
+        let (s, case) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        assert_eq!(s, StatusCode::CREATED, "{case}");
+        let (_, after) = t.get("/api/v1/stats/cockpit", &leader).await;
+        for k in ["today_registered", "month_registered", "in_progress"] {
+            assert_eq!(
+                after["kpi"][k].as_i64().unwrap(),
+                before["kpi"][k].as_i64().unwrap() + 1,
+                "{k}"
+            );
+        }
+        let town = &VILLAGE_A[..9];
+        let area = |c: &Value| {
+            c["areas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["code"] == town)
+                .unwrap()["registered"]
+                .as_i64()
+                .unwrap()
+        };
+        assert_eq!(area(&after), area(&before) + 1);
+        assert_eq!(after["feed"][0]["id"], case["id"]);
+        // Outside one's scope: forbidden; unknown node: not found; no statistics for grid workers.
+        let (s, _) = t.get("/api/v1/stats/cockpit?node=000000", &leader).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let grid = t.login("grid01").await;
+        let (s, _) = t.get("/api/v1/stats/cockpit", &grid).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+
+        // The index weights: admins set them, the formula shows them, bad ones are refused.
+        let admin = t.login("admin").await;
+        let (_, w) = t.get("/api/v1/stats/index-weights", &leader).await;
+        assert_eq!(w["resolution"], 30.0);
+        let mut new = w.clone();
+        new["resolution"] = json!(50.0);
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/stats/index-weights",
+                Some(&leader),
+                Some(new.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let mut bad = w.clone();
+        bad["speed"] = json!(-1.0);
+        let (s, e) = t
+            .call(
+                Method::PUT,
+                "/api/v1/stats/index-weights",
+                Some(&admin),
+                Some(bad),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["code"], "validation_failed");
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/stats/index-weights",
+                Some(&admin),
+                Some(new),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (_, c) = t.get("/api/v1/stats/cockpit", &leader).await;
+        assert!(
+            c["formula"].as_str().unwrap().contains("50×化解率"),
+            "{}",
+            c["formula"]
+        );
+        let (s, r) = t
+            .get("/api/v1/reports/monthly?month=2025-03", &leader)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(r["this"]["intake"], after["kpi"]["month_registered"]);
+        let (s, _) = t
+            .get("/api/v1/reports/monthly?month=2025-13", &leader)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+);

@@ -30,7 +30,7 @@
     types.setOption({
       grid: { left: 90, right: 20, top: 10, bottom: 20 },
       xAxis: { type: "value", axisLabel: text, splitLine: { lineStyle: { color: "#23406b" } } },
-      yAxis: { type: "category", data: ts.map(function (t) { return t.label; }), axisLabel: text },
+      yAxis: { type: "category", data: ts.map(function (t) { return t.label; }), axisLabel: { color: text.color, interval: 0 } },
       series: [{ type: "bar", name: L.registered, data: ts.map(function (t) { return t.value; }), itemStyle: { color: "#3fa7ff" } }],
       tooltip: {}
     });
@@ -96,7 +96,7 @@
             itemStyle: { borderColor: "#0b1a33", borderWidth: 0.6 },
             emphasis: { label: { color: "#fff" }, itemStyle: { areaColor: "#5ad1ff" } },
             data: data.areas.map(function (a) {
-              return { name: a.name, value: a.registered, itemStyle: a.red > 0 ? { borderColor: "#ff4d4f", borderWidth: 2 } : undefined };
+              return { name: a.name, value: a.registered };
             }) }]
         });
         map.on("click", function (p) {

@@ -112,15 +112,21 @@ pub fn bar_svg(rows: &[(String, i64)]) -> String {
         let y = 5.0 + i as f64 * row_h;
         let w = (width - left - 60.0) * (*v as f64) / max;
         s.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#333\">{}</text><rect x=\"{left}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"#2f6fb3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{v}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#333\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{v}</text>",
             left - 6.0,
             y + 15.0,
             xml_escape(label),
-            y + 3.0,
-            row_h - 6.0,
             left + w + 4.0,
             y + 15.0,
         ));
+        // A zero is a label and its number, without a bar (SVG forbids an empty rectangle).
+        if w > 0.0 {
+            s.push_str(&format!(
+                "<rect x=\"{left}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"#2f6fb3\"/>",
+                y + 3.0,
+                row_h - 6.0
+            ));
+        }
     }
     s.push_str("</svg>");
     s
