@@ -17,6 +17,7 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::DayKind;
 use fengqiao_domain::case::{Complexity, DisputeType, Stage};
 use fengqiao_domain::deadline::{DeadlineRules, RuleOverride};
+use fengqiao_domain::indicators::Weights;
 use fengqiao_domain::jurisdiction::Level;
 use fengqiao_domain::unit::UnitKind;
 use fengqiao_domain::DomainError;
@@ -674,6 +675,47 @@ pub struct RulesPage {
     pub f: Frame,
     pub fields: Vec<RuleField>,
     pub overrides: Vec<OverrideView>,
+    /// The Fengqiao index's weights (name, label, value) and the formula they make.
+    pub weights: Vec<(&'static str, String, f64)>,
+    pub formula: String,
+}
+
+fn weight_values(w: &Weights) -> [(&'static str, f64); 6] {
+    [
+        ("resolution", w.resolution),
+        ("mediation", w.mediation),
+        ("satisfaction", w.satisfaction),
+        ("on_time", w.on_time),
+        ("speed", w.speed),
+        ("no_reopen", w.no_reopen),
+    ]
+}
+
+/// `POST /admin/index-weights`: the Fengqiao index's weights.
+pub async fn weights_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/rules", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let num = |k: &'static str| f.get(k).trim().parse::<f64>().map_err(|_| invalid(k));
+    let parsed = (|| -> Result<Weights, AppError> {
+        Ok(Weights {
+            resolution: num("resolution")?,
+            mediation: num("mediation")?,
+            satisfaction: num("satisfaction")?,
+            on_time: num("on_time")?,
+            speed: num("speed")?,
+            no_reopen: num("no_reopen")?,
+        })
+    })();
+    let result = match parsed {
+        Ok(w) => app.set_index_weights(&s.actor, &w).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Redirect::to("/admin/rules?saved=1").into_response(),
+        Err(e) => rules_page(&app, t, &web, None, error_message(&t, &e), false).await,
+    }
 }
 
 pub async fn rules(
@@ -710,6 +752,7 @@ async fn rules_page(
         return *r;
     }
     let rules = shown.unwrap_or_else(|| app.rules().as_ref().clone());
+    let weights = app.index_weights().await.unwrap_or_default();
     let override_view = |o: Option<&RuleOverride>| OverrideView {
         types: choices(
             &t,
@@ -755,6 +798,11 @@ async fn rules_page(
             })
             .collect(),
         overrides,
+        weights: weight_values(&weights)
+            .into_iter()
+            .map(|(name, v)| (name, t.s(&format!("admin.weight_{name}")).to_string(), v))
+            .collect(),
+        formula: weights.formula(),
     };
     with_status(render(&page), &error)
 }

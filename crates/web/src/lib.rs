@@ -63,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(admin::calendar).post(admin::calendar_post),
         )
         .route("/admin/rules", get(admin::rules).post(admin::rules_post))
+        .route("/admin/index-weights", post(admin::weights_post))
         .route("/c/{node}", get(citizen::form).post(citizen::submit))
         .route("/track", get(citizen::track_page).post(citizen::track))
         .route("/track/done", get(citizen::done_page))

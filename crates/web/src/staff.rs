@@ -197,6 +197,17 @@ pub struct WorkbenchPage {
     pub csrf: String,
     pub is_grid: bool,
     pub is_admin: bool,
+    /// May open the cockpit and the reports.
+    pub can_stats: bool,
+    /// The newest notices of the inbox (the monthly report among them).
+    pub notices: Vec<NoticeView>,
+}
+
+pub struct NoticeView {
+    pub title: String,
+    pub href: String,
+    pub at: String,
+    pub unread: bool,
 }
 
 #[derive(Template)]
@@ -246,6 +257,29 @@ pub async fn workbench(State(app): State<Arc<App>>, t: Tr, web: Web) -> Response
         csrf: web.csrf(),
         is_grid: s.actor.role == fengqiao_domain::access::Role::GridWorker,
         is_admin: app.require_admin(&s.actor).is_ok(),
+        can_stats: s
+            .actor
+            .role
+            .permits(fengqiao_domain::access::Operation::ViewStatistics),
+        notices: app
+            .inbox(&s.actor, false)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.kind == "monthly_report")
+            .take(3)
+            .map(|n| NoticeView {
+                // Report notices carry the report's address; it is a path on this site.
+                href: if n.body.starts_with("/reports/") {
+                    n.body.clone()
+                } else {
+                    "/workbench".into()
+                },
+                title: n.title,
+                at: crate::view::fmt_ms(n.created_at),
+                unread: n.read_at.is_none(),
+            })
+            .collect(),
     })
 }
 

@@ -1086,5 +1086,35 @@ on_both!(
             0,
             "once a month"
         );
+        let wb = t.get("/workbench", &l).await.text();
+        assert!(
+            wb.contains("/reports/monthly?node=990102&#38;month=2025-02"),
+            "{wb}"
+        );
+        assert!(wb.contains("href=\"/cockpit\""));
+
+        // The admin sets the index weights on the rules page; the cockpit shows the formula.
+        let a = t.login("admin").await;
+        let page = t.get("/admin/rules", &a).await;
+        assert!(page.text().contains("30×化解率"));
+        let csrf = page.csrf();
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("resolution", "40"),
+            ("mediation", "15"),
+            ("satisfaction", "25"),
+            ("on_time", "15"),
+            ("speed", "5"),
+        ];
+        let bad = t.post("/admin/index-weights", &a, &fields).await;
+        assert_ne!(
+            bad.status,
+            StatusCode::SEE_OTHER,
+            "a missing weight is refused"
+        );
+        fields.push(("no_reopen", "10"));
+        let ok = t.post("/admin/index-weights", &a, &fields).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+        assert!(t.get("/cockpit", &l).await.text().contains("40×化解率"));
     }
 );
