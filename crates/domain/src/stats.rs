@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// The version of [`contribution`]'s definition. Change it whenever a change alters what a
 /// state contributes: the app then rebuilds the tables once at start.
-pub const VERSION: &str = "2";
+pub const VERSION: &str = "3";
 
 /// A counted quantity of a flow row. `as_str` is the stored name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -162,7 +162,11 @@ async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) 
          DO UPDATE SET value = stats_rollup.value + excluded.value",
     )
     .bind(col(|k| &k.scope))
-    .bind(col(|k| k.grain.as_str()))
+    .bind(
+        rows.iter()
+            .map(|(k, _)| codec::grain_column(k.grain, &k.dim))
+            .collect::<Vec<String>>(),
+    )
     .bind(col(|k| &k.period))
     .bind(col(|k| &k.dim))
     .bind(col(|k| &k.metric))
@@ -170,6 +174,27 @@ async fn apply_stats(tx: &mut Transaction<'static, Postgres>, d: &stats::Delta) 
     .execute(&mut **tx)
     .await
     .map_err(db)?;
+    Ok(())
+}
+
+/// Writes in-app notifications in a transaction.
+async fn insert_notifications(
+    tx: &mut Transaction<'static, Postgres>,
+    notifications: &[NewNotification],
+    now: Millis,
+) -> Result<()> {
+    for n in notifications {
+        sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
+            .bind(n.user_id)
+            .bind(n.case_id)
+            .bind(&n.kind)
+            .bind(&n.title)
+            .bind(&n.body)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
     Ok(())
 }
 
@@ -653,18 +678,7 @@ impl Store for PostgresStore {
         if current.as_deref() == Some(value) {
             return Ok(false);
         }
-        for n in notifications {
-            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-                .bind(n.user_id)
-                .bind(n.case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_notifications(&mut tx, notifications, now).await?;
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1,$2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
@@ -794,18 +808,7 @@ impl Store for PostgresStore {
             rewrite_case_units(&mut tx, ch.case_id, &c).await?;
         }
         insert_events(&mut tx, ch.case_id, ch.events).await?;
-        for n in ch.notifications {
-            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-                .bind(n.user_id)
-                .bind(n.case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(ch.now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_notifications(&mut tx, ch.notifications, ch.now).await?;
         for b in ch.blobs {
             sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES ($1,$2,$3) ON CONFLICT (id) DO NOTHING")
                 .bind(&b.id)
@@ -1090,14 +1093,12 @@ impl Store for PostgresStore {
     async fn stats_rows(&self, q: &StatsQuery) -> Result<Vec<(stats::RollKey, i64)>> {
         let rows = sqlx::query(
             "SELECT scope, grain, period, dim, metric, value FROM stats_rollup \
-             WHERE scope = ANY($1) AND grain = $2 AND period BETWEEN $3 AND $4 \
-             AND substr(dim, 1, 2) = $5 AND value <> 0",
+             WHERE scope = ANY($1) AND grain = $2 AND period BETWEEN $3 AND $4 AND value <> 0",
         )
         .bind(&q.scopes)
-        .bind(q.grain.as_str())
+        .bind(codec::query_grain_column(q.grain, q.dim.prefix()))
         .bind(&q.from)
         .bind(&q.to)
-        .bind(q.dim.prefix())
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;

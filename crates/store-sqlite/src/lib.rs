@@ -208,13 +208,34 @@ async fn apply_stats(tx: &mut SqliteConnection, d: &stats::Delta) -> Result<()> 
         for (k, v) in chunk {
             q = q
                 .bind(&k.scope)
-                .bind(k.grain.as_str())
+                .bind(codec::grain_column(k.grain, &k.dim))
                 .bind(&k.period)
                 .bind(&k.dim)
                 .bind(&k.metric)
                 .bind(**v);
         }
         q.execute(&mut *tx).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Writes in-app notifications in a transaction.
+async fn insert_notifications(
+    tx: &mut SqliteConnection,
+    notifications: &[NewNotification],
+    now: Millis,
+) -> Result<()> {
+    for n in notifications {
+        sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
+            .bind(n.user_id)
+            .bind(n.case_id)
+            .bind(&n.kind)
+            .bind(&n.title)
+            .bind(&n.body)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -394,18 +415,7 @@ async fn append_in(
         rewrite_case_units(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events).await?;
-    for n in &ch.notifications {
-        sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
-                .bind(n.user_id)
-                .bind(n.case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(ch.now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-    }
+    insert_notifications(tx, &ch.notifications, ch.now).await?;
     for b in &ch.blobs {
         sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING")
                 .bind(&b.id)
@@ -559,14 +569,49 @@ async fn insert_analysis(
     Ok(())
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
+/// Whether the newest cases of a subtree are best found by walking the ids backwards rather
+/// than through the path index: when nothing but a place at town level or above narrows the
+/// list, a page of the newest cases is among the last few hundred ids, while the path index
+/// would read (and sort) every case of the subtree. SQLite keeps no statistics to see that
+/// itself, so the path test is then written `+node_path` (no index).
+fn newest_by_id(f: &CaseFilter) -> bool {
+    let depth = |p: &str| p.split('/').filter(|s| !s.is_empty()).count();
+    let narrowest = f
+        .node_path
+        .as_deref()
+        .or(f.visibility.scope_path.as_deref())
+        .map(depth)
+        .unwrap_or(0);
+    f.status.is_none()
+        && f.dispute_type.is_none()
+        && f.channel.is_none()
+        && f.unit_id.is_none()
+        && f.light.is_none()
+        && f.registered_from.is_none()
+        && f.registered_to.is_none()
+        && !f.with_open_supervision
+        && narrowest <= 4
+}
+
+/// The WHERE clause of a case filter; `newest` when the rows are read newest first with a
+/// limit (see [`newest_by_id`]), not counted.
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter, newest: bool) {
     let v = &f.visibility;
+    let path = if newest && newest_by_id(f) {
+        "+node_path"
+    } else {
+        "node_path"
+    };
     qb.push(" WHERE (0");
     if let Some(p) = &v.scope_path {
         let (lo, hi) = subtree_range(p);
-        qb.push(" OR (node_path >= ")
+        qb.push(" OR (")
+            .push(path)
+            .push(" >= ")
             .push_bind(lo)
-            .push(" AND node_path < ")
+            .push(" AND ")
+            .push(path)
+            .push(" < ")
             .push_bind(hi)
             .push(")");
     }
@@ -595,9 +640,13 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
     }
     if let Some(p) = &f.node_path {
         let (lo, hi) = subtree_range(p);
-        qb.push(" AND node_path >= ")
+        qb.push(" AND ")
+            .push(path)
+            .push(" >= ")
             .push_bind(lo)
-            .push(" AND node_path < ")
+            .push(" AND ")
+            .push(path)
+            .push(" < ")
             .push_bind(hi);
     }
     if let Some(l) = f.light {
@@ -937,18 +986,7 @@ impl Store for SqliteStore {
         if current.as_deref() == Some(value) {
             return Ok(false);
         }
-        for n in notifications {
-            sqlx::query("INSERT INTO notifications (user_id, case_id, kind, title, body, created_at) VALUES (?,?,?,?,?,?)")
-                .bind(n.user_id)
-                .bind(n.case_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        insert_notifications(&mut tx, notifications, now).await?;
         sqlx::query("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
@@ -1044,7 +1082,7 @@ impl Store for SqliteStore {
 
     async fn list_cases(&self, f: &CaseFilter) -> Result<CasePage> {
         let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases");
-        push_filter(&mut qb, f);
+        push_filter(&mut qb, f, true);
         if let Some(b) = f.before_id {
             qb.push(" AND id < ").push_bind(b);
         }
@@ -1067,7 +1105,7 @@ impl Store for SqliteStore {
 
     async fn count_cases(&self, f: &CaseFilter) -> Result<u64> {
         let mut qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM cases");
-        push_filter(&mut qb, f);
+        push_filter(&mut qb, f, false);
         let n: i64 = qb
             .build_query_scalar()
             .fetch_one(&self.read)
@@ -1297,18 +1335,16 @@ impl Store for SqliteStore {
         let marks = vec!["?"; q.scopes.len()].join(",");
         let sql = format!(
             "SELECT scope, grain, period, dim, metric, value FROM stats_rollup \
-             WHERE scope IN ({marks}) AND grain = ? AND period BETWEEN ? AND ? \
-             AND substr(dim, 1, 2) = ? AND value <> 0"
+             WHERE scope IN ({marks}) AND grain = ? AND period BETWEEN ? AND ? AND value <> 0"
         );
         let mut query = sqlx::query(&sql);
         for scope in &q.scopes {
             query = query.bind(scope);
         }
         let rows = query
-            .bind(q.grain.as_str())
+            .bind(codec::query_grain_column(q.grain, q.dim.prefix()))
             .bind(&q.from)
             .bind(&q.to)
-            .bind(q.dim.prefix())
             .fetch_all(&self.read)
             .await
             .map_err(db)?;

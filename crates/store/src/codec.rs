@@ -104,6 +104,21 @@ pub fn date(s: &str) -> Result<chrono::NaiveDate> {
         .map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
 }
 
+/// The stored `grain` column of a roll-up row: the time grain's letter followed by the
+/// dimension's kind (`m` month totals, `mt` months by type, `mc` by channel, `o` open totals,
+/// `os`/`ol`/`ot` open by status, light, type). Rows of one kind are then contiguous in the
+/// primary key, so a query reads only the rows it returns.
+pub fn grain_column(grain: Grain, dim: &str) -> String {
+    let kind = dim.split(':').next().unwrap_or("");
+    let kind = if dim.contains(':') { kind } else { "" };
+    format!("{}{kind}", grain.as_str())
+}
+
+/// The `grain` column a query selects.
+pub fn query_grain_column(grain: Grain, prefix: &str) -> String {
+    format!("{}{}", grain.as_str(), prefix.trim_end_matches(':'))
+}
+
 /// A roll-up key of the statistics from its columns.
 pub fn roll_key(
     scope: String,
@@ -114,7 +129,9 @@ pub fn roll_key(
 ) -> Result<RollKey> {
     Ok(RollKey {
         scope,
-        grain: Grain::parse(grain)
+        grain: grain
+            .get(..1)
+            .and_then(Grain::parse)
             .ok_or_else(|| StoreError::Corrupt(format!("stats: grain {grain:?}")))?,
         period,
         dim,

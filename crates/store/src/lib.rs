@@ -367,7 +367,7 @@ pub enum DimSel {
 }
 
 impl DimSel {
-    /// The SQL value compared with `substr(dim, 1, 2)` (`''` for totals).
+    /// The dimension's prefix (`''` for totals).
     pub fn prefix(&self) -> &'static str {
         match self {
             DimSel::Total => "",
