@@ -578,7 +578,7 @@ async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) 
     // QR posters as PDF: one village (the first PDF also loads the fonts), then the whole
     // county, one page per village.
     let tok = token(&t.app, "dispatcher").await?;
-    for (label, path) in [
+    let pages = [
         (
             "village poster PDF, first (loads fonts)",
             "/qr/990102001001.pdf",
@@ -586,14 +586,8 @@ async fn bench_pages(cases: u64, requests: usize, database_url: Option<String>) 
         ("village poster PDF, again", "/qr/990102001001.pdf"),
         ("another village's poster PDF", "/qr/990102002001.pdf"),
         ("county posters PDF (every village)", "/qr/990102.pdf"),
-    ] {
-        let (s, bytes, ms) = get_page(&t, path, Some(&tok)).await?;
-        if s != 200 {
-            bail!("{path}: HTTP {s}");
-        }
-        println!("{label}: {ms:.1} ms, {bytes} bytes");
-    }
-    Ok(())
+    ];
+    once_each(&t, &tok, &pages).await
 }
 
 async fn bench_cockpit(
@@ -644,7 +638,7 @@ async fn bench_cockpit(
         }
         summary(label, ms);
     }
-    for (label, path) in [
+    let pages = [
         ("monthly report HTML", "/reports/monthly?node=990102"),
         (
             "monthly report PDF, first (loads fonts)",
@@ -659,8 +653,14 @@ async fn bench_cockpit(
             "/reports/monthly?node=990102&format=xlsx",
         ),
         ("health check of a town", "/reports/health?node=990102001"),
-    ] {
-        let (s, bytes, ms) = get_page(&t, path, Some(&tok)).await?;
+    ];
+    once_each(&t, &tok, &pages).await
+}
+
+/// Requests each page once and prints its time and size.
+async fn once_each(t: &Target, tok: &str, pages: &[(&str, &str)]) -> Result<()> {
+    for (label, path) in pages {
+        let (s, bytes, ms) = get_page(t, path, Some(tok)).await?;
         if s != 200 {
             bail!("{path}: HTTP {s}");
         }
