@@ -239,8 +239,12 @@ impl App {
     }
 
     /// The units in a node's subtree ranked by the Fengqiao index for `month`.
-    pub async fn unit_ranking(&self, node: &Jurisdiction, month: &str) -> Result<Vec<Ranked>> {
-        let weights = self.index_weights().await?;
+    pub async fn unit_ranking(
+        &self,
+        node: &Jurisdiction,
+        month: &str,
+        weights: &Weights,
+    ) -> Result<Vec<Ranked>> {
         let units = self.store.list_units(&node.path).await?;
         let rows = self
             .rollup(
@@ -263,7 +267,7 @@ impl App {
                 Ranked {
                     id: u.id.to_string(),
                     name: u.name.clone(),
-                    score: score(&indicators, &weights),
+                    score: score(&indicators, weights),
                     indicators,
                 }
             })
@@ -345,8 +349,9 @@ impl App {
         });
         let areas = self.areas(&node, &month).await?;
         let ranking_month = shift_month(&month, -1)?;
-        let ranking = self.unit_ranking(&node, &ranking_month).await?;
-        let formula = self.index_weights().await?.formula();
+        let weights = self.index_weights().await?;
+        let ranking = self.unit_ranking(&node, &ranking_month, &weights).await?;
+        let formula = weights.formula();
         let crumbs = self.crumbs(actor, &node).await?;
         let feed = self.feed(actor, &node, None).await?;
         let red_cases = self.feed(actor, &node, Some(Light::Red)).await?;

@@ -13,6 +13,9 @@ use fengqiao_store::{DimSel, NewNotification};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The setting holding the last month whose report was delivered.
+const DELIVERED_KEY: &str = "monthly_report_sent";
+
 /// A figure this month against last month.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Row {
@@ -190,7 +193,7 @@ impl App {
                 })
                 .collect(),
         );
-        let unit_ranking = self.unit_ranking(&node, &month).await?;
+        let unit_ranking = self.unit_ranking(&node, &month, &weights).await?;
         let hot_places = self.hot_places(&node, &month).await?;
         let this = Indicators::from_totals(&this_t);
         let prev = Indicators::from_totals(&prev_t);
@@ -486,6 +489,10 @@ impl App {
     /// number of notices written.
     pub async fn deliver_monthly_reports(&self) -> Result<usize> {
         let month = shift_month(&stats::month_of(local_date(self.now())), -1)?;
+        // The common case on every sweep: already delivered (notify_once decides for sure).
+        if self.store.get_setting(DELIVERED_KEY).await?.as_deref() == Some(month.as_str()) {
+            return Ok(0);
+        }
         let leaders = self.store.list_users("/", Some(Role::Leader)).await?;
         let notes: Vec<NewNotification> = leaders
             .iter()
@@ -499,7 +506,7 @@ impl App {
             .collect();
         let sent = self
             .store
-            .notify_once("monthly_report_sent", &month, &notes, self.now())
+            .notify_once(DELIVERED_KEY, &month, &notes, self.now())
             .await?;
         Ok(if sent { notes.len() } else { 0 })
     }
