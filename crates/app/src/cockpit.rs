@@ -84,6 +84,27 @@ pub struct Area {
     pub red: i64,
     /// Whether the area has children to drill into (towns do, villages do not).
     pub drill: bool,
+    /// Live warnings touching the area (its own, or a cluster with a village in it), and the
+    /// highest level among them (`red`, `yellow`, or empty).
+    pub warnings: u32,
+    pub warning_level: String,
+    /// A village of the area is a hot spot on the last early-warning run (Gi*, FDR 5 %).
+    pub hot: bool,
+}
+
+/// A live warning as the cockpit lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WarningItem {
+    pub id: i64,
+    pub level: String,
+    pub kind: String,
+    pub dispute_type: DisputeType,
+    pub type_label: String,
+    pub area: String,
+    pub status: String,
+    pub last_day: String,
+    pub observed: f64,
+    pub expected: f64,
 }
 
 /// A unit's or a place's Fengqiao index for a month.
@@ -134,8 +155,11 @@ pub struct Cockpit {
     pub ranking: Vec<Ranked>,
     /// The index formula with the weights in force.
     pub formula: String,
-    /// Open cases with a red light, newest first (the warnings until area warnings exist).
+    /// Open cases with a red light, newest first.
     pub red_cases: Vec<FeedItem>,
+    /// Live area and type warnings in the scope, red first, then newest.
+    pub warnings: Vec<WarningItem>,
+    pub open_warnings: usize,
     pub feed: Vec<FeedItem>,
 }
 
@@ -347,7 +371,40 @@ impl App {
         let channels = counts(&by_channel, "c:", |v| {
             Channel::parse(v).map(|c| c.zh().to_string())
         });
-        let areas = self.areas(&node, &month).await?;
+        let live = self.warnings_in(&node.path, None, None, true).await?;
+        let mut areas = self.areas(&node, &month).await?;
+        let hot = self.hotspots().await?;
+        for a in &mut areas {
+            let prefix = format!("{}/", a.code);
+            let within = |code: &str| code == a.code || code.starts_with(&a.code);
+            for w in &live {
+                if w.area_path.contains(&format!("/{prefix}")) || w.evidence.places.iter().any(|p| within(p)) {
+                    a.warnings += 1;
+                    if a.warning_level != "red" {
+                        a.warning_level = w.level.as_str().to_string();
+                    }
+                }
+            }
+            a.hot = hot.villages.iter().any(|v| v.hot && within(&v.code));
+        }
+        let mut warnings: Vec<WarningItem> = live
+            .iter()
+            .map(|w| WarningItem {
+                id: w.id,
+                level: w.level.as_str().into(),
+                kind: w.kind.zh().into(),
+                dispute_type: w.dispute_type,
+                type_label: w.dispute_type.zh().into(),
+                area: w.area_name.clone(),
+                status: w.status.as_str().into(),
+                last_day: w.last_day.to_string(),
+                observed: w.evidence.observed,
+                expected: w.evidence.expected,
+            })
+            .collect();
+        warnings.sort_by(|a, b| (b.level == "red").cmp(&(a.level == "red")).then(b.last_day.cmp(&a.last_day)));
+        let open_warnings = warnings.len();
+        warnings.truncate(10);
         let ranking_month = shift_month(&month, -1)?;
         let weights = self.index_weights().await?;
         let ranking = self.unit_ranking(&node, &ranking_month, &weights).await?;
@@ -369,6 +426,8 @@ impl App {
             ranking,
             formula,
             red_cases,
+            warnings,
+            open_warnings,
             feed,
         })
     }
@@ -406,6 +465,9 @@ impl App {
                     yellow,
                     red,
                     drill: !matches!(c.level, Level::Village | Level::Grid),
+                    warnings: 0,
+                    warning_level: String::new(),
+                    hot: false,
                 }
             })
             .collect())

@@ -13,6 +13,7 @@ pub mod monitor;
 pub mod privacy;
 pub mod reports;
 pub mod text;
+pub mod warnings;
 pub mod workbench;
 
 use clock::Clock;

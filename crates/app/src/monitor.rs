@@ -106,6 +106,12 @@ impl App {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
                 }
+                // The early-warning run, once a day for the last complete day.
+                match app.run_warnings_daily().await {
+                    Ok(Some(r)) => tracing::info!(?r, "early warning"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "early-warning run failed"),
+                }
                 // Last month's report reaches the leaders' inboxes on the 1st (once).
                 match app.deliver_monthly_reports().await {
                     Ok(n) if n > 0 => tracing::info!(leaders = n, "monthly report delivered"),

@@ -61,7 +61,27 @@ pub struct MonthlyReport {
     /// The units in the node by Fengqiao index this month.
     pub unit_ranking: Vec<Ranked>,
     pub formula: String,
+    /// Area and type warnings raised this month (first day in the month), red first, with
+    /// how each ended (its status now).
+    pub warnings: Vec<ReportWarning>,
     pub recommendations: Vec<String>,
+}
+
+/// A warning as the monthly report lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportWarning {
+    pub id: i64,
+    pub level: fengqiao_domain::warning::WarningLevel,
+    pub kind: fengqiao_domain::warning::WarningKind,
+    pub dispute_type: fengqiao_domain::case::DisputeType,
+    pub area: String,
+    pub first_day: String,
+    pub last_day: String,
+    pub observed: f64,
+    pub expected: f64,
+    pub status: fengqiao_domain::warning::WarningStatus,
+    /// What the responsible unit recorded when handling it (the last handling note).
+    pub handling: String,
 }
 
 /// One indicator of a health check.
@@ -197,6 +217,7 @@ impl App {
         let hot_places = self.hot_places(&node, &month).await?;
         let this = Indicators::from_totals(&this_t);
         let prev = Indicators::from_totals(&prev_t);
+        let warnings = self.month_warnings(&node, &month).await?;
         let mut report = MonthlyReport {
             node: (&node).into(),
             month,
@@ -213,10 +234,47 @@ impl App {
             area_ranking,
             unit_ranking,
             formula: weights.formula(),
+            warnings,
             recommendations: Vec::new(),
         };
         report.recommendations = recommendations(&report);
         Ok(report)
+    }
+
+    /// Warnings raised in a month in the node's subtree.
+    async fn month_warnings(&self, node: &Jurisdiction, month: &str) -> Result<Vec<ReportWarning>> {
+        let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+            .map_err(|_| fengqiao_domain::DomainError::validation("month", "expected YYYY-MM"))?;
+        let next = chrono::NaiveDate::parse_from_str(&format!("{}-01", shift_month(month, 1)?), "%Y-%m-%d")
+            .map_err(|_| fengqiao_domain::DomainError::validation("month", "expected YYYY-MM"))?;
+        let last = next.pred_opt().unwrap_or(first);
+        let mut out: Vec<ReportWarning> = self
+            .warnings_in(&node.path, Some(first), Some(last), false)
+            .await?
+            .into_iter()
+            .filter(|w| w.first_day >= first && w.first_day <= last)
+            .map(|w| ReportWarning {
+                id: w.id,
+                level: w.level,
+                kind: w.kind,
+                dispute_type: w.dispute_type,
+                area: w.area_name.clone(),
+                first_day: w.first_day.to_string(),
+                last_day: w.last_day.to_string(),
+                observed: w.evidence.observed,
+                expected: w.evidence.expected,
+                status: w.status,
+                handling: w
+                    .log
+                    .iter()
+                    .rev()
+                    .find(|e| e.action == fengqiao_domain::warning::WarningAction::Handle)
+                    .map(|e| e.note.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        out.sort_by(|a, b| b.level.cmp(&a.level).then(a.first_day.cmp(&b.first_day)).then(a.id.cmp(&b.id)));
+        Ok(out)
     }
 
     /// This month's and last month's counts by one dimension, largest first.
@@ -573,6 +631,15 @@ fn recommendations(r: &MonthlyReport) -> Vec<String> {
                 .satisfaction
                 .map(|s| format!("{s:.2}"))
                 .unwrap_or_else(|| "—".into())
+        ));
+    }
+    for w in r.warnings.iter().filter(|w| w.status.is_live()).take(3) {
+        out.push(format!(
+            "{}（{}，{}纠纷，{}起）尚未办结：建议责任单位尽快处置并报送处置情况，必要时由中心“吹哨”召集相关部门联合化解。",
+            w.level.zh(),
+            w.area,
+            w.dispute_type.zh(),
+            w.first_day
         ));
     }
     if out.is_empty() {

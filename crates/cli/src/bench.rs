@@ -76,6 +76,33 @@ pub enum Bench {
         #[arg(long)]
         existing: bool,
     },
+    /// The early-warning detectors on simulated counties (surges, clusters, workload, the daily
+    /// run's time), side by side with R's surveillance package. CPU only, no database.
+    Warnings {
+        /// Evaluation worlds (with injected surges and clusters).
+        #[arg(long, default_value_t = 20)]
+        worlds: usize,
+        /// Null worlds that set each detector's threshold.
+        #[arg(long, default_value_t = 10)]
+        calibration: usize,
+        /// Held-out null worlds for false alarms and workload.
+        #[arg(long, default_value_t = 20)]
+        nulls: usize,
+        /// Negative-control worlds with a county-wide uniform rise.
+        #[arg(long, default_value_t = 5)]
+        rises: usize,
+        /// Calibration worlds R also runs on.
+        #[arg(long, default_value_t = 4)]
+        r_calibration: usize,
+        #[arg(long)]
+        without_r: bool,
+        /// Villages of the county the daily run is timed on.
+        #[arg(long, default_value_t = 10_000)]
+        speed_villages: usize,
+        /// Only time the daily run.
+        #[arg(long)]
+        speed_only: bool,
+    },
     /// Demo generation into a fresh SQLite file.
     Generate {
         #[arg(long, default_value_t = 30_000)]
@@ -471,6 +498,25 @@ pub async fn run(what: Bench) -> Result<()> {
             database_url,
             existing,
         } => bench_cockpit(cases, requests, database_url, existing).await,
+        Bench::Warnings {
+            worlds,
+            calibration,
+            nulls,
+            rises,
+            r_calibration,
+            without_r,
+            speed_villages,
+            speed_only,
+        } => crate::bench_warnings::run(&crate::bench_warnings::Options {
+            worlds,
+            calibration,
+            nulls,
+            rises,
+            r_calibration,
+            without_r,
+            speed_villages,
+            speed_only,
+        }),
         Bench::Generate {
             cases,
             database_url,

@@ -1,6 +1,7 @@
 //! The `fengqiao` command: the server and its operations.
 #![allow(clippy::print_stdout)]
 mod bench;
+mod bench_warnings;
 mod eval;
 
 use anyhow::{bail, Context, Result};
@@ -204,6 +205,9 @@ async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
 }
 
 /// Builds the demo county into an empty database; returns the logins to print.
+/// Days of early-warning history the demo computes (last month's report shows them).
+const DEMO_WARNING_DAYS: i64 = 40;
+
 pub async fn build_demo(
     app: &App,
     cases: u64,
@@ -234,6 +238,22 @@ pub async fn build_demo(
     let analysed = app.analyze_cases(false, 1_000).await?;
     eprintln!(
         "analysed {analysed} case texts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let yesterday = until - chrono::Duration::days(1);
+    // A week at a time, with the people acting on what it raised in between.
+    let (mut raised, mut acted) = (0, 0);
+    let mut from = yesterday - chrono::Duration::days(DEMO_WARNING_DAYS - 1);
+    while from <= yesterday {
+        let to = (from + chrono::Duration::days(6)).min(yesterday);
+        raised += app.backfill_warnings(from, to).await?.raised;
+        let now = fengqiao_domain::time::end_of_local_day(to).min(app.now());
+        acted += fengqiao_demo::act_on_warnings(app.store.as_ref(), to, now).await?;
+        from = to + chrono::Duration::days(1);
+    }
+    eprintln!(
+        "early warning over the last {DEMO_WARNING_DAYS} days: {raised} raised, {acted} acted on, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(logins)

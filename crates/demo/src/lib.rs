@@ -591,10 +591,13 @@ pub fn case_labelled(
     let now = opts.now;
     let start = opts.until - Duration::days(730);
     // Injected clusters: a land-requisition wave in one village of 双桥镇 five months ago, and a
-    // construction company's wage-arrears wave before the last Spring Festival in 河口镇.
+    // construction company's wage-arrears wave before the last Spring Festival in 河口镇, and
+    // a property-management dispute spreading through two neighbouring villages of 城关镇 in
+    // the last nine days (what the early warning should be showing now).
     let cluster = match i % 1000 {
         0..=1 => 1,
         2..=4 => 2,
+        5..=6 => 3,
         _ => 0,
     };
     let (ty, date, town, vi) = match cluster {
@@ -613,6 +616,12 @@ pub fn case_labelled(
                 .unwrap_or(opts.until);
             (DisputeType::Labour, d, 1, rng.below(15) as usize)
         }
+        3 => (
+            DisputeType::PropertyManagement,
+            opts.until - Duration::days(rng.range(0, 9)),
+            0,
+            3 + rng.below(2) as usize,
+        ),
         _ => {
             let weights: Vec<f64> = TYPE_WEIGHTS.iter().map(|t| t.1).collect();
             let ty = TYPE_WEIGHTS[rng.weighted(&weights)].0;
@@ -1198,4 +1207,51 @@ pub fn labelled_corpus(seed: u64, n: u64, until: NaiveDate) -> Result<Vec<Labell
             })
         })
         .collect()
+}
+
+/// What the demo's people did with the warnings the backfilled run raised: a warning quiet for
+/// five days was looked at by a responsible unit's leader — one in three closed as a normal
+/// fluctuation, the others acknowledged and handled (joint visit and mediation), and half of
+/// those closed by the centre. Deterministic by warning id. Returns how many were acted on.
+pub async fn act_on_warnings(
+    store: &dyn Store,
+    today: NaiveDate,
+    now: Millis,
+) -> Result<usize> {
+    use fengqiao_domain::warning::WarningAction as A;
+    let live = store
+        .list_warnings(&fengqiao_store::WarningFilter {
+            scope_path: Some("/".into()),
+            live_only: true,
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await?;
+    let mut writes = Vec::new();
+    for mut w in live {
+        if (today - w.last_day).num_days() < 5 {
+            continue;
+        }
+        let version = fengqiao_store::warning_version(&w);
+        let mut by = 0;
+        if let Some(u) = w.unit_ids.first() {
+            if let Some(unit) = store.get_unit(*u).await? {
+                by = unit.leader_user_id.unwrap_or(0);
+            }
+        }
+        let at = now.min(end_of_local_day(w.last_day + Duration::days(2)));
+        match w.id % 3 {
+            0 => w.act(A::Close, by, "经核查为正常波动，已告知网格员持续关注", at)?,
+            n => {
+                w.act(A::Acknowledge, by, "", at)?;
+                w.act(A::Handle, by, "司法所会同村调委会入户走访，召开协调会，逐户化解", at + 3_600_000)?;
+                if n == 1 {
+                    w.act(A::Close, by, "", at + 7_200_000)?;
+                }
+            }
+        }
+        writes.push((w, version));
+    }
+    store.save_warnings(&writes, &[], now).await?;
+    Ok(writes.len())
 }

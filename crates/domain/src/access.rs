@@ -51,6 +51,10 @@ crate::unit::labelled_enum!(
         ManageReference = "manage_reference" / "管理基础数据",
         RunDeadlineSweep = "run_deadline_sweep" / "运行时限检查",
         ViewStatistics = "view_statistics" / "查看统计",
+        ViewWarnings = "view_warnings" / "查看预警",
+        HandleWarning = "handle_warning" / "处置预警",
+        CloseWarning = "close_warning" / "关闭预警",
+        RunWarnings = "run_warnings" / "运行预警分析",
     }
 );
 
@@ -95,6 +99,8 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::RequestExtension,
             O::RevealPersonalInfo,
             O::AddAttachment,
+            O::ViewWarnings,
+            O::HandleWarning,
         ],
     ),
     (
@@ -113,6 +119,9 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::RevealPersonalInfo,
             O::AddAttachment,
             O::ViewStatistics,
+            O::ViewWarnings,
+            O::HandleWarning,
+            O::CloseWarning,
         ],
     ),
     (
@@ -130,6 +139,9 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::RevealPersonalInfo,
             O::AddAttachment,
             O::ViewStatistics,
+            O::ViewWarnings,
+            O::HandleWarning,
+            O::CloseWarning,
         ],
     ),
     (
@@ -143,9 +155,21 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::RevealPersonalInfo,
             O::RunDeadlineSweep,
             O::ViewStatistics,
+            O::ViewWarnings,
+            O::HandleWarning,
+            O::CloseWarning,
+            O::RunWarnings,
         ],
     ),
-    (R::Leader, &[O::ReadCase, O::ViewStatistics]),
+    (
+        R::Leader,
+        &[
+            O::ReadCase,
+            O::ViewStatistics,
+            O::ViewWarnings,
+            O::CloseWarning,
+        ],
+    ),
     (R::Expert, &[O::ReadCase]),
     (
         R::Admin,
@@ -154,6 +178,8 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::ManageReference,
             O::RunDeadlineSweep,
             O::ViewStatistics,
+            O::ViewWarnings,
+            O::RunWarnings,
         ],
     ),
 ];
@@ -252,6 +278,41 @@ pub fn authorize(actor: &Actor, op: Operation, case: &CaseState) -> Result<(), D
 /// Whether the actor may perform a non-case operation (reference data, sweeps) on a node.
 pub fn authorize_node(actor: &Actor, op: Operation, node_path: &str) -> Result<(), DomainError> {
     if actor.is_system() || (actor.role.permits(op) && path_within(node_path, &actor.scope_path)) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}
+
+/// Whether the actor may see a warning: its area lies in the actor's scope, or it is assigned
+/// to the actor's unit.
+pub fn can_view_warning(actor: &Actor, w: &crate::warning::Warning) -> bool {
+    actor.is_system()
+        || (actor.role.permits(Operation::ViewWarnings)
+            && (path_within(&w.area_path, &actor.scope_path)
+                || actor.unit_id.is_some_and(|u| w.unit_ids.contains(&u))))
+}
+
+/// Whether the actor may act on a warning it can see: unit staff on warnings assigned to their
+/// unit; the centre's dispatchers and supervisors (and leaders, for closing) in their scope.
+pub fn authorize_warning(
+    actor: &Actor,
+    action: crate::warning::WarningAction,
+    w: &crate::warning::Warning,
+) -> Result<(), DomainError> {
+    use crate::warning::WarningAction as A;
+    if actor.is_system() {
+        return Ok(());
+    }
+    let op = match action {
+        A::Acknowledge | A::Handle => Operation::HandleWarning,
+        A::Close => Operation::CloseWarning,
+        A::Raise | A::Update | A::Expire => return Err(DomainError::Forbidden),
+    };
+    let assigned = actor.unit_id.is_some_and(|u| w.unit_ids.contains(&u));
+    let centre = matches!(actor.role, Role::Dispatcher | Role::Supervisor | Role::Leader)
+        && path_within(&w.area_path, &actor.scope_path);
+    if can_view_warning(actor, w) && actor.role.permits(op) && (assigned || centre) {
         Ok(())
     } else {
         Err(DomainError::Forbidden)

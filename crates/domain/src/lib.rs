@@ -9,6 +9,7 @@
 //! - [`deadline`]: deadline rules and traffic lights.
 //! - [`case`]: the case aggregate's state and its vocabulary (channels, dispute types, …).
 //! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
+//! - [`warning`]: area and type warnings and their life (open → acknowledged → handled → closed).
 //! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
 //!   indicators and the Fengqiao index.
 //!
@@ -25,6 +26,7 @@ pub mod stats;
 pub mod time;
 pub mod unit;
 pub mod validate;
+pub mod warning;
 pub mod workflow;
 
 pub use error::DomainError;

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// The version of [`contribution`]'s definition. Change it whenever a change alters what a
 /// state contributes: the app then rebuilds the tables once at start.
-pub const VERSION: &str = "3";
+pub const VERSION: &str = "4";
 
 /// A counted quantity of a flow row. `as_str` is the stored name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -155,7 +155,8 @@ impl Grain {
 /// - `scope`: a jurisdiction code (every level from the top of the case's path down to the
 ///   village; grids are not rolled up) or [`unit_scope`] (`u:<id>`) for the lead unit;
 /// - `period`: see [`Grain`];
-/// - `dim`: `""` (all), `t:<type>`, `c:<channel>` (months of places only), `s:<status>`,
+/// - `dim`: `""` (all), `t:<type>` (days of places: registrations only), `c:<channel>`
+///   (months of places only), `s:<status>`,
 ///   `l:<light>` (open only);
 /// - `metric`: a [`Metric`] name for flows, `open` for open cases.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -264,6 +265,10 @@ pub fn flow_rows(k: &FlowKey) -> Vec<RollKey> {
     let mut out = Vec::with_capacity(24);
     for scope in place_scopes(&k.node_path) {
         out.push(row(scope, Grain::Day, &day, String::new()));
+        // Registrations per day and type: the early warning's series (issue 5).
+        if k.metric == Metric::Registered {
+            out.push(row(scope, Grain::Day, &day, type_dim(k.dispute_type)));
+        }
         out.push(row(scope, Grain::Month, &month, String::new()));
         out.push(row(scope, Grain::Month, &month, type_dim(k.dispute_type)));
         out.push(row(scope, Grain::Month, &month, channel_dim(k.channel)));

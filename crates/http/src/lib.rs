@@ -31,6 +31,7 @@ pub use extract::Authed;
         (name = "inbox", description = "In-app notifications"),
         (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
         (name = "stats", description = "Cockpit, monthly report, health checks, Fengqiao index"),
+        (name = "warnings", description = "Early warnings: surges, clusters, hotspots, and acting on them"),
     )
 )]
 struct ApiDoc;
@@ -88,6 +89,11 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(stats::monthly))
         .routes(routes!(stats::health))
         .routes(routes!(stats::get_weights, stats::put_weights))
+        .routes(routes!(warnings::list))
+        .routes(routes!(warnings::hotspots))
+        .routes(routes!(warnings::run))
+        .routes(routes!(warnings::get))
+        .routes(routes!(warnings::act))
         .with_state(app)
         .split_for_parts();
     (router, doc)

@@ -1090,6 +1090,111 @@ impl Store for PostgresStore {
         Ok(d)
     }
 
+    async fn save_warnings(
+        &self,
+        warnings: &[(fengqiao_domain::warning::Warning, i64)],
+        notifications: &[NewNotification],
+        now: Millis,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.begin().await?;
+        let mut ids = Vec::with_capacity(warnings.len());
+        for (w, expected) in warnings {
+            let body = codec::warning_json(w)?;
+            let units = warning_units_column(w);
+            if *expected == 0 {
+                let mut qb = QueryBuilder::<Postgres>::new(
+                    "INSERT INTO warnings (key, status, level, kind, dispute_type, area_path, unit_ids, first_day, last_day, version, body, created_at, updated_at) ",
+                );
+                qb.push_values([w], |mut b, w| {
+                    b.push_bind(&w.key)
+                        .push_bind(w.status.as_str())
+                        .push_bind(w.level.as_str())
+                        .push_bind(w.kind.as_str())
+                        .push_bind(w.dispute_type.as_str())
+                        .push_bind(&w.area_path)
+                        .push_bind(&units)
+                        .push_bind(w.first_day.to_string())
+                        .push_bind(w.last_day.to_string())
+                        .push_bind(warning_version(w))
+                        .push_bind(&body)
+                        .push_bind(w.created_at)
+                        .push_bind(now);
+                });
+                qb.push(" RETURNING id");
+                let id: i64 = qb.build_query_scalar().fetch_one(&mut *tx).await.map_err(db)?;
+                ids.push(id);
+            } else {
+                let mut qb = QueryBuilder::<Postgres>::new("UPDATE warnings SET status = ");
+                qb.push_bind(w.status.as_str())
+                    .push(", level = ")
+                    .push_bind(w.level.as_str())
+                    .push(", unit_ids = ")
+                    .push_bind(&units)
+                    .push(", last_day = ")
+                    .push_bind(w.last_day.to_string())
+                    .push(", version = ")
+                    .push_bind(warning_version(w))
+                    .push(", body = ")
+                    .push_bind(&body)
+                    .push(", updated_at = ")
+                    .push_bind(now)
+                    .push(" WHERE id = ")
+                    .push_bind(w.id)
+                    .push(" AND version = ")
+                    .push_bind(*expected);
+                let done = qb.build().execute(&mut *tx).await.map_err(db)?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                ids.push(w.id);
+            }
+        }
+        insert_notifications(&mut tx, notifications, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+
+    async fn list_warnings(&self, f: &WarningFilter) -> Result<Vec<fengqiao_domain::warning::Warning>> {
+        if f.scope_path.is_none() && f.unit_id.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT id, body FROM warnings WHERE (");
+        let mut any = false;
+        if let Some(p) = &f.scope_path {
+            qb.push("area_path LIKE ").push_bind(format!("{p}%"));
+            any = true;
+        }
+        if let Some(u) = f.unit_id {
+            if any {
+                qb.push(" OR ");
+            }
+            qb.push("unit_ids LIKE ").push_bind(format!("%,{u},%"));
+        }
+        qb.push(")");
+        if f.live_only {
+            qb.push(" AND status IN ('open', 'acknowledged', 'handled')");
+        }
+        if let Some(from) = f.from {
+            qb.push(" AND last_day >= ").push_bind(from.to_string());
+        }
+        if let Some(to) = f.to {
+            qb.push(" AND first_day <= ").push_bind(to.to_string());
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(f.limit.max(1)));
+        let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter()
+            .map(|r| codec::warning_from_row(r.get::<i64, _>(0), &r.get::<String, _>(1)))
+            .collect()
+    }
+
+    async fn get_warning(&self, id: i64) -> Result<Option<fengqiao_domain::warning::Warning>> {
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT id, body FROM warnings WHERE id = ");
+        qb.push_bind(id);
+        let row = qb.build().fetch_optional(&self.pool).await.map_err(db)?;
+        row.map(|r| codec::warning_from_row(r.get::<i64, _>(0), &r.get::<String, _>(1)))
+            .transpose()
+    }
+
     async fn stats_rows(&self, q: &StatsQuery) -> Result<Vec<(stats::RollKey, i64)>> {
         let rows = sqlx::query(
             "SELECT scope, grain, period, dim, metric, value FROM stats_rollup \

@@ -105,7 +105,8 @@ pub fn date(s: &str) -> Result<chrono::NaiveDate> {
 }
 
 /// The stored `grain` column of a roll-up row: the time grain's letter followed by the
-/// dimension's kind (`m` month totals, `mt` months by type, `mc` by channel, `o` open totals,
+/// dimension's kind (`d` day totals, `dt` days by type, `m` month totals, `mt` months by type,
+/// `mc` by channel, `o` open totals,
 /// `os`/`ol`/`ot` open by status, light, type). Rows of one kind are then contiguous in the
 /// primary key, so a query reads only the rows it returns.
 pub fn grain_column(grain: Grain, dim: &str) -> String {
@@ -137,4 +138,16 @@ pub fn roll_key(
         dim,
         metric,
     })
+}
+
+pub fn warning_json(w: &fengqiao_domain::warning::Warning) -> Result<String> {
+    serde_json::to_string(w).map_err(|e| StoreError::Corrupt(format!("warning to JSON: {e}")))
+}
+
+/// A stored warning: the body, with the row's id.
+pub fn warning_from_row(id: i64, body: &str) -> Result<fengqiao_domain::warning::Warning> {
+    let mut w: fengqiao_domain::warning::Warning =
+        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("warning {id}: {e}")))?;
+    w.id = id;
+    Ok(w)
 }

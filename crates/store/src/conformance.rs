@@ -94,6 +94,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     analyses(s, &nodes).await;
     bulk(s, &nodes).await;
     statistics(s).await;
+    warnings(s, &nodes, unit_a, user_a).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
         std::fs::metadata(backup_dest)
@@ -782,4 +783,85 @@ async fn statistics<S: Store>(s: &S) {
         assert!(!want.is_empty(), "{grain:?} {dim:?} selects something");
         assert_eq!(got, want, "{grain:?} {dim:?}");
     }
+}
+
+async fn warnings<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, user_a: i64) {
+    use fengqiao_domain::warning::*;
+    let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap();
+    let signal = |node: &Jurisdiction, level| Signal {
+        key: format!("surge:{}:neighbourhood", node.code),
+        kind: WarningKind::Surge,
+        level,
+        dispute_type: DisputeType::Neighbourhood,
+        area_code: node.code.clone(),
+        area_name: node.name.clone(),
+        area_path: node.path.clone(),
+        day,
+        evidence: Evidence {
+            method: "glm_scan".into(),
+            observed: 9.0,
+            expected: 2.5,
+            p_value: 2e-5,
+            recurrence_days: None,
+            window_days: 3,
+            series: vec![SeriesPoint { day, observed: 9.0, expected: Some(2.5) }],
+            places: vec![node.code.clone()],
+            case_ids: vec![1, 2],
+        },
+        unit_ids: vec![unit_a],
+    };
+    let town_a = &nodes[3];
+    let town_b = &nodes[4];
+    let wa = Warning::raise(signal(town_a, WarningLevel::Yellow), T0);
+    let mut wb = Warning::raise(signal(town_b, WarningLevel::Red), T0);
+    wb.unit_ids = vec![];
+    let note = NewNotification {
+        user_id: user_a,
+        case_id: None,
+        kind: "warning".into(),
+        title: "预警".into(),
+        body: "城关镇 邻里纠纷".into(),
+    };
+    let before = s.list_notifications(user_a, true, 100).await.unwrap().len();
+    let ids = s.save_warnings(&[(wa.clone(), 0), (wb, 0)], &[note], T0).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(s.list_notifications(user_a, true, 100).await.unwrap().len(), before + 1, "notified with it");
+    let mut got = s.get_warning(ids[0]).await.unwrap().expect("stored");
+    assert_eq!(got.id, ids[0]);
+    assert_eq!(got.evidence, wa.evidence, "evidence round-trips");
+    // Visibility: a town's subtree sees its own; the unit sees what is assigned to it.
+    let list = |scope: Option<&str>, unit: Option<i64>, live_only| WarningFilter {
+        scope_path: scope.map(str::to_string),
+        unit_id: unit,
+        live_only,
+        limit: 50,
+        ..Default::default()
+    };
+    let ids_of = |v: Vec<Warning>| v.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(ids_of(s.list_warnings(&list(Some(&town_a.path), None, false)).await.unwrap()), vec![ids[0]]);
+    assert_eq!(ids_of(s.list_warnings(&list(Some(&nodes[2].path), None, false)).await.unwrap()), vec![ids[1], ids[0]]);
+    assert_eq!(ids_of(s.list_warnings(&list(None, Some(unit_a), false)).await.unwrap()), vec![ids[0]]);
+    assert!(s.list_warnings(&list(None, None, false)).await.unwrap().is_empty(), "no scope sees nothing");
+    // Optimistic update; a stale version is refused.
+    let version = warning_version(&got);
+    got.act(WarningAction::Acknowledge, user_a, "", T0 + 1).unwrap();
+    s.save_warnings(&[(got.clone(), version)], &[], T0 + 1).await.unwrap();
+    assert!(matches!(
+        s.save_warnings(&[(got.clone(), version)], &[], T0 + 2).await,
+        Err(StoreError::Conflict)
+    ));
+    got.act(WarningAction::Close, user_a, "已化解", T0 + 3).unwrap();
+    s.save_warnings(&[(got.clone(), version + 1)], &[], T0 + 3).await.unwrap();
+    let live = ids_of(s.list_warnings(&list(Some("/"), None, true)).await.unwrap());
+    assert_eq!(live, vec![ids[1]], "closed warnings are not live");
+    let stored = s.get_warning(ids[0]).await.unwrap().unwrap();
+    assert_eq!(stored.status, WarningStatus::Closed);
+    assert_eq!(stored.log.len(), 3);
+    // Day filter: overlap with the range.
+    let mut f = list(Some("/"), None, false);
+    f.from = Some(day + chrono::Duration::days(1));
+    assert!(s.list_warnings(&f).await.unwrap().is_empty());
+    f.from = Some(day);
+    f.to = Some(day);
+    assert_eq!(s.list_warnings(&f).await.unwrap().len(), 2);
 }

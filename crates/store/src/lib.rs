@@ -11,6 +11,7 @@ use fengqiao_domain::case::{CaseState, Channel, DisputeType, Light, Status};
 use fengqiao_domain::jurisdiction::Jurisdiction;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::{Unit, UnitKind};
+use fengqiao_domain::warning::Warning;
 use fengqiao_domain::workflow::CaseEvent;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -339,11 +340,53 @@ pub trait Store: Send + Sync + 'static {
     /// Recomputes the statistics from every case state, in one transaction; returns the
     /// number of cases read.
     async fn rebuild_stats(&self) -> Result<u64>;
+    /// Writes warnings and the notifications about them in one transaction: `expected_version`
+    /// 0 inserts, otherwise the stored version (the log's length) must still be that (else
+    /// `Conflict`). Returns the warnings' ids in order.
+    async fn save_warnings(
+        &self,
+        warnings: &[(Warning, i64)],
+        notifications: &[NewNotification],
+        now: Millis,
+    ) -> Result<Vec<i64>>;
+    /// Warnings a filter selects, newest first.
+    async fn list_warnings(&self, f: &WarningFilter) -> Result<Vec<Warning>>;
+    async fn get_warning(&self, id: i64) -> Result<Option<Warning>>;
+
     /// The non-zero roll-up rows a query selects (the cockpit's and the reports' figures).
     async fn stats_rows(
         &self,
         q: &StatsQuery,
     ) -> Result<Vec<(fengqiao_domain::stats::RollKey, i64)>>;
+}
+
+/// Which warnings a list shows. Visibility: the area lies in `scope_path`'s subtree or the
+/// warning is assigned to `unit_id`; both `None` selects nothing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WarningFilter {
+    pub scope_path: Option<String>,
+    pub unit_id: Option<i64>,
+    /// Only open, acknowledged or handled warnings.
+    pub live_only: bool,
+    /// Warnings whose days (first..=last) overlap `from..=to`.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub limit: u32,
+}
+
+/// The version a stored warning carries: the length of its log.
+pub fn warning_version(w: &Warning) -> i64 {
+    w.log.len() as i64
+}
+
+/// `,3,7,`: the unit ids as the `unit_ids` column stores them.
+pub fn warning_units_column(w: &Warning) -> String {
+    let mut s = String::from(",");
+    for u in &w.unit_ids {
+        s.push_str(&u.to_string());
+        s.push(',');
+    }
+    s
 }
 
 /// A selection of roll-up rows: some scopes, one grain, a period range (inclusive; periods of

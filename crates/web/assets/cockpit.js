@@ -87,7 +87,7 @@
         map.setOption({
           tooltip: { trigger: "item", formatter: function (p) {
             var a = byName[p.name];
-            return a ? a.name + "<br>" + L.registered + " " + a.registered + "<br>" + L.in_progress + " " + a.in_progress + "<br>" + L.red + " " + a.red : p.name;
+            return a ? a.name + "<br>" + L.registered + " " + a.registered + "<br>" + L.in_progress + " " + a.in_progress + "<br>" + L.red + " " + a.red + (a.warnings ? "<br>" + L.warnings + " " + a.warnings : "") : p.name;
           } },
           visualMap: { min: 0, max: max, text: [L.density, ""], textStyle: text, calculable: true,
             inRange: { color: ["#12355e", "#2f7bd1", "#f2c14e", "#e8553e"] }, left: 10, bottom: 10 },
@@ -96,7 +96,13 @@
             itemStyle: { borderColor: "#0b1a33", borderWidth: 0.6 },
             emphasis: { label: { color: "#fff" }, itemStyle: { areaColor: "#5ad1ff" } },
             data: data.areas.map(function (a) {
-              return { name: a.name, value: a.registered };
+              // Areas with a live warning are outlined in its colour; hot spots get a mark.
+              var d = { name: a.name, value: a.registered };
+              if (a.warnings > 0) {
+                d.itemStyle = { borderColor: a.warning_level === "red" ? "#ff3b30" : "#ffd60a", borderWidth: 3 };
+              }
+              if (a.hot) { d.label = { formatter: "{b} ▲" }; }
+              return d;
             }) }]
         });
         map.on("click", function (p) {

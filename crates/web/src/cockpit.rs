@@ -85,6 +85,9 @@ fn translate(t: &Tr, c: &mut Cockpit) {
     for x in &mut c.channels {
         x.label = t.label("channel", &x.key);
     }
+    for w in &mut c.warnings {
+        w.type_label = t.label("type", w.dispute_type.as_str());
+    }
     for f in c.feed.iter_mut().chain(c.red_cases.iter_mut()) {
         f.type_label = t.label("type", f.dispute_type.as_str());
         f.channel_label = t.label("channel", f.channel.as_str());
@@ -115,6 +118,7 @@ pub async fn page(
         "yellow": t.s("light.yellow"),
         "in_progress": t.s("cockpit.in_progress"),
         "new_case": t.s("cockpit.new_case"),
+        "warnings": t.s("warning.open"),
     });
     let json = serde_json::to_string(&c).unwrap_or_default();
     render(&CockpitPage {

@@ -17,6 +17,7 @@ mod reports;
 mod session;
 mod staff;
 mod view;
+mod warnings;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,6 +42,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cockpit/data", get(cockpit::data))
         .route("/cockpit/geo", get(cockpit::geo))
         .route("/cockpit/feed", get(cockpit::feed))
+        .route("/warnings", get(warnings::list))
+        .route("/warnings/run", post(warnings::run))
+        .route("/warnings/{id}", get(warnings::page))
+        .route("/warnings/{id}/act", post(warnings::act))
         .route("/reports/monthly", get(reports::monthly))
         .route("/reports/health", get(reports::health))
         .route("/workbench/queue/{queue}", get(staff::queue_fragment))

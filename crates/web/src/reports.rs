@@ -345,6 +345,53 @@ pub fn monthly_doc(t: &Tr, r: &MonthlyReport) -> ReportDoc {
             ..Default::default()
         },
     ];
+    {
+        let count = |f: &dyn Fn(&fengqiao_app::reports::ReportWarning) -> bool| r.warnings.iter().filter(|w| f(w)).count().to_string();
+        use fengqiao_domain::warning::{WarningLevel as L, WarningStatus as S};
+        let summary = t
+            .s("report.warnings_text")
+            .replace("{n}", &r.warnings.len().to_string())
+            .replace("{red}", &count(&|w| w.level == L::Red))
+            .replace("{yellow}", &count(&|w| w.level == L::Yellow))
+            .replace("{handled}", &count(&|w| w.status == S::Handled))
+            .replace("{closed}", &count(&|w| w.status == S::Closed))
+            .replace("{expired}", &count(&|w| w.status == S::Expired))
+            .replace("{live}", &count(&|w| matches!(w.status, S::Open | S::Acknowledged)));
+        sections.push(Section {
+            heading: t.s("report.warnings").into(),
+            paras: vec![summary],
+            table: (!r.warnings.is_empty()).then(|| Table {
+                head: vec![
+                    t.s("warning.level").into(),
+                    t.s("warning.kind").into(),
+                    t.s("col.type").into(),
+                    t.s("warning.area").into(),
+                    t.s("warning.days").into(),
+                    format!("{} / {}", t.s("warning.observed"), t.s("warning.expected")),
+                    t.s("col.status").into(),
+                    t.s("warning.note").into(),
+                ],
+                rows: r
+                    .warnings
+                    .iter()
+                    .map(|w| {
+                        vec![
+                            t.label("warning_level", w.level.as_str()),
+                            t.label("warning_kind", w.kind.as_str()),
+                            t.label("type", w.dispute_type.as_str()),
+                            w.area.clone(),
+                            if w.first_day == w.last_day { w.first_day.clone() } else { format!("{}–{}", w.first_day, w.last_day) },
+                            format!("{} / {:.1}", w.observed, w.expected),
+                            t.label("warning_status", w.status.as_str()),
+                            w.handling.clone(),
+                        ]
+                    })
+                    .collect(),
+            }),
+            sheet: t.s("report.warnings").into(),
+            ..Default::default()
+        });
+    }
     if !r.area_ranking.is_empty() {
         sections.push(Section {
             heading: t.s("report.area_ranking").into(),

@@ -199,6 +199,8 @@ pub struct WorkbenchPage {
     pub is_admin: bool,
     /// May open the cockpit and the reports.
     pub can_stats: bool,
+    /// Live warnings the user may see (None: the role sees no warnings).
+    pub warnings: Option<usize>,
     /// The newest notices of the inbox (the monthly report among them).
     pub notices: Vec<NoticeView>,
 }
@@ -246,8 +248,18 @@ pub async fn workbench(State(app): State<Arc<App>>, t: Tr, web: Web) -> Response
         },
         None => Vec::new(),
     };
+    let warnings = if s
+        .actor
+        .role
+        .permits(fengqiao_domain::access::Operation::ViewWarnings)
+    {
+        app.list_warnings(&s.actor, true, 1000).await.ok().map(|w| w.len())
+    } else {
+        None
+    };
     render(&WorkbenchPage {
         t,
+        warnings,
         user: s.user.display_name.clone(),
         role: t.label("role", s.actor.role.as_str()),
         queues,

@@ -5,6 +5,7 @@ pub mod public;
 pub mod reference;
 pub mod stats;
 pub mod text;
+pub mod warnings;
 
 use crate::error::ApiError;
 
