@@ -272,6 +272,42 @@ try {
   assert.equal(rep.headers()["content-type"], "application/pdf");
   writeFileSync(join(artifacts, "monthly-report.pdf"), await rep.body());
 
+  // 11. Early warning: a burst of property disputes in one village this morning; the
+  // supervisor runs the analysis, opens the warning (evidence chart, cases) and records what
+  // was done; the cockpit lists the warning.
+  const tok = await (await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: "dispatcher", password: PASSWORD }),
+  })).json();
+  for (let i = 0; i < 7; i++) {
+    const r = await fetch(`${base}/api/v1/cases`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tok.token}` },
+      body: JSON.stringify({ channel: "walk_in", dispute_type: "property_management", node_code: VILLAGE,
+        text: `业主反映物业公司擅自上调物业费，电梯停运无人维修（第${i + 1}户）。` }),
+    });
+    assert.equal(r.status, 201, `burst case ${i}`);
+  }
+  const s = await login(browser, "supervisor");
+  await s.page.goto(`${base}/warnings`);
+  await s.page.getByRole("button", { name: "立即运行预警分析" }).click();
+  await s.page.waitForLoadState("load");
+  assert.match(await s.page.locator("p.notice").innerText(), /预警分析完成/);
+  const row = s.page.locator("table.warnings tr", { hasText: "物业" }).first();
+  await row.locator("a").first().click();
+  await s.page.waitForURL(/\/warnings\/\d+$/);
+  assert.ok(await s.page.locator("svg.series rect").count() > 0, "the series chart");
+  await snap(s.page, "warning");
+  await s.page.getByLabel("处置情况 / 说明").fill("约谈物业公司，召开业主协调会");
+  await s.page.getByRole("button", { name: "记录处置", exact: true }).click();
+  await s.page.waitForLoadState("load");
+  assert.equal(await s.page.locator("#warning-status").innerText(), "已处置");
+  await lp.goto(`${base}/cockpit`);
+  assert.ok(Number(await lp.locator("#kpi-warnings").innerText()) >= 1, "open warnings on the cockpit");
+  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 12, null, { timeout: 15000 });
+  await lp.screenshot({ path: join(artifacts, "cockpit-warnings-1920x1080.png") });
+  shot += 1;
+
   await browser.close();
   console.log(`browser flow passed: case ${code}, ${shot} screenshots in ${artifacts}`);
 } catch (e) {

@@ -105,6 +105,8 @@ pub struct WarningItem {
     pub last_day: String,
     pub observed: f64,
     pub expected: f64,
+    /// `expected` for people (see `fmt_expected`).
+    pub expected_text: String,
 }
 
 /// A unit's or a place's Fengqiao index for a month.
@@ -378,7 +380,9 @@ impl App {
             let prefix = format!("{}/", a.code);
             let within = |code: &str| code == a.code || code.starts_with(&a.code);
             for w in &live {
-                if w.area_path.contains(&format!("/{prefix}")) || w.evidence.places.iter().any(|p| within(p)) {
+                if w.area_path.contains(&format!("/{prefix}"))
+                    || w.evidence.places.iter().any(|p| within(p))
+                {
                     a.warnings += 1;
                     if a.warning_level != "red" {
                         a.warning_level = w.level.as_str().to_string();
@@ -400,9 +404,14 @@ impl App {
                 last_day: w.last_day.to_string(),
                 observed: w.evidence.observed,
                 expected: w.evidence.expected,
+                expected_text: fengqiao_domain::warning::fmt_expected(w.evidence.expected),
             })
             .collect();
-        warnings.sort_by(|a, b| (b.level == "red").cmp(&(a.level == "red")).then(b.last_day.cmp(&a.last_day)));
+        warnings.sort_by(|a, b| {
+            (b.level == "red")
+                .cmp(&(a.level == "red"))
+                .then(b.last_day.cmp(&a.last_day))
+        });
         let open_warnings = warnings.len();
         warnings.truncate(10);
         let ranking_month = shift_month(&month, -1)?;

@@ -245,8 +245,11 @@ impl App {
     async fn month_warnings(&self, node: &Jurisdiction, month: &str) -> Result<Vec<ReportWarning>> {
         let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
             .map_err(|_| fengqiao_domain::DomainError::validation("month", "expected YYYY-MM"))?;
-        let next = chrono::NaiveDate::parse_from_str(&format!("{}-01", shift_month(month, 1)?), "%Y-%m-%d")
-            .map_err(|_| fengqiao_domain::DomainError::validation("month", "expected YYYY-MM"))?;
+        let next = chrono::NaiveDate::parse_from_str(
+            &format!("{}-01", shift_month(month, 1)?),
+            "%Y-%m-%d",
+        )
+        .map_err(|_| fengqiao_domain::DomainError::validation("month", "expected YYYY-MM"))?;
         let last = next.pred_opt().unwrap_or(first);
         let mut out: Vec<ReportWarning> = self
             .warnings_in(&node.path, Some(first), Some(last), false)
@@ -273,7 +276,12 @@ impl App {
                     .unwrap_or_default(),
             })
             .collect();
-        out.sort_by(|a, b| b.level.cmp(&a.level).then(a.first_day.cmp(&b.first_day)).then(a.id.cmp(&b.id)));
+        out.sort_by(|a, b| {
+            b.level
+                .cmp(&a.level)
+                .then(a.first_day.cmp(&b.first_day))
+                .then(a.id.cmp(&b.id))
+        });
         Ok(out)
     }
 

@@ -11,7 +11,9 @@
 //! in the setting [`HOTSPOTS_KEY`].
 use crate::{App, AppError, Result};
 use chrono::NaiveDate;
-use fengqiao_domain::access::{authorize_node, authorize_warning, can_view_warning, Actor, Operation, Role};
+use fengqiao_domain::access::{
+    authorize_node, authorize_warning, can_view_warning, Actor, Operation, Role,
+};
 use fengqiao_domain::case::DisputeType;
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
 use fengqiao_domain::stats::{type_dim, Grain, Metric};
@@ -19,7 +21,9 @@ use fengqiao_domain::time::{local_date, start_of_local_day};
 use fengqiao_domain::warning::{
     Evidence, SeriesPoint, Signal, Warning, WarningAction, WarningKind, WarningLevel,
 };
-use fengqiao_store::{warning_version, CaseFilter, DimSel, NewNotification, StatsQuery, Visibility, WarningFilter};
+use fengqiao_store::{
+    warning_version, CaseFilter, DimSel, NewNotification, StatsQuery, Visibility, WarningFilter,
+};
 use fengqiao_surveillance::daily::{self, County, DailyResult};
 use fengqiao_surveillance::days::day_infos;
 use fengqiao_surveillance::scan::{nearest, ScanConfig, RED_P, YELLOW_P};
@@ -77,15 +81,21 @@ impl App {
             return Ok(None);
         }
         let report = self.run_warnings(yesterday).await?;
-        self.store.put_setting(RUN_KEY, &yesterday.to_string()).await?;
+        self.store
+            .put_setting(RUN_KEY, &yesterday.to_string())
+            .await?;
         Ok(Some(report))
     }
 
-    /// On demand (supervisors, admins): the run for `day` (default: yesterday).
-    pub async fn run_warnings_as(&self, actor: &Actor, day: Option<NaiveDate>) -> Result<WarningRunReport> {
-        authorize_node(actor, Operation::RunWarnings, "/")
-            .or_else(|_| authorize_node(actor, Operation::RunWarnings, &actor.scope_path))?;
-        let day = day.unwrap_or_else(|| local_date(self.now()) - chrono::Duration::days(1));
+    /// On demand (supervisors, admins): the run for `day`, by default today so far (a partial
+    /// day is compared with a whole day's expectation, so it can only under-alarm).
+    pub async fn run_warnings_as(
+        &self,
+        actor: &Actor,
+        day: Option<NaiveDate>,
+    ) -> Result<WarningRunReport> {
+        authorize_node(actor, Operation::RunWarnings, &actor.scope_path)?;
+        let day = day.unwrap_or_else(|| local_date(self.now()));
         self.run_warnings(day).await
     }
 
@@ -95,7 +105,9 @@ impl App {
         while let Some(node) = stack.pop() {
             match node.level {
                 Level::County => counties.push(node),
-                Level::Province | Level::City => stack.extend(self.store.list_jurisdictions(Some(&node.code)).await?),
+                Level::Province | Level::City => {
+                    stack.extend(self.store.list_jurisdictions(Some(&node.code)).await?)
+                }
                 _ => {}
             }
         }
@@ -124,12 +136,17 @@ impl App {
 
     /// Runs the early warning for every day of `from..=to`, in order (a new deployment's
     /// recent history; the demo). The daily run then continues after `to`.
-    pub async fn backfill_warnings(&self, from: NaiveDate, to: NaiveDate) -> Result<WarningRunReport> {
+    pub async fn backfill_warnings(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<WarningRunReport> {
         let mut total = WarningRunReport::default();
         let mut day = from;
         while day <= to {
             // Recorded as if run early the next morning.
-            let at = (fengqiao_domain::time::end_of_local_day(day) + 1 + 6 * 3_600_000).min(self.now());
+            let at =
+                (fengqiao_domain::time::end_of_local_day(day) + 1 + 6 * 3_600_000).min(self.now());
             let r = self.run_warnings_at(day, at).await?;
             total.day = r.day;
             total.counties = r.counties;
@@ -150,7 +167,11 @@ impl App {
         self.run_warnings_at(day, self.now()).await
     }
 
-    async fn run_warnings_at(&self, day: NaiveDate, now: fengqiao_domain::time::Millis) -> Result<WarningRunReport> {
+    async fn run_warnings_at(
+        &self,
+        day: NaiveDate,
+        now: fengqiao_domain::time::Millis,
+    ) -> Result<WarningRunReport> {
         let from = day - chrono::Duration::days(HISTORY_DAYS - 1);
         let calendar = self.store.calendar_days().await?;
         let days = day_infos(&calendar, from, day);
@@ -259,8 +280,17 @@ impl App {
         to: NaiveDate,
     ) -> Result<Vec<Vec<Vec<u32>>>> {
         let n = (to - from).num_days() as usize + 1;
-        let index: BTreeMap<&str, usize> = area.villages.iter().enumerate().map(|(i, v)| (v.code.as_str(), i)).collect();
-        let kind_index: BTreeMap<String, usize> = kinds.iter().enumerate().map(|(i, k)| (type_dim(*k), i)).collect();
+        let index: BTreeMap<&str, usize> = area
+            .villages
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.code.as_str(), i))
+            .collect();
+        let kind_index: BTreeMap<String, usize> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (type_dim(*k), i))
+            .collect();
         let mut counts = vec![vec![vec![0u32; n]; area.villages.len()]; kinds.len()];
         for chunk in area.villages.chunks(500) {
             let rows = self
@@ -308,7 +338,11 @@ impl App {
             if s.today.score < YELLOW_SCORE {
                 continue;
             }
-            let level = if s.today.score >= RED_SCORE { WarningLevel::Red } else { WarningLevel::Yellow };
+            let level = if s.today.score >= RED_SCORE {
+                WarningLevel::Red
+            } else {
+                WarningLevel::Yellow
+            };
             let node = match s.town {
                 Some(t) => &area.towns[t],
                 None => &area.county,
@@ -324,7 +358,9 @@ impl App {
                     expected: Some((e * 100.0).round() / 100.0),
                 })
                 .collect();
-            let case_ids = self.case_ids(kind, std::slice::from_ref(&node.path), day, window).await?;
+            let case_ids = self
+                .case_ids(kind, std::slice::from_ref(&node.path), day, window)
+                .await?;
             out.push(Signal {
                 key: format!("surge:{}:{}", node.code, kind.as_str()),
                 kind: WarningKind::Surge,
@@ -337,7 +373,7 @@ impl App {
                 evidence: Evidence {
                     method: "glm_scan".into(),
                     observed: s.today.window_observed,
-                    expected: (s.today.window_expected * 100.0).round() / 100.0,
+                    expected: s.today.window_expected,
                     p_value: s.today.p.unwrap_or(1.0),
                     recurrence_days: None,
                     window_days: window,
@@ -352,10 +388,21 @@ impl App {
             if c.cluster.p > YELLOW_P {
                 continue;
             }
-            let level = if c.cluster.p <= RED_P { WarningLevel::Red } else { WarningLevel::Yellow };
+            let level = if c.cluster.p <= RED_P {
+                WarningLevel::Red
+            } else {
+                WarningLevel::Yellow
+            };
             let kind = kinds[c.kind];
-            let villages: Vec<&Jurisdiction> = c.cluster.villages.iter().map(|&v| &area.villages[v]).collect();
-            let Some(centre) = villages.first() else { continue };
+            let villages: Vec<&Jurisdiction> = c
+                .cluster
+                .villages
+                .iter()
+                .map(|&v| &area.villages[v])
+                .collect();
+            let Some(centre) = villages.first() else {
+                continue;
+            };
             // The cluster's villages, day by day over the scan's 28 days.
             let counts = self
                 .village_counts(
@@ -378,13 +425,20 @@ impl App {
                 })
                 .collect();
             let paths: Vec<String> = villages.iter().map(|v| v.path.clone()).collect();
-            let case_ids = self.case_ids(kind, &paths, day, c.cluster.days as u32).await?;
+            let case_ids = self
+                .case_ids(kind, &paths, day, c.cluster.days as u32)
+                .await?;
             // The area of a cluster: the town when all villages share one, else the county.
             let town_path = centre.parent_code.as_deref().unwrap_or_default();
-            let one_town = villages.iter().all(|v| v.parent_code.as_deref() == Some(town_path));
+            let one_town = villages
+                .iter()
+                .all(|v| v.parent_code.as_deref() == Some(town_path));
             let (area_path, area_code) = if one_town {
                 let t = area.towns.iter().find(|t| t.code == town_path);
-                (t.map_or(area.county.path.clone(), |t| t.path.clone()), centre.code.clone())
+                (
+                    t.map_or(area.county.path.clone(), |t| t.path.clone()),
+                    centre.code.clone(),
+                )
             } else {
                 (area.county.path.clone(), centre.code.clone())
             };
@@ -401,7 +455,7 @@ impl App {
                 evidence: Evidence {
                     method: "space_time_scan".into(),
                     observed: f64::from(c.cluster.observed),
-                    expected: (c.cluster.expected * 100.0).round() / 100.0,
+                    expected: c.cluster.expected,
                     p_value: c.cluster.p,
                     recurrence_days: Some(c.cluster.recurrence_days().round()),
                     window_days: c.cluster.days as u32,
@@ -416,7 +470,13 @@ impl App {
     }
 
     /// Cases of a type registered in some places over the last `window` days (at most 50).
-    async fn case_ids(&self, kind: DisputeType, paths: &[String], day: NaiveDate, window: u32) -> Result<Vec<i64>> {
+    async fn case_ids(
+        &self,
+        kind: DisputeType,
+        paths: &[String],
+        day: NaiveDate,
+        window: u32,
+    ) -> Result<Vec<i64>> {
         let mut ids = Vec::new();
         for p in paths {
             let page = self
@@ -427,7 +487,9 @@ impl App {
                         ..Default::default()
                     },
                     dispute_type: Some(kind),
-                    registered_from: Some(start_of_local_day(day - chrono::Duration::days(i64::from(window) - 1))),
+                    registered_from: Some(start_of_local_day(
+                        day - chrono::Duration::days(i64::from(window) - 1),
+                    )),
                     registered_to: Some(start_of_local_day(day + chrono::Duration::days(1))),
                     limit: 50,
                     ..Default::default()
@@ -443,11 +505,18 @@ impl App {
 
     /// The units that should act: the best two by kind fit among those serving the area.
     async fn responsible_units(&self, kind: DisputeType, path: &str) -> Result<Vec<i64>> {
-        let root = path.split('/').filter(|s| !s.is_empty()).take(3).collect::<Vec<_>>().join("/");
+        let root = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
         let units = self.store.list_units(&format!("/{root}/")).await?;
         let mut candidates = Vec::new();
         for u in units {
-            let Some(node) = self.store.get_jurisdiction(&u.node_code).await? else { continue };
+            let Some(node) = self.store.get_jurisdiction(&u.node_code).await? else {
+                continue;
+            };
             candidates.push((u, node.path, node.level, 0u64));
         }
         Ok(fengqiao_domain::unit::suggest_units(kind, path, candidates)
@@ -465,8 +534,18 @@ impl App {
                 users.extend(unit.leader_user_id);
             }
         }
-        let county = w.area_path.split('/').filter(|s| !s.is_empty()).take(3).collect::<Vec<_>>().join("/");
-        for s in self.store.list_users(&format!("/{county}/"), Some(Role::Supervisor)).await? {
+        let county = w
+            .area_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/");
+        for s in self
+            .store
+            .list_users(&format!("/{county}/"), Some(Role::Supervisor))
+            .await?
+        {
             if fengqiao_domain::jurisdiction::path_within(&w.area_path, &s.scope_path) {
                 users.push(s.id);
             }
@@ -475,11 +554,11 @@ impl App {
         users.dedup();
         let title = format!("{}：{} {}", w.level.zh(), w.area_name, w.dispute_type.zh());
         let body = format!(
-            "{}，近{}天 {} 件（预期 {:.1}）",
+            "{}，近{}天 {} 件（预期 {}）",
             w.kind.zh(),
             w.evidence.window_days,
             w.evidence.observed,
-            w.evidence.expected
+            fengqiao_domain::warning::fmt_expected(w.evidence.expected)
         );
         Ok(users
             .into_iter()
@@ -494,7 +573,12 @@ impl App {
     }
 
     /// Warnings the actor may see, newest first.
-    pub async fn list_warnings(&self, actor: &Actor, live_only: bool, limit: u32) -> Result<Vec<Warning>> {
+    pub async fn list_warnings(
+        &self,
+        actor: &Actor,
+        live_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Warning>> {
         if !actor.role.permits(Operation::ViewWarnings) {
             return Err(fengqiao_domain::DomainError::Forbidden.into());
         }
@@ -508,11 +592,20 @@ impl App {
                 ..Default::default()
             })
             .await?;
-        Ok(list.into_iter().filter(|w| can_view_warning(actor, w)).collect())
+        Ok(list
+            .into_iter()
+            .filter(|w| can_view_warning(actor, w))
+            .collect())
     }
 
     /// Warnings of a subtree whose days overlap a period (cockpit, reports; statistics rights).
-    pub async fn warnings_in(&self, node_path: &str, from: Option<NaiveDate>, to: Option<NaiveDate>, live_only: bool) -> Result<Vec<Warning>> {
+    pub async fn warnings_in(
+        &self,
+        node_path: &str,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        live_only: bool,
+    ) -> Result<Vec<Warning>> {
         Ok(self
             .store
             .list_warnings(&WarningFilter {
@@ -528,7 +621,11 @@ impl App {
 
     /// One warning; "not found" when the actor may not see it.
     pub async fn get_warning(&self, actor: &Actor, id: i64) -> Result<Warning> {
-        let w = self.store.get_warning(id).await?.ok_or(AppError::NotFound("warning"))?;
+        let w = self
+            .store
+            .get_warning(id)
+            .await?
+            .ok_or(AppError::NotFound("warning"))?;
         if can_view_warning(actor, &w) {
             Ok(w)
         } else {
@@ -537,19 +634,28 @@ impl App {
     }
 
     /// A person's action on a warning (acknowledge, handle with what was done, close).
-    pub async fn act_on_warning(&self, actor: &Actor, id: i64, action: WarningAction, note: &str) -> Result<Warning> {
+    pub async fn act_on_warning(
+        &self,
+        actor: &Actor,
+        id: i64,
+        action: WarningAction,
+        note: &str,
+    ) -> Result<Warning> {
         let mut w = self.get_warning(actor, id).await?;
         authorize_warning(actor, action, &w)?;
         let version = warning_version(&w);
         w.act(action, actor.user_id, note, self.now())?;
-        self.store.save_warnings(&[(w.clone(), version)], &[], self.now()).await?;
+        self.store
+            .save_warnings(&[(w.clone(), version)], &[], self.now())
+            .await?;
         Ok(w)
     }
 
     /// The latest hotspot map.
     pub async fn hotspots(&self) -> Result<HotspotMap> {
         match self.store.get_setting(HOTSPOTS_KEY).await? {
-            Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("hotspots: {e}"))),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| AppError::Internal(format!("hotspots: {e}"))),
             None => Ok(HotspotMap::default()),
         }
     }

@@ -9,8 +9,8 @@
 use anyhow::{bail, Context, Result};
 use fengqiao_surveillance::daily::{self, County};
 use fengqiao_surveillance::eval::{
-    calibrate, cluster_outcome, cluster_reports, mean_ci, quiet_week_maxima, surge_outcome, surge_scores, touched,
-    weekly, weekly_to_daily, SeriesScores, SurgeOutcome,
+    calibrate, cluster_outcome, cluster_reports, mean_ci, quiet_week_maxima, surge_outcome,
+    surge_scores, touched, weekly, weekly_to_daily, SeriesScores, SurgeOutcome,
 };
 use fengqiao_surveillance::scan::{nearest, ScanConfig};
 use fengqiao_surveillance::sim::{SeriesId, World, WorldConfig};
@@ -75,7 +75,10 @@ struct WorldResult {
 fn score_world(cfg: &WorldConfig, seed: u64) -> WorldResult {
     let world = World::generate(cfg, seed);
     let sc = SurgeConfig::default();
-    let scores = Method::ALL.iter().map(|&m| (m, surge_scores(&world, m, &sc))).collect();
+    let scores = Method::ALL
+        .iter()
+        .map(|&m| (m, surge_scores(&world, m, &sc)))
+        .collect();
     WorldResult { world, scores }
 }
 
@@ -88,7 +91,8 @@ fn pod_table(name: &str, outcomes: &[SurgeOutcome], ks: &[f64], out: &mut String
             .iter()
             .filter_map(|o| {
                 let of_k: Vec<_> = o.surges.iter().filter(|s| s.0 == k).collect();
-                (!of_k.is_empty()).then(|| of_k.iter().filter(|s| s.1).count() as f64 / of_k.len() as f64)
+                (!of_k.is_empty())
+                    .then(|| of_k.iter().filter(|s| s.1).count() as f64 / of_k.len() as f64)
             })
             .collect();
         let within: Vec<f64> = outcomes
@@ -96,11 +100,17 @@ fn pod_table(name: &str, outcomes: &[SurgeOutcome], ks: &[f64], out: &mut String
             .filter_map(|o| {
                 let of_k: Vec<_> = o.surges.iter().filter(|s| s.0 == k).collect();
                 (!of_k.is_empty()).then(|| {
-                    of_k.iter().filter(|s| s.2.is_some_and(|d| d < 7)).count() as f64 / of_k.len() as f64
+                    of_k.iter().filter(|s| s.2.is_some_and(|d| d < 7)).count() as f64
+                        / of_k.len() as f64
                 })
             })
             .collect();
-        delays.extend(outcomes.iter().flat_map(|o| o.surges.iter().filter(|s| s.0 == k).filter_map(|s| s.2)).map(|d| d as f64));
+        delays.extend(
+            outcomes
+                .iter()
+                .flat_map(|o| o.surges.iter().filter(|s| s.0 == k).filter_map(|s| s.2))
+                .map(|d| d as f64),
+        );
         let _ = write!(row, " {} / {} |", fmt_ci(&pod), fmt_ci(&within));
     }
     delays.sort_by(f64::total_cmp);
@@ -109,9 +119,19 @@ fn pod_table(name: &str, outcomes: &[SurgeOutcome], ks: &[f64], out: &mut String
 }
 
 fn fa_ppv(outcomes: &[SurgeOutcome]) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
-    let fa = outcomes.iter().map(|o| o.alarmed_quiet_weeks as f64 / o.quiet_weeks.max(1) as f64).collect();
-    let ppv = outcomes.iter().filter(|o| o.episodes > 0).map(|o| o.true_episodes as f64 / o.episodes as f64).collect();
-    let per_week = outcomes.iter().map(|o| (o.episodes - o.true_episodes) as f64 / 52.0).collect();
+    let fa = outcomes
+        .iter()
+        .map(|o| o.alarmed_quiet_weeks as f64 / o.quiet_weeks.max(1) as f64)
+        .collect();
+    let ppv = outcomes
+        .iter()
+        .filter(|o| o.episodes > 0)
+        .map(|o| o.true_episodes as f64 / o.episodes as f64)
+        .collect();
+    let per_week = outcomes
+        .iter()
+        .map(|o| (o.episodes - o.true_episodes) as f64 / 52.0)
+        .collect();
     let holiday = outcomes
         .iter()
         .map(|o| o.alarmed_holiday_weeks as f64 / o.holiday_weeks.max(1) as f64)
@@ -153,7 +173,10 @@ pub fn run(o: &Options) -> Result<()> {
         thresholds.insert(m, calibrate(maxima.clone(), FA_RATE));
         red_thresholds.insert(m, calibrate(maxima, FA_RATE / 10.0));
     }
-    eprintln!("calibrated in {:.0} s: {thresholds:?}", started.elapsed().as_secs_f64());
+    eprintln!(
+        "calibrated in {:.0} s: {thresholds:?}",
+        started.elapsed().as_secs_f64()
+    );
     // 2. Evaluation worlds and 3. held-out nulls.
     let evals = par_map(&seeds(1, o.worlds), |s| score_world(&cfg, s));
     let nulls = par_map(&seeds(20_000, o.nulls), |s| score_world(&null_cfg, s));
@@ -167,8 +190,16 @@ pub fn run(o: &Options) -> Result<()> {
     let _ = writeln!(md, "{head} median days to detection |");
     let _ = writeln!(md, "|{}", "---|".repeat(ks.len() + 2));
     for &m in &Method::ALL {
-        let outs: Vec<SurgeOutcome> = evals.iter().map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m])).collect();
-        pod_table(&format!("{} (score ≥ {:.2})", m.as_str(), thresholds[&m]), &outs, &ks, &mut md);
+        let outs: Vec<SurgeOutcome> = evals
+            .iter()
+            .map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m]))
+            .collect();
+        pod_table(
+            &format!("{} (score ≥ {:.2})", m.as_str(), thresholds[&m]),
+            &outs,
+            &ks,
+            &mut md,
+        );
     }
     // R.
     let mut r_rows: Vec<(String, Vec<SurgeOutcome>)> = Vec::new();
@@ -180,15 +211,32 @@ pub fn run(o: &Options) -> Result<()> {
             pod_table(name, outs, &ks, &mut md);
         }
     }
-    let _ = writeln!(md, "\n### Surges: false alarms on held-out null worlds, PPV on the evaluation worlds\n");
+    let _ = writeln!(
+        md,
+        "\n### Surges: false alarms on held-out null worlds, PPV on the evaluation worlds\n"
+    );
     let _ = writeln!(md, "| detector | alarmed quiet series-weeks | of them with a holiday | false warnings per county-week | PPV |");
     let _ = writeln!(md, "|---|---|---|---|---|");
     for &m in &Method::ALL {
-        let null_outs: Vec<SurgeOutcome> = nulls.iter().map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m])).collect();
-        let eval_outs: Vec<SurgeOutcome> = evals.iter().map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m])).collect();
+        let null_outs: Vec<SurgeOutcome> = nulls
+            .iter()
+            .map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m]))
+            .collect();
+        let eval_outs: Vec<SurgeOutcome> = evals
+            .iter()
+            .map(|w| surge_outcome(&w.world, &w.scores[&m], thresholds[&m]))
+            .collect();
         let (fa, _, per_week, holiday) = fa_ppv(&null_outs);
         let (_, ppv, _, _) = fa_ppv(&eval_outs);
-        let _ = writeln!(md, "| {} | {} | {} | {} | {} |", m.as_str(), fmt_ci(&fa), fmt_ci(&holiday), fmt_ci(&per_week), fmt_ci(&ppv));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            m.as_str(),
+            fmt_ci(&fa),
+            fmt_ci(&holiday),
+            fmt_ci(&per_week),
+            fmt_ci(&ppv)
+        );
     }
     // Production thresholds.
     let _ = writeln!(
@@ -197,9 +245,19 @@ pub fn run(o: &Options) -> Result<()> {
         thresholds[&Method::GlmScan],
         red_thresholds[&Method::GlmScan]
     );
-    let prod_null: Vec<SurgeOutcome> = nulls.iter().map(|w| surge_outcome(&w.world, &w.scores[&Method::GlmScan], YELLOW_SCORE)).collect();
-    let prod_eval: Vec<SurgeOutcome> = evals.iter().map(|w| surge_outcome(&w.world, &w.scores[&Method::GlmScan], YELLOW_SCORE)).collect();
-    let _ = writeln!(md, "| production `glm_scan` ≥ {YELLOW_SCORE} |{}", "---|".repeat(0));
+    let prod_null: Vec<SurgeOutcome> = nulls
+        .iter()
+        .map(|w| surge_outcome(&w.world, &w.scores[&Method::GlmScan], YELLOW_SCORE))
+        .collect();
+    let prod_eval: Vec<SurgeOutcome> = evals
+        .iter()
+        .map(|w| surge_outcome(&w.world, &w.scores[&Method::GlmScan], YELLOW_SCORE))
+        .collect();
+    let _ = writeln!(
+        md,
+        "| production `glm_scan` ≥ {YELLOW_SCORE} |{}",
+        "---|".repeat(0)
+    );
     pod_table("glm_scan (production)", &prod_eval, &ks, &mut md);
     let (prod_fa, prod_ppv, prod_week, _) = fa_ppv(&prod_null);
     let (_, prod_ppv_eval, _, _) = fa_ppv(&prod_eval);
@@ -218,13 +276,29 @@ pub fn run(o: &Options) -> Result<()> {
         let w = &evals[(s - 1) as usize].world;
         cluster_reports(w, &scan_cfg, top_p, s)
     });
-    let null_reports = par_map(&seeds(0, o.nulls), |i| cluster_reports(&nulls[i as usize].world, &scan_cfg, top_p, 77 + i));
-    let rises: Vec<World> = par_map(&seeds(30_000, o.rises), |s| {
-        World::generate(&WorldConfig { uniform_rise: true, ..null_cfg.clone() }, s)
+    let null_reports = par_map(&seeds(0, o.nulls), |i| {
+        cluster_reports(&nulls[i as usize].world, &scan_cfg, top_p, 77 + i)
     });
-    let rise_reports = par_map(&seeds(0, o.rises), |i| cluster_reports(&rises[i as usize], &scan_cfg, top_p, 99 + i));
-    eprintln!("clusters scanned in {:.0} s", started.elapsed().as_secs_f64());
-    let _ = writeln!(md, "### Clusters (space-time scan, daily, 3–10 villages × 7–28 days injected)\n");
+    let rises: Vec<World> = par_map(&seeds(30_000, o.rises), |s| {
+        World::generate(
+            &WorldConfig {
+                uniform_rise: true,
+                ..null_cfg.clone()
+            },
+            s,
+        )
+    });
+    let rise_reports = par_map(&seeds(0, o.rises), |i| {
+        cluster_reports(&rises[i as usize], &scan_cfg, top_p, 99 + i)
+    });
+    eprintln!(
+        "clusters scanned in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let _ = writeln!(
+        md,
+        "### Clusters (space-time scan, daily, 3–10 villages × 7–28 days injected)\n"
+    );
     let mut head = "| report at p ≤ |".to_string();
     for e in &cfg.cluster_excess {
         let _ = write!(head, " detected / ≤7 d, {e} extra a day |");
@@ -233,43 +307,104 @@ pub fn run(o: &Options) -> Result<()> {
     let _ = writeln!(md, "|{}", "---|".repeat(cfg.cluster_excess.len() + 6));
     let mut cluster_false_week: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for &p in &CLUSTER_PS {
-        let outs: Vec<_> = evals.iter().zip(&eval_reports).map(|(w, r)| cluster_outcome(&w.world, r, p)).collect();
+        let outs: Vec<_> = evals
+            .iter()
+            .zip(&eval_reports)
+            .map(|(w, r)| cluster_outcome(&w.world, r, p))
+            .collect();
         let mut row = format!("| {p:e} |");
         for &e in &cfg.cluster_excess {
-            let det: Vec<f64> = outs.iter().map(|o| frac(o.truths.iter().filter(|t| t.0 == e), |t| t.1)).collect();
-            let w7: Vec<f64> = outs.iter().map(|o| frac(o.truths.iter().filter(|t| t.0 == e), |t| t.2.is_some_and(|d| d < 7))).collect();
+            let det: Vec<f64> = outs
+                .iter()
+                .map(|o| frac(o.truths.iter().filter(|t| t.0 == e), |t| t.1))
+                .collect();
+            let w7: Vec<f64> = outs
+                .iter()
+                .map(|o| {
+                    frac(o.truths.iter().filter(|t| t.0 == e), |t| {
+                        t.2.is_some_and(|d| d < 7)
+                    })
+                })
+                .collect();
             let _ = write!(row, " {} / {} |", fmt_ci(&det), fmt_ci(&w7));
         }
-        let all7: Vec<f64> = outs.iter().map(|o| frac(o.truths.iter(), |t| t.2.is_some_and(|d| d < 7))).collect();
-        let mut delays: Vec<usize> = outs.iter().flat_map(|o| o.truths.iter().filter_map(|t| t.2)).collect();
+        let all7: Vec<f64> = outs
+            .iter()
+            .map(|o| frac(o.truths.iter(), |t| t.2.is_some_and(|d| d < 7)))
+            .collect();
+        let mut delays: Vec<usize> = outs
+            .iter()
+            .flat_map(|o| o.truths.iter().filter_map(|t| t.2))
+            .collect();
         delays.sort_unstable();
         let median = delays.get(delays.len() / 2).copied().unwrap_or(0);
         let null_false: Vec<f64> = nulls
             .iter()
             .zip(&null_reports)
-            .map(|(w, r)| cluster_outcome(&w.world, r, p).episodes.iter().filter(|e| !e.truly).count() as f64 / 12.0)
+            .map(|(w, r)| {
+                cluster_outcome(&w.world, r, p)
+                    .episodes
+                    .iter()
+                    .filter(|e| !e.truly)
+                    .count() as f64
+                    / 12.0
+            })
             .collect();
         let rise_false: Vec<f64> = rises
             .iter()
             .zip(&rise_reports)
-            .map(|(w, r)| cluster_outcome(w, r, p).episodes.iter().filter(|e| !e.truly).count() as f64 / 12.0)
+            .map(|(w, r)| {
+                cluster_outcome(w, r, p)
+                    .episodes
+                    .iter()
+                    .filter(|e| !e.truly)
+                    .count() as f64
+                    / 12.0
+            })
             .collect();
         let ppv: Vec<f64> = outs
             .iter()
             .filter(|o| !o.episodes.is_empty())
             .map(|o| o.episodes.iter().filter(|e| e.truly).count() as f64 / o.episodes.len() as f64)
             .collect();
-        cluster_false_week.insert(p.to_bits(), null_false.iter().map(|m| m * 12.0 / 52.0).collect());
-        let _ = writeln!(md, "{row} {} | {median} | {} | {} | {} |", fmt_ci(&all7), fmt_ci(&null_false), fmt_ci(&rise_false), fmt_ci(&ppv));
+        cluster_false_week.insert(
+            p.to_bits(),
+            null_false.iter().map(|m| m * 12.0 / 52.0).collect(),
+        );
+        let _ = writeln!(
+            md,
+            "{row} {} | {median} | {} | {} | {} |",
+            fmt_ci(&all7),
+            fmt_ci(&null_false),
+            fmt_ci(&rise_false),
+            fmt_ci(&ppv)
+        );
     }
     let _ = writeln!(md, "\n### Workload under the null (production thresholds: surges ≥ {YELLOW_SCORE}, clusters p ≤ {:e})\n", fengqiao_surveillance::scan::YELLOW_P);
-    let clusters_week = cluster_false_week.get(&fengqiao_surveillance::scan::YELLOW_P.to_bits()).cloned().unwrap_or_default();
-    let workload: Vec<f64> = prod_week.iter().zip(&clusters_week).map(|(a, b)| a + b).collect();
-    let _ = writeln!(md, "Red + yellow warnings per county-week: {} (surges {}, clusters {}).\n", fmt_ci(&workload), fmt_ci(&prod_week), fmt_ci(&clusters_week));
+    let clusters_week = cluster_false_week
+        .get(&fengqiao_surveillance::scan::YELLOW_P.to_bits())
+        .cloned()
+        .unwrap_or_default();
+    let workload: Vec<f64> = prod_week
+        .iter()
+        .zip(&clusters_week)
+        .map(|(a, b)| a + b)
+        .collect();
+    let _ = writeln!(
+        md,
+        "Red + yellow warnings per county-week: {} (surges {}, clusters {}).\n",
+        fmt_ci(&workload),
+        fmt_ci(&prod_week),
+        fmt_ci(&clusters_week)
+    );
     let _ = r_rows;
     // Speed.
     speed(o.speed_villages, &mut md);
-    let _ = writeln!(md, "\nTotal bench time {:.0} s.", started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        md,
+        "\nTotal bench time {:.0} s.",
+        started.elapsed().as_secs_f64()
+    );
     println!("{md}");
     Ok(())
 }
@@ -353,8 +488,15 @@ for (m in c("C1","C2","C3")) {
 
 /// Runs farringtonFlexible and earsC on the calibration worlds' series (all) and the evaluation
 /// worlds' injected series; returns their outcomes as table rows.
-fn run_r(calib: &[WorldResult], evals: &[WorldResult], md: &mut String) -> Result<Vec<(String, Vec<SurgeOutcome>)>> {
-    let which = std::process::Command::new("Rscript").arg("-e").arg("suppressMessages(library(surveillance))").output();
+fn run_r(
+    calib: &[WorldResult],
+    evals: &[WorldResult],
+    md: &mut String,
+) -> Result<Vec<(String, Vec<SurgeOutcome>)>> {
+    let which = std::process::Command::new("Rscript")
+        .arg("-e")
+        .arg("suppressMessages(library(surveillance))")
+        .output();
     match which {
         Ok(out) if out.status.success() => {}
         _ => bail!("Rscript with the surveillance package is needed (Debian: apt-get install r-cran-surveillance), or pass --without-r"),
@@ -404,43 +546,77 @@ fn run_r(calib: &[WorldResult], evals: &[WorldResult], md: &mut String) -> Resul
     if !status.success() {
         bail!("Rscript failed: {status}");
     }
-    eprintln!("R ran {} series in {:.0} s", rows.len(), t0.elapsed().as_secs_f64());
+    eprintln!(
+        "R ran {} series in {:.0} s",
+        rows.len(),
+        t0.elapsed().as_secs_f64()
+    );
     let read = |name: &str| -> Result<Vec<Vec<f64>>> {
-        let text = std::fs::read_to_string(dir.path().join(name)).with_context(|| format!("reading R's {name}"))?;
+        let text = std::fs::read_to_string(dir.path().join(name))
+            .with_context(|| format!("reading R's {name}"))?;
         Ok(text
             .lines()
-            .map(|l| l.split(',').map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN)).collect())
+            .map(|l| {
+                l.split(',')
+                    .map(|v| v.trim().parse::<f64>().unwrap_or(f64::NAN))
+                    .collect()
+            })
             .collect())
     };
     let ff = read("ff.csv")?;
     if ff.len() != rows.len() {
-        bail!("R returned {} farringtonFlexible rows for {} series", ff.len(), rows.len());
+        bail!(
+            "R returned {} farringtonFlexible rows for {} series",
+            ff.len(),
+            rows.len()
+        );
     }
     let mut out = Vec::new();
     // farringtonFlexible: weekly p-values → score on the week's last day; calibrate like ours.
-    let to_scores = |vals: &[Vec<f64>], weekly_scores: bool| -> (Vec<SeriesScores>, Vec<SeriesScores>) {
-        let mut cal: Vec<SeriesScores> = (0..calib.len()).map(|_| BTreeMap::new()).collect();
-        let mut ev: Vec<SeriesScores> = (0..evals.len()).map(|_| BTreeMap::new()).collect();
-        for ((idx, is_cal, s), v) in rows.iter().zip(vals) {
-            let daily_scores = if weekly_scores {
-                let sc: Vec<f64> = v.iter().map(|p| if p.is_finite() { -p.max(1e-300).log10() } else { f64::NEG_INFINITY }).collect();
-                weekly_to_daily(&sc, days)
-            } else {
-                v.iter().map(|a| if *a > 0.5 { 1.0 } else { 0.0 }).collect()
-            };
-            if *is_cal {
-                cal[*idx].insert(*s, daily_scores);
-            } else {
-                ev[*idx].insert(*s, daily_scores);
+    let to_scores =
+        |vals: &[Vec<f64>], weekly_scores: bool| -> (Vec<SeriesScores>, Vec<SeriesScores>) {
+            let mut cal: Vec<SeriesScores> = (0..calib.len()).map(|_| BTreeMap::new()).collect();
+            let mut ev: Vec<SeriesScores> = (0..evals.len()).map(|_| BTreeMap::new()).collect();
+            for ((idx, is_cal, s), v) in rows.iter().zip(vals) {
+                let daily_scores = if weekly_scores {
+                    let sc: Vec<f64> = v
+                        .iter()
+                        .map(|p| {
+                            if p.is_finite() {
+                                -p.max(1e-300).log10()
+                            } else {
+                                f64::NEG_INFINITY
+                            }
+                        })
+                        .collect();
+                    weekly_to_daily(&sc, days)
+                } else {
+                    v.iter().map(|a| if *a > 0.5 { 1.0 } else { 0.0 }).collect()
+                };
+                if *is_cal {
+                    cal[*idx].insert(*s, daily_scores);
+                } else {
+                    ev[*idx].insert(*s, daily_scores);
+                }
             }
-        }
-        (cal, ev)
-    };
+            (cal, ev)
+        };
     let (cal, ev) = to_scores(&ff, true);
-    let maxima: Vec<f64> = cal.iter().zip(calib).flat_map(|(sc, w)| quiet_week_maxima(sc, &touched(&w.world))).collect();
+    let maxima: Vec<f64> = cal
+        .iter()
+        .zip(calib)
+        .flat_map(|(sc, w)| quiet_week_maxima(sc, &touched(&w.world)))
+        .collect();
     let threshold = calibrate(maxima, FA_RATE);
-    let outs: Vec<SurgeOutcome> = ev.iter().zip(evals).map(|(sc, w)| surge_outcome(&w.world, sc, threshold)).collect();
-    out.push((format!("R farringtonFlexible, weekly (−log₁₀ p ≥ {threshold:.2})"), outs));
+    let outs: Vec<SurgeOutcome> = ev
+        .iter()
+        .zip(evals)
+        .map(|(sc, w)| surge_outcome(&w.world, sc, threshold))
+        .collect();
+    out.push((
+        format!("R farringtonFlexible, weekly (−log₁₀ p ≥ {threshold:.2})"),
+        outs,
+    ));
     for m in ["C1", "C2", "C3"] {
         let alarms = read(&format!("ears{m}.csv"))?;
         let (cal, ev) = to_scores(&alarms, false);
@@ -452,8 +628,18 @@ fn run_r(calib: &[WorldResult], evals: &[WorldResult], md: &mut String) -> Resul
                 o.alarmed_quiet_weeks as f64 / o.quiet_weeks.max(1) as f64
             })
             .collect();
-        let outs: Vec<SurgeOutcome> = ev.iter().zip(evals).map(|(sc, w)| surge_outcome(&w.world, sc, 0.5)).collect();
-        out.push((format!("R earsC {m}, α = 0.001 (its own false-alarm rate {})", fmt_ci(&fa)), outs));
+        let outs: Vec<SurgeOutcome> = ev
+            .iter()
+            .zip(evals)
+            .map(|(sc, w)| surge_outcome(&w.world, sc, 0.5))
+            .collect();
+        out.push((
+            format!(
+                "R earsC {m}, α = 0.001 (its own false-alarm rate {})",
+                fmt_ci(&fa)
+            ),
+            outs,
+        ));
     }
     let _ = md;
     Ok(out)

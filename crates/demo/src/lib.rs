@@ -1213,11 +1213,7 @@ pub fn labelled_corpus(seed: u64, n: u64, until: NaiveDate) -> Result<Vec<Labell
 /// five days was looked at by a responsible unit's leader — one in three closed as a normal
 /// fluctuation, the others acknowledged and handled (joint visit and mediation), and half of
 /// those closed by the centre. Deterministic by warning id. Returns how many were acted on.
-pub async fn act_on_warnings(
-    store: &dyn Store,
-    today: NaiveDate,
-    now: Millis,
-) -> Result<usize> {
+pub async fn act_on_warnings(store: &dyn Store, today: NaiveDate, now: Millis) -> Result<usize> {
     use fengqiao_domain::warning::WarningAction as A;
     let live = store
         .list_warnings(&fengqiao_store::WarningFilter {
@@ -1244,7 +1240,12 @@ pub async fn act_on_warnings(
             0 => w.act(A::Close, by, "经核查为正常波动，已告知网格员持续关注", at)?,
             n => {
                 w.act(A::Acknowledge, by, "", at)?;
-                w.act(A::Handle, by, "司法所会同村调委会入户走访，召开协调会，逐户化解", at + 3_600_000)?;
+                w.act(
+                    A::Handle,
+                    by,
+                    "司法所会同村调委会入户走访，召开协调会，逐户化解",
+                    at + 3_600_000,
+                )?;
                 if n == 1 {
                     w.act(A::Close, by, "", at + 7_200_000)?;
                 }

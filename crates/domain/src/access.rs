@@ -310,8 +310,10 @@ pub fn authorize_warning(
         A::Raise | A::Update | A::Expire => return Err(DomainError::Forbidden),
     };
     let assigned = actor.unit_id.is_some_and(|u| w.unit_ids.contains(&u));
-    let centre = matches!(actor.role, Role::Dispatcher | Role::Supervisor | Role::Leader)
-        && path_within(&w.area_path, &actor.scope_path);
+    let centre = matches!(
+        actor.role,
+        Role::Dispatcher | Role::Supervisor | Role::Leader
+    ) && path_within(&w.area_path, &actor.scope_path);
     if can_view_warning(actor, w) && actor.role.permits(op) && (assigned || centre) {
         Ok(())
     } else {

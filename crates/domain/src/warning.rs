@@ -60,6 +60,15 @@ impl WarningStatus {
     }
 }
 
+/// An expected count for people: two decimals, or "<0.01" for what rounds to nothing.
+pub fn fmt_expected(x: f64) -> String {
+    if x > 0.0 && x < 0.005 {
+        "<0.01".to_string()
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 /// One day of the series behind a warning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SeriesPoint {
@@ -175,7 +184,10 @@ impl Warning {
             WarningKind::Cluster => {
                 s.kind == WarningKind::Cluster
                     && s.dispute_type == self.dispute_type
-                    && s.evidence.places.iter().any(|p| self.evidence.places.contains(p))
+                    && s.evidence
+                        .places
+                        .iter()
+                        .any(|p| self.evidence.places.contains(p))
             }
         };
         same && self.status.is_live()
@@ -213,8 +225,10 @@ impl Warning {
 
     /// Whether the warning expires on `today`.
     pub fn expires_on(&self, today: NaiveDate) -> bool {
-        matches!(self.status, WarningStatus::Open | WarningStatus::Acknowledged)
-            && (today - self.last_day).num_days() >= EXPIRE_AFTER_DAYS
+        matches!(
+            self.status,
+            WarningStatus::Open | WarningStatus::Acknowledged
+        ) && (today - self.last_day).num_days() >= EXPIRE_AFTER_DAYS
     }
 
     /// A person's action. Handling needs a note saying what was done; closing a warning nobody
@@ -298,17 +312,32 @@ mod tests {
     fn a_warning_lives_through_its_episode_and_ends_once() {
         let mut w = Warning::raise(signal(1, WarningLevel::Yellow), 1);
         assert!(w.continued_by(&signal(3, WarningLevel::Red)));
-        assert!(!w.continued_by(&signal(4, WarningLevel::Red)), "a gap of 3 days starts a new one");
+        assert!(
+            !w.continued_by(&signal(4, WarningLevel::Red)),
+            "a gap of 3 days starts a new one"
+        );
         w.update(signal(3, WarningLevel::Red), 2);
         assert_eq!(w.level, WarningLevel::Red);
         w.update(signal(4, WarningLevel::Yellow), 3);
-        assert_eq!(w.level, WarningLevel::Red, "the level never drops within an episode");
-        assert!(w.act(WarningAction::Handle, 7, "  ", 4).is_err(), "handling needs a note");
+        assert_eq!(
+            w.level,
+            WarningLevel::Red,
+            "the level never drops within an episode"
+        );
+        assert!(
+            w.act(WarningAction::Handle, 7, "  ", 4).is_err(),
+            "handling needs a note"
+        );
         w.act(WarningAction::Acknowledge, 7, "", 4).unwrap();
         assert!(w.act(WarningAction::Acknowledge, 7, "", 5).is_err());
-        w.act(WarningAction::Handle, 7, "村调委会入户调解", 6).unwrap();
+        w.act(WarningAction::Handle, 7, "村调委会入户调解", 6)
+            .unwrap();
         w.update(signal(5, WarningLevel::Yellow), 7);
-        assert_eq!(w.status, WarningStatus::Open, "a signal that persists reopens it");
+        assert_eq!(
+            w.status,
+            WarningStatus::Open,
+            "a signal that persists reopens it"
+        );
         w.act(WarningAction::Handle, 7, "联合调处", 8).unwrap();
         w.act(WarningAction::Close, 8, "", 9).unwrap();
         assert!(!w.status.is_live());
@@ -317,7 +346,16 @@ mod tests {
         let actions: Vec<_> = w.log.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(
             actions,
-            ["raise", "update", "update", "acknowledge", "handle", "update", "handle", "close"]
+            [
+                "raise",
+                "update",
+                "update",
+                "acknowledge",
+                "handle",
+                "update",
+                "handle",
+                "close"
+            ]
         );
     }
 
@@ -328,7 +366,8 @@ mod tests {
         assert!(w.expires_on(NaiveDate::from_ymd_opt(2025, 3, 15).unwrap_or_default()));
         let mut w2 = w.clone();
         assert!(w2.act(WarningAction::Close, 3, "", 2).is_err());
-        w2.act(WarningAction::Close, 3, "节前集中走访, 非异常", 2).unwrap();
+        w2.act(WarningAction::Close, 3, "节前集中走访, 非异常", 2)
+            .unwrap();
         assert_eq!(w2.status, WarningStatus::Closed);
     }
 }

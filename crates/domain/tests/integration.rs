@@ -145,7 +145,15 @@ fn lights_turn_yellow_then_red() {
 fn the_access_matrix() {
     use Operation as O;
     let oracle: &[(Role, &[O])] = &[
-        (Role::Leader, &[O::ReadCase, O::ViewStatistics]),
+        (
+            Role::Leader,
+            &[
+                O::ReadCase,
+                O::ViewStatistics,
+                O::ViewWarnings,
+                O::CloseWarning,
+            ],
+        ),
         (
             Role::Citizen,
             &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],
@@ -157,6 +165,20 @@ fn the_access_matrix() {
         }
     }
     for role in Role::ALL {
+        // Citizens, grid workers, mediators and experts see no area warnings.
+        assert_eq!(
+            role.permits(O::ViewWarnings),
+            !matches!(
+                role,
+                Role::Citizen | Role::GridWorker | Role::Mediator | Role::Expert
+            ),
+            "{role:?}"
+        );
+        assert_eq!(
+            role.permits(O::RunWarnings),
+            matches!(role, Role::Supervisor | Role::Admin),
+            "{role:?}"
+        );
         assert_eq!(
             role.permits(O::ManageReference),
             *role == Role::Admin,

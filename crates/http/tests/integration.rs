@@ -1219,3 +1219,174 @@ on_both!(
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     }
 );
+
+on_both!(
+    a_burst_of_disputes_raises_one_warning_that_the_units_handle,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let mut ids = Vec::new();
+        for _ in 0..6 {
+            let (s, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().unwrap());
+        }
+        // Only supervisors and admins run it on demand.
+        let leader = t.login("leader").await;
+        let (s, _) = t
+            .post(
+                "/api/v1/warnings/run",
+                &leader,
+                json!({"day": "2025-03-03"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let sup = t.login("supervisor").await;
+        let (s, r) = t
+            .post("/api/v1/warnings/run", &sup, json!({"day": "2025-03-03"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{}: {r}", t.backend);
+        assert!(r["raised"].as_u64().unwrap() >= 1, "{r}");
+        let (s, list) = t.get("/api/v1/warnings", &leader).await;
+        assert_eq!(s, StatusCode::OK);
+        let town = &VILLAGE_A[..9];
+        let surge = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| {
+                w["kind"] == "surge"
+                    && w["area_code"] == town
+                    && w["dispute_type"] == "neighbourhood"
+            })
+            .unwrap_or_else(|| panic!("a surge of neighbourhood disputes in the town: {list}"))
+            .clone();
+        assert_eq!(surge["status"], "open");
+        assert!(
+            surge["evidence"]["observed"].as_f64().unwrap() >= 6.0,
+            "{surge}"
+        );
+        let evidence_cases: Vec<i64> = surge["evidence"]["case_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        for id in &ids {
+            assert!(
+                evidence_cases.contains(id),
+                "case {id} in the evidence {evidence_cases:?}"
+            );
+        }
+        let units: Vec<i64> = surge["unit_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        assert!(!units.is_empty(), "responsible units assigned");
+        // Running the same day again continues the warning instead of raising a second one.
+        let (_, again) = t
+            .post("/api/v1/warnings/run", &sup, json!({"day": "2025-03-03"}))
+            .await;
+        assert_eq!(again["raised"], 0, "{again}");
+        let (_, list2) = t.get("/api/v1/warnings", &leader).await;
+        assert_eq!(
+            list2.as_array().unwrap().len(),
+            list.as_array().unwrap().len()
+        );
+        // The responsible unit's leader was told, and acts; the log keeps who did what.
+        let id = surge["id"].as_i64().unwrap();
+        let (_, ul) = t.get(&format!("/api/v1/units/{}", units[0]), &disp).await;
+        let leader_user = ul["leader_user_id"].as_i64();
+        let uid = leader_user.expect("demo units have leaders");
+        let mut unit_leader = String::new();
+        for i in 1..=13 {
+            let name = format!("u{i:02}leader");
+            if t.user_id(&name).await == uid {
+                unit_leader = name;
+            }
+        }
+        assert!(
+            !unit_leader.is_empty(),
+            "leader {uid} is a demo unit leader"
+        );
+        let notices = t.notices(&unit_leader, "warning_raised").await;
+        assert!(!notices.is_empty(), "{unit_leader} notified");
+        let ut = t.login(&unit_leader).await;
+        let act = |body: Value| {
+            let ut = ut.clone();
+            let t = &t;
+            async move {
+                t.post(&format!("/api/v1/warnings/{id}/actions"), &ut, body)
+                    .await
+            }
+        };
+        let (s, e) = act(json!({"action": "handle", "note": " "})).await;
+        assert_eq!(
+            s,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "handling needs a note: {e}"
+        );
+        let (s, w) = act(json!({"action": "acknowledge"})).await;
+        assert_eq!(
+            (s, w["status"].clone()),
+            (StatusCode::OK, json!("acknowledged")),
+            "{w}"
+        );
+        let (s, _) = act(json!({"action": "acknowledge"})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "not twice");
+        let (s, w) = act(json!({"action": "handle", "note": "司法所入户调解，清理通道"})).await;
+        assert_eq!((s, w["status"].clone()), (StatusCode::OK, json!("handled")));
+        let (s, w) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/actions"),
+                &leader,
+                json!({"action": "close"}),
+            )
+            .await;
+        assert_eq!(
+            (s, w["status"].clone()),
+            (StatusCode::OK, json!("closed")),
+            "{w}"
+        );
+        let actions: Vec<&str> = w["log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["raise", "update", "acknowledge", "handle", "close"]
+        );
+        // Out of reach: another town's unit gets "not found", a grid worker no warnings at all.
+        let other = t.login("u03leader").await;
+        let (s, _) = t.get(&format!("/api/v1/warnings/{id}"), &other).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/actions"),
+                &other,
+                json!({"action": "close", "note": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let grid = t.login("grid01").await;
+        let (s, _) = t.get("/api/v1/warnings", &grid).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, hot) = t.get("/api/v1/warnings/hotspots", &leader).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(hot["day"], "2025-03-03");
+        assert!(!hot["villages"].as_array().unwrap().is_empty());
+        // The cockpit counts what is still live.
+        let (_, c) = t.get("/api/v1/stats/cockpit", &leader).await;
+        let live = t
+            .get("/api/v1/warnings", &leader)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(c["open_warnings"].as_u64().unwrap() as usize, live);
+    }
+);

@@ -1359,7 +1359,11 @@ impl Store for SqliteStore {
                         .push_bind(now);
                 });
                 qb.push(" RETURNING id");
-                let id: i64 = qb.build_query_scalar().fetch_one(&mut *tx).await.map_err(db)?;
+                let id: i64 = qb
+                    .build_query_scalar()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 ids.push(id);
             } else {
                 let mut qb = QueryBuilder::<Sqlite>::new("UPDATE warnings SET status = ");
@@ -1392,7 +1396,10 @@ impl Store for SqliteStore {
         Ok(ids)
     }
 
-    async fn list_warnings(&self, f: &WarningFilter) -> Result<Vec<fengqiao_domain::warning::Warning>> {
+    async fn list_warnings(
+        &self,
+        f: &WarningFilter,
+    ) -> Result<Vec<fengqiao_domain::warning::Warning>> {
         if f.scope_path.is_none() && f.unit_id.is_none() {
             return Ok(Vec::new());
         }
@@ -1418,7 +1425,8 @@ impl Store for SqliteStore {
         if let Some(to) = f.to {
             qb.push(" AND first_day <= ").push_bind(to.to_string());
         }
-        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(f.limit.max(1)));
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(f.limit.max(1)));
         let rows = qb.build().fetch_all(&self.read).await.map_err(db)?;
         rows.iter()
             .map(|r| codec::warning_from_row(r.get::<i64, _>(0), &r.get::<String, _>(1)))

@@ -146,8 +146,8 @@ pub fn warning_json(w: &fengqiao_domain::warning::Warning) -> Result<String> {
 
 /// A stored warning: the body, with the row's id.
 pub fn warning_from_row(id: i64, body: &str) -> Result<fengqiao_domain::warning::Warning> {
-    let mut w: fengqiao_domain::warning::Warning =
-        serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("warning {id}: {e}")))?;
+    let mut w: fengqiao_domain::warning::Warning = serde_json::from_str(body)
+        .map_err(|e| StoreError::Corrupt(format!("warning {id}: {e}")))?;
     w.id = id;
     Ok(w)
 }

@@ -804,7 +804,11 @@ async fn warnings<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, user_a: 
             p_value: 2e-5,
             recurrence_days: None,
             window_days: 3,
-            series: vec![SeriesPoint { day, observed: 9.0, expected: Some(2.5) }],
+            series: vec![SeriesPoint {
+                day,
+                observed: 9.0,
+                expected: Some(2.5),
+            }],
             places: vec![node.code.clone()],
             case_ids: vec![1, 2],
         },
@@ -823,9 +827,16 @@ async fn warnings<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, user_a: 
         body: "城关镇 邻里纠纷".into(),
     };
     let before = s.list_notifications(user_a, true, 100).await.unwrap().len();
-    let ids = s.save_warnings(&[(wa.clone(), 0), (wb, 0)], &[note], T0).await.unwrap();
+    let ids = s
+        .save_warnings(&[(wa.clone(), 0), (wb, 0)], &[note], T0)
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 2);
-    assert_eq!(s.list_notifications(user_a, true, 100).await.unwrap().len(), before + 1, "notified with it");
+    assert_eq!(
+        s.list_notifications(user_a, true, 100).await.unwrap().len(),
+        before + 1,
+        "notified with it"
+    );
     let mut got = s.get_warning(ids[0]).await.unwrap().expect("stored");
     assert_eq!(got.id, ids[0]);
     assert_eq!(got.evidence, wa.evidence, "evidence round-trips");
@@ -838,20 +849,54 @@ async fn warnings<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, user_a: 
         ..Default::default()
     };
     let ids_of = |v: Vec<Warning>| v.into_iter().map(|w| w.id).collect::<Vec<_>>();
-    assert_eq!(ids_of(s.list_warnings(&list(Some(&town_a.path), None, false)).await.unwrap()), vec![ids[0]]);
-    assert_eq!(ids_of(s.list_warnings(&list(Some(&nodes[2].path), None, false)).await.unwrap()), vec![ids[1], ids[0]]);
-    assert_eq!(ids_of(s.list_warnings(&list(None, Some(unit_a), false)).await.unwrap()), vec![ids[0]]);
-    assert!(s.list_warnings(&list(None, None, false)).await.unwrap().is_empty(), "no scope sees nothing");
+    assert_eq!(
+        ids_of(
+            s.list_warnings(&list(Some(&town_a.path), None, false))
+                .await
+                .unwrap()
+        ),
+        vec![ids[0]]
+    );
+    assert_eq!(
+        ids_of(
+            s.list_warnings(&list(Some(&nodes[2].path), None, false))
+                .await
+                .unwrap()
+        ),
+        vec![ids[1], ids[0]]
+    );
+    assert_eq!(
+        ids_of(
+            s.list_warnings(&list(None, Some(unit_a), false))
+                .await
+                .unwrap()
+        ),
+        vec![ids[0]]
+    );
+    assert!(
+        s.list_warnings(&list(None, None, false))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no scope sees nothing"
+    );
     // Optimistic update; a stale version is refused.
     let version = warning_version(&got);
-    got.act(WarningAction::Acknowledge, user_a, "", T0 + 1).unwrap();
-    s.save_warnings(&[(got.clone(), version)], &[], T0 + 1).await.unwrap();
+    got.act(WarningAction::Acknowledge, user_a, "", T0 + 1)
+        .unwrap();
+    s.save_warnings(&[(got.clone(), version)], &[], T0 + 1)
+        .await
+        .unwrap();
     assert!(matches!(
-        s.save_warnings(&[(got.clone(), version)], &[], T0 + 2).await,
+        s.save_warnings(&[(got.clone(), version)], &[], T0 + 2)
+            .await,
         Err(StoreError::Conflict)
     ));
-    got.act(WarningAction::Close, user_a, "已化解", T0 + 3).unwrap();
-    s.save_warnings(&[(got.clone(), version + 1)], &[], T0 + 3).await.unwrap();
+    got.act(WarningAction::Close, user_a, "已化解", T0 + 3)
+        .unwrap();
+    s.save_warnings(&[(got.clone(), version + 1)], &[], T0 + 3)
+        .await
+        .unwrap();
     let live = ids_of(s.list_warnings(&list(Some("/"), None, true)).await.unwrap());
     assert_eq!(live, vec![ids[1]], "closed warnings are not live");
     let stored = s.get_warning(ids[0]).await.unwrap().unwrap();

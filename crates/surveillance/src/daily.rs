@@ -51,18 +51,37 @@ pub struct DailyResult {
 pub fn shares(counts: &[Vec<Vec<u32>>], kind: usize, range: std::ops::Range<usize>) -> Vec<f64> {
     let nv = counts.first().map_or(0, Vec::len);
     let all: Vec<f64> = (0..nv)
-        .map(|v| counts.iter().map(|k| k[v][range.clone()].iter().map(|&c| f64::from(c)).sum::<f64>()).sum())
+        .map(|v| {
+            counts
+                .iter()
+                .map(|k| {
+                    k[v][range.clone()]
+                        .iter()
+                        .map(|&c| f64::from(c))
+                        .sum::<f64>()
+                })
+                .sum()
+        })
         .collect();
     let all_total: f64 = all.iter().sum::<f64>().max(1.0);
     let own: Vec<f64> = (0..nv)
-        .map(|v| counts[kind][v][range.clone()].iter().map(|&c| f64::from(c)).sum())
+        .map(|v| {
+            counts[kind][v][range.clone()]
+                .iter()
+                .map(|&c| f64::from(c))
+                .sum()
+        })
         .collect();
     let own_total: f64 = own.iter().sum();
     const PRIOR: f64 = 20.0;
     own.iter()
         .zip(&all)
         .map(|(o, a)| {
-            let prior = if all_total > 0.0 { a / all_total } else { 1.0 / nv as f64 };
+            let prior = if all_total > 0.0 {
+                a / all_total
+            } else {
+                1.0 / nv as f64
+            };
             (o + PRIOR * prior.max(1e-6)) / (own_total + PRIOR)
         })
         .collect()
@@ -89,7 +108,10 @@ pub fn overdispersion(counts: &[Vec<Vec<u32>>], range: std::ops::Range<usize>) -
     let (mut num, mut den) = (0.0, 0.0);
     let days = range.len();
     for block in (0..days).step_by(28).filter(|b| b + 28 <= days) {
-        let n: f64 = per_day.iter().map(|d| d[block..block + 28].iter().sum::<f64>()).sum();
+        let n: f64 = per_day
+            .iter()
+            .map(|d| d[block..block + 28].iter().sum::<f64>())
+            .sum();
         for (v, d) in per_day.iter().enumerate() {
             let o: f64 = d[block..block + 28].iter().sum();
             let e = n * total[v] / all;
@@ -104,7 +126,12 @@ pub fn overdispersion(counts: &[Vec<Vec<u32>>], range: std::ops::Range<usize>) -
     }
 }
 
-pub fn run(county: &County<'_>, surge: &SurgeConfig, scan_cfg: &ScanConfig, seed: u64) -> DailyResult {
+pub fn run(
+    county: &County<'_>,
+    surge: &SurgeConfig,
+    scan_cfg: &ScanConfig,
+    seed: u64,
+) -> DailyResult {
     let n = county.days.len();
     let x: Vec<[f64; P]> = county.days.iter().map(covariates).collect();
     let kinds = county.counts.len();
@@ -145,7 +172,11 @@ pub fn run(county: &County<'_>, surge: &SurgeConfig, scan_cfg: &ScanConfig, seed
                     kind,
                     town,
                     today: *today,
-                    recent: y[from..].iter().zip(&sc).map(|(o, d)| (*o, d.expected)).collect(),
+                    recent: y[from..]
+                        .iter()
+                        .zip(&sc)
+                        .map(|(o, d)| (*o, d.expected))
+                        .collect(),
                 });
             }
         }
@@ -159,7 +190,10 @@ pub fn run(county: &County<'_>, surge: &SurgeConfig, scan_cfg: &ScanConfig, seed
     let od = overdispersion(county.counts, history.clone());
     for kind in 0..kinds {
         let share = shares(county.counts, kind, history.clone());
-        let recent: Vec<Vec<u32>> = county.counts[kind].iter().map(|c| c[window.clone()].to_vec()).collect();
+        let recent: Vec<Vec<u32>> = county.counts[kind]
+            .iter()
+            .map(|c| c[window.clone()].to_vec())
+            .collect();
         let total: f64 = recent.iter().flatten().map(|&c| f64::from(c)).sum();
         for v in 0..nv {
             observed[v] += recent[v].iter().map(|&c| f64::from(c)).sum::<f64>();
@@ -172,9 +206,17 @@ pub fn run(county: &County<'_>, surge: &SurgeConfig, scan_cfg: &ScanConfig, seed
             overdispersion: od,
         };
         let null = null_model(&input, scan_cfg, &mut rng);
-        clusters.extend(scan(&input, scan_cfg, &null).into_iter().map(|cluster| ClusterSignal { kind, cluster }));
+        clusters.extend(
+            scan(&input, scan_cfg, &null)
+                .into_iter()
+                .map(|cluster| ClusterSignal { kind, cluster }),
+        );
     }
-    let hot_nb: Vec<Vec<usize>> = county.neighbours.iter().map(|nb| nb.iter().take(6).copied().collect()).collect();
+    let hot_nb: Vec<Vec<usize>> = county
+        .neighbours
+        .iter()
+        .map(|nb| nb.iter().take(6).copied().collect())
+        .collect();
     DailyResult {
         surges,
         clusters,

@@ -203,7 +203,8 @@ pub fn normal_upper(z: f64) -> f64 {
         let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
         let y = t
             * (0.254_829_592
-                + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))))
+                + t * (-0.284_496_736
+                    + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))))
             * (-x * x).exp();
         if x >= 0.0 {
             y
@@ -223,18 +224,28 @@ mod tests {
         let mut f = 1.0f64;
         for n in 1..20u32 {
             f *= f64::from(n);
-            assert!((ln_gamma(f64::from(n) + 1.0) - f.ln()).abs() < 1e-10, "n = {n}");
+            assert!(
+                (ln_gamma(f64::from(n) + 1.0) - f.ln()).abs() < 1e-10,
+                "n = {n}"
+            );
         }
         assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
     }
 
     #[test]
     fn tails_sum_to_one_and_agree_both_ways() {
-        for d in [CountDist::poisson(3.2), CountDist::negbin(3.2, Some(1.5)), CountDist::poisson(0.05)] {
+        for d in [
+            CountDist::poisson(3.2),
+            CountDist::negbin(3.2, Some(1.5)),
+            CountDist::poisson(0.05),
+        ] {
             let mut cdf = 0.0;
             for k in 0..60u64 {
                 let tail = d.upper_tail(k);
-                assert!((tail + cdf - 1.0).abs() < 1e-9, "{d:?} k={k}: {tail} + {cdf}");
+                assert!(
+                    (tail + cdf - 1.0).abs() < 1e-9,
+                    "{d:?} k={k}: {tail} + {cdf}"
+                );
                 cdf += d.ln_pmf(k).exp();
             }
         }
@@ -252,6 +263,10 @@ mod tests {
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!((mean - 4.0).abs() < 0.05, "mean {mean}");
-        assert!((var - d.variance()).abs() < 0.4, "var {var} vs {}", d.variance());
+        assert!(
+            (var - d.variance()).abs() < 0.4,
+            "var {var} vs {}",
+            d.variance()
+        );
     }
 }

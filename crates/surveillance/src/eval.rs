@@ -58,7 +58,10 @@ pub fn weeks(days: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Maxima of the scores over quiet series-weeks (calibration input).
-pub fn quiet_week_maxima(scores: &SeriesScores, touched: &BTreeMap<SeriesId, Vec<bool>>) -> Vec<f64> {
+pub fn quiet_week_maxima(
+    scores: &SeriesScores,
+    touched: &BTreeMap<SeriesId, Vec<bool>>,
+) -> Vec<f64> {
     let mut out = Vec::new();
     for (s, sc) in scores {
         let quiet = touched.get(s);
@@ -79,7 +82,11 @@ pub fn calibrate(mut maxima: Vec<f64>, rate: f64) -> f64 {
     match maxima.get(allowed) {
         Some(v) if v.is_finite() => {
             // Strictly above the first week that must not alarm.
-            let above = maxima[..allowed].iter().copied().filter(|x| x > v).fold(f64::INFINITY, f64::min);
+            let above = maxima[..allowed]
+                .iter()
+                .copied()
+                .filter(|x| x > v)
+                .fold(f64::INFINITY, f64::min);
             if above.is_finite() {
                 (v + above) / 2.0
             } else {
@@ -110,7 +117,8 @@ pub fn surge_outcome(world: &World, scores: &SeriesScores, threshold: f64) -> Su
     for surge in &world.surges {
         let sc = &scores[&surge.series];
         let first = (surge.start..=surge.end).find(|&t| sc[t - from] >= threshold);
-        out.surges.push((surge.k, first.is_some(), first.map(|t| t - surge.start)));
+        out.surges
+            .push((surge.k, first.is_some(), first.map(|t| t - surge.start)));
     }
     for (s, sc) in scores {
         let marks = &touched[s];
@@ -157,7 +165,11 @@ pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
 /// Weekly totals aligned so the evaluated year starts a week: `(weeks, index of first evaluated week)`.
 pub fn weekly(series: &[f64], eval_from: usize) -> (Vec<f64>, usize) {
     let offset = eval_from % 7;
-    let w: Vec<f64> = series[offset..].chunks(7).filter(|c| c.len() == 7).map(|c| c.iter().sum()).collect();
+    let w: Vec<f64> = series[offset..]
+        .chunks(7)
+        .filter(|c| c.len() == 7)
+        .map(|c| c.iter().sum())
+        .collect();
     (w, (eval_from - offset) / 7)
 }
 
@@ -198,7 +210,12 @@ pub type ClusterReport = (usize, usize, Vec<usize>, usize, f64);
 
 /// Runs the scan on every evaluated day of every type (null model refreshed every 28 days) and
 /// keeps the clusters with `p ≤ report_p`.
-pub fn cluster_reports(world: &World, cfg: &ScanConfig, report_p: f64, seed: u64) -> Vec<ClusterReport> {
+pub fn cluster_reports(
+    world: &World,
+    cfg: &ScanConfig,
+    report_p: f64,
+    seed: u64,
+) -> Vec<ClusterReport> {
     use crate::daily::shares;
     use crate::dist::Rng;
     use crate::scan::{nearest, null_model, scan, ScanInput};
@@ -247,7 +264,11 @@ pub fn cluster_outcome(world: &World, reports: &[ClusterReport], p_max: f64) -> 
             .filter(|r| r.2.iter().any(|v| truth.villages.contains(v)))
             .map(|r| r.1)
             .min();
-        out.truths.push((truth.excess, first.is_some(), first.map(|t| t - truth.start)));
+        out.truths.push((
+            truth.excess,
+            first.is_some(),
+            first.map(|t| t - truth.start),
+        ));
     }
     let mut episodes: Vec<ClusterEpisode> = Vec::new();
     for &(kind, day, ref villages, reach, p) in reports {
@@ -273,10 +294,11 @@ pub fn cluster_outcome(world: &World, reports: &[ClusterReport], p_max: f64) -> 
         }
     }
     for e in &mut episodes {
-        e.truly = e
-            .villages
-            .iter()
-            .any(|&v| world.injected[e.kind][v][e.reach..=e.last].iter().any(|&c| c > 0));
+        e.truly = e.villages.iter().any(|&v| {
+            world.injected[e.kind][v][e.reach..=e.last]
+                .iter()
+                .any(|&c| c > 0)
+        });
     }
     out.episodes = episodes;
     out

@@ -73,13 +73,21 @@ impl Baseline {
             den += w * m * m;
         }
         let inv = if den > 0.0 { num / den } else { 0.0 };
-        let size = if inv > 1e-3 { Some((1.0 / inv).max(0.2)) } else { None };
+        let size = if inv > 1e-3 {
+            Some((1.0 / inv).max(0.2))
+        } else {
+            None
+        };
         Baseline { beta, size, floor }
     }
 }
 
 fn linpred(beta: &[f64; P], x: &[f64; P]) -> f64 {
-    beta.iter().zip(x).map(|(b, v)| b * v).sum::<f64>().clamp(-30.0, 30.0)
+    beta.iter()
+        .zip(x)
+        .map(|(b, v)| b * v)
+        .sum::<f64>()
+        .clamp(-30.0, 30.0)
 }
 
 fn pearson(y: &[f64], mu: &[f64], w: &[f64], p: usize) -> f64 {

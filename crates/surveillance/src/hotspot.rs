@@ -10,7 +10,9 @@ pub fn getis_ord(values: &[f64], neighbours: &[Vec<usize>]) -> Vec<f64> {
         return vec![0.0; values.len()];
     }
     let mean = values.iter().sum::<f64>() / n;
-    let s = (values.iter().map(|x| x * x).sum::<f64>() / n - mean * mean).max(0.0).sqrt();
+    let s = (values.iter().map(|x| x * x).sum::<f64>() / n - mean * mean)
+        .max(0.0)
+        .sqrt();
     neighbours
         .iter()
         .map(|nb| {
@@ -45,7 +47,12 @@ pub fn benjamini_hochberg(p: &[f64], q: f64) -> Vec<bool> {
 }
 
 /// Villages that are hot spots: Gi* > 0 and significant after FDR control at `q`.
-pub fn hotspots(observed: &[f64], expected: &[f64], neighbours: &[Vec<usize>], q: f64) -> Vec<(f64, bool)> {
+pub fn hotspots(
+    observed: &[f64],
+    expected: &[f64],
+    neighbours: &[Vec<usize>],
+    q: f64,
+) -> Vec<(f64, bool)> {
     let values: Vec<f64> = observed
         .iter()
         .zip(expected)
@@ -54,5 +61,8 @@ pub fn hotspots(observed: &[f64], expected: &[f64], neighbours: &[Vec<usize>], q
     let z = getis_ord(&values, neighbours);
     let p: Vec<f64> = z.iter().map(|&z| normal_upper(z)).collect();
     let hot = benjamini_hochberg(&p, q);
-    z.into_iter().zip(hot).map(|(z, h)| (z, h && z > 0.0)).collect()
+    z.into_iter()
+        .zip(hot)
+        .map(|(z, h)| (z, h && z > 0.0))
+        .collect()
 }

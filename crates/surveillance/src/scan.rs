@@ -55,7 +55,13 @@ pub fn nearest(points: &[(f64, f64)], k: usize) -> Vec<Vec<usize>> {
             others.sort_by(|a, b| a.0.total_cmp(&b.0).then((a.1 != i).cmp(&(b.1 != i))));
             // The village itself first even when two centroids coincide.
             let mut out = vec![i];
-            out.extend(others.into_iter().map(|(_, j)| j).filter(|&j| j != i).take(k.saturating_sub(1)));
+            out.extend(
+                others
+                    .into_iter()
+                    .map(|(_, j)| j)
+                    .filter(|&j| j != i)
+                    .take(k.saturating_sub(1)),
+            );
             out
         })
         .collect()
@@ -233,7 +239,11 @@ pub fn scan(input: &ScanInput<'_>, cfg: &ScanConfig, null: &Gumbel) -> Vec<Clust
             break;
         }
         let (score, size, w, observed, expected) = best[centre];
-        let villages: Vec<usize> = input.neighbours[centre].iter().take(size).copied().collect();
+        let villages: Vec<usize> = input.neighbours[centre]
+            .iter()
+            .take(size)
+            .copied()
+            .collect();
         if villages.iter().any(|&v| taken[v]) {
             continue;
         }

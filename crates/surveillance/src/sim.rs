@@ -123,8 +123,14 @@ impl World {
         let root = Rng::new(seed);
         let mut rng = root.fork(1);
         let days = day_infos(&china_2024_2026(), date(2023, 12, 1), date(2025, 12, 31));
-        let eval_from = days.iter().position(|d| d.date == date(2025, 1, 1)).unwrap_or(0);
-        let train_from = days.iter().position(|d| d.date == date(2024, 1, 1)).unwrap_or(0);
+        let eval_from = days
+            .iter()
+            .position(|d| d.date == date(2025, 1, 1))
+            .unwrap_or(0);
+        let train_from = days
+            .iter()
+            .position(|d| d.date == date(2024, 1, 1))
+            .unwrap_or(0);
         let n_days = days.len();
         // Villages on a jittered grid, towns as blocks of it.
         let (vx, vy) = (cfg.villages_x, cfg.villages_y);
@@ -132,7 +138,10 @@ impl World {
         let mut town_of = Vec::new();
         for j in 0..vy {
             for i in 0..vx {
-                points.push((i as f64 + 0.8 * rng.uniform(), j as f64 + 0.8 * rng.uniform()));
+                points.push((
+                    i as f64 + 0.8 * rng.uniform(),
+                    j as f64 + 0.8 * rng.uniform(),
+                ));
                 let tx = i * cfg.towns_x / vx;
                 let ty = j * cfg.towns_y / vy;
                 town_of.push(ty * cfg.towns_x + tx);
@@ -152,15 +161,23 @@ impl World {
             w.into_iter().map(|v| v / s).collect()
         };
         let amp: Vec<f64> = (0..cfg.kinds).map(|_| 0.3 * rng.uniform()).collect();
-        let phase: Vec<f64> = (0..cfg.kinds).map(|_| std::f64::consts::TAU * rng.uniform()).collect();
-        let festival: Vec<f64> = (0..cfg.kinds).map(|j| if j % 5 == 1 { 1.7 } else { 1.1 }).collect();
+        let phase: Vec<f64> = (0..cfg.kinds)
+            .map(|_| std::f64::consts::TAU * rng.uniform())
+            .collect();
+        let festival: Vec<f64> = (0..cfg.kinds)
+            .map(|j| if j % 5 == 1 { 1.7 } else { 1.1 })
+            .collect();
         // Shared day effects.
         let day_effect: Vec<f64> = (0..n_days).map(|_| rng.gamma(30.0) / 30.0).collect();
         let months = n_days / 30 + 1;
-        let village_month: Vec<Vec<f64>> =
-            (0..nv).map(|_| (0..months).map(|_| rng.gamma(10.0) / 10.0).collect()).collect();
+        let village_month: Vec<Vec<f64>> = (0..nv)
+            .map(|_| (0..months).map(|_| rng.gamma(10.0) / 10.0).collect())
+            .collect();
         let mut counts = vec![vec![vec![0u32; n_days]; nv]; cfg.kinds];
-        let rise_from = days.iter().position(|d| d.date == date(2025, 5, 12)).unwrap_or(0);
+        let rise_from = days
+            .iter()
+            .position(|d| d.date == date(2025, 5, 12))
+            .unwrap_or(0);
         for (t, d) in days.iter().enumerate() {
             let mut m = if d.rest { 0.45 } else { 1.0 };
             if d.after_rest {
@@ -173,12 +190,18 @@ impl World {
                 None => {}
             }
             let trend = 1.0 + 0.05 * (t as f64 / 365.0);
-            let rise = if cfg.uniform_rise && t >= rise_from && t < rise_from + 28 { 1.3 } else { 1.0 };
-            let angle = std::f64::consts::TAU * f64::from(chrono::Datelike::ordinal0(&d.date)) / 365.25;
+            let rise = if cfg.uniform_rise && t >= rise_from && t < rise_from + 28 {
+                1.3
+            } else {
+                1.0
+            };
+            let angle =
+                std::f64::consts::TAU * f64::from(chrono::Datelike::ordinal0(&d.date)) / 365.25;
             for j in 0..cfg.kinds {
                 let season = 1.0 + amp[j] * (angle + phase[j]).sin();
                 let fest = if d.pre_festival { festival[j] } else { 1.0 };
-                let base = cfg.daily_mean * shares[j] * m * trend * rise * season * fest * day_effect[t];
+                let base =
+                    cfg.daily_mean * shares[j] * m * trend * rise * season * fest * day_effect[t];
                 for v in 0..nv {
                     let lambda = base * weight[v] * village_month[v][t / 30];
                     counts[j][v][t] = rng.poisson(lambda) as u32;
@@ -251,7 +274,11 @@ impl World {
     }
 
     fn random_series(&self, rng: &mut Rng) -> SeriesId {
-        let town = if rng.uniform() < 0.5 { None } else { Some(rng.below(self.towns)) };
+        let town = if rng.uniform() < 0.5 {
+            None
+        } else {
+            Some(rng.below(self.towns))
+        };
         SeriesId {
             town,
             kind: rng.below(self.kinds),
@@ -345,7 +372,10 @@ impl World {
         let mut out = Vec::new();
         for kind in 0..self.kinds {
             for t in 0..self.towns {
-                out.push(SeriesId { town: Some(t), kind });
+                out.push(SeriesId {
+                    town: Some(t),
+                    kind,
+                });
             }
             out.push(SeriesId { town: None, kind });
         }

@@ -188,7 +188,11 @@ fn regression(
             let end = t.saturating_sub(cfg.guard);
             let begin = end.saturating_sub(cfg.window);
             let prior = reference.map(|r| Baseline::fit(&x[begin..end], &r[begin..end]));
-            model = Some(Baseline::fit_with_prior(&x[begin..end], &y[begin..end], prior.as_ref()));
+            model = Some(Baseline::fit_with_prior(
+                &x[begin..end],
+                &y[begin..end],
+                prior.as_ref(),
+            ));
             fitted_at = t;
         }
         let Some(b) = model.as_ref() else { continue };

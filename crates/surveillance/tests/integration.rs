@@ -20,8 +20,14 @@ fn the_baseline_recovers_the_calendar_effects_it_was_simulated_with() {
     let weekend = b.beta[5].exp();
     let festival = b.beta[7].exp();
     assert!((weekend - 0.45).abs() < 0.05, "weekend effect {weekend}");
-    assert!((festival - 0.3).abs() < 0.08, "Spring Festival effect {festival}");
-    assert!(b.size.is_some(), "the county-day effect shows as overdispersion");
+    assert!(
+        (festival - 0.3).abs() < 0.08,
+        "Spring Festival effect {festival}"
+    );
+    assert!(
+        b.size.is_some(),
+        "the county-day effect shows as overdispersion"
+    );
 }
 
 #[test]
@@ -31,13 +37,23 @@ fn surges_are_found_and_quiet_series_stay_quiet() {
     let o = surge_outcome(&w, &scores, YELLOW_SCORE);
     let big: Vec<_> = o.surges.iter().filter(|s| s.0 >= 10.0).collect();
     assert_eq!(big.len(), 4);
-    assert!(big.iter().filter(|s| s.1).count() >= 3, "k = 10 surges detected: {big:?}");
+    assert!(
+        big.iter().filter(|s| s.1).count() >= 3,
+        "k = 10 surges detected: {big:?}"
+    );
     let fa = o.alarmed_quiet_weeks as f64 / o.quiet_weeks as f64;
     assert!(fa < 0.02, "alarmed quiet series-weeks {fa}");
     // EARS on the same data alarms on holidays far more often than the calendar-aware baseline.
     let null = World::generate(&WorldConfig::default().null(), 12);
-    let ours = surge_outcome(&null, &surge_scores(&null, Method::GlmScan, &SurgeConfig::default()), YELLOW_SCORE);
-    assert!(ours.alarmed_holiday_weeks * 50 <= ours.holiday_weeks.max(1) * 2, "{ours:?}");
+    let ours = surge_outcome(
+        &null,
+        &surge_scores(&null, Method::GlmScan, &SurgeConfig::default()),
+        YELLOW_SCORE,
+    );
+    assert!(
+        ours.alarmed_holiday_weeks * 50 <= ours.holiday_weeks.max(1) * 2,
+        "{ours:?}"
+    );
 }
 
 #[test]
@@ -56,14 +72,37 @@ fn an_injected_cluster_is_found_and_a_county_wide_rise_is_not_a_cluster() {
     let reports = cluster_reports(&w, &scan_cfg, 1e-4, 1);
     let o = cluster_outcome(&w, &reports, 1e-4);
     assert_eq!(o.truths.len(), 2);
-    assert!(o.truths.iter().all(|t| t.1), "both clusters found: {:?}", o.truths);
+    assert!(
+        o.truths.iter().all(|t| t.1),
+        "both clusters found: {:?}",
+        o.truths
+    );
     // A uniform 30 % rise everywhere: conditioning on the daily totals keeps it out.
-    let rise = World::generate(&WorldConfig { uniform_rise: true, ..WorldConfig::default().null() }, 22);
+    let rise = World::generate(
+        &WorldConfig {
+            uniform_rise: true,
+            ..WorldConfig::default().null()
+        },
+        22,
+    );
     let neighbours = nearest(&rise.points, 10);
-    let day = rise.days.iter().position(|d| d.date.to_string() == "2025-06-01").unwrap();
-    let share = fengqiao_surveillance::daily::shares(&rise.counts, 0, rise.eval_from - 365..rise.eval_from);
-    let recent: Vec<Vec<u32>> = rise.counts[0].iter().map(|c| c[day - 27..=day].to_vec()).collect();
-    let input = ScanInput { counts: &recent, share: &share, neighbours: &neighbours, overdispersion: 0.1 };
+    let day = rise
+        .days
+        .iter()
+        .position(|d| d.date.to_string() == "2025-06-01")
+        .unwrap();
+    let share =
+        fengqiao_surveillance::daily::shares(&rise.counts, 0, rise.eval_from - 365..rise.eval_from);
+    let recent: Vec<Vec<u32>> = rise.counts[0]
+        .iter()
+        .map(|c| c[day - 27..=day].to_vec())
+        .collect();
+    let input = ScanInput {
+        counts: &recent,
+        share: &share,
+        neighbours: &neighbours,
+        overdispersion: 0.1,
+    };
     let g = null_model(&input, &scan_cfg, &mut Rng::new(5));
     let found = scan(&input, &scan_cfg, &g);
     assert!(found.iter().all(|c| c.p > 1e-4), "{found:?}");
@@ -71,7 +110,9 @@ fn an_injected_cluster_is_found_and_a_county_wide_rise_is_not_a_cluster() {
 
 #[test]
 fn hotspots_are_where_the_excess_is() {
-    let points: Vec<(f64, f64)> = (0..100).map(|i| ((i % 10) as f64, (i / 10) as f64)).collect();
+    let points: Vec<(f64, f64)> = (0..100)
+        .map(|i| ((i % 10) as f64, (i / 10) as f64))
+        .collect();
     let nb = nearest(&points, 6);
     let expected = vec![5.0; 100];
     let mut observed = expected.clone();
@@ -81,7 +122,10 @@ fn hotspots_are_where_the_excess_is() {
     let h = hotspots(&observed, &expected, &nb, 0.05);
     assert!(h[44].1 && h[55].1, "the block is hot");
     assert!(!h[0].1 && !h[99].1, "far corners are not");
-    assert_eq!(benjamini_hochberg(&[0.001, 0.5, 0.02, 0.04], 0.05), vec![true, false, true, false]);
+    assert_eq!(
+        benjamini_hochberg(&[0.001, 0.5, 0.02, 0.04], 0.05),
+        vec![true, false, true, false]
+    );
 }
 
 proptest! {

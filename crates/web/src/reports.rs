@@ -346,7 +346,9 @@ pub fn monthly_doc(t: &Tr, r: &MonthlyReport) -> ReportDoc {
         },
     ];
     {
-        let count = |f: &dyn Fn(&fengqiao_app::reports::ReportWarning) -> bool| r.warnings.iter().filter(|w| f(w)).count().to_string();
+        let count = |f: &dyn Fn(&fengqiao_app::reports::ReportWarning) -> bool| {
+            r.warnings.iter().filter(|w| f(w)).count().to_string()
+        };
         use fengqiao_domain::warning::{WarningLevel as L, WarningStatus as S};
         let summary = t
             .s("report.warnings_text")
@@ -356,7 +358,10 @@ pub fn monthly_doc(t: &Tr, r: &MonthlyReport) -> ReportDoc {
             .replace("{handled}", &count(&|w| w.status == S::Handled))
             .replace("{closed}", &count(&|w| w.status == S::Closed))
             .replace("{expired}", &count(&|w| w.status == S::Expired))
-            .replace("{live}", &count(&|w| matches!(w.status, S::Open | S::Acknowledged)));
+            .replace(
+                "{live}",
+                &count(&|w| matches!(w.status, S::Open | S::Acknowledged)),
+            );
         sections.push(Section {
             heading: t.s("report.warnings").into(),
             paras: vec![summary],
@@ -380,8 +385,16 @@ pub fn monthly_doc(t: &Tr, r: &MonthlyReport) -> ReportDoc {
                             t.label("warning_kind", w.kind.as_str()),
                             t.label("type", w.dispute_type.as_str()),
                             w.area.clone(),
-                            if w.first_day == w.last_day { w.first_day.clone() } else { format!("{}–{}", w.first_day, w.last_day) },
-                            format!("{} / {:.1}", w.observed, w.expected),
+                            if w.first_day == w.last_day {
+                                w.first_day.clone()
+                            } else {
+                                format!("{}–{}", w.first_day, w.last_day)
+                            },
+                            format!(
+                                "{} / {}",
+                                w.observed,
+                                fengqiao_domain::warning::fmt_expected(w.expected)
+                            ),
                             t.label("warning_status", w.status.as_str()),
                             w.handling.clone(),
                         ]

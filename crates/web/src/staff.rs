@@ -253,7 +253,10 @@ pub async fn workbench(State(app): State<Arc<App>>, t: Tr, web: Web) -> Response
         .role
         .permits(fengqiao_domain::access::Operation::ViewWarnings)
     {
-        app.list_warnings(&s.actor, true, 1000).await.ok().map(|w| w.len())
+        app.list_warnings(&s.actor, true, 1000)
+            .await
+            .ok()
+            .map(|w| w.len())
     } else {
         None
     };

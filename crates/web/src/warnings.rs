@@ -1,7 +1,7 @@
 //! The warnings pages: `/warnings` (live ones by default, `?all=1` for every one), a warning's
 //! page with its evidence (the series as an SVG chart, the numbers, the places, the cases) and
 //! its log, and the forms to acknowledge, record handling and close it. Supervisors and admins
-//! can run the early warning for yesterday from the list.
+//! can run the early warning on today's cases so far from the list.
 use crate::i18n::Tr;
 use crate::session::Web;
 use crate::staff::{to_login, Fields};
@@ -54,7 +54,7 @@ fn row(t: &Tr, w: &Warning) -> Row {
         status: w.status.as_str().into(),
         status_label: t.label("warning_status", w.status.as_str()),
         observed: format!("{}", w.evidence.observed),
-        expected: format!("{:.1}", w.evidence.expected),
+        expected: fengqiao_domain::warning::fmt_expected(w.evidence.expected),
     }
 }
 
@@ -71,7 +71,12 @@ pub struct ListPage {
 }
 
 /// `/warnings[?all=1]`.
-pub async fn list(State(app): State<Arc<App>>, t: Tr, web: Web, Query(p): Query<ListParams>) -> Response {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(p): Query<ListParams>,
+) -> Response {
     list_response(&app, t, &web, p.all.is_some(), String::new()).await
 }
 
@@ -93,7 +98,7 @@ async fn list_response(app: &App, t: Tr, web: &Web, all: bool, message: String) 
     }
 }
 
-/// `POST /warnings/run`: the early warning for yesterday, now.
+/// `POST /warnings/run`: the early warning for today so far, now.
 pub async fn run(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
     let f = Fields::parse(&body);
     let Some((s, _)) = &web.session else {
@@ -162,7 +167,11 @@ pub fn chart(w: &Warning) -> String {
     let window_start = pts.len().saturating_sub(w.evidence.window_days as usize);
     for (i, p) in pts.iter().enumerate() {
         let x = pad + i as f64 * bw;
-        let fill = if i >= window_start { "#c0392b" } else { "#7f8c8d" };
+        let fill = if i >= window_start {
+            "#c0392b"
+        } else {
+            "#7f8c8d"
+        };
         svg.push_str(&format!(
             r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{fill}"><title>{} {}</title></rect>"##,
             x + 1.0,
@@ -176,7 +185,10 @@ pub fn chart(w: &Warning) -> String {
     let line: Vec<String> = pts
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.expected.map(|e| format!("{:.1},{:.1}", pad + (i as f64 + 0.5) * bw, y(e))))
+        .filter_map(|(i, p)| {
+            p.expected
+                .map(|e| format!("{:.1},{:.1}", pad + (i as f64 + 0.5) * bw, y(e)))
+        })
         .collect();
     if line.len() > 1 {
         svg.push_str(&format!(
@@ -196,7 +208,14 @@ pub fn chart(w: &Warning) -> String {
     svg
 }
 
-async fn page_response(app: &App, t: Tr, web: &Web, id: i64, message: String, status: StatusCode) -> Response {
+async fn page_response(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    id: i64,
+    message: String,
+    status: StatusCode,
+) -> Response {
     let Some((s, _)) = &web.session else {
         return to_login(&format!("/warnings/{id}"));
     };
@@ -231,18 +250,34 @@ async fn page_response(app: &App, t: Tr, web: &Web, id: i64, message: String, st
             note: e.note.clone(),
         });
     }
-    let actions = [WarningAction::Acknowledge, WarningAction::Handle, WarningAction::Close]
-        .into_iter()
-        .filter(|a| authorize_warning(&s.actor, *a, &w).is_ok() && w.clone().act(*a, s.actor.user_id, "x", 0).is_ok())
-        .map(|a| (a.as_str().to_string(), t.label("warning_action", a.as_str())))
-        .collect();
+    let actions = [
+        WarningAction::Acknowledge,
+        WarningAction::Handle,
+        WarningAction::Close,
+    ]
+    .into_iter()
+    .filter(|a| {
+        authorize_warning(&s.actor, *a, &w).is_ok()
+            && w.clone().act(*a, s.actor.user_id, "x", 0).is_ok()
+    })
+    .map(|a| {
+        (
+            a.as_str().to_string(),
+            t.label("warning_action", a.as_str()),
+        )
+    })
+    .collect();
     let today = local_date(app.now());
     let from = w.last_day - chrono::Duration::days(i64::from(w.evidence.window_days.max(1)) - 1);
     let node = w.evidence.places.first().cloned().unwrap_or_default();
     let cases_link = format!(
         "/cases?dispute_type={}&node_code={}&from={from}&to={}",
         w.dispute_type.as_str(),
-        if w.evidence.places.len() == 1 { node } else { w.area_code.clone() },
+        if w.evidence.places.len() == 1 {
+            node
+        } else {
+            w.area_code.clone()
+        },
         w.last_day.min(today)
     );
     let mut resp = render(&WarningPage {
@@ -252,7 +287,13 @@ async fn page_response(app: &App, t: Tr, web: &Web, id: i64, message: String, st
         recurrence: w
             .evidence
             .recurrence_days
-            .map(|d| if d >= 36_500.0 { "> 100 年".to_string() } else { format!("{d:.0}") })
+            .map(|d| {
+                if d >= 36_500.0 {
+                    "> 100 年".to_string()
+                } else {
+                    format!("{d:.0}")
+                }
+            })
             .unwrap_or_else(|| "—".into()),
         places,
         units,
@@ -275,7 +316,13 @@ pub async fn page(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<i
 }
 
 /// `POST /warnings/{id}/act`: `action` = acknowledge | handle | close, `note`.
-pub async fn act(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<i64>, body: Bytes) -> Response {
+pub async fn act(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
     let f = Fields::parse(&body);
     let Some((s, _)) = &web.session else {
         return to_login(&format!("/warnings/{id}"));
@@ -284,9 +331,20 @@ pub async fn act(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<i6
         return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
     }
     let Some(action) = WarningAction::parse(f.get("action")) else {
-        return page_response(&app, t, &web, id, t.s("warning.bad_action").to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return page_response(
+            &app,
+            t,
+            &web,
+            id,
+            t.s("warning.bad_action").to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
-    match app.act_on_warning(&s.actor, id, action, f.get("note")).await {
+    match app
+        .act_on_warning(&s.actor, id, action, f.get("note"))
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
         Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
         Err(e) => {

@@ -8,7 +8,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use fengqiao_app::clock::ManualClock;
 use fengqiao_app::{App, Settings};
-use fengqiao_domain::case::Status;
+use fengqiao_domain::case::{DisputeType, Status};
 use fengqiao_domain::time::local_instant;
 use fengqiao_store::Store;
 use http_body_util::BodyExt;
@@ -1116,5 +1116,157 @@ on_both!(
         let ok = t.post("/admin/index-weights", &a, &fields).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
         assert!(t.get("/cockpit", &l).await.text().contains("40×化解率"));
+    }
+);
+
+on_both!(
+    a_warning_is_shown_with_its_evidence_and_handled_through_its_form,
+    |t: T| async move {
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap();
+        let opts = fengqiao_demo::Options::ending(11, 600, today);
+        fengqiao_demo::generate_cases(t.app.store.as_ref(), &t.reference, &opts, |_| {})
+            .await
+            .unwrap();
+        // A burst of property-management disputes in one village this morning.
+        let actor = fengqiao_domain::access::Actor::system();
+        let mut burst = Vec::new();
+        for i in 0..8 {
+            let input: fengqiao_app::cases::CaseInput = serde_json::from_value(serde_json::json!({
+                "channel": "walk_in",
+                "text": format!("小区业主反映物业公司擅自上调物业费，电梯长期停运无人维修（第{i}户）。"),
+                "dispute_type": "property_management",
+                "node_code": "990102001001"
+            }))
+            .unwrap();
+            burst.push(
+                t.app
+                    .submit_case(Some(&actor), &input, None)
+                    .await
+                    .unwrap()
+                    .0
+                    .id,
+            );
+        }
+        let r = t.app.run_warnings(today).await.unwrap();
+        assert!(r.raised >= 1, "{}: {r:?}", t.backend);
+        let live = t.app.warnings_in("/", None, None, true).await.unwrap();
+        let w = live
+            .iter()
+            .find(|w| {
+                w.dispute_type == DisputeType::PropertyManagement && w.area_code == "990102001"
+            })
+            .unwrap_or_else(|| panic!("a surge in the town: {live:?}"))
+            .clone();
+        for id in &burst {
+            assert!(w.evidence.case_ids.contains(id));
+        }
+
+        // The list and the page: level, evidence chart, the cases, the responsible units.
+        let l = t.login("leader").await;
+        let list = t.get("/warnings", &l).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(
+            list.text().contains(&format!("/warnings/{}", w.id)),
+            "{}",
+            list.text()
+        );
+        let page = t.get(&format!("/warnings/{}", w.id), &l).await;
+        let html = page.text();
+        assert_eq!(page.status, StatusCode::OK, "{html}");
+        assert!(html.contains("<svg class=\"series\""), "{html}");
+        assert!(html.contains(&format!("/cases/{}", burst[0])));
+        assert!(html.contains("物业") && html.contains("待签收"));
+        // The leader may only close; a responsible unit's member acknowledges and handles.
+        assert!(html.contains("value=\"close\"") && !html.contains("value=\"acknowledge\""));
+        let members = t.app.store.list_users("/", None).await.unwrap();
+        let member = members
+            .iter()
+            .find(|u| u.unit_id.is_some_and(|id| w.unit_ids.contains(&id)))
+            .expect("a responsible unit has staff");
+        let m = t.login(&member.username).await;
+        let page = t.get(&format!("/warnings/{}", w.id), &m).await;
+        assert!(
+            page.text().contains("value=\"acknowledge\""),
+            "{}",
+            page.text()
+        );
+        let csrf = page.csrf();
+        let path = format!("/warnings/{}/act", w.id);
+        let r = t
+            .post(&path, &m, &[("csrf", "wrong"), ("action", "acknowledge")])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "CSRF checked");
+        let r = t
+            .post(&path, &m, &[("csrf", &csrf), ("action", "acknowledge")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let r = t
+            .post(
+                &path,
+                &m,
+                &[("csrf", &csrf), ("action", "handle"), ("note", "")],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "handling needs a note"
+        );
+        let r = t
+            .post(
+                &path,
+                &m,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "handle"),
+                    ("note", "约谈物业公司，电梯已修复"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let page = t.get(&format!("/warnings/{}", w.id), &l).await.text();
+        assert!(
+            page.contains("已处置") && page.contains("约谈物业公司，电梯已修复"),
+            "{page}"
+        );
+
+        // The cockpit lists it; this month's report tells how it ended.
+        let c = t.get("/cockpit?node=990102", &l).await.text();
+        assert!(c.contains(&format!("/warnings/{}", w.id)), "{c}");
+        let rep = t
+            .get("/reports/monthly?node=990102&month=2025-03", &l)
+            .await
+            .text();
+        assert!(
+            rep.contains("预警及处置") && rep.contains("约谈物业公司"),
+            "{rep}"
+        );
+        let pdf = t
+            .get("/reports/monthly?node=990102&month=2025-03&format=pdf", &l)
+            .await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        let flat: String = pdf_layout_text(&pdf.body).split_whitespace().collect();
+        assert!(
+            flat.contains(&format!(
+                "本月发出预警{}条",
+                t.app
+                    .warnings_in("/990000/", None, None, false)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|x| x.first_day.to_string().starts_with("2025-03"))
+                    .count()
+            )),
+            "{flat}"
+        );
+
+        // Grid workers see no warnings; a supervisor runs the analysis from the list.
+        let g = t.login("grid01").await;
+        assert_eq!(t.get("/warnings", &g).await.status, StatusCode::FORBIDDEN);
+        let s = t.login("supervisor").await;
+        let list = t.get("/warnings", &s).await;
+        let run = t.post("/warnings/run", &s, &[("csrf", &list.csrf())]).await;
+        assert_eq!(run.status, StatusCode::OK);
+        assert!(run.text().contains("预警分析完成"), "{}", run.text());
     }
 );

@@ -25,15 +25,26 @@ pub struct ListParams {
 /// Warnings in the user's scope or assigned to the user's unit, newest first.
 #[utoipa::path(get, path = "/api/v1/warnings", tag = "warnings", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = [Warning]), (status = 403, body = ErrorBody)))]
-pub async fn list(State(app): State<Arc<App>>, Authed(s): Authed, Params(p): Params<ListParams>) -> ApiResult<Json<Vec<Warning>>> {
-    Ok(Json(app.list_warnings(&s.actor, p.live.unwrap_or(true), p.limit.unwrap_or(100)).await?))
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Params(p): Params<ListParams>,
+) -> ApiResult<Json<Vec<Warning>>> {
+    Ok(Json(
+        app.list_warnings(&s.actor, p.live.unwrap_or(true), p.limit.unwrap_or(100))
+            .await?,
+    ))
 }
 
 /// One warning with its evidence, responsible units and log (404 when out of the user's reach).
 #[utoipa::path(get, path = "/api/v1/warnings/{id}", tag = "warnings", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Warning id")),
     responses((status = 200, body = Warning), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<Arc<App>>, Authed(s): Authed, Path(id): Path<i64>) -> ApiResult<Json<Warning>> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Warning>> {
     Ok(Json(app.get_warning(&s.actor, id).await?))
 }
 
@@ -56,12 +67,14 @@ pub async fn act(
     Path(id): Path<i64>,
     crate::error::Body(r): crate::error::Body<ActRequest>,
 ) -> ApiResult<Json<Warning>> {
-    Ok(Json(app.act_on_warning(&s.actor, id, r.action, &r.note).await?))
+    Ok(Json(
+        app.act_on_warning(&s.actor, id, r.action, &r.note).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RunRequest {
-    /// The day to analyse (default: yesterday).
+    /// The day to analyse (default: today so far).
     pub day: Option<NaiveDate>,
 }
 
@@ -79,8 +92,15 @@ pub async fn run(
 /// Hot spots of the last run (Getis-Ord Gi* per village, FDR-controlled).
 #[utoipa::path(get, path = "/api/v1/warnings/hotspots", tag = "warnings", security(("bearer" = [])),
     responses((status = 200, body = HotspotMap), (status = 403, body = ErrorBody)))]
-pub async fn hotspots(State(app): State<Arc<App>>, Authed(s): Authed) -> ApiResult<Json<HotspotMap>> {
-    if !s.actor.role.permits(fengqiao_domain::access::Operation::ViewWarnings) {
+pub async fn hotspots(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+) -> ApiResult<Json<HotspotMap>> {
+    if !s
+        .actor
+        .role
+        .permits(fengqiao_domain::access::Operation::ViewWarnings)
+    {
         return Err(fengqiao_app::AppError::from(fengqiao_domain::DomainError::Forbidden).into());
     }
     Ok(Json(app.hotspots().await?))
