@@ -198,9 +198,9 @@ impl App {
             let towns = area.towns.len();
             let days_c = days.clone();
             let seed = chrono::Datelike::num_days_from_ce(&day) as u64;
-            let result: DailyResult = tokio::task::spawn_blocking(move || {
+            let (result, counts) = tokio::task::spawn_blocking(move || {
                 let neighbours = nearest(&points, ScanConfig::default().max_size);
-                daily::run(
+                let result = daily::run(
                     &County {
                         days: &days_c,
                         counts: &counts,
@@ -211,7 +211,8 @@ impl App {
                     &SurgeConfig::default(),
                     &ScanConfig::default(),
                     seed,
-                )
+                );
+                (result, counts)
             })
             .await
             .map_err(|e| AppError::Internal(format!("warning run: {e}")))?;
@@ -224,7 +225,10 @@ impl App {
                     hot: *is_hot,
                 });
             }
-            signals.extend(self.signals(&area, &kinds, &result, day, &days).await?);
+            signals.extend(
+                self.signals(&area, &kinds, &result, &counts, day, &days)
+                    .await?,
+            );
         }
         // Continue live warnings or raise new ones; expire the quiet ones.
         let mut live = self
@@ -329,6 +333,7 @@ impl App {
         area: &Area,
         kinds: &[DisputeType],
         r: &DailyResult,
+        counts: &[Vec<Vec<u32>>],
         day: NaiveDate,
         days: &[fengqiao_surveillance::days::DayInfo],
     ) -> Result<Vec<Signal>> {
@@ -404,24 +409,19 @@ impl App {
                 continue;
             };
             // The cluster's villages, day by day over the scan's 28 days.
-            let counts = self
-                .village_counts(
-                    &Area {
-                        county: area.county.clone(),
-                        towns: Vec::new(),
-                        villages: villages.iter().map(|v| (*v).clone()).collect(),
-                        town_of: Vec::new(),
-                    },
-                    &[kind],
-                    day - chrono::Duration::days(27),
-                    day,
-                )
-                .await?;
-            let series = (0..28)
-                .map(|d| SeriesPoint {
-                    day: day - chrono::Duration::days(27 - d as i64),
-                    observed: counts[0].iter().map(|v| f64::from(v[d])).sum(),
-                    expected: None,
+            let series = (0..28usize.min(n))
+                .map(|d| {
+                    let at = n - 28usize.min(n) + d;
+                    SeriesPoint {
+                        day: days[at].date,
+                        observed: c
+                            .cluster
+                            .villages
+                            .iter()
+                            .map(|&v| f64::from(counts[c.kind][v][at]))
+                            .sum(),
+                        expected: None,
+                    }
                 })
                 .collect();
             let paths: Vec<String> = villages.iter().map(|v| v.path.clone()).collect();
