@@ -651,6 +651,75 @@ impl App {
         Ok(w)
     }
 
+    /// 吹哨: summons units to a warning; each must answer within `hours`. The units must serve
+    /// the warning's county; their members are told in the same write.
+    pub async fn summon_units(
+        &self,
+        actor: &Actor,
+        id: i64,
+        unit_ids: &[i64],
+        hours: u32,
+    ) -> Result<Warning> {
+        let mut w = self.get_warning(actor, id).await?;
+        authorize_warning(actor, WarningAction::Summon, &w)?;
+        let county: String = w
+            .area_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .take(3)
+            .map(|c| format!("/{c}"))
+            .collect::<String>()
+            + "/";
+        let mut notes = Vec::new();
+        let title = format!("吹哨：{} {}", w.area_name, w.dispute_type.zh());
+        for u in unit_ids {
+            let unit = self
+                .store
+                .get_unit(*u)
+                .await?
+                .ok_or(AppError::NotFound("unit"))?;
+            let node = self
+                .store
+                .get_jurisdiction(&unit.node_code)
+                .await?
+                .ok_or(AppError::NotFound("unit"))?;
+            if !node.path.starts_with(&county) && !county.starts_with(&node.path) {
+                return Err(AppError::NotFound("unit"));
+            }
+            let members = self.store.list_users(&node.path, None).await?;
+            for m in members.iter().filter(|m| m.unit_id == Some(*u)) {
+                notes.push(NewNotification {
+                    user_id: m.id,
+                    case_id: None,
+                    kind: "summons".into(),
+                    title: title.clone(),
+                    body: format!("/warnings/{id}：请在 {hours} 小时内报到"),
+                });
+            }
+        }
+        let version = warning_version(&w);
+        w.summon(unit_ids, hours, actor.user_id, self.now())?;
+        self.store
+            .save_warnings(&[(w.clone(), version)], &notes, self.now())
+            .await?;
+        Ok(w)
+    }
+
+    /// A summoned unit answers (报到), through one of its members.
+    pub async fn respond_summons(&self, actor: &Actor, id: i64, reply: &str) -> Result<Warning> {
+        let mut w = self.get_warning(actor, id).await?;
+        authorize_warning(actor, WarningAction::Respond, &w)?;
+        let unit = actor
+            .unit_id
+            .ok_or(fengqiao_domain::DomainError::Forbidden)?;
+        let version = warning_version(&w);
+        w.respond(unit, actor.user_id, reply, self.now())?;
+        self.store
+            .save_warnings(&[(w.clone(), version)], &[], self.now())
+            .await?;
+        Ok(w)
+    }
+
     /// The latest hotspot map.
     pub async fn hotspots(&self) -> Result<HotspotMap> {
         match self.store.get_setting(HOTSPOTS_KEY).await? {

@@ -55,6 +55,7 @@ crate::unit::labelled_enum!(
         HandleWarning = "handle_warning" / "处置预警",
         CloseWarning = "close_warning" / "关闭预警",
         RunWarnings = "run_warnings" / "运行预警分析",
+        SummonUnits = "summon_units" / "吹哨",
     }
 );
 
@@ -142,6 +143,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::ViewWarnings,
             O::HandleWarning,
             O::CloseWarning,
+            O::SummonUnits,
         ],
     ),
     (
@@ -159,6 +161,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::HandleWarning,
             O::CloseWarning,
             O::RunWarnings,
+            O::SummonUnits,
         ],
     ),
     (
@@ -168,6 +171,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::ViewStatistics,
             O::ViewWarnings,
             O::CloseWarning,
+            O::SummonUnits,
         ],
     ),
     (R::Expert, &[O::ReadCase]),
@@ -305,8 +309,9 @@ pub fn authorize_warning(
         return Ok(());
     }
     let op = match action {
-        A::Acknowledge | A::Handle => Operation::HandleWarning,
+        A::Acknowledge | A::Handle | A::Respond => Operation::HandleWarning,
         A::Close => Operation::CloseWarning,
+        A::Summon => Operation::SummonUnits,
         A::Raise | A::Update | A::Expire => return Err(DomainError::Forbidden),
     };
     let assigned = actor.unit_id.is_some_and(|u| w.unit_ids.contains(&u));

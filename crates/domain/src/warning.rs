@@ -42,6 +42,8 @@ crate::unit::labelled_enum!(
         Handle = "handle" / "处置",
         Close = "close" / "关闭",
         Expire = "expire" / "失效",
+        Summon = "summon" / "吹哨",
+        Respond = "respond" / "报到",
     }
 );
 
@@ -128,9 +130,37 @@ pub struct Warning {
     /// Units responsible for acting on it.
     pub unit_ids: Vec<i64>,
     pub log: Vec<WarningLogEntry>,
+    /// Units summoned at once (吹哨) and whether each answered in time.
+    #[serde(default)]
+    pub summons: Vec<Summons>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// One unit called by a summons (吹哨报到): it must answer by `due_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Summons {
+    pub unit_id: i64,
+    pub summoned_at: Millis,
+    pub summoned_by: i64,
+    pub due_at: Millis,
+    pub responded_at: Option<Millis>,
+    pub responded_by: Option<i64>,
+    pub reply: String,
+}
+
+impl Summons {
+    /// Answered late, or not answered and past due at `now`.
+    pub fn overdue(&self, now: Millis) -> bool {
+        match self.responded_at {
+            Some(at) => at > self.due_at,
+            None => now > self.due_at,
+        }
+    }
+}
+
+/// Longest time a summoned unit may be given to answer, in hours.
+pub const MAX_SUMMONS_HOURS: u32 = 168;
 
 /// A signal of today's run, before it becomes (or updates) a warning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +194,7 @@ impl Warning {
             last_day: s.day,
             evidence: s.evidence,
             unit_ids: s.unit_ids,
+            summons: Vec::new(),
             log: vec![WarningLogEntry {
                 at: now,
                 user_id: 0,
@@ -247,6 +278,12 @@ impl Warning {
             (WarningAction::Handle, S::Open | S::Acknowledged | S::Handled) => S::Handled,
             (WarningAction::Close, S::Open | S::Acknowledged | S::Handled) => S::Closed,
             (WarningAction::Expire, S::Open | S::Acknowledged) => S::Expired,
+            (WarningAction::Summon | WarningAction::Respond, _) => {
+                return Err(DomainError::Validation {
+                    field: "action",
+                    reason: "summons have their own operation".into(),
+                })
+            }
             _ => {
                 return Err(DomainError::InvalidTransition {
                     action: action.as_str(),
@@ -269,6 +306,112 @@ impl Warning {
             user_id,
             action,
             note: note.to_string(),
+        });
+        Ok(())
+    }
+
+    /// 吹哨: summons several units at once; each must answer within `hours`. Units already
+    /// waiting to answer are not summoned twice; summoned units become responsible units.
+    pub fn summon(
+        &mut self,
+        units: &[i64],
+        hours: u32,
+        by: i64,
+        now: Millis,
+    ) -> Result<(), DomainError> {
+        if !self.status.is_live() {
+            return Err(DomainError::InvalidTransition {
+                action: WarningAction::Summon.as_str(),
+                status: self.status.as_str(),
+            });
+        }
+        let fresh: Vec<i64> = units
+            .iter()
+            .copied()
+            .filter(|u| {
+                !self
+                    .summons
+                    .iter()
+                    .any(|s| s.unit_id == *u && s.responded_at.is_none())
+            })
+            .fold(Vec::new(), |mut v, u| {
+                if !v.contains(&u) {
+                    v.push(u);
+                }
+                v
+            });
+        if fresh.is_empty() {
+            return Err(DomainError::Validation {
+                field: "unit_ids",
+                reason: "choose at least one unit that is not already waiting to answer".into(),
+            });
+        }
+        if hours == 0 || hours > MAX_SUMMONS_HOURS {
+            return Err(DomainError::Validation {
+                field: "hours",
+                reason: format!("between 1 and {MAX_SUMMONS_HOURS} hours"),
+            });
+        }
+        let due_at = now + i64::from(hours) * 3_600_000;
+        for u in &fresh {
+            self.summons.push(Summons {
+                unit_id: *u,
+                summoned_at: now,
+                summoned_by: by,
+                due_at,
+                responded_at: None,
+                responded_by: None,
+                reply: String::new(),
+            });
+            if !self.unit_ids.contains(u) {
+                self.unit_ids.push(*u);
+            }
+        }
+        let list: Vec<String> = fresh.iter().map(i64::to_string).collect();
+        self.updated_at = now;
+        self.log.push(WarningLogEntry {
+            at: now,
+            user_id: by,
+            action: WarningAction::Summon,
+            note: format!("units {} within {hours} h", list.join(", ")),
+        });
+        Ok(())
+    }
+
+    /// A summoned unit answers (报到): what it will do or has done.
+    pub fn respond(
+        &mut self,
+        unit_id: i64,
+        by: i64,
+        reply: &str,
+        now: Millis,
+    ) -> Result<(), DomainError> {
+        let reply = reply.trim();
+        if reply.is_empty() {
+            return Err(DomainError::Validation {
+                field: "reply",
+                reason: "say what the unit will do".into(),
+            });
+        }
+        let Some(s) = self
+            .summons
+            .iter_mut()
+            .find(|s| s.unit_id == unit_id && s.responded_at.is_none())
+        else {
+            return Err(DomainError::InvalidTransition {
+                action: WarningAction::Respond.as_str(),
+                status: self.status.as_str(),
+            });
+        };
+        s.responded_at = Some(now);
+        s.responded_by = Some(by);
+        s.reply = reply.to_string();
+        self.updated_at = now;
+        self.log.push(WarningLogEntry {
+            at: now,
+            user_id: by,
+            action: WarningAction::Respond,
+            note: reply.to_string(),
         });
         Ok(())
     }
@@ -356,6 +499,42 @@ mod tests {
                 "handle",
                 "close"
             ]
+        );
+    }
+
+    #[test]
+    fn a_summons_tracks_who_answered_and_when() {
+        let mut w = Warning::raise(signal(1, WarningLevel::Red), 0);
+        assert!(w.summon(&[], 24, 5, 10).is_err(), "no unit");
+        assert!(w.summon(&[2, 3], 0, 5, 10).is_err(), "no time");
+        w.summon(&[2, 3, 3], 24, 5, 10).unwrap();
+        assert_eq!(w.summons.len(), 2);
+        assert_eq!(
+            w.unit_ids,
+            vec![1, 2, 3],
+            "summoned units become responsible"
+        );
+        assert!(
+            w.summon(&[2], 24, 5, 11).is_err(),
+            "unit 2 is already waiting"
+        );
+        assert!(
+            w.respond(2, 7, " ", 20).is_err(),
+            "an answer says something"
+        );
+        w.respond(2, 7, "已到场，今日入户", 20).unwrap();
+        assert!(w.respond(2, 7, "again", 21).is_err());
+        assert!(w.respond(9, 7, "not summoned", 21).is_err());
+        let day = 24 * 3_600_000;
+        assert!(!w.summons[0].overdue(10 + 2 * day), "answered in time");
+        assert!(!w.summons[1].overdue(10 + day) && w.summons[1].overdue(11 + day));
+        w.respond(3, 8, "晚到", 12 + day).unwrap();
+        assert!(w.summons[1].overdue(12 + day), "answered late stays late");
+        w.act(WarningAction::Close, 5, "联合化解", 13 + day)
+            .unwrap();
+        assert!(
+            w.summon(&[4], 24, 5, 14 + day).is_err(),
+            "not on a closed warning"
         );
     }
 

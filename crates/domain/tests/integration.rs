@@ -152,6 +152,7 @@ fn the_access_matrix() {
                 O::ViewStatistics,
                 O::ViewWarnings,
                 O::CloseWarning,
+                O::SummonUnits,
             ],
         ),
         (

@@ -94,6 +94,8 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(warnings::run))
         .routes(routes!(warnings::get))
         .routes(routes!(warnings::act))
+        .routes(routes!(warnings::summon))
+        .routes(routes!(warnings::reply))
         .with_state(app)
         .split_for_parts();
     (router, doc)

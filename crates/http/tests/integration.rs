@@ -1337,6 +1337,60 @@ on_both!(
         assert_eq!(s, StatusCode::CONFLICT, "not twice");
         let (s, w) = act(json!({"action": "handle", "note": "司法所入户调解，清理通道"})).await;
         assert_eq!((s, w["status"].clone()), (StatusCode::OK, json!("handled")));
+        // 吹哨: the supervisor summons the unit and another unit for 24 hours; the unit answers,
+        // the other does not and shows late a day later. Leaders may summon too.
+        let other = t.unit_of("u04leader").await;
+        let town_office = t.unit_of("u02leader").await;
+        let summoned = if town_office == units[0] {
+            other
+        } else {
+            town_office
+        };
+        let (s, w) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/summons"),
+                &sup,
+                json!({"unit_ids": [units[0], summoned], "hours": 24}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{w}");
+        assert_eq!(w["summons"].as_array().unwrap().len(), 2, "{w}");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/summons"),
+                &sup,
+                json!({"unit_ids": [summoned], "hours": 24}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "already waiting");
+        let (s, w) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/summons/reply"),
+                &ut,
+                json!({"reply": "已到场，今日入户"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{w}");
+        let (s, _) = t
+            .post(
+                &format!("/api/v1/warnings/{id}/summons/reply"),
+                &ut,
+                json!({"reply": "again"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "answered once");
+        t.clock.advance(25 * 3_600_000);
+        let leader = t.login("leader").await; // the sessions of a day ago have gone idle
+        let (_, w) = t.get(&format!("/api/v1/warnings/{id}"), &leader).await;
+        let late = w["summons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["unit_id"] == summoned)
+            .unwrap()
+            .clone();
+        assert!(late["responded_at"].is_null());
+        assert!(late["due_at"].as_i64().unwrap() < t.app.now());
         let (s, w) = t
             .post(
                 &format!("/api/v1/warnings/{id}/actions"),
@@ -1357,7 +1411,15 @@ on_both!(
             .collect();
         assert_eq!(
             actions,
-            ["raise", "update", "acknowledge", "handle", "close"]
+            [
+                "raise",
+                "update",
+                "acknowledge",
+                "handle",
+                "summon",
+                "respond",
+                "close"
+            ]
         );
         // Out of reach: another town's unit gets "not found", a grid worker no warnings at all.
         let other = t.login("u03leader").await;

@@ -46,6 +46,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/warnings/run", post(warnings::run))
         .route("/warnings/{id}", get(warnings::page))
         .route("/warnings/{id}/act", post(warnings::act))
+        .route("/warnings/{id}/summon", post(warnings::summon))
+        .route("/warnings/{id}/respond", post(warnings::respond))
         .route("/reports/monthly", get(reports::monthly))
         .route("/reports/health", get(reports::health))
         .route("/workbench/queue/{queue}", get(staff::queue_fragment))

@@ -125,6 +125,15 @@ pub struct LogRow {
     pub note: String,
 }
 
+pub struct SummonsRow {
+    pub unit: String,
+    pub summoned_at: String,
+    pub due_at: String,
+    pub responded_at: String,
+    pub reply: String,
+    pub overdue: bool,
+}
+
 #[derive(Template)]
 #[template(path = "warning.html")]
 pub struct WarningPage {
@@ -139,6 +148,12 @@ pub struct WarningPage {
     pub log: Vec<LogRow>,
     /// Actions the reader may take now.
     pub actions: Vec<(String, String)>,
+    /// Units summoned (吹哨) and their answers.
+    pub summons: Vec<SummonsRow>,
+    /// Units the reader may summon (id, name), empty when the reader may not.
+    pub summonable: Vec<(i64, String)>,
+    /// The reader's unit was summoned and has not answered yet.
+    pub can_respond: bool,
     pub cases_link: String,
     pub message: String,
     pub signed_in: bool,
@@ -267,6 +282,47 @@ async fn page_response(
         )
     })
     .collect();
+    let now = app.now();
+    let mut summons = Vec::new();
+    for x in &w.summons {
+        let unit = match app.store.get_unit(x.unit_id).await {
+            Ok(Some(u)) => u.name,
+            _ => x.unit_id.to_string(),
+        };
+        summons.push(SummonsRow {
+            unit,
+            summoned_at: crate::view::fmt_ms(x.summoned_at),
+            due_at: crate::view::fmt_ms(x.due_at),
+            responded_at: x.responded_at.map(crate::view::fmt_ms).unwrap_or_default(),
+            reply: x.reply.clone(),
+            overdue: x.overdue(now),
+        });
+    }
+    let summonable =
+        if authorize_warning(&s.actor, WarningAction::Summon, &w).is_ok() && w.status.is_live() {
+            let county: String = w
+                .area_path
+                .split('/')
+                .filter(|c| !c.is_empty())
+                .take(3)
+                .map(|c| format!("/{c}"))
+                .collect::<String>()
+                + "/";
+            app.store
+                .list_units(&county)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|u| (u.id, u.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+    let can_respond = s.actor.unit_id.is_some_and(|u| {
+        w.summons
+            .iter()
+            .any(|x| x.unit_id == u && x.responded_at.is_none())
+    });
     let today = local_date(app.now());
     let from = w.last_day - chrono::Duration::days(i64::from(w.evidence.window_days.max(1)) - 1);
     let node = w.evidence.places.first().cloned().unwrap_or_default();
@@ -299,6 +355,9 @@ async fn page_response(
         units,
         log,
         actions,
+        summons,
+        summonable,
+        can_respond,
         cases_link,
         message,
         t,
@@ -345,6 +404,62 @@ pub async fn act(
         .act_on_warning(&s.actor, id, action, f.get("note"))
         .await
     {
+        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
+        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
+        Err(e) => {
+            let msg = error_message(&t, &e);
+            page_response(&app, t, &web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// `POST /warnings/{id}/summon`: `unit` (repeated) and `hours`.
+pub async fn summon(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/warnings/{id}"));
+    };
+    if !web.csrf_ok(f.get("csrf")) {
+        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
+    }
+    let units: Vec<i64> = f
+        .all_raw("unit")
+        .iter()
+        .filter_map(|u| u.parse().ok())
+        .collect();
+    let hours = f.get("hours").parse().unwrap_or(0);
+    match app.summon_units(&s.actor, id, &units, hours).await {
+        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
+        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
+        Err(e) => {
+            let msg = error_message(&t, &e);
+            page_response(&app, t, &web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// `POST /warnings/{id}/respond`: a summoned unit's answer (`reply`).
+pub async fn respond(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let f = Fields::parse(&body);
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/warnings/{id}"));
+    };
+    if !web.csrf_ok(f.get("csrf")) {
+        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
+    }
+    match app.respond_summons(&s.actor, id, f.get("reply")).await {
         Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
         Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
         Err(e) => {

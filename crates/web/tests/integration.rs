@@ -1230,6 +1230,39 @@ on_both!(
             "{page}"
         );
 
+        // 吹哨 from the page: the supervisor summons the member's unit; it answers by the form.
+        let sup = t.login("supervisor").await;
+        let page = t.get(&format!("/warnings/{}", w.id), &sup).await;
+        assert!(page.text().contains("name=\"unit\""), "the summons form");
+        let unit = member.unit_id.unwrap().to_string();
+        let r = t
+            .post(
+                &format!("/warnings/{}/summon", w.id),
+                &sup,
+                &[("csrf", &page.csrf()), ("unit", &unit), ("hours", "24")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let page = t.get(&format!("/warnings/{}", w.id), &m).await;
+        assert!(
+            page.text().contains("待报到") && page.text().contains("/respond"),
+            "{}",
+            page.text()
+        );
+        let r = t
+            .post(
+                &format!("/warnings/{}/respond", w.id),
+                &m,
+                &[("csrf", &page.csrf()), ("reply", "已到场")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let page = t.get(&format!("/warnings/{}", w.id), &l).await.text();
+        assert!(
+            page.contains("已到场") && !page.contains("待报到"),
+            "{page}"
+        );
+
         // The cockpit lists it; this month's report tells how it ended.
         let c = t.get("/cockpit?node=990102", &l).await.text();
         assert!(c.contains(&format!("/warnings/{}", w.id)), "{c}");

@@ -105,3 +105,47 @@ pub async fn hotspots(
     }
     Ok(Json(app.hotspots().await?))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SummonRequest {
+    /// Units to summon (those of the warning's county).
+    pub unit_ids: Vec<i64>,
+    /// Hours each has to answer (1–168).
+    pub hours: u32,
+}
+
+/// 吹哨: summon several units to a warning at once; each must answer within the time limit.
+#[utoipa::path(post, path = "/api/v1/warnings/{id}/summons", tag = "warnings", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warning id")), request_body = SummonRequest,
+    responses((status = 200, body = Warning), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn summon(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    crate::error::Body(r): crate::error::Body<SummonRequest>,
+) -> ApiResult<Json<Warning>> {
+    Ok(Json(
+        app.summon_units(&s.actor, id, &r.unit_ids, r.hours).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReplyRequest {
+    /// What the unit will do (or has done).
+    pub reply: String,
+}
+
+/// A summoned unit answers (报到), through one of its members.
+#[utoipa::path(post, path = "/api/v1/warnings/{id}/summons/reply", tag = "warnings", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Warning id")), request_body = ReplyRequest,
+    responses((status = 200, body = Warning), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reply(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    crate::error::Body(r): crate::error::Body<ReplyRequest>,
+) -> ApiResult<Json<Warning>> {
+    Ok(Json(app.respond_summons(&s.actor, id, &r.reply).await?))
+}
