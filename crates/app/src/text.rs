@@ -654,3 +654,84 @@ mod erased {
         }
     }
 }
+
+impl App {
+    /// The case's escalation-risk grade now, with its reasons (`domain::risk`): the text's cues
+    /// as confirmed by staff, headcount, amount, reopening, the light, and history — other
+    /// disputes of the same party (same phone, ID number or full name) among the village's cases
+    /// of the last 90 days and the reader's duplicate candidates sharing a party, the party's
+    /// earlier petitions among those, and the village's other disputes of this type.
+    pub async fn case_risk(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<fengqiao_domain::risk::RiskAssessment> {
+        use fengqiao_domain::case::{Channel, Light, Party, Status};
+        let case = self.load_visible(actor, id).await?;
+        let s = &case.state;
+        let since = self.now() - 90 * 86_400_000;
+        let mut others = self
+            .store
+            .list_cases(&fengqiao_store::CaseFilter {
+                visibility: fengqiao_store::Visibility {
+                    scope_path: Some(s.location.node_path.clone()),
+                    ..Default::default()
+                },
+                registered_from: Some(since),
+                limit: 500,
+                ..Default::default()
+            })
+            .await?
+            .items;
+        others.retain(|o| o.id != id && o.state.status != Status::Merged);
+        let place_cases = others
+            .iter()
+            .filter(|o| o.state.dispute_type == s.dispute_type)
+            .count() as u32;
+        // Candidates the reader found across the county that share a party.
+        if let Some(a) = self.case_analysis(&Actor::system(), id).await? {
+            for d in a
+                .duplicates
+                .iter()
+                .filter(|d| d.reasons.iter().any(|r| r == "same_parties"))
+            {
+                if others.iter().any(|o| o.id == d.case_id) {
+                    continue;
+                }
+                if let Some(o) = self.store.get_case(d.case_id).await? {
+                    if o.state.status != Status::Merged {
+                        others.push(o);
+                    }
+                }
+            }
+        }
+        let same = |a: &Party, b: &Party| {
+            (a.phone.is_some() && a.phone == b.phone)
+                || (a.id_number.is_some() && a.id_number == b.id_number)
+                || (a.name.chars().count() >= 2 && !a.name.contains('某') && a.name == b.name)
+        };
+        let party_cases: Vec<_> = others
+            .iter()
+            .filter(|o| {
+                o.state
+                    .parties
+                    .iter()
+                    .any(|p| s.parties.iter().any(|q| same(q, p)))
+            })
+            .collect();
+        let inputs = fengqiao_domain::risk::RiskInputs {
+            text_level: Some(s.risk_level),
+            people_involved: s.people_involved,
+            amount_fen: s.amount_fen,
+            party_cases: party_cases.len() as u32,
+            party_petitions: party_cases
+                .iter()
+                .filter(|o| o.state.channel == Channel::Petition)
+                .count() as u32,
+            place_cases,
+            reopened: s.reopen_count > 0,
+            overdue: s.light == Light::Red,
+        };
+        Ok(fengqiao_domain::risk::assess(&inputs))
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`deadline`]: deadline rules and traffic lights.
 //! - [`case`]: the case aggregate's state and its vocabulary (channels, dispute types, …).
 //! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
+//! - [`risk`]: a case's escalation-risk grade (red/yellow/green) and its reasons, derived on read.
 //! - [`warning`]: area and type warnings and their life (open → acknowledged → handled → closed).
 //! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
 //!   indicators and the Fengqiao index.
@@ -22,6 +23,7 @@ pub mod deadline;
 pub mod error;
 pub mod indicators;
 pub mod jurisdiction;
+pub mod risk;
 pub mod stats;
 pub mod time;
 pub mod unit;

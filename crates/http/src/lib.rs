@@ -63,6 +63,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::add_attachment))
         .routes(routes!(cases::get_attachment))
         .routes(routes!(cases::supervisions))
+        .routes(routes!(cases::risk))
         .routes(routes!(text::analyze))
         .routes(routes!(text::case_analysis))
         .routes(routes!(public::submit))

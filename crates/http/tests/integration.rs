@@ -1230,6 +1230,27 @@ on_both!(
             assert_eq!(s, StatusCode::CREATED, "{c}");
             ids.push(c["id"].as_i64().unwrap());
         }
+        // Each of them now carries the history: the same applicant's other disputes and the
+        // village's other disputes of the type raise the risk grade, with the reasons shown.
+        let (s, r) = t
+            .get(&format!("/api/v1/cases/{}/risk", ids[5]), &disp)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let codes: Vec<&str> = r["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["code"].as_str().unwrap())
+            .collect();
+        assert!(
+            codes.contains(&"repeat_party") && codes.contains(&"place_cluster"),
+            "{r}"
+        );
+        assert_ne!(r["grade"], "green", "{r}");
+        let (_, first) = t
+            .get(&format!("/api/v1/cases/{}/risk", ids[0]), &disp)
+            .await;
+        assert_eq!(first["points"], r["points"], "history counts both ways");
         // Only supervisors and admins run it on demand.
         let leader = t.login("leader").await;
         let (s, _) = t

@@ -567,6 +567,11 @@ pub struct CasePage {
     pub risk: String,
     pub risk_code: &'static str,
     pub risk_score: String,
+    /// The escalation-risk grade now (`domain::risk`) and its reasons, translated.
+    pub grade: String,
+    pub grade_code: &'static str,
+    pub grade_points: u32,
+    pub grade_reasons: Vec<String>,
     pub channel: String,
     pub place: String,
     pub address: String,
@@ -649,6 +654,7 @@ async fn build_case_page(
     let events = app.case_events(&s.actor, id).await?;
     let actions = app.allowed_actions(&s.actor, &c);
     let st = &c.state;
+    let grade = app.case_risk(&s.actor, id).await?;
     let mut marks: Vec<(usize, usize, &'static str, String)> = Vec::new();
     let mut cues = Vec::new();
     let mut duplicates = Vec::new();
@@ -797,6 +803,21 @@ async fn build_case_page(
         risk: t.label("risk", st.risk_level.as_str()),
         risk_code: st.risk_level.as_str(),
         risk_score,
+        grade: t.label("risk_grade", grade.grade.as_str()),
+        grade_code: grade.grade.as_str(),
+        grade_points: grade.points,
+        grade_reasons: grade
+            .reasons
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} (+{})",
+                    t.s(&format!("risk_reason.{}", r.code))
+                        .replace("{value}", &r.value.to_string()),
+                    r.points
+                )
+            })
+            .collect(),
         channel: t.label("channel", st.channel.as_str()),
         place: app.node_name(&st.location.node_code).await,
         address: st.location.address.clone().unwrap_or_default(),

@@ -1161,8 +1161,12 @@ on_both!(
             assert!(w.evidence.case_ids.contains(id));
         }
 
-        // The list and the page: level, evidence chart, the cases, the responsible units.
+        // A burst case's page shows its risk grade with the village's history as a reason.
         let l = t.login("leader").await;
+        let cp = t.get(&format!("/cases/{}", burst[7]), &l).await.text();
+        assert!(cp.contains("id=\"risk-grade\""), "{cp}");
+        assert!(cp.contains("本村近90天同类纠纷"), "{cp}");
+        // The list and the page: level, evidence chart, the cases, the responsible units.
         let list = t.get("/warnings", &l).await;
         assert_eq!(list.status, StatusCode::OK);
         assert!(

@@ -223,3 +223,15 @@ pub async fn supervisions(
     q.with_open_supervision = Some(true);
     Ok(Json(app.list_cases(&s.actor, &q).await?))
 }
+
+/// The case's escalation-risk grade now (red / yellow / green) with its reasons.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/risk", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Case id")),
+    responses((status = 200, body = fengqiao_domain::risk::RiskAssessment), (status = 404, body = ErrorBody)))]
+pub async fn risk(
+    axum::extract::State(app): axum::extract::State<std::sync::Arc<fengqiao_app::App>>,
+    crate::extract::Authed(s): crate::extract::Authed,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> super::ApiResult<axum::Json<fengqiao_domain::risk::RiskAssessment>> {
+    Ok(axum::Json(app.case_risk(&s.actor, id).await?))
+}
