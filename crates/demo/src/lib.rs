@@ -1225,7 +1225,10 @@ pub async fn act_on_warnings(store: &dyn Store, today: NaiveDate, now: Millis) -
         .await?;
     let mut writes = Vec::new();
     for mut w in live {
-        if (today - w.last_day).num_days() < 5 {
+        // Only warnings nobody has touched yet (a handled one that the signal reopened is open).
+        if w.status != fengqiao_domain::warning::WarningStatus::Open
+            || (today - w.last_day).num_days() < 5
+        {
             continue;
         }
         let version = fengqiao_store::warning_version(&w);

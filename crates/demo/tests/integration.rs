@@ -169,3 +169,73 @@ fn no_event_is_later_than_now() {
         }
     });
 }
+
+/// The demo's people act once on each untouched warning, however often they look.
+#[tokio::test]
+async fn the_demo_acts_once_on_each_warning() {
+    use fengqiao_domain::warning::*;
+    let dir = tempfile::tempdir().unwrap();
+    let store = fengqiao_store_sqlite::SqliteStore::open(dir.path().join("w.db").to_str().unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+    let warning = |key: &str| {
+        Warning::raise(
+            Signal {
+                key: key.into(),
+                kind: WarningKind::Surge,
+                level: WarningLevel::Yellow,
+                dispute_type: DisputeType::Neighbourhood,
+                area_code: "990102001".into(),
+                area_name: "城关镇".into(),
+                area_path: "/990000/990100/990102/990102001/".into(),
+                day,
+                evidence: Evidence {
+                    method: "glm_scan".into(),
+                    observed: 5.0,
+                    expected: 1.0,
+                    p_value: 1e-4,
+                    recurrence_days: None,
+                    window_days: 1,
+                    series: vec![],
+                    places: vec![],
+                    case_ids: vec![],
+                },
+                unit_ids: vec![],
+            },
+            0,
+        )
+    };
+    let writes: Vec<(Warning, i64)> = (0..6).map(|i| (warning(&format!("k{i}")), 0)).collect();
+    store.save_warnings(&writes, &[], 0).await.unwrap();
+    let today = day + chrono::Duration::days(7);
+    let now = fengqiao_domain::time::end_of_local_day(today);
+    assert_eq!(
+        fengqiao_demo::act_on_warnings(&store, today, now)
+            .await
+            .unwrap(),
+        6
+    );
+    // A second look a week later touches none of them again.
+    let later = today + chrono::Duration::days(7);
+    let now = fengqiao_domain::time::end_of_local_day(later);
+    assert_eq!(
+        fengqiao_demo::act_on_warnings(&store, later, now)
+            .await
+            .unwrap(),
+        0
+    );
+    let all = store
+        .list_warnings(&fengqiao_store::WarningFilter {
+            scope_path: Some("/".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let statuses: HashSet<WarningStatus> = all.iter().map(|w| w.status).collect();
+    assert!(
+        statuses.contains(&WarningStatus::Closed) && statuses.contains(&WarningStatus::Handled)
+    );
+}
