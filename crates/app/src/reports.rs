@@ -641,7 +641,19 @@ fn recommendations(r: &MonthlyReport) -> Vec<String> {
                 .unwrap_or_else(|| "—".into())
         ));
     }
-    for w in r.warnings.iter().filter(|w| w.status.is_live()).take(3) {
+    // Warnings nobody has handled yet (a handled one has its actions on record).
+    for w in r
+        .warnings
+        .iter()
+        .filter(|w| {
+            matches!(
+                w.status,
+                fengqiao_domain::warning::WarningStatus::Open
+                    | fengqiao_domain::warning::WarningStatus::Acknowledged
+            )
+        })
+        .take(3)
+    {
         out.push(format!(
             "{}（{}，{}纠纷，{}起）尚未办结：建议责任单位尽快处置并报送处置情况，必要时由中心“吹哨”召集相关部门联合化解。",
             w.level.zh(),
