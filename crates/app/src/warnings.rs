@@ -65,6 +65,19 @@ pub struct HotspotMap {
     pub villages: Vec<Hotspot>,
 }
 
+/// The path of the county an area lies in (province / city / county: the first three codes),
+/// where its units and supervisors are.
+pub fn county_path(area_path: &str) -> String {
+    let mut out: String = area_path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .take(3)
+        .map(|c| format!("/{c}"))
+        .collect();
+    out.push('/');
+    out
+}
+
 /// A county as the run sees it.
 struct Area {
     county: Jurisdiction,
@@ -505,13 +518,7 @@ impl App {
 
     /// The units that should act: the best two by kind fit among those serving the area.
     async fn responsible_units(&self, kind: DisputeType, path: &str) -> Result<Vec<i64>> {
-        let root = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .take(3)
-            .collect::<Vec<_>>()
-            .join("/");
-        let units = self.store.list_units(&format!("/{root}/")).await?;
+        let units = self.store.list_units(&county_path(path)).await?;
         let mut candidates = Vec::new();
         for u in units {
             let Some(node) = self.store.get_jurisdiction(&u.node_code).await? else {
@@ -534,16 +541,9 @@ impl App {
                 users.extend(unit.leader_user_id);
             }
         }
-        let county = w
-            .area_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .take(3)
-            .collect::<Vec<_>>()
-            .join("/");
         for s in self
             .store
-            .list_users(&format!("/{county}/"), Some(Role::Supervisor))
+            .list_users(&county_path(&w.area_path), Some(Role::Supervisor))
             .await?
         {
             if fengqiao_domain::jurisdiction::path_within(&w.area_path, &s.scope_path) {
@@ -662,14 +662,7 @@ impl App {
     ) -> Result<Warning> {
         let mut w = self.get_warning(actor, id).await?;
         authorize_warning(actor, WarningAction::Summon, &w)?;
-        let county: String = w
-            .area_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .take(3)
-            .map(|c| format!("/{c}"))
-            .collect::<String>()
-            + "/";
+        let county = county_path(&w.area_path);
         let mut notes = Vec::new();
         let title = format!("吹哨：{} {}", w.area_name, w.dispute_type.zh());
         for u in unit_ids {

@@ -300,14 +300,7 @@ async fn page_response(
     }
     let summonable =
         if authorize_warning(&s.actor, WarningAction::Summon, &w).is_ok() && w.status.is_live() {
-            let county: String = w
-                .area_path
-                .split('/')
-                .filter(|c| !c.is_empty())
-                .take(3)
-                .map(|c| format!("/{c}"))
-                .collect::<String>()
-                + "/";
+            let county = fengqiao_app::warnings::county_path(&w.area_path);
             app.store
                 .list_units(&county)
                 .await
