@@ -51,6 +51,8 @@ impl AppError {
             AppError::NotFound("user") => "user_not_found",
             AppError::NotFound("attachment") => "attachment_not_found",
             AppError::NotFound("notification") => "notification_not_found",
+            AppError::NotFound("webhook") => "webhook_not_found",
+            AppError::NotFound("delivery") => "delivery_not_found",
             AppError::NotFound(_) => "not_found",
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cockpit;
 pub mod error;
 pub mod monitor;
+pub mod outbound;
 pub mod privacy;
 pub mod reports;
 pub mod text;
@@ -61,6 +62,8 @@ pub struct App {
     pub(crate) text: text::SharedText,
     /// Cases just registered, for the cockpit's live feed.
     pub(crate) feed: tokio::sync::broadcast::Sender<Arc<fengqiao_store::StoredCase>>,
+    /// Sends queued deliveries (webhook, e-mail, SMS); none in tests that do not send.
+    courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
 }
 
 impl App {
@@ -98,6 +101,7 @@ impl App {
             node_names: RwLock::new(std::collections::HashMap::new()),
             text: Default::default(),
             feed: tokio::sync::broadcast::channel(256).0,
+            courier: RwLock::new(None),
         };
         app.reload().await?;
         Ok(app)

@@ -180,6 +180,9 @@ pub async fn start_app(url: &str) -> Result<Arc<App>> {
 
 async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
     app.spawn_deadline_monitor(Duration::from_secs(sweep_every.max(1)));
+    // Notifications leave by webhook, e-mail and SMS through the queue in the database.
+    app.set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+    app.spawn_courier(Duration::from_secs(5));
     // Cases registered just before a crash may lack their stored analysis: read the last
     // days' (a new analyser version is re-read by `fengqiao analyze`, not at every start).
     let reader = Arc::clone(&app);

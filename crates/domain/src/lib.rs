@@ -11,6 +11,7 @@
 //! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
 //! - [`risk`]: a case's escalation-risk grade (red/yellow/green) and its reasons, derived on read.
 //! - [`warning`]: area and type warnings and their life (open → acknowledged → handled → closed).
+//! - [`outbound`]: notifications leaving the system (webhook, e-mail, SMS): settings, fan-out, retries.
 //! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
 //!   indicators and the Fengqiao index.
 //!
@@ -23,6 +24,7 @@ pub mod deadline;
 pub mod error;
 pub mod indicators;
 pub mod jurisdiction;
+pub mod outbound;
 pub mod risk;
 pub mod stats;
 pub mod time;

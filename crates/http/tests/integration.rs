@@ -1473,3 +1473,124 @@ on_both!(
         assert_eq!(c["open_warnings"].as_u64().unwrap() as usize, live);
     }
 );
+
+on_both!(
+    outbound_settings_webhooks_and_the_queue_are_for_administrators,
+    |t: T| async move {
+        let admin = t.login("admin").await;
+        let leader = t.login("u02leader").await;
+        // A user sets their own contact; it comes back masked.
+        let me = t.get("/api/v1/me", &leader).await.1;
+        let me_id = me["id"].as_i64().unwrap();
+        let path = format!("/api/v1/users/{me_id}/contact");
+        let body = json!({"email": "u02@county.example.org", "phone": "13900139000"});
+        let (s, c) = t
+            .call(Method::PUT, &path, Some(&leader), Some(body), &[])
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["phone"], "139****9000");
+        let (s, e) = t
+            .call(
+                Method::PUT,
+                &path,
+                Some(&leader),
+                Some(json!({"email": "nobody"})),
+                &[],
+            )
+            .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
+        assert_eq!(
+            t.get(&path, &admin).await.1["email"],
+            "u02@county.example.org"
+        );
+
+        // Settings and webhooks: admin only; a bad URL is refused with the field named.
+        let (s, _) = t.get("/api/v1/admin/outbound", &leader).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let hook = json!({"url": "https://hooks.example.org/x", "secret": "0123456789abcdef0"});
+        let (s, e) = t.post("/api/v1/admin/webhooks", &admin, hook).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let hook = json!({"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef0", "kinds": ["case_routed"]});
+        let (s, w) = t.post("/api/v1/admin/webhooks", &admin, hook).await;
+        assert_eq!(s, StatusCode::CREATED, "{w}");
+        assert!(w.get("secret").is_none(), "the secret is never shown again");
+        let cfg = json!({"smtp": {"host": "127.0.0.1", "port": 2525, "from": "fq@example.org",
+                                  "username": "fq", "password": "pw"},
+                         "sms": {"url_template": "http://127.0.0.1:9/sms?m={phone}&t={text}",
+                                 "method": "GET", "kinds": ["summons"]}});
+        let (s, e) = t
+            .call(
+                Method::PUT,
+                "/api/v1/admin/outbound",
+                Some(&admin),
+                Some(cfg),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+        let (_, o) = t.get("/api/v1/admin/outbound", &admin).await;
+        assert_eq!(o["config"]["smtp"]["password"], "********");
+        assert_eq!(o["webhooks"][0]["kinds"][0], "case_routed");
+
+        // A notification to u02 is fanned out into an e-mail and the webhook (no SMS: the
+        // gateway carries summonses only); without a courier they wait in the queue.
+        let note = fengqiao_store::NewNotification {
+            user_id: me_id,
+            case_id: None,
+            kind: "case_routed".into(),
+            title: "新分流案件".into(),
+            body: "b".into(),
+        };
+        t.app
+            .store
+            .notify_once("t", "1", &[note], t.app.now())
+            .await
+            .unwrap();
+        let (s, r) = t
+            .post("/api/v1/admin/deliveries/run", &admin, json!({}))
+            .await;
+        assert_eq!(
+            (s, r["deliveries_queued"].as_i64()),
+            (StatusCode::OK, Some(2)),
+            "{r}"
+        );
+        let (s, list) = t
+            .get("/api/v1/admin/deliveries?status=pending", &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let mut media: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["medium"].as_str().unwrap())
+            .collect();
+        media.sort();
+        assert_eq!(media, ["email", "webhook"]);
+        let (s, _) = t.get("/api/v1/admin/deliveries", &leader).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, e) = t
+            .post("/api/v1/admin/deliveries/999999/retry", &admin, json!({}))
+            .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("delivery_not_found"))
+        );
+        let id = w["id"].as_i64().unwrap();
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                &format!("/api/v1/admin/webhooks/{id}/active"),
+                Some(&admin),
+                Some(json!({"active": false})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (_, o) = t.get("/api/v1/admin/outbound", &admin).await;
+        assert_eq!(o["webhooks"][0]["active"], false);
+        let _ = t.backend;
+    }
+);

@@ -8,6 +8,9 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::outbound::{
+    AttemptOutcome, Contact, Delivery, DeliveryStatus, NewDelivery, Webhook, WebhookInput,
+};
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
@@ -1257,6 +1260,246 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db)?;
         Ok(read)
     }
+
+    async fn set_contact(&self, user_id: i64, contact: &Contact) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO user_contacts (user_id, email, phone) VALUES ($1,$2,$3) \
+             ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, phone = excluded.phone",
+        )
+        .bind(user_id)
+        .bind(&contact.email)
+        .bind(&contact.phone)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn contacts(&self, user_ids: &[i64]) -> Result<Vec<(i64, Contact)>> {
+        let mut out = Vec::new();
+        for chunk in user_ids.chunks(500) {
+            let mut qb = QueryBuilder::<Postgres>::new(
+                "SELECT user_id, email, phone FROM user_contacts WHERE user_id IN (",
+            );
+            let mut sep = qb.separated(",");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(") ORDER BY user_id");
+            let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
+            out.extend(rows.iter().map(|r| {
+                (
+                    r.get::<i64, _>(0),
+                    Contact {
+                        email: r.get(1),
+                        phone: r.get(2),
+                    },
+                )
+            }));
+        }
+        Ok(out)
+    }
+
+    async fn insert_webhook(&self, input: &WebhookInput, now: Millis) -> Result<Webhook> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO webhooks (url, secret, kinds, active, created_at) VALUES ($1,$2,$3,$4,$5) RETURNING id",
+        )
+        .bind(&input.url)
+        .bind(&input.secret)
+        .bind(codec::kinds_column(&input.kinds))
+        .bind(true)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(Webhook {
+            id,
+            url: input.url.clone(),
+            secret: input.secret.clone(),
+            kinds: input.kinds.clone(),
+            active: true,
+            created_at: now,
+        })
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        let rows = sqlx::query(
+            "SELECT id, url, secret, kinds, active, created_at FROM webhooks ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| Webhook {
+                id: r.get(0),
+                url: r.get(1),
+                secret: r.get(2),
+                kinds: codec::kinds_from_column(&r.get::<String, _>(3)),
+                active: r.get(4),
+                created_at: r.get(5),
+            })
+            .collect())
+    }
+
+    async fn set_webhook_active(&self, id: i64, active: bool) -> Result<()> {
+        let r = sqlx::query("UPDATE webhooks SET active = $1 WHERE id = $2")
+            .bind(active)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn notifications_to_fan_out(&self, limit: u32) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, case_id, kind, title, body, created_at, read_at FROM notifications \
+             WHERE fanned_out = 0 ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| Notification {
+                id: r.get(0),
+                user_id: r.get(1),
+                case_id: r.get(2),
+                kind: r.get(3),
+                title: r.get(4),
+                body: r.get(5),
+                created_at: r.get(6),
+                read_at: r.get(7),
+            })
+            .collect())
+    }
+
+    async fn fan_out(
+        &self,
+        notification_ids: &[i64],
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for d in deliveries {
+            sqlx::query(
+                "INSERT INTO deliveries (notification_id, medium, target, payload, status, attempts, \
+                 next_attempt_at, created_at) VALUES ($1,$2,$3,$4,'pending',0,$5,$6) \
+                 ON CONFLICT (notification_id, medium, target) DO NOTHING",
+            )
+            .bind(d.notification_id)
+            .bind(d.medium.as_str())
+            .bind(&d.target)
+            .bind(&d.payload)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        for id in notification_ids {
+            sqlx::query("UPDATE notifications SET fanned_out = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $1 WHERE id IN (SELECT id FROM deliveries \
+             WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = rows
+            .iter()
+            .map(delivery_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    async fn finish_delivery(&self, id: i64, outcome: &AttemptOutcome) -> Result<()> {
+        let (status, next_at, error, delivered_at) = codec::outcome_columns(outcome);
+        let r = sqlx::query(
+            "UPDATE deliveries SET status = $1, attempts = attempts + 1, \
+             next_attempt_at = COALESCE($2, next_attempt_at), last_error = $3, delivered_at = $4 WHERE id = $5",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(error.map(codec::clip_error))
+        .bind(delivered_at)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at FROM deliveries WHERE ($1::TEXT IS NULL OR status = $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(status.map(DeliveryStatus::as_str))
+        .bind(status.map(DeliveryStatus::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Millis) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE id = $2 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<(DeliveryStatus, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|(s, n)| Ok((codec::delivery_status(s)?, *n)))
+            .collect()
+    }
 }
 
 async fn insert_analysis(
@@ -1280,4 +1523,20 @@ async fn insert_analysis(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+fn delivery_from_row(r: &sqlx::postgres::PgRow) -> Result<fengqiao_domain::outbound::Delivery> {
+    Ok(fengqiao_domain::outbound::Delivery {
+        id: r.get(0),
+        notification_id: r.get(1),
+        medium: codec::medium(&r.get::<String, _>(2))?,
+        target: r.get(3),
+        payload: r.get(4),
+        status: codec::delivery_status(&r.get::<String, _>(5))?,
+        attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
+        next_attempt_at: r.get(7),
+        last_error: r.get(8),
+        created_at: r.get(9),
+        delivered_at: r.get(10),
+    })
 }

@@ -151,3 +151,46 @@ pub fn warning_from_row(id: i64, body: &str) -> Result<fengqiao_domain::warning:
     w.id = id;
     Ok(w)
 }
+
+/// `,a,b,`: a list of kinds as the `webhooks.kinds` column stores it (`''` = every kind).
+pub fn kinds_column(kinds: &[String]) -> String {
+    if kinds.is_empty() {
+        return String::new();
+    }
+    format!(",{},", kinds.join(","))
+}
+
+pub fn kinds_from_column(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn medium(s: &str) -> Result<fengqiao_domain::outbound::Medium> {
+    fengqiao_domain::outbound::Medium::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("medium {s}")))
+}
+
+pub fn delivery_status(s: &str) -> Result<fengqiao_domain::outbound::DeliveryStatus> {
+    fengqiao_domain::outbound::DeliveryStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery status {s}")))
+}
+
+/// The columns an attempt's outcome sets: (status, next attempt at (unchanged if `None`),
+/// last error, delivered at).
+pub fn outcome_columns(
+    o: &fengqiao_domain::outbound::AttemptOutcome,
+) -> (&'static str, Option<Millis>, Option<&str>, Option<Millis>) {
+    use fengqiao_domain::outbound::AttemptOutcome as A;
+    match o {
+        A::Delivered { at } => ("delivered", None, None, Some(*at)),
+        A::Retry { error, next_at } => ("pending", Some(*next_at), Some(error), None),
+        A::GaveUp { error } => ("failed", None, Some(error), None),
+    }
+}
+
+/// Keeps an error message short enough for the table and the admin page.
+pub fn clip_error(e: &str) -> String {
+    e.chars().take(500).collect()
+}

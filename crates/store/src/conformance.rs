@@ -95,6 +95,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     bulk(s, &nodes).await;
     statistics(s).await;
     warnings(s, &nodes, unit_a, user_a).await;
+    outbound(s, user_a).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
         std::fs::metadata(backup_dest)
@@ -909,4 +910,137 @@ async fn warnings<S: Store>(s: &S, nodes: &[Jurisdiction], unit_a: i64, user_a: 
     f.from = Some(day);
     f.to = Some(day);
     assert_eq!(s.list_warnings(&f).await.unwrap().len(), 2);
+}
+
+/// Contacts, webhooks and the delivery queue: fan-out once, claims hide a delivery until
+/// their lease ends, outcomes count attempts, a failed delivery can be retried.
+async fn outbound<S: Store>(s: &S, user_a: i64) {
+    use fengqiao_domain::outbound::*;
+    let contact = Contact {
+        email: Some("a@example.org".into()),
+        phone: Some("13800138000".into()),
+    };
+    s.set_contact(user_a, &contact).await.unwrap();
+    s.set_contact(user_a, &contact).await.expect("replace");
+    assert_eq!(
+        s.contacts(&[user_a, 999_999]).await.unwrap(),
+        vec![(user_a, contact.clone())]
+    );
+    let hook = s
+        .insert_webhook(
+            &WebhookInput {
+                url: "http://127.0.0.1:9/h".into(),
+                secret: "0123456789abcdef".into(),
+                kinds: vec!["summons".into(), "case_routed".into()],
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    s.set_webhook_active(hook.id, false).await.unwrap();
+    let listed = s.list_webhooks().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].kinds, hook.kinds);
+    assert_eq!(listed[0].secret, hook.secret);
+    assert!(!listed[0].active);
+    assert!(matches!(
+        s.set_webhook_active(hook.id + 100, true).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Notifications written before run here were fanned out by nobody yet.
+    let before = s.notifications_to_fan_out(10_000).await.unwrap();
+    let ids: Vec<i64> = before.iter().map(|n| n.id).collect();
+    s.fan_out(&ids, &[], 20).await.unwrap();
+    let note = NewNotification {
+        user_id: user_a,
+        case_id: None,
+        kind: "summons".into(),
+        title: "t".into(),
+        body: "b".into(),
+    };
+    assert!(s
+        .notify_once("outbound-test", "1", &[note], 30)
+        .await
+        .unwrap());
+    let todo = s.notifications_to_fan_out(100).await.unwrap();
+    assert_eq!(
+        todo.len(),
+        1,
+        "only the new notification is left to fan out"
+    );
+    let n = &todo[0];
+    let d = |medium, target: &str| NewDelivery {
+        notification_id: n.id,
+        medium,
+        target: target.into(),
+        payload: "{}".into(),
+    };
+    let plan = [d(Medium::Webhook, "1"), d(Medium::Email, "a@example.org")];
+    s.fan_out(&[n.id], &plan, 40).await.unwrap();
+    s.fan_out(&[n.id], &plan, 41)
+        .await
+        .expect("a repeat is ignored");
+    assert!(s.notifications_to_fan_out(100).await.unwrap().is_empty());
+
+    let claimed = s.claim_deliveries(50, 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed
+        .iter()
+        .all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0));
+    assert!(
+        s.claim_deliveries(60, 1_000, 10).await.unwrap().is_empty(),
+        "claimed deliveries are hidden until the lease ends"
+    );
+    let (a, b) = (&claimed[0], &claimed[1]);
+    s.finish_delivery(a.id, &AttemptOutcome::Delivered { at: 70 })
+        .await
+        .unwrap();
+    s.finish_delivery(
+        b.id,
+        &AttemptOutcome::Retry {
+            error: "connection refused".into(),
+            next_at: 2_000,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s
+        .claim_deliveries(1_500, 3_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s.claim_deliveries(2_000, 3_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error.as_deref(), Some("connection refused"));
+    s.finish_delivery(
+        b.id,
+        &AttemptOutcome::GaveUp {
+            error: "550".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let failed = s
+        .list_deliveries(Some(DeliveryStatus::Failed), 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0].id, failed[0].attempts), (b.id, 2));
+    let all = s.list_deliveries(None, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].delivered_at, Some(70));
+    let mut counts = s.delivery_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![(DeliveryStatus::Delivered, 1), (DeliveryStatus::Failed, 1)]
+    );
+    assert!(matches!(
+        s.retry_delivery(a.id, 80).await,
+        Err(StoreError::NotFound)
+    ));
+    s.retry_delivery(b.id, 80).await.unwrap();
+    assert_eq!(s.claim_deliveries(80, 100, 10).await.unwrap().len(), 1);
 }

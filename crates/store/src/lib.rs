@@ -9,6 +9,9 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::{CaseState, Channel, DisputeType, Light, Status};
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::outbound::{
+    AttemptOutcome, Contact, Delivery, DeliveryStatus, NewDelivery, Webhook, WebhookInput,
+};
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::{Unit, UnitKind};
 use fengqiao_domain::warning::Warning;
@@ -352,6 +355,45 @@ pub trait Store: Send + Sync + 'static {
     /// Warnings a filter selects, newest first.
     async fn list_warnings(&self, f: &WarningFilter) -> Result<Vec<Warning>>;
     async fn get_warning(&self, id: i64) -> Result<Option<Warning>>;
+
+    /// Sets (replaces) how a user is reached outside the system.
+    async fn set_contact(&self, user_id: i64, contact: &Contact) -> Result<()>;
+    /// The contacts of these users (users without one are left out).
+    async fn contacts(&self, user_ids: &[i64]) -> Result<Vec<(i64, Contact)>>;
+    async fn insert_webhook(&self, input: &WebhookInput, now: Millis) -> Result<Webhook>;
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
+    /// `NotFound` for an unknown id.
+    async fn set_webhook_active(&self, id: i64, active: bool) -> Result<()>;
+    /// Notifications not yet fanned out into deliveries, oldest first.
+    async fn notifications_to_fan_out(&self, limit: u32) -> Result<Vec<Notification>>;
+    /// In one transaction: queues the deliveries (one per notification × medium × target; a
+    /// repeat is ignored) and marks the notifications fanned out.
+    async fn fan_out(
+        &self,
+        notification_ids: &[i64],
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<()>;
+    /// Claims up to `limit` pending deliveries due at `now`: each is hidden from other claims
+    /// until `lease_until` (a sender that dies mid-way leaves it to be tried again then).
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Records one attempt's outcome (the attempt count rises by one).
+    async fn finish_delivery(&self, id: i64, outcome: &AttemptOutcome) -> Result<()>;
+    /// Deliveries newest first, optionally of one status.
+    async fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Puts a failed delivery back in the queue, due now. `NotFound` unless it had failed.
+    async fn retry_delivery(&self, id: i64, now: Millis) -> Result<()>;
+    /// How many deliveries stand in each status.
+    async fn delivery_counts(&self) -> Result<Vec<(DeliveryStatus, i64)>>;
 
     /// The non-zero roll-up rows a query selects (the cockpit's and the reports' figures).
     async fn stats_rows(
