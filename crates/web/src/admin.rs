@@ -26,12 +26,19 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// The tabs of the admin pages.
-const TABS: [&str; 5] = ["jurisdictions", "units", "users", "calendar", "rules"];
+const TABS: [&str; 6] = [
+    "jurisdictions",
+    "units",
+    "users",
+    "calendar",
+    "rules",
+    "outbound",
+];
 
 /// What every admin page shows around its content.
 pub struct Frame {
     pub tab: &'static str,
-    pub tabs: [&'static str; 5],
+    pub tabs: [&'static str; 6],
     pub error: String,
     pub saved: bool,
 }
@@ -48,7 +55,12 @@ pub struct PageQuery {
 
 /// The signed-in admin, or the response to give instead (login, or 403).
 /// (The refusal is boxed: a response is large.)
-fn admin<'a>(app: &App, t: Tr, web: &'a Web, path: &str) -> Result<&'a Session, Box<Response>> {
+pub(crate) fn admin<'a>(
+    app: &App,
+    t: Tr,
+    web: &'a Web,
+    path: &str,
+) -> Result<&'a Session, Box<Response>> {
     let Some((s, _)) = &web.session else {
         return Err(Box::new(to_login(path)));
     };
@@ -57,7 +69,7 @@ fn admin<'a>(app: &App, t: Tr, web: &'a Web, path: &str) -> Result<&'a Session, 
     Ok(s)
 }
 
-fn frame(tab: &'static str, error: String, saved: bool) -> Frame {
+pub(crate) fn frame(tab: &'static str, error: String, saved: bool) -> Frame {
     Frame {
         tab,
         tabs: TABS,
@@ -190,7 +202,7 @@ fn with_status(page: Response, error: &str) -> Response {
 }
 
 /// The form's fields when the session and CSRF token are good; otherwise the response.
-fn form<'a>(
+pub(crate) fn form<'a>(
     t: Tr,
     web: &'a Web,
     next: &str,

@@ -24,6 +24,7 @@ const PHONE: &str = "13912345678";
 struct T {
     router: Router,
     app: Arc<App>,
+    clock: Arc<ManualClock>,
     backend: &'static str,
     reference: fengqiao_demo::Reference,
     _dir: Option<tempfile::TempDir>,
@@ -85,7 +86,7 @@ async fn spawn(backend: &'static str) -> T {
     let app = Arc::new(
         App::start(
             store,
-            clock,
+            clock.clone(),
             Settings {
                 max_attachment_bytes: 4096,
                 ..Settings::default()
@@ -101,6 +102,7 @@ async fn spawn(backend: &'static str) -> T {
     T {
         router: fengqiao_web::router(app.clone()),
         app,
+        clock,
         backend,
         reference,
         _dir: dir,
@@ -1305,5 +1307,120 @@ on_both!(
         let run = t.post("/warnings/run", &s, &[("csrf", &list.csrf())]).await;
         assert_eq!(run.status, StatusCode::OK);
         assert!(run.text().contains("预警分析完成"), "{}", run.text());
+    }
+);
+
+on_both!(
+    the_outbound_page_configures_sending_and_shows_failures_to_retry,
+    |t: T| async move {
+        let a = t.login("admin").await;
+        let page = t.get("/admin/outbound", &a).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let csrf = page.csrf();
+        // A bad webhook URL: refused on the page with the reason.
+        let r = t
+            .post(
+                "/admin/outbound",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("op", "webhook"),
+                    ("url", "https://x.example.org/h"),
+                    ("secret", "0123456789abcdefg"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.text().contains("role=\"alert\""), "{}", r.text());
+        // A webhook to a port nobody listens on, and a contact for the unit leader.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{dead}/h");
+        let r = t
+            .post(
+                "/admin/outbound",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("op", "webhook"),
+                    ("url", &url),
+                    ("secret", "0123456789abcdefg"),
+                    ("kinds", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let r = t
+            .post(
+                "/admin/outbound",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("op", "contact"),
+                    ("username", "u02leader"),
+                    ("email", "u02@example.org"),
+                    ("phone", "13700137000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // A notification to u02leader; the courier tries until it gives up.
+        let user = t
+            .app
+            .store
+            .get_user_by_username("u02leader")
+            .await
+            .unwrap()
+            .unwrap();
+        let note = fengqiao_store::NewNotification {
+            user_id: user.id,
+            case_id: None,
+            kind: "summons".into(),
+            title: "吹哨测试通知".into(),
+            body: "b".into(),
+        };
+        t.app
+            .store
+            .notify_once("t", "1", &[note], t.app.now())
+            .await
+            .unwrap();
+        t.app
+            .set_courier(std::sync::Arc::new(fengqiao_notify::NetCourier::default()));
+        for _ in 0..fengqiao_domain::outbound::MAX_ATTEMPTS {
+            t.app.run_courier().await.unwrap();
+            t.clock.advance(5 * 3_600_000);
+        }
+        let a = t.login("admin").await;
+        let page = t.get("/admin/outbound?status=failed", &a).await;
+        let html = page.text();
+        assert!(
+            html.contains("吹哨测试通知") && html.contains("发送失败"),
+            "{html}"
+        );
+        assert!(html.contains("value=\"retry\""), "{html}");
+        let id = t.app.store.list_deliveries(None, 10).await.unwrap()[0].id;
+        let r = t
+            .post(
+                "/admin/outbound",
+                &a,
+                &[
+                    ("csrf", &page.csrf()),
+                    ("op", "retry"),
+                    ("id", &id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let pending = t.get("/admin/outbound?status=pending", &a).await.text();
+        assert!(pending.contains("吹哨测试通知"), "{pending}");
+        // Not for a unit leader.
+        let l = t.login("u02leader").await;
+        assert_eq!(
+            t.get("/admin/outbound", &l).await.status,
+            StatusCode::FORBIDDEN
+        );
     }
 );
