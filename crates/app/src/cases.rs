@@ -199,6 +199,35 @@ async fn recipients(app: &App, state: &CaseState, to: Audience) -> Result<Vec<i6
     Ok(out)
 }
 
+/// Who an unanswered supervision goes up to: the leaders and supervisors whose scope covers
+/// the case, level 1 the closest of their levels (e.g. the town's), level 2 the next one up
+/// (the county's), and so on; past the top, the top.
+async fn escalation_recipients(app: &App, state: &CaseState, level: u32) -> Result<Vec<i64>> {
+    let mut covering = Vec::new();
+    for role in [Role::Leader, Role::Supervisor] {
+        for u in app.store.list_users("/", Some(role)).await? {
+            if !u.disabled && path_within(&state.location.node_path, &u.scope_path) {
+                covering.push((u.scope_path.matches('/').count(), u.id));
+            }
+        }
+    }
+    let mut depths: Vec<usize> = covering.iter().map(|(d, _)| *d).collect();
+    depths.sort_unstable_by(|a, b| b.cmp(a));
+    depths.dedup();
+    let idx = (level.max(1) as usize - 1).min(depths.len().saturating_sub(1));
+    let Some(depth) = depths.get(idx) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<i64> = covering
+        .iter()
+        .filter(|(d, _)| d == depth)
+        .map(|(_, id)| *id)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 async fn notifications_for(
     app: &App,
     case_id: i64,
@@ -250,6 +279,68 @@ async fn notifications_for(
                 format!("申请延期 {working_days} 个工作日：{reason}"),
                 LEADER_AND_SUPERVISORS,
             ),
+            EventKind::UnitsSummoned {
+                unit_ids,
+                due_at,
+                note,
+            } => {
+                let title = format!("吹哨报到 {}", state.tracking_code);
+                let body = format!(
+                    "{note}；请于 {} 前响应（{}）",
+                    chrono::DateTime::from_timestamp_millis(*due_at)
+                        .map(|t| t
+                            .with_timezone(&fengqiao_domain::time::cst())
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string())
+                        .unwrap_or_default(),
+                    state.dispute_type.zh()
+                );
+                let mut to = Vec::new();
+                let staff = app.store.list_users("/", None).await?;
+                for u in unit_ids {
+                    if let Some(unit) = app.store.get_unit(*u).await? {
+                        to.extend(unit.leader_user_id);
+                    }
+                    to.extend(
+                        staff
+                            .iter()
+                            .filter(|s| s.unit_id == Some(*u) && !s.disabled)
+                            .map(|s| s.id),
+                    );
+                }
+                to.sort_unstable();
+                to.dedup();
+                for user_id in to {
+                    out.push(NewNotification {
+                        user_id,
+                        case_id: Some(case_id),
+                        kind: "summons".into(),
+                        title: title.clone(),
+                        body: body.clone(),
+                    });
+                }
+                continue;
+            }
+            EventKind::SupervisionEscalated { no, level, .. } => {
+                let Some(sup) = state.supervisions.iter().find(|s| s.no == *no) else {
+                    continue;
+                };
+                let title = format!("督办逾期未回复（升级至第{level}级）{}", state.tracking_code);
+                let body = format!(
+                    "{}；应于 {} 前回复，承办单位至今未回复，请督促",
+                    sup.reason, sup.reply_due
+                );
+                for user_id in escalation_recipients(app, state, *level).await? {
+                    out.push(NewNotification {
+                        user_id,
+                        case_id: Some(case_id),
+                        kind: "supervision_escalated".into(),
+                        title: title.clone(),
+                        body: body.clone(),
+                    });
+                }
+                continue;
+            }
             EventKind::RevisitDue => (
                 "revisit_due",
                 format!("待回访 {}", state.tracking_code),
@@ -588,6 +679,15 @@ impl App {
                 co_unit_ids,
             } => {
                 for u in std::iter::once(lead_unit_id).chain(co_unit_ids) {
+                    self.store
+                        .get_unit(*u)
+                        .await?
+                        .ok_or(AppError::NotFound("unit"))?;
+                }
+                Ok(cmd.clone())
+            }
+            Command::SummonUnits { unit_ids, .. } => {
+                for u in unit_ids {
                     self.store
                         .get_unit(*u)
                         .await?

@@ -56,6 +56,7 @@ crate::unit::labelled_enum!(
         CloseWarning = "close_warning" / "关闭预警",
         RunWarnings = "run_warnings" / "运行预警分析",
         SummonUnits = "summon_units" / "吹哨",
+        AnswerSummons = "answer_summons" / "吹哨响应",
     }
 );
 
@@ -102,6 +103,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::AddAttachment,
             O::ViewWarnings,
             O::HandleWarning,
+            O::AnswerSummons,
         ],
     ),
     (
@@ -123,6 +125,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::ViewWarnings,
             O::HandleWarning,
             O::CloseWarning,
+            O::AnswerSummons,
         ],
     ),
     (
@@ -268,6 +271,12 @@ pub fn authorize(actor: &Actor, op: Operation, case: &CaseState) -> Result<(), D
             lead
         }
         O::Mediate => actor.unit_id.is_some_and(|u| case.involves_unit(u)),
+        // A summoned unit answers for itself.
+        O::AnswerSummons => actor.unit_id.is_some_and(|u| {
+            case.summons
+                .iter()
+                .any(|s| s.unit_id == u && s.responded_at.is_none())
+        }),
         O::GiveFeedback if unit_member => lead,
         O::DecideExtension if actor.role == Role::UnitLeader => lead,
         _ => true,

@@ -221,6 +221,25 @@ pub struct Supervision {
     pub reply: Option<String>,
     pub replied_at: Option<Millis>,
     pub replied_by: Option<i64>,
+    /// Times the unanswered supervision went up a level (0: still with the unit).
+    #[serde(default)]
+    pub escalations: u32,
+    /// Escalated again if still unanswered after this day (`reply_due` before the first).
+    #[serde(default)]
+    pub next_escalation: Option<NaiveDate>,
+}
+
+/// An unanswered supervision goes up at most this many levels (the centre's leadership,
+/// then the level above it).
+pub const MAX_SUPERVISION_ESCALATIONS: u32 = 2;
+
+impl Supervision {
+    /// Whether, on `today`, the reply is late enough to go up another level.
+    pub fn escalation_due(&self, today: NaiveDate) -> bool {
+        self.reply.is_none()
+            && self.escalations < MAX_SUPERVISION_ESCALATIONS
+            && today > self.next_escalation.unwrap_or(self.reply_due)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -282,6 +301,9 @@ pub struct CaseState {
     /// The case this duplicate was merged into.
     #[serde(default)]
     pub merged_into: Option<i64>,
+    /// Units summoned to this case (吹哨报到) and their answers.
+    #[serde(default)]
+    pub summons: Vec<crate::warning::Summons>,
 }
 
 impl CaseState {

@@ -131,6 +131,16 @@ pub enum Command {
         no: u32,
         reply: String,
     },
+    /// 吹哨: summons several units to the case at once; each must answer within `hours`.
+    SummonUnits {
+        unit_ids: Vec<i64>,
+        hours: u32,
+        note: String,
+    },
+    /// A summoned unit's answer (the actor's unit).
+    AnswerSummons {
+        reply: String,
+    },
     RequestExtension {
         working_days: u32,
         reason: String,
@@ -189,6 +199,8 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::OpenSupervision { .. } => "open_supervision",
             Command::ReplySupervision { .. } => "reply_supervision",
+            Command::SummonUnits { .. } => "summon_units",
+            Command::AnswerSummons { .. } => "answer_summons",
             Command::RequestExtension { .. } => "request_extension",
             Command::ApproveExtension => "approve_extension",
             Command::RejectExtension { .. } => "reject_extension",
@@ -216,6 +228,8 @@ impl Command {
             Command::Reopen { .. } => O::Reopen,
             Command::OpenSupervision { .. } => O::OpenSupervision,
             Command::ReplySupervision { .. } => O::ReplySupervision,
+            Command::SummonUnits { .. } => O::SummonUnits,
+            Command::AnswerSummons { .. } => O::AnswerSummons,
             Command::RequestExtension { .. } => O::RequestExtension,
             Command::ApproveExtension | Command::RejectExtension { .. } => O::DecideExtension,
             Command::RevealPersonalInfo { .. } => O::RevealPersonalInfo,
@@ -293,6 +307,23 @@ pub enum EventKind {
         no: u32,
         reply: String,
     },
+    /// Units summoned to the case (吹哨), to answer by `due_at`.
+    UnitsSummoned {
+        unit_ids: Vec<i64>,
+        due_at: Millis,
+        note: String,
+    },
+    SummonsAnswered {
+        unit_id: i64,
+        reply: String,
+    },
+    /// The reply was late: the supervision went up to `level` (1 = the leadership covering the
+    /// case, 2 = the level above); checked again after `next_check`.
+    SupervisionEscalated {
+        no: u32,
+        level: u32,
+        next_check: NaiveDate,
+    },
     ExtensionRequested {
         working_days: u32,
         reason: String,
@@ -332,6 +363,9 @@ impl EventKind {
             EventKind::Reopened { .. } => "reopened",
             EventKind::SupervisionOpened { .. } => "supervision_opened",
             EventKind::SupervisionReplied { .. } => "supervision_replied",
+            EventKind::SupervisionEscalated { .. } => "supervision_escalated",
+            EventKind::UnitsSummoned { .. } => "units_summoned",
+            EventKind::SummonsAnswered { .. } => "summons_answered",
             EventKind::ExtensionRequested { .. } => "extension_requested",
             EventKind::ExtensionApproved { .. } => "extension_approved",
             EventKind::ExtensionRejected { .. } => "extension_rejected",
@@ -648,6 +682,56 @@ pub fn decide(
                 reply: reply.clone(),
             }]
         }
+        Command::SummonUnits {
+            unit_ids,
+            hours,
+            note,
+        } => {
+            if !st.is_open() {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("note", note)?;
+            let mut fresh: Vec<i64> = Vec::new();
+            for u in unit_ids {
+                let waiting = case
+                    .summons
+                    .iter()
+                    .any(|s| s.unit_id == *u && s.responded_at.is_none());
+                if !waiting && !fresh.contains(u) {
+                    fresh.push(*u);
+                }
+            }
+            if fresh.is_empty() {
+                return Err(DomainError::validation(
+                    "unit_ids",
+                    "choose at least one unit that is not already waiting to answer",
+                ));
+            }
+            if *hours == 0 || *hours > crate::warning::MAX_SUMMONS_HOURS {
+                return Err(DomainError::validation("hours", "between 1 and 168 hours"));
+            }
+            vec![EventKind::UnitsSummoned {
+                unit_ids: fresh,
+                due_at: ctx.now + i64::from(*hours) * 3_600_000,
+                note: note.trim().to_string(),
+            }]
+        }
+        Command::AnswerSummons { reply } => {
+            non_empty("reply", reply)?;
+            let unit_id = ctx
+                .actor
+                .unit_id
+                .filter(|u| {
+                    case.summons
+                        .iter()
+                        .any(|s| s.unit_id == *u && s.responded_at.is_none())
+                })
+                .ok_or(DomainError::Forbidden)?;
+            vec![EventKind::SummonsAnswered {
+                unit_id,
+                reply: reply.trim().to_string(),
+            }]
+        }
         Command::RequestExtension {
             working_days,
             reason,
@@ -762,6 +846,16 @@ fn refresh_light(case: &CaseState, ctx: &Context<'_>) -> Vec<EventKind> {
         _ => Light::None,
     };
     let mut out = Vec::new();
+    let today = local_date(ctx.now);
+    for sup in case.supervisions.iter().filter(|s| s.escalation_due(today)) {
+        out.push(EventKind::SupervisionEscalated {
+            no: sup.no,
+            level: sup.escalations + 1,
+            next_check: ctx
+                .calendar
+                .add_working_days(today, ctx.rules.supervision_reply_days),
+        });
+    }
     if case.status == Status::FeedbackGiven
         && !case.revisit_requested
         && case
@@ -834,6 +928,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             revisit_due_on: None,
             revisit_requested: false,
             linked_case_ids: Vec::new(),
+            summons: Vec::new(),
             attachments: Vec::new(),
             merged_into: None,
         });
@@ -992,7 +1087,48 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             reply: None,
             replied_at: None,
             replied_by: None,
+            escalations: 0,
+            next_escalation: None,
         }),
+        EventKind::UnitsSummoned {
+            unit_ids, due_at, ..
+        } => {
+            for u in unit_ids {
+                s.summons.push(crate::warning::Summons {
+                    unit_id: *u,
+                    summoned_at: at,
+                    summoned_by: event.actor_id.unwrap_or(0),
+                    due_at: *due_at,
+                    responded_at: None,
+                    responded_by: None,
+                    reply: String::new(),
+                });
+                if s.lead_unit_id != Some(*u) && !s.co_unit_ids.contains(u) {
+                    s.co_unit_ids.push(*u);
+                }
+            }
+        }
+        EventKind::SummonsAnswered { unit_id, reply } => {
+            if let Some(x) = s
+                .summons
+                .iter_mut()
+                .find(|x| x.unit_id == *unit_id && x.responded_at.is_none())
+            {
+                x.responded_at = Some(at);
+                x.responded_by = event.actor_id;
+                x.reply = reply.clone();
+            }
+        }
+        EventKind::SupervisionEscalated {
+            no,
+            level,
+            next_check,
+        } => {
+            if let Some(sup) = s.supervisions.iter_mut().find(|x| x.no == *no) {
+                sup.escalations = *level;
+                sup.next_escalation = Some(*next_check);
+            }
+        }
         EventKind::SupervisionReplied { no, reply } => {
             if let Some(sup) = s.supervisions.iter_mut().find(|x| x.no == *no) {
                 sup.reply = Some(reply.clone());

@@ -500,6 +500,8 @@ fn a_case_counts_on_the_days_things_happened() {
         reply: None,
         replied_at: None,
         replied_by: None,
+        escalations: 0,
+        next_escalation: None,
     });
     s.evaluation = Some(Evaluation {
         satisfaction: 4,

@@ -1594,3 +1594,153 @@ on_both!(
         let _ = t.backend;
     }
 );
+
+on_both!(
+    an_unanswered_supervision_goes_up_one_level_at_a_time,
+    |t: T| async move {
+        // A town leader, so that there are two levels above the unit.
+        let admin = t.login("admin").await;
+        let (s, u) = t
+            .post(
+                "/api/v1/users",
+                &admin,
+                json!({"username": "townleader", "display_name": "城关镇领导", "password": PASSWORD,
+                       "role": "leader", "scope_code": "990102001"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        let disp = t.login("dispatcher").await;
+        let (_, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let id = c["id"].as_i64().unwrap();
+        t.act(
+            id,
+            &disp,
+            json!({"action": "route", "lead_unit_id": t.unit_of("u02staff").await}),
+        )
+        .await;
+        let (s, c) = t
+            .act(
+                id,
+                &t.login("supervisor").await,
+                json!({"action": "open_supervision", "reason": "群众多次来电催办"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["supervisions"][0]["reply_due"], "2025-03-05");
+        // On the due day nothing happens; the day after, level 1: the town's leadership.
+        t.set_local_time(2025, 3, 5, 18, 0);
+        t.sweep().await;
+        assert!(t
+            .notices("townleader", "supervision_escalated")
+            .await
+            .is_empty());
+        t.set_local_time(2025, 3, 6, 8, 0);
+        t.sweep().await;
+        t.sweep().await;
+        let town = t.notices("townleader", "supervision_escalated").await;
+        assert_eq!(town.len(), 1, "once, however many sweeps: {town:?}");
+        assert!(town[0]["title"].as_str().unwrap().contains("第1级"));
+        assert!(t
+            .notices("leader", "supervision_escalated")
+            .await
+            .is_empty());
+        let (_, c) = t
+            .get(&format!("/api/v1/cases/{id}"), &t.login("dispatcher").await)
+            .await;
+        assert_eq!(c["supervisions"][0]["escalations"], 1);
+        assert_eq!(c["supervisions"][0]["next_escalation"], "2025-03-10");
+        // Still unanswered after two more working days: level 2, the county's leadership.
+        t.set_local_time(2025, 3, 11, 8, 0);
+        t.sweep().await;
+        for who in ["leader", "supervisor"] {
+            let n = t.notices(who, "supervision_escalated").await;
+            assert_eq!(n.len(), 1, "{who}: {n:?}");
+            assert!(n[0]["title"].as_str().unwrap().contains("第2级"));
+        }
+        // No further levels; a reply ends it.
+        t.set_local_time(2025, 3, 20, 8, 0);
+        t.sweep().await;
+        assert_eq!(t.notices("leader", "supervision_escalated").await.len(), 1);
+        let handler = t.login("u02staff").await;
+        let (s, c) = t
+            .act(
+                id,
+                &handler,
+                json!({"action": "reply_supervision", "no": 1, "reply": "已调解"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        t.assert_replays(id).await;
+    }
+);
+
+on_both!(
+    a_dispatcher_summons_several_units_to_a_case_and_each_answers,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, c) = t.post("/api/v1/cases", &disp, staff_case(VILLAGE_A)).await;
+        let id = c["id"].as_i64().unwrap();
+        let lead = t.unit_of("u02staff").await;
+        t.act(id, &disp, json!({"action": "route", "lead_unit_id": lead}))
+            .await;
+        let police = t.unit_of("u03staff").await;
+        let other = t.unit_of("u04staff").await;
+        let summon = json!({"action": "summon_units", "unit_ids": [police, other], "hours": 24,
+                            "note": "群体性苗头，请派出所和相关单位到场"});
+        // A unit member may not blow the whistle; a bad time limit is refused.
+        let (s, _) = t.act(id, &t.login("u02staff").await, summon.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let mut bad = summon.clone();
+        bad["hours"] = json!(0);
+        let (s, e) = t.act(id, &disp, bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, c) = t.act(id, &disp, summon.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        assert_eq!(c["summons"].as_array().unwrap().len(), 2);
+        assert!(c["co_unit_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(police)));
+        // Both units' people are told; the summoned units now see the case.
+        let n = t.notices("u03staff", "summons").await;
+        assert!(n.iter().any(|n| n["case_id"] == id), "{n:?}");
+        let u03 = t.login("u03staff").await;
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{id}"), &u03).await.0,
+            StatusCode::OK
+        );
+        // Summoning the same units again while they have not answered is refused.
+        let (s, _) = t.act(id, &disp, summon).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        // Each unit answers for itself, once; the lead unit was not summoned.
+        let answer = json!({"action": "answer_summons", "reply": "已派民警到场"});
+        let (s, c) = t.act(id, &u03, answer.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        let mine = c["summons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["unit_id"] == police)
+            .unwrap()
+            .clone();
+        assert_eq!(mine["reply"], "已派民警到场");
+        assert!(mine["responded_at"].is_i64());
+        let (s, _) = t.act(id, &u03, answer.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "answered already");
+        let (s, _) = t.act(id, &t.login("u02staff").await, answer).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "not summoned");
+        // Unknown units are refused.
+        let (s, e) = t
+            .act(
+                id,
+                &disp,
+                json!({"action": "summon_units", "unit_ids": [999999], "hours": 2, "note": "x"}),
+            )
+            .await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("unit_not_found"))
+        );
+        t.assert_replays(id).await;
+    }
+);

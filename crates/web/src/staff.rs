@@ -552,6 +552,8 @@ pub struct SupervisionView {
     pub reply_due: String,
     pub reply: String,
     pub automatic: bool,
+    /// Levels the unanswered supervision went up (0: none).
+    pub escalations: u32,
 }
 
 #[derive(Template)]
@@ -860,6 +862,7 @@ async fn build_case_page(
                 reply_due: v.reply_due.to_string(),
                 reply: v.reply.clone().unwrap_or_default(),
                 automatic: v.automatic,
+                escalations: v.escalations,
             })
             .collect(),
         actions,
