@@ -546,6 +546,17 @@ pub struct DupView {
     pub linked: bool,
 }
 
+/// A unit summoned to the case (吹哨) and its answer.
+pub struct SummonsView {
+    pub unit: String,
+    pub due: String,
+    pub reply: String,
+    pub answered_at: String,
+    pub late: bool,
+    /// The viewer's unit, still to answer: the page offers the form.
+    pub mine: bool,
+}
+
 pub struct SupervisionView {
     pub no: u32,
     pub reason: String,
@@ -592,6 +603,7 @@ pub struct CasePage {
     pub cues: Vec<CueView>,
     pub duplicates: Vec<DupView>,
     pub supervisions: Vec<SupervisionView>,
+    pub summons: Vec<SummonsView>,
     pub actions: Vec<&'static str>,
     pub may_attach: bool,
     pub merged_into: i64,
@@ -778,6 +790,21 @@ async fn build_case_page(
             }
         })
         .collect();
+    let mut summons = Vec::new();
+    for m in &st.summons {
+        summons.push(SummonsView {
+            unit: app
+                .get_unit(m.unit_id)
+                .await
+                .map(|u| u.name)
+                .unwrap_or_default(),
+            due: crate::view::fmt_ms(m.due_at),
+            reply: m.reply.clone(),
+            answered_at: m.responded_at.map(crate::view::fmt_ms).unwrap_or_default(),
+            late: m.overdue(app.now()),
+            mine: m.responded_at.is_none() && s.actor.unit_id == Some(m.unit_id),
+        });
+    }
     let lead_unit = match st.lead_unit_id {
         Some(u) => app.get_unit(u).await.map(|u| u.name).unwrap_or_default(),
         None => String::new(),
@@ -853,6 +880,7 @@ async fn build_case_page(
             .collect(),
         cues,
         duplicates,
+        summons,
         supervisions: st
             .supervisions
             .iter()
@@ -978,6 +1006,9 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
         },
         "open_supervision" => Command::OpenSupervision {
             reason: text("reason"),
+        },
+        "answer_summons" => Command::AnswerSummons {
+            reply: text("reply"),
         },
         "reply_supervision" => Command::ReplySupervision {
             no: f.get("no").parse().map_err(|_| invalid("no"))?,

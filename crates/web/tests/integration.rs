@@ -1424,3 +1424,71 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_summoned_unit_answers_on_the_case_page,
+    |t: T| async move {
+        let code = t
+            .citizen_submit("邻里之间因排水沟堵塞发生争吵，多户村民聚集", "k-summons")
+            .await;
+        let id = t.case_id(&code).await;
+        let users = t.app.store.list_users("/", None).await.unwrap();
+        let unit_of = |name: &str| {
+            users
+                .iter()
+                .find(|u| u.username == name)
+                .unwrap()
+                .unit_id
+                .unwrap()
+        };
+        let system = fengqiao_domain::access::Actor::system();
+        use fengqiao_domain::workflow::Command;
+        t.app
+            .act(
+                &system,
+                id,
+                &Command::Route {
+                    lead_unit_id: unit_of("u02staff"),
+                    co_unit_ids: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        t.app
+            .act(
+                &system,
+                id,
+                &Command::SummonUnits {
+                    unit_ids: vec![unit_of("u03staff")],
+                    hours: 24,
+                    note: "请到场".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let m = t.login("u03staff").await;
+        let page = t.get(&format!("/cases/{id}"), &m).await;
+        let html = page.text();
+        assert!(
+            html.contains("id=\"summons\"") && html.contains("value=\"answer_summons\""),
+            "{html}"
+        );
+        let r = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &m,
+                &[
+                    ("csrf", &page.csrf()),
+                    ("action", "answer_summons"),
+                    ("reply", "已派人到场"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let html = t.get(&format!("/cases/{id}"), &m).await.text();
+        assert!(
+            html.contains("已派人到场") && !html.contains("value=\"answer_summons\""),
+            "{html}"
+        );
+    }
+);
