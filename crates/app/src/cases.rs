@@ -228,6 +228,11 @@ async fn escalation_recipients(app: &App, state: &CaseState, level: u32) -> Resu
     Ok(out)
 }
 
+/// The digest an idempotency key keeps of a submission's body.
+pub(crate) fn input_digest(input: &CaseInput) -> String {
+    sm3_hex(serde_json::to_string(input).unwrap_or_default().as_bytes())
+}
+
 async fn notifications_for(
     app: &App,
     case_id: i64,
@@ -384,7 +389,7 @@ impl App {
         Ok(path)
     }
 
-    async fn to_new_case(&self, input: &CaseInput) -> Result<NewCase> {
+    pub(crate) async fn to_new_case(&self, input: &CaseInput) -> Result<NewCase> {
         let parties = input
             .parties
             .iter()
@@ -444,20 +449,34 @@ impl App {
             .as_ref()
             .map(|a| crate::text::fill_in(&mut filled_input, a, self.now()))
             .unwrap_or_default();
-        let new_case = self.to_new_case(&filled_input).await?;
+        let idem = idempotency_key.map(|k| IdempotencyKey {
+            scope: actor
+                .map(|a| format!("user:{}", a.user_id))
+                .unwrap_or_else(|| "public".into()),
+            key: k.to_string(),
+            body_hash: input_digest(input),
+        });
+        self.register_with_key(actor, &filled_input, analysis, filled, idem)
+            .await
+    }
+
+    /// Registers a case (the text already read and what it filled in), honouring an
+    /// idempotency key whatever its scope (users' keys, channel record ids).
+    pub(crate) async fn register_with_key(
+        &self,
+        actor: Option<&Actor>,
+        filled_input: &CaseInput,
+        analysis: Option<fengqiao_text::Analysis>,
+        filled: Vec<String>,
+        idem: Option<IdempotencyKey>,
+    ) -> Result<(StoredCase, bool, Option<crate::text::IntakeReading>)> {
+        let new_case = self.to_new_case(filled_input).await?;
         match actor {
             // Citizens may report a dispute anywhere; staff only inside their own subtree.
             Some(a) if a.role == Role::Citizen => {}
             Some(a) => authorize_node(a, Operation::CreateCase, &new_case.location.node_path)?,
             None => {}
         }
-        let idem = idempotency_key.map(|k| IdempotencyKey {
-            scope: actor
-                .map(|a| format!("user:{}", a.user_id))
-                .unwrap_or_else(|| "public".into()),
-            key: k.to_string(),
-            body_hash: sm3_hex(serde_json::to_string(input).unwrap_or_default().as_bytes()),
-        });
         let submitted_by = actor.map(|a| a.user_id);
         let now = self.now();
         let mut reading_input = analysis.map(|a| (a, filled));

@@ -9,6 +9,7 @@ pub mod cases;
 pub mod clock;
 pub mod cockpit;
 pub mod error;
+pub mod imports;
 pub mod monitor;
 pub mod outbound;
 pub mod privacy;

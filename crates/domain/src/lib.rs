@@ -11,6 +11,7 @@
 //! - [`workflow`]: commands → events (`decide`) and events → state (`apply`).
 //! - [`risk`]: a case's escalation-risk grade (red/yellow/green) and its reasons, derived on read.
 //! - [`warning`]: area and type warnings and their life (open → acknowledged → handled → closed).
+//! - [`import`]: records from other systems' exports through a channel's field mapping.
 //! - [`outbound`]: notifications leaving the system (webhook, e-mail, SMS): settings, fan-out, retries.
 //! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
 //!   indicators and the Fengqiao index.
@@ -22,6 +23,7 @@ pub mod calendar;
 pub mod case;
 pub mod deadline;
 pub mod error;
+pub mod import;
 pub mod indicators;
 pub mod jurisdiction;
 pub mod outbound;

@@ -32,6 +32,7 @@ pub use extract::Authed;
         (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
         (name = "stats", description = "Cockpit, monthly report, health checks, Fengqiao index"),
         (name = "warnings", description = "Early warnings: surges, clusters, hotspots, and acting on them"),
+        (name = "channels", description = "Records from other systems: police, courts, petitions, arbitration, mediation, 12345"),
         (name = "outbound", description = "Notifications by webhook, e-mail and SMS: settings and the delivery queue"),
     )
 )]
@@ -98,6 +99,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(warnings::act))
         .routes(routes!(warnings::summon))
         .routes(routes!(warnings::reply))
+        .routes(routes!(channels::push))
         .routes(routes!(outbound::overview, outbound::put_config))
         .routes(routes!(outbound::create_webhook))
         .routes(routes!(outbound::set_webhook_active))

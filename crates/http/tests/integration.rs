@@ -1744,3 +1744,112 @@ on_both!(
         t.assert_replays(id).await;
     }
 );
+
+on_both!(
+    pushed_channel_records_become_cases_once_and_bad_rows_are_named,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, village) = t
+            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
+            .await;
+        let place = village["name"].as_str().unwrap().to_string();
+        let rec = |id: &str, when: &str, text: &str, kind: &str| {
+            json!({"警情编号": id, "简要警情": text, "处警情况": "民警到场劝解", "发生地点": place,
+                   "报警时间": when, "报警人": "赵某某", "报警人电话": "13600136000", "警情类别": kind})
+        };
+        let good = rec(
+            "JQ-2025-0001",
+            "2025年3月2日 20时10分",
+            "邻居装修噪音扰民，双方发生口角",
+            "邻里纠纷",
+        );
+        let batch = json!({"records": [good.clone(),
+            rec("JQ-2025-0002", "上周", "欠款不还", "经济纠纷"),
+            json!({"警情编号": "JQ-2025-0003", "发生地点": place})]});
+        let (s, r) = t
+            .post("/api/v1/channels/police/records", &disp, batch)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        assert_eq!(
+            (r["rows"].as_i64(), r["created"].as_i64()),
+            (Some(3), Some(1)),
+            "{r}"
+        );
+        let errors = r["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(
+            (errors[0]["line"].as_i64(), errors[0]["field"].as_str()),
+            (Some(2), Some("报警时间"))
+        );
+        assert_eq!(
+            (errors[1]["line"].as_i64(), errors[1]["reason"].as_str()),
+            (Some(3), Some("no text"))
+        );
+        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1);
+        let id = items[0]["id"].as_i64().unwrap();
+        let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &disp).await;
+        assert_eq!(c["dispute_type"], "neighbourhood", "{c}");
+        assert_eq!(c["location"]["node_code"], VILLAGE_A);
+        assert_eq!(c["channel"], "police");
+        // Sent again: recognised; sent again with a corrected category: the case is updated.
+        let (_, r) = t
+            .post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": [good]}),
+            )
+            .await;
+        assert_eq!(
+            (r["unchanged"].as_i64(), r["created"].as_i64()),
+            (Some(1), Some(0)),
+            "{r}"
+        );
+        let changed = rec(
+            "JQ-2025-0001",
+            "2025年3月2日 20时10分",
+            "邻居装修噪音扰民，双方发生口角",
+            "物业纠纷",
+        );
+        let (_, r) = t
+            .post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": [changed.clone()]}),
+            )
+            .await;
+        assert_eq!(r["updated"].as_i64(), Some(1), "{r}");
+        let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &disp).await;
+        assert_eq!(c["dispute_type"], "property_management");
+        let (_, r) = t
+            .post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": [changed]}),
+            )
+            .await;
+        assert_eq!(r["unchanged"].as_i64(), Some(1), "{r}");
+        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "still one case");
+        // Limits and unknown channels.
+        let many: Vec<Value> = (0..1001).map(|i| json!({"警情编号": i})).collect();
+        let (s, _) = t
+            .post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": many}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, _) = t
+            .post(
+                "/api/v1/channels/fax/records",
+                &disp,
+                json!({"records": []}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        t.assert_replays(id).await;
+    }
+);

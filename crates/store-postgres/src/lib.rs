@@ -1261,6 +1261,30 @@ impl Store for PostgresStore {
         Ok(read)
     }
 
+    async fn find_idempotent_case(&self, scope: &str, key: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT case_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn set_idempotency_body(&self, scope: &str, key: &str, body_hash: &str) -> Result<()> {
+        let r =
+            sqlx::query("UPDATE idempotency_keys SET body_hash = $1 WHERE scope = $2 AND key = $3")
+                .bind(body_hash)
+                .bind(scope)
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn set_contact(&self, user_id: i64, contact: &Contact) -> Result<()> {
         sqlx::query(
             "INSERT INTO user_contacts (user_id, email, phone) VALUES ($1,$2,$3) \

@@ -1502,6 +1502,30 @@ impl Store for SqliteStore {
         Ok(read)
     }
 
+    async fn find_idempotent_case(&self, scope: &str, key: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar("SELECT case_id FROM idempotency_keys WHERE scope = ? AND key = ?")
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)
+    }
+
+    async fn set_idempotency_body(&self, scope: &str, key: &str, body_hash: &str) -> Result<()> {
+        let r =
+            sqlx::query("UPDATE idempotency_keys SET body_hash = ? WHERE scope = ? AND key = ?")
+                .bind(body_hash)
+                .bind(scope)
+                .bind(key)
+                .execute(&self.write)
+                .await
+                .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn set_contact(&self, user_id: i64, contact: &Contact) -> Result<()> {
         sqlx::query(
             "INSERT INTO user_contacts (user_id, email, phone) VALUES (?,?,?) \

@@ -291,6 +291,11 @@ pub trait Store: Send + Sync + 'static {
         idem: Option<&IdempotencyKey>,
         analysis: Option<&StoredAnalysis>,
     ) -> Result<Created>;
+    /// Replaces the body digest an idempotency key remembers (a source record re-sent with
+    /// changes, once the case was updated). `NotFound` for an unknown key.
+    async fn set_idempotency_body(&self, scope: &str, key: &str, body_hash: &str) -> Result<()>;
+    /// The case an idempotency key created.
+    async fn find_idempotent_case(&self, scope: &str, key: &str) -> Result<Option<i64>>;
     async fn get_case(&self, id: i64) -> Result<Option<StoredCase>>;
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>>;
     /// Appends events and replaces the state if the version still matches (else `Conflict`).

@@ -1,6 +1,7 @@
 //! Route handlers, one module per tag of the OpenAPI document.
 pub mod auth;
 pub mod cases;
+pub mod channels;
 pub mod outbound;
 pub mod public;
 pub mod reference;
