@@ -432,6 +432,19 @@ impl App {
             })
     }
 
+    /// A user's contact is theirs and their administrators'.
+    async fn authorize_contact(&self, actor: &Actor, user_id: i64) -> Result<()> {
+        if actor.user_id != user_id {
+            let user = self
+                .store
+                .get_user(user_id)
+                .await?
+                .ok_or(AppError::NotFound("user"))?;
+            authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        }
+        Ok(())
+    }
+
     /// Sets how a user is reached: the user themself, or an administrator of their scope.
     pub async fn set_contact(
         &self,
@@ -439,14 +452,7 @@ impl App {
         user_id: i64,
         contact: &Contact,
     ) -> Result<Contact> {
-        if actor.user_id != user_id {
-            let user = self
-                .store
-                .get_user(user_id)
-                .await?
-                .ok_or(AppError::NotFound("user"))?;
-            authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
-        }
+        self.authorize_contact(actor, user_id).await?;
         let c = contact.normalized()?;
         self.store.set_contact(user_id, &c).await?;
         Ok(c.masked())
@@ -454,14 +460,7 @@ impl App {
 
     /// A user's contact as shown (phone masked): the user themself or an administrator.
     pub async fn contact(&self, actor: &Actor, user_id: i64) -> Result<Contact> {
-        if actor.user_id != user_id {
-            let user = self
-                .store
-                .get_user(user_id)
-                .await?
-                .ok_or(AppError::NotFound("user"))?;
-            authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
-        }
+        self.authorize_contact(actor, user_id).await?;
         Ok(self
             .store
             .contacts(&[user_id])
