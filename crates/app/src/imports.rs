@@ -296,9 +296,11 @@ impl App {
         let a = analyzer
             .analyze(place, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
+        // "城关镇东门村" names the town and the village: the most specific node wins.
         a.places
             .iter()
-            .find_map(|p| p.node_code.clone())
+            .filter_map(|p| p.node_code.clone())
+            .max_by_key(String::len)
             .ok_or_else(|| {
                 DomainError::validation("place", format!("not a known place: {place}")).into()
             })

@@ -6,7 +6,7 @@ use crate::cases::CaseInput;
 use crate::{App, AppError, Result};
 use chrono::{NaiveDateTime, TimeZone};
 use fengqiao_domain::access::{can_view, Actor};
-use fengqiao_domain::case::{Complexity, DisputeType, RiskLevel};
+use fengqiao_domain::case::{CaseState, Complexity, DisputeType, RiskLevel};
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
 use fengqiao_domain::time::{cst, Millis};
 use fengqiao_domain::workflow::Command;
@@ -138,6 +138,24 @@ fn gazetteer_level(l: Level) -> u8 {
 }
 
 /// Fills the fields a submission left empty from the analysis; returns their names.
+/// A case's fingerprint for the duplicate search: its text, place, and the parties its fields
+/// name. The place is compared at village level (12-digit codes): a grid worker's report
+/// names the grid, another system the village.
+fn fingerprint(s: &CaseState, a: &Analysis) -> Fingerprint {
+    let code = &s.location.node_code;
+    let village = code.get(..12).filter(|_| code.len() > 12).unwrap_or(code);
+    Fingerprint::of(&s.text, a, Some(village)).with_parties(
+        s.parties.iter().map(|p| p.name.as_str()),
+        s.parties.iter().flat_map(|p| {
+            p.phone
+                .as_ref()
+                .map(|x| x.as_str())
+                .into_iter()
+                .chain(p.id_number.as_ref().map(|x| x.as_str()))
+        }),
+    )
+}
+
 pub fn fill_in(input: &mut CaseInput, a: &Analysis, now: Millis) -> Vec<String> {
     let mut filled = Vec::new();
     if input.dispute_type.is_none() {
@@ -451,7 +469,7 @@ impl App {
                 tokio::task::yield_now().await;
             }
             let s = &j.case.state;
-            let fp = Fingerprint::of(&s.text, &j.analysis, Some(&s.location.node_code));
+            let fp = fingerprint(s, &j.analysis);
             let from = s.registered_at - DUP_WINDOW_DAYS * DAY_MS;
             let duplicates = index.candidates(&fp, j.case.id, from, s.registered_at, 5);
             // Later cases of the batch see the earlier ones.
@@ -525,7 +543,7 @@ impl App {
                 let analysis = analyzer
                     .analyze(&s.text, local_time(s.registered_at))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
-                let fp = Fingerprint::of(&s.text, &analysis, Some(&s.location.node_code));
+                let fp = fingerprint(s, &analysis);
                 let keep = match &existing {
                     Some(e) => !all && e.analyser_version == version,
                     None => false,

@@ -76,6 +76,15 @@ pub enum Bench {
         #[arg(long)]
         existing: bool,
     },
+    /// The other systems' exports of a demo county (six channels, one record in four a
+    /// re-report of a recent case with realistic variation) imported through their mappings:
+    /// rows per second, and the automatic duplicate links scored (precision, recall).
+    Import {
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 1_000)]
+        per_channel: usize,
+    },
     /// The early-warning detectors on simulated counties (surges, clusters, workload, the daily
     /// run's time), side by side with R's surveillance package. CPU only, no database.
     Warnings {
@@ -498,6 +507,7 @@ pub async fn run(what: Bench) -> Result<()> {
             database_url,
             existing,
         } => bench_cockpit(cases, requests, database_url, existing).await,
+        Bench::Import { cases, per_channel } => crate::imports::bench(cases, per_channel).await,
         Bench::Warnings {
             worlds,
             calibration,

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_warnings;
 mod eval;
+mod imports;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -229,12 +230,19 @@ async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
 /// Days of early-warning history the demo computes (last month's report shows them).
 const DEMO_WARNING_DAYS: i64 = 40;
 
+/// The demo county as built: its logins, and what the generator needs to add to it.
+pub struct BuiltDemo {
+    pub logins: Vec<fengqiao_demo::Login>,
+    pub reference: fengqiao_demo::Reference,
+    pub opts: fengqiao_demo::Options,
+}
+
 pub async fn build_demo(
     app: &App,
     cases: u64,
     seed: u64,
     until: chrono::NaiveDate,
-) -> Result<Vec<fengqiao_demo::Login>> {
+) -> Result<BuiltDemo> {
     let hash = fengqiao_app::auth::hash_password(fengqiao_demo::DEMO_PASSWORD)?;
     let (reference, logins) =
         fengqiao_demo::seed_reference(app.store.as_ref(), seed, &hash, app.now()).await?;
@@ -277,7 +285,11 @@ pub async fn build_demo(
         "early warning over the last {DEMO_WARNING_DAYS} days: {raised} raised, {acted} acted on, in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(logins)
+    Ok(BuiltDemo {
+        logins,
+        reference,
+        opts,
+    })
 }
 
 fn today() -> chrono::NaiveDate {
@@ -310,7 +322,20 @@ async fn main() -> Result<()> {
                 let _ = std::fs::remove_file(format!("{database}{suffix}"));
             }
             let app = start_app(&database).await?;
-            let logins = build_demo(&app, cases, seed, today()).await?;
+            let built = build_demo(&app, cases, seed, today()).await?;
+            // The other systems' exports, written beside the database and imported.
+            let dir = format!("{}-exports", database.trim_end_matches(".db"));
+            let per_channel = (cases / 150).clamp(10, 200) as usize;
+            let (_, reports) =
+                imports::demo_exports(&app, &built, per_channel, std::path::Path::new(&dir))
+                    .await?;
+            for r in &reports {
+                eprintln!(
+                    "imported {dir}/{}.csv: {} created, {} linked to an earlier case, {} rejected",
+                    r.channel, r.created, r.linked, r.rejected
+                );
+            }
+            let logins = built.logins;
             println!(
                 "\nDemo county 青溪县 is ready in {database}. Logins (password {}):",
                 fengqiao_demo::DEMO_PASSWORD

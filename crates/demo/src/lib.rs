@@ -4,6 +4,7 @@
 //! Cases are driven through the domain's own `decide`/`apply`, so every generated log is one
 //! the workflow permits and replays to the stored state. Must not: write SQL (uses the Store).
 pub mod county;
+pub mod exports;
 pub mod rng;
 pub mod texts;
 

@@ -46,6 +46,12 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 fn minhash(chars: &[char]) -> Vec<u32> {
     let mut mins = vec![u32::MAX; K];
     for b in bigrams(chars) {
@@ -90,6 +96,35 @@ impl Fingerprint {
                 .or_else(|| analysis.node_code().map(str::to_string)),
             amount_fen: analysis.main_amount_fen(),
         }
+    }
+
+    /// Adds the parties a record names in its fields (not only in its text): full names, and
+    /// their phone and ID-card numbers as keys (`#` + a 64-bit digest, never shown), so that a
+    /// dispute re-reported through another channel in other words is still recognised by who
+    /// reports it.
+    pub fn with_parties<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        numbers: impl IntoIterator<Item = &'a str>,
+    ) -> Fingerprint {
+        for n in names {
+            let n = n.trim();
+            let len = n.chars().count();
+            if (2..=4).contains(&len) && !n.contains('某') && !self.names.iter().any(|x| x == n) {
+                self.names.push(n.to_string());
+            }
+        }
+        for num in numbers {
+            let digits: String = num.chars().filter(char::is_ascii_alphanumeric).collect();
+            if digits.len() >= 7 {
+                let key = format!("#{:016x}", fnv1a(digits.to_ascii_uppercase().as_bytes()));
+                if !self.names.contains(&key) {
+                    self.names.push(key);
+                }
+            }
+        }
+        self.names.sort();
+        self
     }
 
     /// Estimated Jaccard similarity of the two texts' bigram sets.
@@ -140,7 +175,7 @@ impl Fingerprint {
         let shared_names: Vec<String> = self
             .names
             .iter()
-            .filter(|n| earlier.names.contains(n))
+            .filter(|n| !n.starts_with('#') && earlier.names.contains(n))
             .chain(
                 self.orgs
                     .iter()

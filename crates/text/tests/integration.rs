@@ -97,6 +97,25 @@ fn duplicates_need_shared_parties_or_place_and_similar_words() {
 }
 
 #[test]
+fn a_record_s_party_fields_identify_it_when_its_words_differ() {
+    let r = county();
+    let now = at("2025-03-01 10:00");
+    let fp = |t: &str| Fingerprint::of(t, &r.analyze(t, now).unwrap(), Some("990102001003"));
+    // The police record names nobody in its text; its fields carry the reporter.
+    let case = fp("某女士反映楼上漏水导致天花板发霉，协商赔偿未果。");
+    let police = fp("报警人称楼上卫生间漏水，家中天花板发霉，双方争执。");
+    let before = case.compare(1, &police).map(|d| d.score).unwrap_or(0.0);
+    let case = case.with_parties(["王秀英"], ["138 0013 8000"]);
+    let police = police.with_parties(["赵某某"], ["13800138000"]);
+    let hit = case.compare(1, &police).unwrap();
+    assert!(hit.reasons.contains(&"same_parties".to_string()), "{hit:?}");
+    assert!(hit.score > before + 0.25, "{before} → {hit:?}");
+    // The phone's key is never shown as a shared name; anonymised names are not identities.
+    assert!(hit.shared_names.is_empty(), "{hit:?}");
+    assert!(!police.names.iter().any(|n| n.contains('某')));
+}
+
+#[test]
 fn a_model_round_trips_and_retraining_learns_new_words() {
     let m = TypeModel::builtin();
     assert!(m.counts().is_some(), "the built-in model is shipped");
