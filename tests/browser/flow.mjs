@@ -234,6 +234,18 @@ try {
   const town = await a.page.request.get(`${base}/qr/${VILLAGE.slice(0, 9)}.pdf`);
   assert.equal(town.status(), 200);
   writeFileSync(join(artifacts, "posters-town.pdf"), await town.body());
+  // Another system's export uploaded by the dispatcher: the good row lands, the bad one is named.
+  await d.page.goto(`${base}/imports`);
+  await d.page.locator("#i-channel").selectOption("judicial_mediation");
+  const exportCsv = `调解案件编号,纠纷简要情况,行政区划代码,受理日期\nTJ-B1,两户村民因排水沟堵塞发生争吵,${VILLAGE},2025-03-01\nTJ-B2,土地承包纠纷,${VILLAGE},昨天\n`;
+  await d.page.locator("#i-file").setInputFiles({ name: "tj.csv", mimeType: "text/csv", buffer: Buffer.from(exportCsv) });
+  await d.page.locator("#import-form button[type=submit]").click();
+  await d.page.waitForSelector("#import-report");
+  assert.equal(await d.page.locator("[data-created]").getAttribute("data-created"), "1");
+  assert.match(await d.page.locator("#import-errors").innerText(), /TJ-B2/);
+  await snap(d.page, "imports");
+  await a.page.goto(`${base}/admin/outbound`);
+  await snap(a.page, "admin-outbound");
 
   // 10. The leader's cockpit on a 1920×1080 wall screen: the charts and the map are drawn,
   // a case reported meanwhile appears in the live feed (server-sent events), a town drills

@@ -320,7 +320,10 @@ impl App {
             loop {
                 tick.tick().await;
                 match app.run_courier().await {
-                    Ok(r) if r != CourierReport::default() => tracing::info!(?r, "courier"),
+                    // Notifications nobody is reached for outside are not news.
+                    Ok(r) if r.deliveries_queued + r.delivered + r.retrying + r.failed > 0 => {
+                        tracing::info!(?r, "courier")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "courier pass failed"),
                 }

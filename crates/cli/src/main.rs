@@ -438,13 +438,14 @@ async fn main() -> Result<()> {
                 );
             }
             println!(
-                "{}: {} rows ({}), {} created, {} updated, {} unchanged, {} rejected in {:.1} s",
+                "{}: {} rows ({}), {} created, {} updated, {} unchanged, {} older than the watermark, {} rejected in {:.1} s",
                 r.channel,
                 r.rows,
                 r.encoding.as_deref().unwrap_or("?"),
                 r.created,
                 r.updated,
                 r.unchanged,
+                r.skipped,
                 r.errors.len(),
                 started.elapsed().as_secs_f64()
             );

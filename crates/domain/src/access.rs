@@ -57,6 +57,7 @@ crate::unit::labelled_enum!(
         RunWarnings = "run_warnings" / "运行预警分析",
         SummonUnits = "summon_units" / "吹哨",
         AnswerSummons = "answer_summons" / "吹哨响应",
+        ImportRecords = "import_records" / "导入外部系统数据",
     }
 );
 
@@ -147,6 +148,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::HandleWarning,
             O::CloseWarning,
             O::SummonUnits,
+            O::ImportRecords,
         ],
     ),
     (

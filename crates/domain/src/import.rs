@@ -52,6 +52,11 @@ pub struct FieldMap {
     /// Where the source puts the address (kept with the case).
     #[serde(default)]
     pub address: Option<String>,
+    /// When the source last changed the record: rows not newer than the channel's watermark
+    /// (the newest such time of the last import) are skipped, so a daily full export costs
+    /// only its new and changed rows.
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 impl Mapping {
@@ -96,6 +101,7 @@ pub struct Record {
     pub dispute_type: Option<DisputeType>,
     pub amount_fen: Option<i64>,
     pub address: Option<String>,
+    pub updated_at: Option<Millis>,
 }
 
 /// Why a row did not land.
@@ -105,6 +111,10 @@ pub struct RowError {
     pub line: usize,
     pub source_id: Option<String>,
     pub field: String,
+    /// Stable code: `empty_id`, `no_text`, `no_place`, `not_a_date`, `not_an_amount`, or the
+    /// application's error code when the record was refused later (e.g. `unknown_place`).
+    pub code: String,
+    /// What was wrong, with the offending value.
     pub reason: String,
 }
 
@@ -121,14 +131,19 @@ pub fn read_row(m: &Mapping, row: &Row) -> Result<Record, RowError> {
         .get(&m.fields.source_id)
         .map(|v| v.trim().to_string())
         .unwrap_or_default();
-    let err = |field: &str, reason: String| RowError {
+    let err = |field: &str, code: &str, reason: String| RowError {
         line: row.line,
         source_id: (!source_id.is_empty()).then(|| source_id.clone()),
         field: field.to_string(),
+        code: code.to_string(),
         reason,
     };
     if source_id.is_empty() {
-        return Err(err(&m.fields.source_id, "empty record id".into()));
+        return Err(err(
+            &m.fields.source_id,
+            "empty_id",
+            "empty record id".into(),
+        ));
     }
     let text = m
         .fields
@@ -140,7 +155,7 @@ pub fn read_row(m: &Mapping, row: &Row) -> Result<Record, RowError> {
         .collect::<Vec<_>>()
         .join("\n");
     if text.is_empty() {
-        return Err(err(&m.fields.text.join("+"), "no text".into()));
+        return Err(err(&m.fields.text.join("+"), "no_text", "no text".into()));
     }
     let node_code = get(&m.fields.node_code);
     let place = get(&m.fields.place);
@@ -151,12 +166,13 @@ pub fn read_row(m: &Mapping, row: &Row) -> Result<Record, RowError> {
             .clone()
             .or(m.fields.place.clone())
             .unwrap_or_default();
-        return Err(err(&col, "no place".into()));
+        return Err(err(&col, "no_place", "no place".into()));
     }
     let occurred_at = match get(&m.fields.occurred_at) {
         Some(v) => Some(parse_datetime(&v).map(local_millis).ok_or_else(|| {
             err(
                 m.fields.occurred_at.as_deref().unwrap_or(""),
+                "not_a_date",
                 format!("not a date: {v}"),
             )
         })?),
@@ -166,13 +182,25 @@ pub fn read_row(m: &Mapping, row: &Row) -> Result<Record, RowError> {
         Some(v) => Some(parse_yuan(&v).ok_or_else(|| {
             err(
                 m.fields.amount_yuan.as_deref().unwrap_or(""),
+                "not_an_amount",
                 format!("not an amount: {v}"),
+            )
+        })?),
+        None => None,
+    };
+    let updated_at = match get(&m.fields.updated_at) {
+        Some(v) => Some(parse_datetime(&v).map(local_millis).ok_or_else(|| {
+            err(
+                m.fields.updated_at.as_deref().unwrap_or(""),
+                "not_a_date",
+                format!("not a date: {v}"),
             )
         })?),
         None => None,
     };
     Ok(Record {
         source_id,
+        updated_at,
         text,
         node_code,
         place,
@@ -289,6 +317,7 @@ mod tests {
                 dispute_type: Some("警情类别".into()),
                 amount_yuan: Some("涉及金额".into()),
                 address: None,
+                updated_at: None,
             },
             types: [("邻里纠纷".to_string(), DisputeType::Neighbourhood)].into(),
         }
@@ -377,7 +406,7 @@ mod tests {
             &row(9, &[("警情编号", "JQ003"), ("发生地点", "东门村")]),
         )
         .unwrap_err();
-        assert_eq!(e.reason, "no text");
+        assert_eq!((e.code.as_str(), e.reason.as_str()), ("no_text", "no text"));
         assert_eq!(
             m.missing_columns(&["警情编号".into(), "简要警情".into()]),
             vec!["处置情况".to_string(), "发生地点".to_string()]

@@ -1782,8 +1782,8 @@ on_both!(
             (Some(2), Some("报警时间"))
         );
         assert_eq!(
-            (errors[1]["line"].as_i64(), errors[1]["reason"].as_str()),
-            (Some(3), Some("no text"))
+            (errors[1]["line"].as_i64(), errors[1]["code"].as_str()),
+            (Some(3), Some("no_text"))
         );
         let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
         let items = list["items"].as_array().unwrap();
@@ -1832,6 +1832,33 @@ on_both!(
         assert_eq!(r["unchanged"].as_i64(), Some(1), "{r}");
         let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "still one case");
+        // With the source's update time, rows not newer than the last import are skipped.
+        let mut stamped = rec(
+            "JQ-2025-0009",
+            "2025-03-02 21:00",
+            "楼上漏水，协商赔偿未果",
+            "邻里纠纷",
+        );
+        stamped["更新时间"] = json!("2025-03-02 22:00");
+        let push = |v: Value| {
+            t.post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": [v]}),
+            )
+        };
+        let r = push(stamped.clone()).await.1;
+        assert_eq!(r["created"].as_i64(), Some(1), "{r}");
+        let r = push(stamped.clone()).await.1;
+        assert_eq!(
+            (r["skipped"].as_i64(), r["unchanged"].as_i64()),
+            (Some(1), Some(0)),
+            "{r}"
+        );
+        stamped["更新时间"] = json!("2025-03-03 08:00");
+        stamped["警情类别"] = json!("物业纠纷");
+        let r = push(stamped).await.1;
+        assert_eq!(r["updated"].as_i64(), Some(1), "{r}");
         // Limits and unknown channels.
         let many: Vec<Value> = (0..1001).map(|i| json!({"警情编号": i})).collect();
         let (s, _) = t

@@ -12,6 +12,7 @@ mod cockpit;
 mod export;
 mod grid;
 mod i18n;
+mod imports;
 mod outbound;
 mod poster;
 mod reports;
@@ -73,6 +74,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/rules", get(admin::rules).post(admin::rules_post))
         .route("/admin/index-weights", post(admin::weights_post))
         .route("/admin/outbound", get(outbound::page).post(outbound::post))
+        .route(
+            "/imports",
+            get(imports::page)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::MAX_UPLOAD)),
+        )
         .route("/c/{node}", get(citizen::form).post(citizen::submit))
         .route("/track", get(citizen::track_page).post(citizen::track))
         .route("/track/done", get(citizen::done_page))

@@ -199,6 +199,8 @@ pub struct WorkbenchPage {
     pub is_admin: bool,
     /// May open the cockpit and the reports.
     pub can_stats: bool,
+    /// May import other systems' exports.
+    pub can_import: bool,
     /// Live warnings the user may see (None: the role sees no warnings).
     pub warnings: Option<usize>,
     /// The newest notices of the inbox (the monthly report among them).
@@ -276,6 +278,10 @@ pub async fn workbench(State(app): State<Arc<App>>, t: Tr, web: Web) -> Response
             .actor
             .role
             .permits(fengqiao_domain::access::Operation::ViewStatistics),
+        can_import: s
+            .actor
+            .role
+            .permits(fengqiao_domain::access::Operation::ImportRecords),
         notices: app
             .inbox(&s.actor, false)
             .await

@@ -1492,3 +1492,53 @@ on_both!(
         );
     }
 );
+
+/// Uploads a judicial-mediation export on the imports page.
+async fn import_upload(t: &T, cookie: &str, bytes: &[u8], csrf: &str) -> Page {
+    t.send(
+        "POST",
+        "/imports",
+        cookie,
+        Some(multipart(
+            &[("csrf", csrf), ("channel", "judicial_mediation")],
+            &[("file", "tj.csv", bytes)],
+        )),
+    )
+    .await
+}
+
+on_both!(
+    a_dispatcher_imports_a_gbk_export_and_sees_each_rejected_line,
+    |t: T| async move {
+        let a = t.login("dispatcher").await;
+        let page = t.get("/imports", &a).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        assert!(
+            page.text().contains("调解案件编号"),
+            "the columns are shown"
+        );
+        let csv = "调解案件编号,纠纷简要情况,行政区划代码,受理日期,当事人,当事人电话,纠纷类型,涉及金额\n\
+                   TJ-1,\"张某与李某因宅基地界址争议，多次争吵\",990102001001,2025/3/1,张某某,,房屋宅基地纠纷,1.2万\n\
+                   TJ-2,土地承包纠纷,990102001001,昨天,钱某,,山林土地纠纷,\n";
+        let gbk = encoding_rs::GBK.encode(csv).0.into_owned();
+        let r = import_upload(&t, &a, &gbk, &page.csrf()).await;
+        let html = r.text();
+        assert_eq!(r.status, StatusCode::OK, "{html}");
+        assert!(
+            html.contains("data-created=\"1\"") && html.contains("(GBK)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td>3</td><td>TJ-2</td><td>受理日期</td><td>日期无法识别 <small>not a date: 昨天</small>"),
+            "{html}"
+        );
+        // The same file again: recognised, nothing new.
+        let r = import_upload(&t, &a, &gbk, &page.csrf()).await;
+        assert!(r.text().contains("data-created=\"0\""), "{}", r.text());
+        // A wrong CSRF token is refused; a unit leader may not import.
+        let r = import_upload(&t, &a, csv.as_bytes(), "wrong").await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let l = t.login("u02leader").await;
+        assert_eq!(t.get("/imports", &l).await.status, StatusCode::FORBIDDEN);
+    }
+);
