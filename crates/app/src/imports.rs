@@ -322,7 +322,7 @@ impl App {
                     .map_err(|e| ("source_id", e.into()))?;
                 Ok(Outcome::Updated)
             }
-            Err(e) => Err(("node_code", e)),
+            Err(e) => Err(("record", e)),
         }
     }
 

@@ -610,6 +610,8 @@ pub struct CasePage {
     pub duplicates: Vec<DupView>,
     pub supervisions: Vec<SupervisionView>,
     pub summons: Vec<SummonsView>,
+    /// The units the viewer may summon to this open case (empty: no 吹哨 form).
+    pub summonable: Vec<(i64, String)>,
     pub actions: Vec<&'static str>,
     pub may_attach: bool,
     pub merged_into: i64,
@@ -811,6 +813,24 @@ async fn build_case_page(
             mine: m.responded_at.is_none() && s.actor.unit_id == Some(m.unit_id),
         });
     }
+    // 吹哨: dispatchers, supervisors and leaders, on an open case, any unit of their scope.
+    let may_summon = st.status.is_open()
+        && fengqiao_domain::access::authorize(
+            &s.actor,
+            fengqiao_domain::access::Operation::SummonUnits,
+            st,
+        )
+        .is_ok();
+    let summonable = if may_summon {
+        app.list_units(Some(&s.user.scope_code))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let lead_unit = match st.lead_unit_id {
         Some(u) => app.get_unit(u).await.map(|u| u.name).unwrap_or_default(),
         None => String::new(),
@@ -887,6 +907,7 @@ async fn build_case_page(
         cues,
         duplicates,
         summons,
+        summonable,
         supervisions: st
             .supervisions
             .iter()
@@ -1012,6 +1033,15 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
         },
         "open_supervision" => Command::OpenSupervision {
             reason: text("reason"),
+        },
+        "summon_units" => Command::SummonUnits {
+            unit_ids: f
+                .all("unit_ids")
+                .iter()
+                .filter_map(|v| v.parse().ok())
+                .collect(),
+            hours: f.get("hours").parse().map_err(|_| invalid("hours"))?,
+            note: text("note"),
         },
         "answer_summons" => Command::AnswerSummons {
             reply: text("reply"),

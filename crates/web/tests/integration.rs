@@ -1454,18 +1454,32 @@ on_both!(
             )
             .await
             .unwrap();
-        t.app
-            .act(
-                &system,
-                id,
-                &Command::SummonUnits {
-                    unit_ids: vec![unit_of("u03staff")],
-                    hours: 24,
-                    note: "请到场".into(),
-                },
+        // The dispatcher blows the whistle from the case page.
+        let d = t.login("dispatcher").await;
+        let page = t.get(&format!("/cases/{id}"), &d).await;
+        assert!(page.text().contains("id=\"summon\""), "{}", page.text());
+        let unit = unit_of("u03staff").to_string();
+        let r = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &d,
+                &[
+                    ("csrf", &page.csrf()),
+                    ("action", "summon_units"),
+                    ("unit_ids", &unit),
+                    ("hours", "24"),
+                    ("note", "请到场"),
+                ],
             )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // A unit member sees no whistle.
+        let h = t.login("u02staff").await;
+        assert!(!t
+            .get(&format!("/cases/{id}"), &h)
             .await
-            .unwrap();
+            .text()
+            .contains("id=\"summon\""));
         let m = t.login("u03staff").await;
         let page = t.get(&format!("/cases/{id}"), &m).await;
         let html = page.text();
