@@ -187,15 +187,28 @@ async fn recipients(app: &App, state: &CaseState, to: Audience) -> Result<Vec<i6
             out.extend(unit.leader_user_id);
         }
     }
-    for role in to.roles {
-        for s in app.store.list_users("/", Some(*role)).await? {
-            if path_within(&state.location.node_path, &s.scope_path) && !s.disabled {
-                out.push(s.id);
-            }
-        }
-    }
+    out.extend(covering(app, state, to.roles).await?.iter().map(|u| u.id));
     out.sort_unstable();
     out.dedup();
+    Ok(out)
+}
+
+/// The active users of some roles whose scope covers the case's place.
+async fn covering(
+    app: &App,
+    state: &CaseState,
+    roles: &[Role],
+) -> Result<Vec<fengqiao_store::UserRecord>> {
+    let mut out = Vec::new();
+    for role in roles {
+        out.extend(
+            app.store
+                .list_users("/", Some(*role))
+                .await?
+                .into_iter()
+                .filter(|u| !u.disabled && path_within(&state.location.node_path, &u.scope_path)),
+        );
+    }
     Ok(out)
 }
 
@@ -203,14 +216,11 @@ async fn recipients(app: &App, state: &CaseState, to: Audience) -> Result<Vec<i6
 /// the case, level 1 the closest of their levels (e.g. the town's), level 2 the next one up
 /// (the county's), and so on; past the top, the top.
 async fn escalation_recipients(app: &App, state: &CaseState, level: u32) -> Result<Vec<i64>> {
-    let mut covering = Vec::new();
-    for role in [Role::Leader, Role::Supervisor] {
-        for u in app.store.list_users("/", Some(role)).await? {
-            if !u.disabled && path_within(&state.location.node_path, &u.scope_path) {
-                covering.push((u.scope_path.matches('/').count(), u.id));
-            }
-        }
-    }
+    let covering: Vec<(usize, i64)> = covering(app, state, &[Role::Leader, Role::Supervisor])
+        .await?
+        .iter()
+        .map(|u| (u.scope_path.matches('/').count(), u.id))
+        .collect();
     let mut depths: Vec<usize> = covering.iter().map(|(d, _)| *d).collect();
     depths.sort_unstable_by(|a, b| b.cmp(a));
     depths.dedup();

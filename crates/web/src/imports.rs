@@ -136,43 +136,35 @@ pub async fn upload(
     };
     let (mut csrf, mut channel, mut json) = (String::new(), String::new(), false);
     let mut file: Option<Vec<u8>> = None;
-    let unreadable = || AppError::from(DomainError::validation("file", "unreadable"));
-    loop {
-        match m.next_field().await {
-            Ok(Some(field)) => match field.name().unwrap_or("") {
-                "file" => match field.bytes().await {
-                    Ok(b) if !b.is_empty() => file = Some(b.to_vec()),
-                    Ok(_) => {}
-                    Err(_) => {
-                        return show(
-                            &app,
-                            t,
-                            &web,
-                            &channel,
-                            None,
-                            error_message(&t, &unreadable()),
-                        )
-                        .await
+    let read: Result<(), ()> = async {
+        while let Some(field) = m.next_field().await.map_err(|_| ())? {
+            match field.name().unwrap_or("") {
+                "file" => {
+                    let b = field.bytes().await.map_err(|_| ())?;
+                    if !b.is_empty() {
+                        file = Some(b.to_vec());
                     }
-                },
+                }
                 "csrf" => csrf = field.text().await.unwrap_or_default(),
                 "channel" => channel = field.text().await.unwrap_or_default(),
                 "json" => json = true,
                 _ => {}
-            },
-            Ok(None) => break,
-            Err(_) => {
-                return show(
-                    &app,
-                    t,
-                    &web,
-                    &channel,
-                    None,
-                    error_message(&t, &unreadable()),
-                )
-                .await
             }
         }
+        Ok(())
+    }
+    .await;
+    if read.is_err() {
+        let unreadable = AppError::from(DomainError::validation("file", "unreadable"));
+        return show(
+            &app,
+            t,
+            &web,
+            &channel,
+            None,
+            error_message(&t, &unreadable),
+        )
+        .await;
     }
     if !web.csrf_ok(&csrf) {
         return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();

@@ -367,6 +367,43 @@ pub async fn page(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<i
     page_response(&app, t, &web, id, String::new(), StatusCode::OK).await
 }
 
+/// The signed-in user and the fields of a warning form, or the response to give instead.
+fn warning_form<'a>(
+    t: Tr,
+    web: &'a Web,
+    id: i64,
+    body: &Bytes,
+) -> Result<(&'a fengqiao_app::auth::Session, Fields), Box<Response>> {
+    let f = Fields::parse(body);
+    let Some((s, _)) = &web.session else {
+        return Err(Box::new(to_login(&format!("/warnings/{id}"))));
+    };
+    if !web.csrf_ok(f.get("csrf")) {
+        return Err(Box::new(
+            (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response(),
+        ));
+    }
+    Ok((s, f))
+}
+
+/// After a warning form: back to the warning, or the page with the refusal.
+async fn after_form<T>(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    id: i64,
+    result: fengqiao_app::Result<T>,
+) -> Response {
+    match result {
+        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
+        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
+        Err(e) => {
+            let msg = error_message(&t, &e);
+            page_response(app, t, web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
 /// `POST /warnings/{id}/act`: `action` = acknowledge | handle | close, `note`.
 pub async fn act(
     State(app): State<Arc<App>>,
@@ -375,13 +412,10 @@ pub async fn act(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = Fields::parse(&body);
-    let Some((s, _)) = &web.session else {
-        return to_login(&format!("/warnings/{id}"));
+    let (s, f) = match warning_form(t, &web, id, &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !web.csrf_ok(f.get("csrf")) {
-        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
-    }
     let Some(action) = WarningAction::parse(f.get("action")) else {
         return page_response(
             &app,
@@ -393,17 +427,10 @@ pub async fn act(
         )
         .await;
     };
-    match app
+    let result = app
         .act_on_warning(&s.actor, id, action, f.get("note"))
-        .await
-    {
-        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
-        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
-        Err(e) => {
-            let msg = error_message(&t, &e);
-            page_response(&app, t, &web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+        .await;
+    after_form(&app, t, &web, id, result).await
 }
 
 /// `POST /warnings/{id}/summon`: `unit` (repeated) and `hours`.
@@ -414,27 +441,18 @@ pub async fn summon(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = Fields::parse(&body);
-    let Some((s, _)) = &web.session else {
-        return to_login(&format!("/warnings/{id}"));
+    let (s, f) = match warning_form(t, &web, id, &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !web.csrf_ok(f.get("csrf")) {
-        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
-    }
     let units: Vec<i64> = f
         .all_raw("unit")
         .iter()
         .filter_map(|u| u.parse().ok())
         .collect();
     let hours = f.get("hours").parse().unwrap_or(0);
-    match app.summon_units(&s.actor, id, &units, hours).await {
-        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
-        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
-        Err(e) => {
-            let msg = error_message(&t, &e);
-            page_response(&app, t, &web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    let result = app.summon_units(&s.actor, id, &units, hours).await;
+    after_form(&app, t, &web, id, result).await
 }
 
 /// `POST /warnings/{id}/respond`: a summoned unit's answer (`reply`).
@@ -445,19 +463,10 @@ pub async fn respond(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Response {
-    let f = Fields::parse(&body);
-    let Some((s, _)) = &web.session else {
-        return to_login(&format!("/warnings/{id}"));
+    let (s, f) = match warning_form(t, &web, id, &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    if !web.csrf_ok(f.get("csrf")) {
-        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
-    }
-    match app.respond_summons(&s.actor, id, f.get("reply")).await {
-        Ok(_) => Redirect::to(&format!("/warnings/{id}")).into_response(),
-        Err(e @ fengqiao_app::AppError::NotFound(_)) => error_page(t, &e, true, web.csrf()),
-        Err(e) => {
-            let msg = error_message(&t, &e);
-            page_response(&app, t, &web, id, msg, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-    }
+    let result = app.respond_summons(&s.actor, id, f.get("reply")).await;
+    after_form(&app, t, &web, id, result).await
 }
