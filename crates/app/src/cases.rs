@@ -9,7 +9,8 @@ use fengqiao_domain::jurisdiction::path_within;
 use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
 use fengqiao_domain::workflow::{self, CaseEvent, Command, Context, EventKind, NewCase};
 use fengqiao_store::{
-    Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, StoredCase, Visibility,
+    Append, Blob, CaseFilter, Created, IdempotencyKey, NewNotification, SourceRecord, StoredCase,
+    Visibility,
 };
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
@@ -129,7 +130,7 @@ pub fn case_view(c: &StoredCase) -> Value {
     v
 }
 
-fn event_view(e: &CaseEvent) -> Value {
+pub(crate) fn event_view(e: &CaseEvent) -> Value {
     let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
     mask_personal(&mut v);
     v
@@ -675,6 +676,21 @@ impl App {
                 fengqiao_domain::DomainError::validation("case_id", "the case itself").into(),
             );
         }
+        let merged_from = match cmd {
+            Command::Unmerge { .. } => self.load_visible(actor, id).await?.state.merged_into,
+            Command::Unlink { case_id, .. } => {
+                // A merge is undone from the merged case, where its source record is.
+                if self.load_visible(actor, *case_id).await?.state.merged_into == Some(id) {
+                    return Err(fengqiao_domain::DomainError::validation(
+                        "case_id",
+                        "merged into this case: undo the merge on that case",
+                    )
+                    .into());
+                }
+                None
+            }
+            _ => None,
+        };
         let merged = self
             .change(actor, id, |app, case| async move {
                 let cmd = app.prepare(actor, cmd).await?;
@@ -689,15 +705,61 @@ impl App {
                 Ok((workflow::decide(&case.state, &cmd, &ctx)?, Vec::new()))
             })
             .await?;
-        // The case a duplicate was merged into records the merge too (a link to it).
-        if let Command::Merge { into_case_id, .. } = cmd {
-            let link = Command::Link {
-                case_id: id,
-                reason: format!("merged from case {id}"),
-            };
-            Box::pin(self.act(actor, *into_case_id, &link)).await?;
+        match cmd {
+            // The case a duplicate was merged into records the merge too (a link to it).
+            Command::Merge { into_case_id, .. } => {
+                let link = Command::Link {
+                    case_id: id,
+                    reason: format!("merged from case {id}"),
+                };
+                Box::pin(self.act(actor, *into_case_id, &link)).await?;
+            }
+            // …and its undoing: the link goes on both sides.
+            Command::Unmerge { reason } => {
+                if let Some(into) = merged_from {
+                    self.unlink_other_side(actor, into, id, reason).await?;
+                }
+            }
+            Command::Unlink { case_id, reason } => {
+                self.unlink_other_side(actor, *case_id, id, reason).await?;
+            }
+            _ => {}
         }
         Ok(merged)
+    }
+
+    /// Removes `other`'s link to `id` if it still has one.
+    async fn unlink_other_side(
+        &self,
+        actor: &Actor,
+        other: i64,
+        id: i64,
+        reason: &str,
+    ) -> Result<()> {
+        let o = self.load_visible(actor, other).await?;
+        if o.state.linked_case_ids.contains(&id) {
+            let unlink = Command::Unlink {
+                case_id: id,
+                reason: reason.to_string(),
+            };
+            Box::pin(self.act(actor, other, &unlink)).await?;
+        }
+        Ok(())
+    }
+
+    /// The records from other systems behind a case: its own and those of the cases merged
+    /// into it (each with its channel and id in that system).
+    pub async fn case_sources(&self, actor: &Actor, id: i64) -> Result<Vec<SourceRecord>> {
+        let case = self.load_visible(actor, id).await?;
+        let mut ids = vec![id];
+        for other in &case.state.linked_case_ids {
+            if let Some(o) = self.store.get_case(*other).await? {
+                if o.state.merged_into == Some(id) {
+                    ids.push(*other);
+                }
+            }
+        }
+        Ok(self.store.case_sources(&ids).await?)
     }
 
     /// Checks references a command makes and fills in what the server owns (node paths).

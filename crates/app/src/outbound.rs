@@ -10,11 +10,14 @@ use crate::{App, AppError, Result};
 use async_trait::async_trait;
 use fengqiao_domain::access::{authorize_node, Actor, Operation};
 use fengqiao_domain::outbound::{
-    expand_template, plan, sms_text, AttemptOutcome, Contact, Delivery, DeliveryStatus, HttpMethod,
-    Medium, Message, OutboundConfig, SmtpConfig, Webhook, WebhookInput,
+    case_event_kind, expand_template, plan, plan_case_event, sms_text, AttemptOutcome,
+    CaseEventMessage, Contact, Delivery, DeliveryStatus, HttpMethod, Medium, Message,
+    OutboundConfig, SmtpConfig, Webhook, WebhookInput, CASE_EVENT_PREFIX,
 };
 use fengqiao_domain::time::Millis;
+use fengqiao_domain::workflow::CaseEvent;
 use fengqiao_domain::DomainError;
+use fengqiao_store::StoredCase;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -55,6 +58,8 @@ pub trait Courier: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CourierReport {
     pub notifications_fanned_out: u64,
+    #[serde(default)]
+    pub case_events_fanned_out: u64,
     pub deliveries_queued: u64,
     pub delivered: u64,
     pub retrying: u64,
@@ -103,8 +108,17 @@ fn outgoing(
     webhooks: &HashMap<i64, Webhook>,
     now: Millis,
 ) -> std::result::Result<Outgoing, String> {
-    let msg: Message =
-        serde_json::from_str(&d.payload).map_err(|e| format!("unreadable payload: {e}"))?;
+    // Notifications and case events both carry their kind.
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let kind = serde_json::from_str::<Kind>(&d.payload)
+        .map_err(|e| format!("unreadable payload: {e}"))?
+        .kind;
+    let message = || -> std::result::Result<Message, String> {
+        serde_json::from_str(&d.payload).map_err(|e| format!("unreadable payload: {e}"))
+    };
     match d.medium {
         Medium::Webhook => {
             let hook = d
@@ -121,7 +135,7 @@ fn outgoing(
                 url: hook.url.clone(),
                 headers: vec![
                     ("content-type".into(), "application/json".into()),
-                    ("x-fengqiao-event".into(), msg.kind.clone()),
+                    ("x-fengqiao-event".into(), kind),
                     ("x-fengqiao-delivery".into(), d.id.to_string()),
                     ("x-fengqiao-timestamp".into(), ts.to_string()),
                     (
@@ -133,6 +147,7 @@ fn outgoing(
             })
         }
         Medium::Email => {
+            let msg = message()?;
             let smtp = cfg.smtp.clone().ok_or("SMTP is no longer configured")?;
             Ok(Outgoing::Mail {
                 smtp,
@@ -149,7 +164,7 @@ fn outgoing(
                 .sms
                 .as_ref()
                 .ok_or("the SMS gateway is no longer configured")?;
-            let text = sms_text(&msg);
+            let text = sms_text(&message()?);
             let url = expand_template(&sms.url_template, &d.target, &text, true);
             let (headers, body) = match &sms.body_template {
                 Some(t) => (
@@ -239,13 +254,71 @@ impl App {
         }
     }
 
+    /// Fans queued case events out to the webhooks subscribed to them (`case.<action>`,
+    /// `case.*`); events nobody follows just leave the queue. Returns (events, deliveries).
+    pub async fn fan_out_case_events(&self) -> Result<(u64, u64)> {
+        let (mut events, mut queued) = (0u64, 0u64);
+        loop {
+            let batch = self.store.case_events_to_fan_out(500).await?;
+            if batch.is_empty() {
+                return Ok((events, queued));
+            }
+            let webhooks: Vec<Webhook> = self
+                .store
+                .list_webhooks()
+                .await?
+                .into_iter()
+                .filter(|w| w.active && w.kinds.iter().any(|k| k.starts_with(CASE_EVENT_PREFIX)))
+                .collect();
+            let mut deliveries = Vec::new();
+            if !webhooks.is_empty() {
+                // One read of each case's log for the batch.
+                let mut logs: HashMap<i64, (Vec<CaseEvent>, Option<StoredCase>)> = HashMap::new();
+                for q in &batch {
+                    if let std::collections::hash_map::Entry::Vacant(v) = logs.entry(q.case_id) {
+                        let log = self.store.case_events(q.case_id).await?;
+                        let case = self.store.get_case(q.case_id).await?;
+                        v.insert((log, case));
+                    }
+                }
+                for q in &batch {
+                    let Some((log, Some(case))) = logs.get(&q.case_id) else {
+                        continue;
+                    };
+                    let Some(e) = log.iter().find(|e| e.seq == q.seq) else {
+                        continue;
+                    };
+                    let msg = CaseEventMessage {
+                        kind: case_event_kind(&q.action),
+                        case_id: q.case_id,
+                        seq: q.seq,
+                        at: e.at,
+                        actor_id: e.actor_id,
+                        tracking_code: case.state.tracking_code.clone(),
+                        status: case.state.status.as_str().to_string(),
+                        event: crate::cases::event_view(e),
+                    };
+                    deliveries.extend(plan_case_event(&msg, &webhooks));
+                }
+            }
+            let ids: Vec<i64> = batch.iter().map(|q| q.id).collect();
+            self.store
+                .fan_out_case_events(&ids, &deliveries, self.now())
+                .await?;
+            events += ids.len() as u64;
+            queued += deliveries.len() as u64;
+        }
+    }
+
     /// One courier pass: fan out, then send what is due (several at once) and record each
     /// outcome. Without a courier, deliveries wait.
     pub async fn run_courier(&self) -> Result<CourierReport> {
         let (n, q) = self.fan_out_notifications().await?;
+        let (events, eq) = self.fan_out_case_events().await?;
         let mut report = CourierReport {
             notifications_fanned_out: n,
-            deliveries_queued: q,
+            case_events_fanned_out: events,
+            deliveries_queued: q + eq,
             ..Default::default()
         };
         let Some(courier) = self.courier() else {

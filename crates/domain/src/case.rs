@@ -301,6 +301,9 @@ pub struct CaseState {
     /// The case this duplicate was merged into.
     #[serde(default)]
     pub merged_into: Option<i64>,
+    /// The deadline a merged case had, restored if the merge is undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_before_merge: Option<Deadline>,
     /// Units summoned to this case (吹哨报到) and their answers.
     #[serde(default)]
     pub summons: Vec<crate::warning::Summons>,

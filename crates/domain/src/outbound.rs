@@ -127,15 +127,26 @@ pub struct Webhook {
     /// Never shown again after creation.
     #[serde(skip_serializing)]
     pub secret: String,
-    /// Notification kinds wanted; empty = every kind.
+    /// Notification kinds wanted (empty = every kind), and case events (`case.routed`,
+    /// `case.*`…), which are only sent when named.
     pub kinds: Vec<String>,
     pub active: bool,
     pub created_at: Millis,
 }
 
 impl Webhook {
+    /// Notifications: every kind when `kinds` is empty. Case events (`case.<action>`) only
+    /// when subscribed to by name or with `case.*`.
     pub fn wants(&self, kind: &str) -> bool {
-        self.active && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+        if !self.active {
+            return false;
+        }
+        if kind.starts_with(CASE_EVENT_PREFIX) {
+            let all = format!("{CASE_EVENT_PREFIX}*");
+            self.kinds.iter().any(|k| k == kind || *k == all)
+        } else {
+            self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+        }
     }
 }
 
@@ -244,15 +255,93 @@ pub struct Message {
     pub created_at: Millis,
 }
 
+/// What a delivery carries: a notification to a user, or a case event to a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum DeliverySource {
+    Notification { notification_id: i64 },
+    CaseEvent { case_id: i64, seq: u32 },
+}
+
+impl DeliverySource {
+    /// From the two stored columns (exactly one is set).
+    pub fn from_columns(notification_id: Option<i64>, event: Option<(i64, i64)>) -> Self {
+        match (notification_id, event) {
+            (Some(n), _) => DeliverySource::Notification { notification_id: n },
+            (None, Some((case_id, seq))) => DeliverySource::CaseEvent {
+                case_id,
+                seq: u32::try_from(seq).unwrap_or(0),
+            },
+            (None, None) => DeliverySource::Notification { notification_id: 0 },
+        }
+    }
+
+    pub fn notification_id(&self) -> Option<i64> {
+        match self {
+            DeliverySource::Notification { notification_id } => Some(*notification_id),
+            DeliverySource::CaseEvent { .. } => None,
+        }
+    }
+
+    /// (case id, event number) of a case event.
+    pub fn event(&self) -> Option<(i64, i64)> {
+        match self {
+            DeliverySource::CaseEvent { case_id, seq } => Some((*case_id, i64::from(*seq))),
+            DeliverySource::Notification { .. } => None,
+        }
+    }
+}
+
 /// One delivery to put in the queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDelivery {
-    pub notification_id: i64,
+    pub source: DeliverySource,
     pub medium: Medium,
     /// The webhook's id, the e-mail address or the phone number.
     pub target: String,
-    /// JSON of the [`Message`].
+    /// JSON of the [`Message`] or the [`CaseEventMessage`].
     pub payload: String,
+}
+
+/// A case event as webhooks subscribed to case events receive it: kind `case.<action>`, the
+/// event as the API shows it (personal numbers masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CaseEventMessage {
+    pub kind: String,
+    pub case_id: i64,
+    pub seq: u32,
+    pub at: Millis,
+    pub actor_id: Option<i64>,
+    pub tracking_code: String,
+    /// The case's status now (after this and any later events).
+    pub status: String,
+    pub event: serde_json::Value,
+}
+
+/// The kind a webhook subscribes to for a case event with this action.
+pub fn case_event_kind(action: &str) -> String {
+    format!("{CASE_EVENT_PREFIX}{action}")
+}
+
+/// Kinds of case events start with this; `case.*` subscribes to them all.
+pub const CASE_EVENT_PREFIX: &str = "case.";
+
+/// The deliveries of one case event: every webhook subscribed to it.
+pub fn plan_case_event(msg: &CaseEventMessage, webhooks: &[Webhook]) -> Vec<NewDelivery> {
+    let payload = serde_json::to_string(msg).unwrap_or_default();
+    webhooks
+        .iter()
+        .filter(|w| w.wants(&msg.kind))
+        .map(|w| NewDelivery {
+            source: DeliverySource::CaseEvent {
+                case_id: msg.case_id,
+                seq: msg.seq,
+            },
+            medium: Medium::Webhook,
+            target: w.id.to_string(),
+            payload: payload.clone(),
+        })
+        .collect()
 }
 
 /// The deliveries one notification makes: every webhook that wants its kind; an e-mail when
@@ -266,7 +355,9 @@ pub fn plan(
 ) -> Vec<NewDelivery> {
     let payload = serde_json::to_string(msg).unwrap_or_default();
     let make = |medium, target: String| NewDelivery {
-        notification_id: msg.notification_id,
+        source: DeliverySource::Notification {
+            notification_id: msg.notification_id,
+        },
         medium,
         target,
         payload: payload.clone(),
@@ -353,7 +444,8 @@ impl AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Delivery {
     pub id: i64,
-    pub notification_id: i64,
+    #[serde(flatten)]
+    pub source: DeliverySource,
     pub medium: Medium,
     pub target: String,
     pub payload: String,

@@ -167,6 +167,16 @@ pub enum Command {
         into_case_id: i64,
         reason: String,
     },
+    /// Undoes a merge (the merge was wrong): the case comes back as it was, with its source
+    /// record, and the link between the two cases is removed on both sides.
+    Unmerge {
+        reason: String,
+    },
+    /// Removes a link that was wrong (an automatic duplicate link, or a link made by hand).
+    Unlink {
+        case_id: i64,
+        reason: String,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -208,6 +218,8 @@ impl Command {
             Command::RefreshLight => "refresh_light",
             Command::Link { .. } => "link",
             Command::Merge { .. } => "merge",
+            Command::Unmerge { .. } => "unmerge",
+            Command::Unlink { .. } => "unlink",
         }
     }
 
@@ -235,7 +247,8 @@ impl Command {
             Command::RevealPersonalInfo { .. } => O::RevealPersonalInfo,
             Command::RefreshLight => O::RunDeadlineSweep,
             Command::Link { .. } => O::EditCase,
-            Command::Merge { .. } => O::RejectCase,
+            Command::Merge { .. } | Command::Unmerge { .. } => O::RejectCase,
+            Command::Unlink { .. } => O::EditCase,
         }
     }
 }
@@ -294,6 +307,16 @@ pub enum EventKind {
     },
     /// This case was closed as a duplicate of another.
     MergedInto {
+        case_id: i64,
+        reason: String,
+    },
+    /// A merge undone: the case is back in the state it was merged from.
+    Unmerged {
+        case_id: i64,
+        reason: String,
+    },
+    /// A link removed.
+    Unlinked {
         case_id: i64,
         reason: String,
     },
@@ -374,6 +397,8 @@ impl EventKind {
             EventKind::LightChanged { .. } => "light_changed",
             EventKind::Linked { .. } => "linked",
             EventKind::MergedInto { .. } => "merged_into",
+            EventKind::Unmerged { .. } => "unmerged",
+            EventKind::Unlinked { .. } => "unlinked",
         }
     }
 }
@@ -475,6 +500,7 @@ pub fn allowed_actions(case: &CaseState, ctx: &Context<'_>) -> Vec<&'static str>
             into_case_id: 0,
             reason: text(),
         },
+        Command::Unmerge { reason: text() },
     ];
     let reply = case
         .open_supervisions()
@@ -805,6 +831,30 @@ pub fn decide(
                 reason: reason.clone(),
             }]
         }
+        Command::Unmerge { reason } => {
+            let Some(into) = case.merged_into.filter(|_| st == S::Merged) else {
+                return Err(refuse(cmd, st));
+            };
+            non_empty("reason", reason)?;
+            vec![EventKind::Unmerged {
+                case_id: into,
+                reason: reason.clone(),
+            }]
+        }
+        Command::Unlink { case_id, reason } => {
+            non_empty("reason", reason)?;
+            if !case.linked_case_ids.contains(case_id) {
+                return Err(DomainError::validation("case_id", "not linked"));
+            }
+            // A merged case's link to the case it went into goes with the merge (unmerge).
+            if st == S::Merged && case.merged_into == Some(*case_id) {
+                return Err(refuse(cmd, st));
+            }
+            vec![EventKind::Unlinked {
+                case_id: *case_id,
+                reason: reason.clone(),
+            }]
+        }
         Command::RevealPersonalInfo {
             party_index,
             purpose,
@@ -931,6 +981,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             summons: Vec::new(),
             attachments: Vec::new(),
             merged_into: None,
+            deadline_before_merge: None,
         });
     }
     let mut s = state?;
@@ -1046,13 +1097,31 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
         EventKind::MergedInto { case_id, .. } => {
             s.status = Status::Merged;
             s.merged_into = Some(*case_id);
-            s.deadline = None;
+            s.deadline_before_merge = s.deadline.take();
             s.light = Light::None;
             s.pending_extension = None;
             if !s.linked_case_ids.contains(case_id) {
                 s.linked_case_ids.push(*case_id);
             }
         }
+        EventKind::Unmerged { case_id, .. } => {
+            // Merges happen before acceptance: the case was registered, or routed with its
+            // deadline still running.
+            s.status = if s.lead_unit_id.is_some() {
+                Status::Routed
+            } else {
+                Status::Registered
+            };
+            s.merged_into = None;
+            s.deadline = s.deadline_before_merge.take();
+            s.light = if s.deadline.is_some() {
+                Light::Green
+            } else {
+                Light::None
+            };
+            s.linked_case_ids.retain(|c| c != case_id);
+        }
+        EventKind::Unlinked { case_id, .. } => s.linked_case_ids.retain(|c| c != case_id),
         EventKind::Reopened {
             complaint_case_id, ..
         } => {

@@ -322,6 +322,21 @@ fn command() -> impl Strategy<Value = Command> {
             complexity: Some(Complexity::Complex),
             ..CaseEdit::default()
         })),
+        Just(Command::Merge {
+            into_case_id: 7,
+            reason: "重复".into()
+        }),
+        Just(Command::Unmerge {
+            reason: "并错".into()
+        }),
+        (6i64..8).prop_map(|c| Command::Link {
+            case_id: c,
+            reason: "同一纠纷".into()
+        }),
+        (6i64..8).prop_map(|c| Command::Unlink {
+            case_id: c,
+            reason: "不是同一纠纷".into()
+        }),
     ]
 }
 
@@ -346,6 +361,7 @@ proptest! {
             let Ok(kinds) = decide(&state, &cmd, &ctx) else {
                 continue;
             };
+            let logged = events.len();
             // Whoever acted was allowed to see the case.
             prop_assert!(can_view(actor, &before));
             for kind in kinds {
@@ -382,6 +398,19 @@ proptest! {
                     prop_assert!(a.due >= b.due, "{:?} -> {:?}", b.due, a.due);
                 }
             }
+            // A merged case knows where it went; only a merged case keeps a deadline aside.
+            prop_assert_eq!(state.merged_into.is_some(), state.status == Status::Merged);
+            if state.status != Status::Merged {
+                prop_assert!(state.deadline_before_merge.is_none());
+            }
+            // An undone merge puts the case back as it was merged from.
+            if let Some(EventKind::Unmerged { case_id, .. }) = events.last().map(|e| &e.kind) {
+                let merged_at = events.iter().rposition(|e| matches!(e.kind, EventKind::MergedInto { .. })).unwrap();
+                let as_merged = replay(&events[..merged_at]).unwrap();
+                prop_assert_eq!(state.status, as_merged.status);
+                prop_assert_eq!(&state.deadline, &as_merged.deadline);
+                prop_assert!(!state.linked_case_ids.contains(case_id));
+            }
             // No clock runs on closed cases; a running clock has a light.
             if !state.status.is_open() {
                 prop_assert!(state.deadline.is_none() && state.light == Light::None);
@@ -389,8 +418,9 @@ proptest! {
             if state.deadline.is_some() {
                 prop_assert!(state.light != Light::None);
             }
-            // Unit work is done by the lead unit.
-            if let Some(last) = events.last() {
+            // Unit work is done by the lead unit (judged on this step's events: a command
+            // that changes nothing, like a repeated link, leaves the last event another's).
+            if let Some(last) = events.last().filter(|_| events.len() > logged) {
                 if matches!(last.kind, EventKind::Accepted | EventKind::Concluded { .. }) && !actor.is_system() {
                     prop_assert_eq!(actor.unit_id, state.lead_unit_id);
                 }

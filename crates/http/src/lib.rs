@@ -60,6 +60,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::create_case, cases::list_cases))
         .routes(routes!(cases::get_case))
         .routes(routes!(cases::case_events))
+        .routes(routes!(cases::case_sources))
         .routes(routes!(cases::act))
         .routes(routes!(cases::reveal))
         .routes(routes!(cases::add_attachment))

@@ -1880,3 +1880,121 @@ on_both!(
         t.assert_replays(id).await;
     }
 );
+
+on_both!(
+    a_merge_keeps_both_source_records_and_can_be_undone,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, village) = t
+            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
+            .await;
+        let place = village["name"].as_str().unwrap().to_string();
+        let rec = |id: &str, text: &str| {
+            json!({"警情编号": id, "简要警情": text, "处警情况": "民警到场", "发生地点": place,
+                   "报警时间": "2025-03-02 20:10", "警情类别": "邻里纠纷"})
+        };
+        let batch = json!({"records": [rec("JQ-M-1", "邻居装修噪音扰民，双方发生口角"),
+            rec("JQ-M-2", "楼上装修太吵，和邻居吵起来了")]});
+        let (s, r) = t
+            .post("/api/v1/channels/police/records", &disp, batch)
+            .await;
+        assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(2)), "{r}");
+        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
+        let ids: Vec<i64> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        let (keep, dup) = (ids[1].min(ids[0]), ids[1].max(ids[0]));
+        let (s, m) = t
+            .act(
+                dup,
+                &disp,
+                json!({"action": "merge", "into_case_id": keep, "reason": "同一纠纷"}),
+            )
+            .await;
+        assert_eq!(
+            (s, m["status"].as_str()),
+            (StatusCode::OK, Some("merged")),
+            "{m}"
+        );
+        // The surviving case lists both records, each with its channel and id there.
+        let (s, sources) = t.get(&format!("/api/v1/cases/{keep}/sources"), &disp).await;
+        assert_eq!(s, StatusCode::OK, "{sources}");
+        let mut got: Vec<(i64, String, String)> = sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["case_id"].as_i64().unwrap(),
+                    r["channel"].as_str().unwrap().to_string(),
+                    r["source_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (keep, "police".to_string(), "JQ-M-1".to_string()),
+                (dup, "police".to_string(), "JQ-M-2".to_string())
+            ]
+        );
+        // The merge is undone from the merged case only, with a reason.
+        let (s, e) = t
+            .act(
+                keep,
+                &disp,
+                json!({"action": "unlink", "case_id": dup, "reason": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (s, _) = t
+            .act(dup, &disp, json!({"action": "unmerge", "reason": ""}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        let (s, back) = t
+            .act(
+                dup,
+                &disp,
+                json!({"action": "unmerge", "reason": "并非同一纠纷"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{back}");
+        assert_eq!(back["status"], "registered");
+        assert!(back["merged_into"].is_null(), "{back}");
+        assert!(!back["linked_case_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(keep)));
+        let (_, kept) = t.get(&format!("/api/v1/cases/{keep}"), &disp).await;
+        assert!(!kept["linked_case_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(dup)));
+        let (_, sources) = t.get(&format!("/api/v1/cases/{keep}/sources"), &disp).await;
+        assert_eq!(sources.as_array().unwrap().len(), 1, "{sources}");
+        let (_, events) = t.get(&format!("/api/v1/cases/{keep}/events"), &disp).await;
+        let actions: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"]["action"].as_str())
+            .collect();
+        assert!(actions.ends_with(&["linked", "unlinked"]), "{actions:?}");
+        let (s, _) = t
+            .act(dup, &disp, json!({"action": "unmerge", "reason": "again"}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "a merge is undone once");
+        // A case out of the user's sight is not found.
+        let town_b = t.login("u03staff").await;
+        let (s, _) = t
+            .get(&format!("/api/v1/cases/{keep}/sources"), &town_b)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        t.assert_replays(keep).await;
+        t.assert_replays(dup).await;
+    }
+);

@@ -464,6 +464,124 @@ async fn a_receiver_that_never_answers_ends_as_a_failure_the_admin_sees_and_can_
     );
 }
 
+/// Other systems follow cases: a webhook subscribed to `case.registered` and `case.routed`
+/// receives exactly those events, signed, with personal numbers masked; a webhook of
+/// notifications only receives no case events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_subscribed_to_case_events_receive_them_signed_and_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let clock = Arc::new(ManualClock::new(1_763_000_000_000));
+    let app = open_app(db.to_str().unwrap(), clock.clone()).await;
+    let (admin, _) = people(&app).await;
+    let (rx, port) = http_receiver(0).await;
+    for (path, kinds) in [
+        (
+            "/cases",
+            vec!["case.registered".to_string(), "case.routed".into()],
+        ),
+        ("/notes", vec![]),
+    ] {
+        app.create_webhook(
+            &admin,
+            &WebhookInput {
+                url: format!("http://127.0.0.1:{port}{path}"),
+                secret: HOOK_SECRET.into(),
+                kinds,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    app.set_courier(Arc::new(NetCourier::default()));
+    let dispatcher = actor_of(
+        &app.store
+            .get_user_by_username("dispatcher")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let village = app
+        .store
+        .get_jurisdiction("990102001001")
+        .await
+        .unwrap()
+        .expect("the demo county's first village");
+    let input: fengqiao_app::cases::CaseInput = serde_json::from_value(serde_json::json!({
+        "channel": "walk_in", "text": "邻居装修噪音扰民，双方发生口角", "node_code": village.code,
+        "parties": [{"name": "王某", "role": "applicant", "phone": "13800138000"}]
+    }))
+    .unwrap();
+    let (case, _) = app
+        .submit_case(Some(&dispatcher), &input, None)
+        .await
+        .unwrap();
+    let unit = app.store.list_units("/").await.unwrap()[0].id;
+    app.act(
+        &dispatcher,
+        case.id,
+        &fengqiao_domain::workflow::Command::Route {
+            lead_unit_id: unit,
+            co_unit_ids: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let report = app.run_courier().await.unwrap();
+    assert!(report.case_events_fanned_out >= 2, "{report:?}");
+    let hits = rx.hits.lock().unwrap().clone();
+    // Deliveries go out in parallel: receivers order a case's events by `seq`.
+    let mut case_hits: Vec<&Hit> = hits.iter().filter(|h| h.uri == "/cases").collect();
+    case_hits.sort_by_key(|h| {
+        serde_json::from_slice::<CaseEventMessage>(&h.body)
+            .unwrap()
+            .seq
+    });
+    let kinds: Vec<String> = case_hits
+        .iter()
+        .map(|h| h.headers["x-fengqiao-event"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["case.registered", "case.routed"]);
+    for h in &case_hits {
+        let ts = h.headers["x-fengqiao-timestamp"].to_str().unwrap();
+        let sig = h.headers["x-fengqiao-signature"].to_str().unwrap();
+        assert_eq!(
+            sig,
+            fengqiao_app::outbound::webhook_signature(HOOK_SECRET, ts.parse().unwrap(), &h.body)
+        );
+        let body = String::from_utf8(h.body.clone()).unwrap();
+        assert!(!body.contains("13800138000"), "the phone is masked: {body}");
+    }
+    let msg: CaseEventMessage = serde_json::from_slice(&case_hits[1].body).unwrap();
+    assert_eq!(
+        (msg.case_id, msg.seq, msg.status.as_str()),
+        (case.id, 2, "routed")
+    );
+    assert_eq!(msg.event["kind"]["action"], "routed");
+    assert!(
+        hits.iter()
+            .filter(|h| h.uri == "/notes")
+            .all(|h| !h.headers["x-fengqiao-event"]
+                .to_str()
+                .unwrap()
+                .starts_with("case.")),
+        "a webhook of notifications gets no case events"
+    );
+    // Nothing is sent twice, and events nobody follows leave the queue.
+    let again = app.run_courier().await.unwrap();
+    assert_eq!(
+        (again.deliveries_queued, again.delivered),
+        (0, 0),
+        "{again:?}"
+    );
+    assert!(app
+        .store
+        .case_events_to_fan_out(10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 fn form_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::new();

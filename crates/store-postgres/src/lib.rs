@@ -9,7 +9,8 @@ use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
 use fengqiao_domain::outbound::{
-    AttemptOutcome, Contact, Delivery, DeliveryStatus, NewDelivery, Webhook, WebhookInput,
+    AttemptOutcome, Contact, Delivery, DeliverySource, DeliveryStatus, NewDelivery, Webhook,
+    WebhookInput,
 };
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
@@ -211,6 +212,24 @@ async fn write_case_units(
             .bind(id)
             .bind(unit)
             .bind(*lead)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Queues appended events for the webhooks that follow cases (fanned out by the courier).
+async fn queue_for_webhooks(
+    tx: &mut Transaction<'static, Postgres>,
+    case_id: i64,
+    events: &[CaseEvent],
+) -> Result<()> {
+    for e in events {
+        sqlx::query("INSERT INTO event_outbox (case_id, seq, action) VALUES ($1,$2,$3)")
+            .bind(case_id)
+            .bind(i64::from(e.seq))
+            .bind(e.kind.name())
             .execute(&mut **tx)
             .await
             .map_err(db)?;
@@ -731,6 +750,7 @@ impl Store for PostgresStore {
         let id = insert_case_row(&mut tx, &mut acc, state, &cols, 1, event.at).await?;
         apply_stats(&mut tx, &acc).await?;
         insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
+        queue_for_webhooks(&mut tx, id, std::slice::from_ref(event)).await?;
         if let Some(a) = analysis {
             insert_analysis(&mut tx, id, a).await?;
         }
@@ -811,6 +831,7 @@ impl Store for PostgresStore {
             rewrite_case_units(&mut tx, ch.case_id, &c).await?;
         }
         insert_events(&mut tx, ch.case_id, ch.events).await?;
+        queue_for_webhooks(&mut tx, ch.case_id, ch.events).await?;
         insert_notifications(&mut tx, ch.notifications, ch.now).await?;
         for b in ch.blobs {
             sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES ($1,$2,$3) ON CONFLICT (id) DO NOTHING")
@@ -1410,22 +1431,7 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for d in deliveries {
-            sqlx::query(
-                "INSERT INTO deliveries (notification_id, medium, target, payload, status, attempts, \
-                 next_attempt_at, created_at) VALUES ($1,$2,$3,$4,'pending',0,$5,$6) \
-                 ON CONFLICT (notification_id, medium, target) DO NOTHING",
-            )
-            .bind(d.notification_id)
-            .bind(d.medium.as_str())
-            .bind(&d.target)
-            .bind(&d.payload)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        insert_deliveries(&mut tx, deliveries, now).await?;
         for id in notification_ids {
             sqlx::query("UPDATE notifications SET fanned_out = 1 WHERE id = $1")
                 .bind(id)
@@ -1434,6 +1440,67 @@ impl Store for PostgresStore {
                 .map_err(db)?;
         }
         tx.commit().await.map_err(db)
+    }
+
+    async fn case_events_to_fan_out(&self, limit: u32) -> Result<Vec<QueuedCaseEvent>> {
+        let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT id, case_id, seq, action FROM event_outbox ORDER BY id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, case_id, seq, action)| QueuedCaseEvent {
+                id,
+                case_id,
+                seq: u32::try_from(seq).unwrap_or(0),
+                action,
+            })
+            .collect())
+    }
+
+    async fn fan_out_case_events(
+        &self,
+        queue_ids: &[i64],
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, deliveries, now).await?;
+        for id in queue_ids {
+            sqlx::query("DELETE FROM event_outbox WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn case_sources(&self, case_ids: &[i64]) -> Result<Vec<SourceRecord>> {
+        let mut out = Vec::new();
+        for id in case_ids {
+            let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+                "SELECT case_id, scope, key, created_at FROM idempotency_keys \
+                 WHERE case_id = $1 AND scope LIKE 'channel:%' ORDER BY created_at",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(case_id, scope, key, at)| SourceRecord {
+                        case_id,
+                        channel: scope.trim_start_matches("channel:").to_string(),
+                        source_id: key,
+                        received_at: at,
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     async fn claim_deliveries(
@@ -1445,7 +1512,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(
             "UPDATE deliveries SET next_attempt_at = $1 WHERE id IN (SELECT id FROM deliveries \
              WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at",
+             RETURNING id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at, case_id, event_seq",
         )
         .bind(lease_until)
         .bind(now)
@@ -1487,7 +1554,7 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
-            "SELECT id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at FROM deliveries WHERE ($1::TEXT IS NULL OR status = $2) ORDER BY id DESC LIMIT $3",
+            "SELECT id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at, case_id, event_seq FROM deliveries WHERE ($1::TEXT IS NULL OR status = $2) ORDER BY id DESC LIMIT $3",
         )
         .bind(status.map(DeliveryStatus::as_str))
         .bind(status.map(DeliveryStatus::as_str))
@@ -1549,10 +1616,40 @@ async fn insert_analysis(
     Ok(())
 }
 
+async fn insert_deliveries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    deliveries: &[NewDelivery],
+    now: Millis,
+) -> Result<()> {
+    for d in deliveries {
+        let event = d.source.event();
+        sqlx::query(
+            "INSERT INTO deliveries (notification_id, case_id, event_seq, medium, target, payload, \
+             status, attempts, next_attempt_at, created_at) VALUES ($1,$2,$3,$4,$5,$6,'pending',0,$7,$8) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(d.source.notification_id())
+        .bind(event.map(|e| e.0))
+        .bind(event.map(|e| e.1))
+        .bind(d.medium.as_str())
+        .bind(&d.target)
+        .bind(&d.payload)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn delivery_from_row(r: &sqlx::postgres::PgRow) -> Result<fengqiao_domain::outbound::Delivery> {
     Ok(fengqiao_domain::outbound::Delivery {
         id: r.get(0),
-        notification_id: r.get(1),
+        source: DeliverySource::from_columns(
+            r.get(1),
+            r.get::<Option<i64>, _>(11).zip(r.get::<Option<i64>, _>(12)),
+        ),
         medium: codec::medium(&r.get::<String, _>(2))?,
         target: r.get(3),
         payload: r.get(4),

@@ -10,7 +10,8 @@ use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
 use fengqiao_domain::outbound::{
-    AttemptOutcome, Contact, Delivery, DeliveryStatus, NewDelivery, Webhook, WebhookInput,
+    AttemptOutcome, Contact, Delivery, DeliverySource, DeliveryStatus, NewDelivery, Webhook,
+    WebhookInput,
 };
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
@@ -256,6 +257,24 @@ async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -
     Ok(())
 }
 
+/// Queues appended events for the webhooks that follow cases (fanned out by the courier).
+async fn queue_for_webhooks(
+    tx: &mut SqliteConnection,
+    case_id: i64,
+    events: &[CaseEvent],
+) -> Result<()> {
+    for e in events {
+        sqlx::query("INSERT INTO event_outbox (case_id, seq, action) VALUES (?,?,?)")
+            .bind(case_id)
+            .bind(i64::from(e.seq))
+            .bind(e.kind.name())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 async fn insert_events(
     tx: &mut SqliteConnection,
     case_id: i64,
@@ -303,6 +322,7 @@ async fn create_in(
     }
     let id = insert_case_row(tx, stats_acc, state, &cols, 1, event.at).await?;
     insert_events(tx, id, std::slice::from_ref(event)).await?;
+    queue_for_webhooks(tx, id, std::slice::from_ref(event)).await?;
     if let Some(a) = analysis {
         insert_analysis(tx, id, a).await?;
     }
@@ -418,6 +438,7 @@ async fn append_in(
         rewrite_case_units(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events).await?;
+    queue_for_webhooks(tx, ch.case_id, &ch.events).await?;
     insert_notifications(tx, &ch.notifications, ch.now).await?;
     for b in &ch.blobs {
         sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING")
@@ -1651,22 +1672,7 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        for d in deliveries {
-            sqlx::query(
-                "INSERT INTO deliveries (notification_id, medium, target, payload, status, attempts, \
-                 next_attempt_at, created_at) VALUES (?,?,?,?,'pending',0,?,?) \
-                 ON CONFLICT (notification_id, medium, target) DO NOTHING",
-            )
-            .bind(d.notification_id)
-            .bind(d.medium.as_str())
-            .bind(&d.target)
-            .bind(&d.payload)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        insert_deliveries(&mut tx, deliveries, now).await?;
         for id in notification_ids {
             sqlx::query("UPDATE notifications SET fanned_out = 1 WHERE id = ?")
                 .bind(id)
@@ -1675,6 +1681,66 @@ impl Store for SqliteStore {
                 .map_err(db)?;
         }
         tx.commit().await.map_err(db)
+    }
+
+    async fn case_events_to_fan_out(&self, limit: u32) -> Result<Vec<QueuedCaseEvent>> {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as("SELECT id, case_id, seq, action FROM event_outbox ORDER BY id LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.write)
+                .await
+                .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, case_id, seq, action)| QueuedCaseEvent {
+                id,
+                case_id,
+                seq: u32::try_from(seq).unwrap_or(0),
+                action,
+            })
+            .collect())
+    }
+
+    async fn fan_out_case_events(
+        &self,
+        queue_ids: &[i64],
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, deliveries, now).await?;
+        for id in queue_ids {
+            sqlx::query("DELETE FROM event_outbox WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn case_sources(&self, case_ids: &[i64]) -> Result<Vec<SourceRecord>> {
+        let mut out = Vec::new();
+        for id in case_ids {
+            let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+                "SELECT case_id, scope, key, created_at FROM idempotency_keys \
+                 WHERE case_id = ? AND scope LIKE 'channel:%' ORDER BY created_at",
+            )
+            .bind(id)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(case_id, scope, key, at)| SourceRecord {
+                        case_id,
+                        channel: scope.trim_start_matches("channel:").to_string(),
+                        source_id: key,
+                        received_at: at,
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     async fn claim_deliveries(
@@ -1686,7 +1752,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT id FROM deliveries \
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) \
-             RETURNING id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at",
+             RETURNING id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at, case_id, event_seq",
         )
         .bind(lease_until)
         .bind(now)
@@ -1728,7 +1794,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
-            "SELECT id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at FROM deliveries WHERE (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+            "SELECT id, notification_id, medium, target, payload, status, attempts, next_attempt_at, last_error, created_at, delivered_at, case_id, event_seq FROM deliveries WHERE (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
         )
         .bind(status.map(DeliveryStatus::as_str))
         .bind(status.map(DeliveryStatus::as_str))
@@ -1767,10 +1833,40 @@ impl Store for SqliteStore {
     }
 }
 
+async fn insert_deliveries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    deliveries: &[NewDelivery],
+    now: Millis,
+) -> Result<()> {
+    for d in deliveries {
+        let event = d.source.event();
+        sqlx::query(
+            "INSERT INTO deliveries (notification_id, case_id, event_seq, medium, target, payload, \
+             status, attempts, next_attempt_at, created_at) VALUES (?,?,?,?,?,?,'pending',0,?,?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(d.source.notification_id())
+        .bind(event.map(|e| e.0))
+        .bind(event.map(|e| e.1))
+        .bind(d.medium.as_str())
+        .bind(&d.target)
+        .bind(&d.payload)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
 fn delivery_from_row(r: &SqliteRow) -> Result<fengqiao_domain::outbound::Delivery> {
     Ok(fengqiao_domain::outbound::Delivery {
         id: r.get(0),
-        notification_id: r.get(1),
+        source: DeliverySource::from_columns(
+            r.get(1),
+            r.get::<Option<i64>, _>(11).zip(r.get::<Option<i64>, _>(12)),
+        ),
         medium: codec::medium(&r.get::<String, _>(2))?,
         target: r.get(3),
         payload: r.get(4),

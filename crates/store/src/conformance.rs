@@ -96,6 +96,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     statistics(s).await;
     warnings(s, &nodes, unit_a, user_a).await;
     outbound(s, user_a).await;
+    case_event_queue(s, &nodes).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
         std::fs::metadata(backup_dest)
@@ -971,7 +972,9 @@ async fn outbound<S: Store>(s: &S, user_a: i64) {
     );
     let n = &todo[0];
     let d = |medium, target: &str| NewDelivery {
-        notification_id: n.id,
+        source: DeliverySource::Notification {
+            notification_id: n.id,
+        },
         medium,
         target: target.into(),
         payload: "{}".into(),
@@ -1043,4 +1046,90 @@ async fn outbound<S: Store>(s: &S, user_a: i64) {
     ));
     s.retry_delivery(b.id, 80).await.unwrap();
     assert_eq!(s.claim_deliveries(80, 100, 10).await.unwrap().len(), 1);
+}
+
+/// Every created or appended case event waits for the webhooks' fan-out; fanning out queues
+/// the deliveries and empties the queue in one go. Source records are found by case.
+async fn case_event_queue<S: Store>(s: &S, nodes: &[Jurisdiction]) {
+    use fengqiao_domain::outbound::*;
+    // Whatever earlier parts queued is fanned out to nobody.
+    loop {
+        let old = s.case_events_to_fan_out(1000).await.unwrap();
+        if old.is_empty() {
+            break;
+        }
+        let ids: Vec<i64> = old.iter().map(|q| q.id).collect();
+        s.fan_out_case_events(&ids, &[], 1).await.unwrap();
+    }
+    let (st, ev) = registered(&nodes[5], "FQQUEUE001", None);
+    let key = IdempotencyKey {
+        scope: "channel:police".into(),
+        key: "JQ-2025-0001".into(),
+        body_hash: "h".into(),
+    };
+    let Created::New(id) = s.create_case(&st, &ev, Some(&key), None).await.unwrap() else {
+        panic!("new")
+    };
+    let (st2, e2) = next(&st, 2, EventKind::NotAccepted { reason: "r".into() });
+    s.append(Append {
+        case_id: id,
+        expected_version: 1,
+        events: std::slice::from_ref(&e2),
+        state: &st2,
+        notifications: &[],
+        blobs: &[],
+        now: 5,
+    })
+    .await
+    .unwrap();
+    let queued = s.case_events_to_fan_out(10).await.unwrap();
+    assert_eq!(
+        queued
+            .iter()
+            .map(|q| (q.case_id, q.seq, q.action.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(id, 1, "registered"), (id, 2, "not_accepted")]
+    );
+    let delivery = NewDelivery {
+        source: DeliverySource::CaseEvent {
+            case_id: id,
+            seq: 2,
+        },
+        medium: Medium::Webhook,
+        target: "1".into(),
+        payload: "{}".into(),
+    };
+    let ids: Vec<i64> = queued.iter().map(|q| q.id).collect();
+    s.fan_out_case_events(&ids, std::slice::from_ref(&delivery), 10)
+        .await
+        .unwrap();
+    s.fan_out_case_events(&[], std::slice::from_ref(&delivery), 11)
+        .await
+        .expect("a repeat is ignored");
+    assert!(s.case_events_to_fan_out(10).await.unwrap().is_empty());
+    let listed: Vec<Delivery> = s
+        .list_deliveries(Some(DeliveryStatus::Pending), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.source.event().is_some())
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].source,
+        DeliverySource::CaseEvent {
+            case_id: id,
+            seq: 2
+        }
+    );
+    let sources = s.case_sources(&[id, id + 1000]).await.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(
+        (
+            sources[0].case_id,
+            sources[0].channel.as_str(),
+            sources[0].source_id.as_str()
+        ),
+        (id, "police", "JQ-2025-0001")
+    );
 }

@@ -170,6 +170,26 @@ pub struct Append<'a> {
     pub now: Millis,
 }
 
+/// A case event waiting to be fanned out to webhooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedCaseEvent {
+    pub id: i64,
+    pub case_id: i64,
+    pub seq: u32,
+    pub action: String,
+}
+
+/// A record from another system a case was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SourceRecord {
+    pub case_id: i64,
+    /// The channel's code (`police`, `petition`…).
+    pub channel: String,
+    /// The record's id in that system.
+    pub source_id: String,
+    pub received_at: Millis,
+}
+
 /// Who is asking: visibility is decided by the domain, expressed here as a filter.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Visibility {
@@ -379,6 +399,18 @@ pub trait Store: Send + Sync + 'static {
         deliveries: &[NewDelivery],
         now: Millis,
     ) -> Result<()>;
+    /// Case events queued for webhooks (every appended event is), oldest first.
+    async fn case_events_to_fan_out(&self, limit: u32) -> Result<Vec<QueuedCaseEvent>>;
+    /// In one transaction: queues the deliveries of case events (a repeat is ignored) and
+    /// takes the events off the queue.
+    async fn fan_out_case_events(
+        &self,
+        queue_ids: &[i64],
+        deliveries: &[NewDelivery],
+        now: Millis,
+    ) -> Result<()>;
+    /// The source records (idempotency keys of scope `channel:<code>`) of these cases.
+    async fn case_sources(&self, case_ids: &[i64]) -> Result<Vec<SourceRecord>>;
     /// Claims up to `limit` pending deliveries due at `now`: each is hidden from other claims
     /// until `lease_until` (a sender that dies mid-way leaves it to be tried again then).
     async fn claim_deliveries(

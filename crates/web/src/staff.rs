@@ -615,6 +615,8 @@ pub struct CasePage {
     pub actions: Vec<&'static str>,
     pub may_attach: bool,
     pub merged_into: i64,
+    /// Records from other systems: (case, channel, id there, received).
+    pub sources: Vec<(i64, String, String, String)>,
     pub types: Vec<Choice>,
     pub risks: Vec<Choice>,
     pub complexities: Vec<Choice>,
@@ -831,6 +833,20 @@ async fn build_case_page(
     } else {
         Vec::new()
     };
+    let sources = app
+        .case_sources(&s.actor, c.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            (
+                r.case_id,
+                t.label("channel", &r.channel),
+                r.source_id,
+                crate::view::fmt_ms(r.received_at),
+            )
+        })
+        .collect();
     let lead_unit = match st.lead_unit_id {
         Some(u) => app.get_unit(u).await.map(|u| u.name).unwrap_or_default(),
         None => String::new(),
@@ -923,6 +939,7 @@ async fn build_case_page(
         actions,
         may_attach: app.may_attach(&s.actor, &c),
         merged_into: st.merged_into.unwrap_or(0),
+        sources,
         types: choices(
             &t,
             "type",
@@ -1066,6 +1083,15 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
             reason: f
                 .opt("reason")
                 .unwrap_or_else(|| "duplicate (merged by staff)".into()),
+        },
+        "unmerge" => Command::Unmerge {
+            reason: text("reason"),
+        },
+        "unlink" => Command::Unlink {
+            case_id: id("case_id")?,
+            reason: f
+                .opt("reason")
+                .unwrap_or_else(|| "not the same dispute (unlinked by staff)".into()),
         },
         "link" => Command::Link {
             case_id: id("case_id")?,

@@ -529,6 +529,33 @@ on_both!(
             t.backend
         );
         assert!(!page.contains("data-action=\"merge\""), "{}", t.backend);
+        // The merge is undone from the merged case's page, with a reason.
+        assert!(page.contains("id=\"unmerge-form\""), "{}", t.backend);
+        let p = t
+            .post(
+                &format!("/cases/{second}/act"),
+                &d,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "unmerge"),
+                    ("reason", "并非同一纠纷"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            p.status,
+            StatusCode::SEE_OTHER,
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        let back = t.app.store.get_case(second).await.unwrap().unwrap().state;
+        assert_eq!(back.status, Status::Registered, "{}", t.backend);
+        let kept = t.app.store.get_case(first).await.unwrap().unwrap().state;
+        assert!(!kept.linked_case_ids.contains(&second), "{}", t.backend);
+        let page = t.get(&format!("/cases/{second}"), &d).await.text();
+        assert!(!page.contains("id=\"unmerge-form\""), "{}", t.backend);
+        assert!(page.contains("id=\"sources\""), "{}", t.backend);
     }
 );
 

@@ -10,6 +10,7 @@ use fengqiao_app::cases::{CaseInput, CaseList, CaseQuery};
 use fengqiao_app::App;
 use fengqiao_domain::case::{AttachmentMeta, CaseState, Party};
 use fengqiao_domain::workflow::{CaseEvent, Command};
+use fengqiao_store::SourceRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -127,8 +128,21 @@ pub async fn case_events(
     Ok(Json(app.case_events(&s.actor, id).await?))
 }
 
+/// The records from other systems behind a case: its own and those of the duplicates merged
+/// into it, each with its channel and its id in that system.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/sources", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<SourceRecord>), (status = 404, body = ErrorBody)))]
+pub async fn case_sources(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<SourceRecord>>> {
+    Ok(Json(app.case_sources(&s.actor, id).await?))
+}
+
 /// Performs a workflow action: route, accept, return, record_session, conclude, give_feedback,
-/// evaluate (staff revisit), archive, reopen, open/reply supervision, extensions, edit, reject.
+/// evaluate (staff revisit), archive, reopen, open/reply supervision, extensions, edit, reject,
+/// link/unlink, merge/unmerge.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = Command,
     responses((status = 200, body = CaseView), (status = 409, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
