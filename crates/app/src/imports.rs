@@ -2,8 +2,9 @@
 //! (`POST /api/v1/channels/{channel}/records`) through a channel's field mapping.
 //!
 //! A record is a case once: its source id is the idempotency key (scope `channel:<code>`), so
-//! a re-sent record is recognised; re-sent with changes, its case is updated (an `edit` event)
-//! instead of duplicated. Bad rows are reported with their line and field; the good rows land.
+//! a re-sent record is recognised; re-sent with changes, its case is updated (an `edit` event
+//! carrying the new text, type, amount, time and place; a new text is read again) instead of
+//! duplicated. Bad rows are reported with their line and field; the good rows land.
 //! Every new case goes through intake as any other (text reading, duplicate linking across
 //! channels).
 use crate::cases::{input_digest, CaseInput, PartyInput};
@@ -306,7 +307,16 @@ impl App {
                     .await
                     .map_err(|e| ("place", e))?
                     .location;
+                let current = self
+                    .store
+                    .get_case(id)
+                    .await
+                    .map_err(|e| ("source_id", e.into()))?
+                    .ok_or(("source_id", AppError::NotFound("case")))?;
+                let new_text = (current.state.text.trim() != input.text.trim())
+                    .then(|| input.text.trim().to_string());
                 let edit = CaseEdit {
+                    text: new_text.clone(),
                     dispute_type: input.dispute_type,
                     amount_fen: input.amount_fen,
                     occurred_at: input.occurred_at,
@@ -316,6 +326,12 @@ impl App {
                 self.act(actor, id, &Command::Edit(edit))
                     .await
                     .map_err(|e| ("source_id", e))?;
+                if new_text.is_some() {
+                    if let Err(e) = self.reread_case(id).await {
+                        // The case holds the new text; `fengqiao analyze` reads it later.
+                        tracing::warn!(case = id, error = %e, "changed text not read again");
+                    }
+                }
                 self.store
                     .set_idempotency_body(&key.scope, &key.key, &key.body_hash)
                     .await

@@ -519,6 +519,41 @@ impl App {
         }
     }
 
+    /// Reads a case's text again after it changed (a source record re-sent with new text):
+    /// the stored analysis and fingerprint are replaced; what intake filled in, the duplicate
+    /// candidates and links found at registration are kept.
+    pub(crate) async fn reread_case(&self, id: i64) -> Result<()> {
+        let Some(case) = self.store.get_case(id).await? else {
+            return Err(AppError::NotFound("case"));
+        };
+        let s = &case.state;
+        let analysis = self
+            .analyzer()
+            .await?
+            .analyze(&s.text, local_time(s.registered_at))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let fp = fingerprint(s, &analysis);
+        let prior: Option<CaseAnalysis> = self
+            .store
+            .get_analysis(id)
+            .await?
+            .and_then(|e| serde_json::from_str(&e.analysis).ok());
+        let (filled, duplicates, auto_linked) = prior
+            .map(|p| (p.filled, p.duplicates, p.auto_linked))
+            .unwrap_or_default();
+        let row = self.analysis_row(
+            id,
+            s.registered_at,
+            analysis,
+            filled,
+            duplicates,
+            auto_linked,
+            &fp,
+        )?;
+        self.store.put_analyses(&[row]).await?;
+        Ok(())
+    }
+
     /// Analyses cases that have no analysis, or one by an older reader (`all`: every case),
     /// in id order, `batch` at a time. Duplicates are searched among the cases before each.
     /// Returns the number analysed.

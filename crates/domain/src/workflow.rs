@@ -47,19 +47,25 @@ fn default_risk() -> RiskLevel {
     RiskLevel::Low
 }
 
+/// A case's text: not empty, at most [`MAX_TEXT_CHARS`].
+fn check_text(text: &str) -> Result<(), DomainError> {
+    let n = text.trim().chars().count();
+    if n == 0 {
+        return Err(DomainError::validation("text", "empty"));
+    }
+    if n > MAX_TEXT_CHARS {
+        return Err(DomainError::validation(
+            "text",
+            format!("longer than {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl NewCase {
     /// Checks what the types cannot: lengths, counts and ranges.
     pub fn validate(&self) -> Result<(), DomainError> {
-        let n = self.text.trim().chars().count();
-        if n == 0 {
-            return Err(DomainError::validation("text", "empty"));
-        }
-        if n > MAX_TEXT_CHARS {
-            return Err(DomainError::validation(
-                "text",
-                format!("longer than {MAX_TEXT_CHARS} characters"),
-            ));
-        }
+        check_text(&self.text)?;
         if self.parties.len() > MAX_PARTIES {
             return Err(DomainError::validation(
                 "parties",
@@ -182,6 +188,10 @@ pub enum Command {
 /// A correction of the case's elements; absent fields are unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CaseEdit {
+    /// A corrected or updated text (a source record re-sent with changes); the earlier text
+    /// stays in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     pub dispute_type: Option<DisputeType>,
     pub subtype: Option<String>,
     pub complexity: Option<Complexity>,
@@ -555,6 +565,9 @@ pub fn decide(
             }
             if edit.amount_fen.is_some_and(|a| a < 0) {
                 return Err(DomainError::validation("amount_fen", "negative"));
+            }
+            if let Some(t) = &edit.text {
+                check_text(t)?;
             }
             vec![EventKind::Edited(edit.clone())]
         }
@@ -992,6 +1005,9 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             s.not_accepted_reason = Some(reason.clone());
         }
         EventKind::Edited(e) => {
+            if let Some(v) = &e.text {
+                s.text = v.clone();
+            }
             if let Some(v) = e.dispute_type {
                 s.dispute_type = v;
             }

@@ -1830,6 +1830,38 @@ on_both!(
             )
             .await;
         assert_eq!(r["unchanged"].as_i64(), Some(1), "{r}");
+        // Re-sent with a fuller text: the case's text follows, the first text stays in the
+        // log, and the text is read again.
+        let fuller = rec(
+            "JQ-2025-0001",
+            "2025年3月2日 20时10分",
+            "邻居装修噪音扰民，双方发生口角，对方扬言要砸门",
+            "物业纠纷",
+        );
+        let (_, r) = t
+            .post(
+                "/api/v1/channels/police/records",
+                &disp,
+                json!({"records": [fuller]}),
+            )
+            .await;
+        assert_eq!(r["updated"].as_i64(), Some(1), "{r}");
+        let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &disp).await;
+        // (The mapping joins the incident's summary and how the police handled it.)
+        let now_text = "邻居装修噪音扰民，双方发生口角，对方扬言要砸门\n民警到场劝解";
+        assert_eq!(c["text"], now_text);
+        let (_, events) = t.get(&format!("/api/v1/cases/{id}/events"), &disp).await;
+        let events = events.as_array().unwrap();
+        assert_eq!(
+            events[0]["kind"]["case"]["text"],
+            "邻居装修噪音扰民，双方发生口角\n民警到场劝解"
+        );
+        assert!(events.iter().any(|e| e["kind"]["text"] == now_text));
+        let a = t.analysis(id, &disp).await;
+        assert_eq!(
+            a["analysis"]["risk"]["cues"][0]["text"], "扬言",
+            "read again: {a}"
+        );
         let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 1, "still one case");
         // With the source's update time, rows not newer than the last import are skipped.

@@ -1100,6 +1100,7 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
                 .unwrap_or_else(|| "duplicate (confirmed by staff)".into()),
         },
         "edit" => Command::Edit(CaseEdit {
+            text: None,
             dispute_type: DisputeType::parse(f.get("dispute_type")),
             subtype: None,
             complexity: Complexity::parse(f.get("complexity")),
