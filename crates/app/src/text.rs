@@ -98,6 +98,16 @@ pub(crate) struct ReadJob {
     filled: Vec<String>,
 }
 
+impl ReadJob {
+    pub(crate) fn new(case: StoredCase, analysis: Analysis, filled: Vec<String>) -> Self {
+        ReadJob {
+            case,
+            analysis,
+            filled,
+        }
+    }
+}
+
 impl SharedText {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, TextState>> {
         self.state
@@ -453,7 +463,7 @@ impl App {
     }
 
     /// Duplicates, stored analyses (one write), auto-links, for registered cases in id order.
-    async fn read_batch(&self, jobs: Vec<ReadJob>) -> Result<Vec<IntakeReading>> {
+    pub(crate) async fn read_batch(&self, jobs: Vec<ReadJob>) -> Result<Vec<IntakeReading>> {
         let mut prepared = Vec::with_capacity(jobs.len());
         let latest = jobs
             .iter()

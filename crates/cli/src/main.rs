@@ -89,8 +89,9 @@ enum Cmd {
         db: Db,
         file: std::path::PathBuf,
     },
-    /// Import another system's export (CSV, or JSON with --json; UTF-8 or GBK) as cases through
-    /// the channel's field mapping (the shipped one, the deployment's, or --mapping FILE.toml).
+    /// Import another system's export (CSV, XLSX, or JSON with --json; UTF-8 or GBK) as cases
+    /// through the channel's field mapping (the shipped one, the deployment's, or --mapping
+    /// FILE.toml). CSV is streamed: files of any size import in bounded memory.
     /// A record already imported is recognised by its id and updated if it changed; bad rows
     /// are listed with their line numbers and the good rows land.
     Import {
@@ -415,8 +416,6 @@ async fn main() -> Result<()> {
             mapping,
             json,
         } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let app = start_app(&db.database_url).await?;
             let mapping = match mapping {
                 Some(p) => fengqiao_app::imports::parse_mapping(
@@ -427,7 +426,7 @@ async fn main() -> Result<()> {
             };
             let started = std::time::Instant::now();
             let actor = fengqiao_domain::access::Actor::system();
-            let r = app.import_file(&actor, &mapping, &bytes, json).await?;
+            let r = app.import_path(&actor, &mapping, &file, json).await?;
             for e in &r.errors {
                 println!(
                     "line {}: {} {}: {}",

@@ -1581,5 +1581,64 @@ on_both!(
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         let l = t.login("u02leader").await;
         assert_eq!(t.get("/imports", &l).await.status, StatusCode::FORBIDDEN);
+        // An Excel export: dates as Excel dates, amounts as numbers, rows by their number.
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in [
+            "调解案件编号",
+            "纠纷简要情况",
+            "行政区划代码",
+            "受理日期",
+            "当事人",
+            "纠纷类型",
+            "涉及金额",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        ws.write_string(1, 0, "TJ-X1").unwrap();
+        ws.write_string(1, 1, "王某某与邻居因排水沟堵塞发生争执")
+            .unwrap();
+        ws.write_string(1, 2, "990102001001").unwrap();
+        ws.write_datetime(
+            1,
+            3,
+            rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 3, 1).unwrap(),
+        )
+        .unwrap();
+        ws.write_string(1, 4, "王某某").unwrap();
+        ws.write_string(1, 5, "邻里纠纷").unwrap();
+        ws.write_number(1, 6, 3500).unwrap();
+        ws.write_string(2, 0, "TJ-X2").unwrap();
+        ws.write_string(2, 1, "土地承包纠纷").unwrap();
+        ws.write_string(2, 2, "990102001001").unwrap();
+        ws.write_string(2, 3, "昨天").unwrap();
+        let xlsx = wb.save_to_buffer().unwrap();
+        let r = import_upload(&t, &a, &xlsx, &page.csrf()).await;
+        let html = r.text();
+        assert!(
+            html.contains("data-created=\"1\"") && html.contains("(XLSX)"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td>3</td><td>TJ-X2</td><td>受理日期</td>"),
+            "{html}"
+        );
+        let id = t
+            .app
+            .store
+            .find_idempotent_case("channel:judicial_mediation", "TJ-X1")
+            .await
+            .unwrap()
+            .expect("the good row landed");
+        let c = t.app.store.get_case(id).await.unwrap().unwrap().state;
+        assert_eq!(c.amount_fen, Some(350_000), "{}", t.backend);
+        let day = chrono::DateTime::from_timestamp_millis(c.occurred_at.unwrap())
+            .unwrap()
+            .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+            .date_naive();
+        assert_eq!(day.to_string(), "2025-03-01", "{}", t.backend);
     }
 );
