@@ -14,7 +14,7 @@ use fengqiao_domain::case::{Channel, PartyRole};
 use fengqiao_domain::import::{read_row, Mapping, Record, Row, RowError};
 use fengqiao_domain::workflow::{self, CaseEdit, CaseEvent, Command};
 use fengqiao_domain::DomainError;
-use fengqiao_store::{Created, IdempotencyKey, StoredCase};
+use fengqiao_store::{Created, IdempotencyKey, NewCaseWrite, StoredCase};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -364,21 +364,24 @@ impl App {
                     .push(row_error(f.line, &f.record, "record", &e)),
             }
         }
-        // Every write is handed to the store at once: SQLite's writer commits them in groups.
-        let mut writes = tokio::task::JoinSet::new();
-        for (i, (f, state, event, _, _)) in ready.iter().enumerate() {
-            let store = Arc::clone(&self.store);
-            let (state, event, key) = (state.clone(), event.clone(), f.key.clone());
-            writes.spawn(
-                async move { (i, store.create_case(&state, &event, Some(&key), None).await) },
-            );
-        }
-        let mut created: Vec<Option<std::result::Result<Created, fengqiao_store::StoreError>>> =
-            (0..ready.len()).map(|_| None).collect();
-        while let Some(j) = writes.join_next().await {
-            let (i, r) = j.map_err(|e| AppError::Internal(format!("import write: {e}")))?;
-            created[i] = Some(r);
-        }
+        // One call for the chunk: SQLite writes it in a few multi-row statements.
+        let writes: Vec<NewCaseWrite> = ready
+            .iter()
+            .map(|(f, state, event, _, _)| NewCaseWrite {
+                state: state.clone(),
+                event: event.clone(),
+                idem: Some(f.key.clone()),
+            })
+            .collect();
+        let created: Vec<Option<std::result::Result<Created, fengqiao_store::StoreError>>> =
+            match self.store.create_cases(&writes).await {
+                Ok(c) => c.into_iter().map(|c| Some(Ok(c))).collect(),
+                // A tracking-code collision, say: the chunk goes one by one.
+                Err(e) => {
+                    tracing::info!(error = %e, "chunk written one record at a time");
+                    (0..ready.len()).map(|_| None).collect()
+                }
+            };
         let mut jobs = Vec::new();
         for ((f, state, _, analysis, filled), r) in ready.into_iter().zip(created) {
             match r {

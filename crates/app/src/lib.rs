@@ -11,6 +11,7 @@ pub mod cockpit;
 pub mod error;
 pub mod imports;
 pub mod monitor;
+pub mod open311;
 pub mod outbound;
 pub mod privacy;
 pub mod reports;

@@ -347,8 +347,12 @@ impl App {
             case_id: other,
             reason: reason.clone(),
         };
-        self.act(&sys, case.id, &link(d.case_id)).await?;
-        self.act(&sys, d.case_id, &link(case.id)).await?;
+        // Two cases, two independent writes: together they share a group commit.
+        let (a, b) = (link(d.case_id), link(case.id));
+        let (mine, theirs) =
+            tokio::join!(self.act(&sys, case.id, &a), self.act(&sys, d.case_id, &b));
+        mine?;
+        theirs?;
         let mut record: CaseAnalysis =
             serde_json::from_str(&p.row.analysis).map_err(|e| AppError::Internal(e.to_string()))?;
         record.auto_linked = vec![d.case_id];
@@ -511,10 +515,13 @@ impl App {
                     .collect::<Vec<_>>(),
             )
             .await?;
-        let mut out = Vec::with_capacity(prepared.len());
-        for (case, p) in prepared {
-            out.push(self.finish_reading(&case, p).await);
-        }
+        // Links of several cases at once (their writes share group commits), in order.
+        use futures_util::StreamExt;
+        let out: Vec<IntakeReading> = futures_util::stream::iter(prepared)
+            .map(|(case, p)| async move { self.finish_reading(&case, p).await })
+            .buffered(32)
+            .collect()
+            .await;
         Ok(out)
     }
 

@@ -85,6 +85,20 @@ pub enum Bench {
         #[arg(long, default_value_t = 1_000)]
         per_channel: usize,
     },
+    /// Import speed: a large export of one channel (police, GBK, one record in four a
+    /// re-report) streamed from disk into a demo county with de-duplication on, then records
+    /// pushed over HTTP in batches of 1,000 by several clients.
+    ImportSpeed {
+        /// Rows of the file.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Records pushed (0: skip).
+        #[arg(long, default_value_t = 100_000)]
+        push: usize,
+        /// Cases of the demo county imported into.
+        #[arg(long, default_value_t = 3_000)]
+        cases: u64,
+    },
     /// The early-warning detectors on simulated counties (surges, clusters, workload, the daily
     /// run's time), side by side with R's surveillance package. CPU only, no database.
     Warnings {
@@ -508,6 +522,9 @@ pub async fn run(what: Bench) -> Result<()> {
             existing,
         } => bench_cockpit(cases, requests, database_url, existing).await,
         Bench::Import { cases, per_channel } => crate::imports::bench(cases, per_channel).await,
+        Bench::ImportSpeed { rows, push, cases } => {
+            crate::imports::bench_speed(rows, push, cases).await
+        }
         Bench::Warnings {
             worlds,
             calibration,

@@ -188,3 +188,144 @@ pub async fn bench(cases: u64, per_channel: usize) -> Result<()> {
     );
     Ok(())
 }
+
+/// Peak resident memory of this process, in MiB (Linux).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// `fengqiao bench import-speed`: a large file streamed in, then batches pushed over HTTP.
+pub async fn bench_speed(rows: usize, push: usize, cases: u64) -> Result<()> {
+    use fengqiao_domain::case::Channel;
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("import.db");
+    let app = crate::start_app(&db.to_string_lossy()).await?;
+    let built = crate::build_demo(&app, cases, 2026, crate::today()).await?;
+    let recent = recent_cases(&app, built.opts.now).await?;
+    let started = Instant::now();
+    let export = fengqiao_demo::exports::channel_export(
+        &built.reference,
+        &built.opts,
+        &recent,
+        Channel::Police,
+        rows,
+        &app.calendar(),
+        &app.rules(),
+    )?;
+    let file = dir.path().join("police.csv");
+    std::fs::write(&file, encoding_rs::GBK.encode(&export.csv()).0)?;
+    let size = std::fs::metadata(&file)?.len();
+    println!(
+        "export: {rows} rows, {:.1} MB (GBK), {} re-reports, made in {:.1} s",
+        size as f64 / 1e6,
+        export.re_reports.len(),
+        started.elapsed().as_secs_f64()
+    );
+    drop(export);
+    let mapping = app.channel_mapping("police").await?;
+    let started = Instant::now();
+    let r = app
+        .import_path(&Actor::system(), &mapping, &file, false)
+        .await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "file import: {} rows in {secs:.1} s = {:.0} rows/s; {} created, {} unchanged, {} rejected; peak RSS {:.0} MiB",
+        r.rows,
+        r.rows as f64 / secs,
+        r.created,
+        r.unchanged,
+        r.errors.len(),
+        peak_rss_mib()
+    );
+    if push == 0 {
+        return Ok(());
+    }
+    // Pushed: another channel's records as JSON objects, 1,000 a batch, 4 clients.
+    let export = fengqiao_demo::exports::channel_export(
+        &built.reference,
+        &built.opts,
+        &recent,
+        Channel::Hotline12345,
+        push,
+        &app.calendar(),
+        &app.rules(),
+    )?;
+    let batches: Vec<String> = export
+        .rows
+        .chunks(fengqiao_app::imports::MAX_BATCH)
+        .map(|chunk| {
+            let records: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|row| {
+                    serde_json::Value::Object(
+                        export
+                            .header
+                            .iter()
+                            .zip(row)
+                            .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.clone())))
+                            .collect(),
+                    )
+                })
+                .collect();
+            serde_json::json!({ "records": records }).to_string()
+        })
+        .collect();
+    let token = app
+        .login("dispatcher", fengqiao_demo::DEMO_PASSWORD)
+        .await?
+        .token;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = crate::site(app.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (queue, token) = (queue.clone(), token.clone());
+        clients.spawn(async move {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+            let mut created = 0u64;
+            loop {
+                let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                    return Ok::<u64, anyhow::Error>(created);
+                };
+                let req = hyper::Request::post(format!(
+                    "http://{addr}/api/v1/channels/hotline_12345/records"
+                ))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+                let res = client.request(req).await?;
+                let status = res.status();
+                let bytes = http_body_util::BodyExt::collect(res.into_body())
+                    .await?
+                    .to_bytes();
+                anyhow::ensure!(status.is_success(), "push answered {status}");
+                let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+                created += v["created"].as_u64().unwrap_or(0);
+            }
+        });
+    }
+    let mut created = 0;
+    while let Some(r) = clients.join_next().await {
+        created += r??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "push: {push} records in {secs:.1} s = {:.0} records/s ({created} created), batches of {}, 4 clients",
+        push as f64 / secs,
+        fengqiao_app::imports::MAX_BATCH
+    );
+    Ok(())
+}

@@ -4,7 +4,7 @@
 //! framing, a clause left out, words swapped, a misspelt name, a missing phone). What is a
 //! re-report of which case is returned with them, so imports can be scored.
 use crate::rng::Rng;
-use crate::{case_labelled, Options, Reference, Result};
+use crate::{case_labelled, GenerateError, Options, Reference, Result};
 use chrono::Datelike;
 use fengqiao_domain::calendar::WorkCalendar;
 use fengqiao_domain::case::{CaseState, Channel};
@@ -208,10 +208,42 @@ pub fn channel_exports(
     cal: &WorkCalendar,
     rules: &DeadlineRules,
 ) -> Result<Vec<ChannelExport>> {
+    exports_of(r, opts, recent, per_channel, cal, rules, None)
+}
+
+/// One channel's export alone (the import benchmark's large files).
+pub fn channel_export(
+    r: &Reference,
+    opts: &Options,
+    recent: &[(i64, CaseState)],
+    channel: Channel,
+    rows: usize,
+    cal: &WorkCalendar,
+    rules: &DeadlineRules,
+) -> Result<ChannelExport> {
+    exports_of(r, opts, recent, rows, cal, rules, Some(channel))?
+        .pop()
+        .ok_or_else(|| {
+            GenerateError::Domain(fengqiao_domain::DomainError::validation(
+                "channel",
+                format!("no export for {}", channel.as_str()),
+            ))
+        })
+}
+
+fn exports_of(
+    r: &Reference,
+    opts: &Options,
+    recent: &[(i64, CaseState)],
+    per_channel: usize,
+    cal: &WorkCalendar,
+    rules: &DeadlineRules,
+    only: Option<Channel>,
+) -> Result<Vec<ChannelExport>> {
     let mut rng = Rng::new(opts.seed).fork(77_000);
     let mut out = Vec::new();
     let mut fresh = opts.cases + 100_000;
-    for spec in &SPECS {
+    for spec in SPECS.iter().filter(|s| only.is_none_or(|c| c == s.channel)) {
         let mut export = ChannelExport {
             channel: spec.channel,
             header: spec

@@ -23,6 +23,7 @@ labelled_enum!(
         Petition = "petition" / "信访",
         LabourArbitration = "labour_arbitration" / "劳动仲裁",
         OtherImport = "other_import" / "其他导入",
+        Open311 = "open311" / "Open311接口",
     }
 );
 

@@ -4,6 +4,7 @@
 //! render JSON. No SQL, no business rules here.
 pub mod error;
 mod extract;
+pub mod open311;
 mod routes;
 
 use axum::http::{header, StatusCode};
@@ -117,6 +118,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
 pub fn router(app: Arc<App>) -> Router {
     // Case texts are read (stored analysis, duplicates) in the background, off intake's path.
     app.spawn_text_reader();
+    let georeport = open311::router(app.clone());
     let (api, doc) = api(app);
     let doc = Arc::new(doc);
     api.route(
@@ -127,6 +129,7 @@ pub fn router(app: Arc<App>) -> Router {
     .route("/api/docs/swagger-ui-bundle.js", get(swagger_js))
     .route("/api/docs/swagger-ui.css", get(swagger_css))
     .route("/healthz", get(|| async { "ok" }))
+    .merge(georeport)
     .fallback(error::not_found)
     .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
     .layer(axum::middleware::from_fn(error::localize))

@@ -2030,3 +2030,249 @@ on_both!(
         t.assert_replays(dup).await;
     }
 );
+
+impl T {
+    /// An Open311 call: (status, content type, body text).
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&str>,
+    ) -> (StatusCode, String, String) {
+        let b = Request::builder().method(method).uri(path);
+        let req = match form {
+            Some(f) => b
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(f.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, ct, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| {
+                s.bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+on_both!(
+    an_open311_client_submits_and_follows_a_request_in_json_and_xml,
+    |t: T| async move {
+        // Discovery and services need no key.
+        let (s, ct, body) = t.raw(Method::GET, "/open311/discovery.json", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(ct.starts_with("application/json"));
+        assert!(body.contains("GeoReport_v2"), "{body}");
+        let (_, _, body) = t.raw(Method::GET, "/open311/v2/services.json", None).await;
+        let services: Value = serde_json::from_str(&body).unwrap();
+        assert!(services
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["service_code"] == "neighbourhood" && s["metadata"] == true));
+        let (s, ct, xml) = t.raw(Method::GET, "/open311/v2/services.xml", None).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(ct.starts_with("text/xml"));
+        assert!(
+            xml.contains("<services><service>")
+                && xml.contains("<service_code>neighbourhood</service_code>"),
+            "{xml}"
+        );
+        let (_, _, def) = t
+            .raw(Method::GET, "/open311/v2/services/neighbourhood.json", None)
+            .await;
+        let def: Value = serde_json::from_str(&def).unwrap();
+        assert_eq!(def["attributes"][1]["code"], "amount_yuan");
+        let (s, _, _) = t
+            .raw(Method::GET, "/open311/v2/services/fax.json", None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Submitting needs a key; a bad one is refused with Open311's error list.
+        let form = |key: &str| {
+            form_encode(&[
+                ("api_key", key),
+                ("service_code", "neighbourhood"),
+                ("jurisdiction_id", VILLAGE_A),
+                (
+                    "description",
+                    "邻居装修噪音扰民，电话13800138000，双方发生口角",
+                ),
+                ("first_name", "三"),
+                ("last_name", "张"),
+                ("phone", "13800138000"),
+                ("lat", "30.1"),
+                ("long", "120.2"),
+                ("attribute[people_involved]", "2"),
+                ("attribute[amount_yuan]", "1500"),
+            ])
+        };
+        let (s, _, body) = t
+            .raw(
+                Method::POST,
+                "/open311/v2/requests.json",
+                Some(&form("nope")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()[0]["code"],
+            401
+        );
+        let grid = t.login("grid01").await;
+        let (s, _, body) = t
+            .raw(
+                Method::POST,
+                "/open311/v2/requests.json",
+                Some(&form(&grid)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let created: Value = serde_json::from_str(&body).unwrap();
+        let id = created[0]["service_request_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let token = created[0]["token"].as_str().unwrap().to_string();
+        let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &grid).await;
+        assert_eq!(
+            (c["channel"].as_str(), c["dispute_type"].as_str()),
+            (Some("open311"), Some("neighbourhood"))
+        );
+        assert_eq!(
+            (c["amount_fen"].as_i64(), c["people_involved"].as_i64()),
+            (Some(150_000), Some(2))
+        );
+        assert_eq!(c["parties"][0]["name"], "张三");
+        // Read back by id, by token, and in a listing; the phone in the text is masked.
+        let (s, _, body) = t
+            .raw(
+                Method::GET,
+                &format!("/open311/v2/requests/{id}.json?api_key={grid}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let r: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(r[0]["status"], "open");
+        assert_eq!(r[0]["service_code"], "neighbourhood");
+        assert_eq!(r[0]["lat"], 30.1);
+        assert!(
+            !body.contains("13800138000") && body.contains("138****8000"),
+            "{body}"
+        );
+        let (_, _, body) = t
+            .raw(
+                Method::GET,
+                &format!("/open311/v2/tokens/{token}.json?api_key={grid}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"],
+            id.as_str()
+        );
+        let (_, _, xml) = t
+            .raw(
+                Method::GET,
+                &format!("/open311/v2/requests.xml?api_key={grid}&status=open&service_code=neighbourhood"),
+                None,
+            )
+            .await;
+        assert!(
+            xml.starts_with("<?xml")
+                && xml.contains("<service_requests><request>")
+                && xml.contains(&format!("<service_request_id>{id}</service_request_id>"))
+                && xml.contains("<status>open</status>"),
+            "{xml}"
+        );
+        let (_, _, body) = t
+            .raw(
+                Method::GET,
+                &format!("/open311/v2/requests.json?api_key={grid}&status=closed"),
+                None,
+            )
+            .await;
+        assert_eq!(body, "[]");
+        // Listing needs a key; another town's account does not find the request.
+        let (s, _, _) = t.raw(Method::GET, "/open311/v2/requests.json", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        let town_b = t.login("u03staff").await;
+        let (s, _, _) = t
+            .raw(
+                Method::GET,
+                &format!("/open311/v2/requests/{id}.json?api_key={town_b}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // Bad input: no description, no place, an unknown service, a bad number.
+        for (pairs, status) in [
+            (
+                vec![
+                    ("service_code", "neighbourhood"),
+                    ("jurisdiction_id", VILLAGE_A),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                vec![("service_code", "neighbourhood"), ("description", "吵架")],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                vec![
+                    ("service_code", "fax"),
+                    ("description", "吵架"),
+                    ("jurisdiction_id", VILLAGE_A),
+                ],
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                vec![
+                    ("service_code", "neighbourhood"),
+                    ("description", "吵架"),
+                    ("jurisdiction_id", VILLAGE_A),
+                    ("lat", "north"),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let mut pairs = pairs;
+            pairs.push(("api_key", &grid));
+            let (s, _, body) = t
+                .raw(
+                    Method::POST,
+                    "/open311/v2/requests.xml",
+                    Some(&form_encode(&pairs)),
+                )
+                .await;
+            assert_eq!(s, status, "{pairs:?}: {body}");
+            assert!(body.contains("<errors><error><code>"), "{body}");
+        }
+        t.assert_replays(id.parse().unwrap()).await;
+    }
+);

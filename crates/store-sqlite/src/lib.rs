@@ -480,6 +480,17 @@ enum Job {
         rows: Vec<StoredAnalysis>,
         reply: oneshot::Sender<Result<()>>,
     },
+    CreateMany {
+        items: Vec<NewCaseWrite>,
+        reply: oneshot::Sender<Result<Vec<Created>>>,
+    },
+}
+
+/// What a job wrote, for its caller.
+enum JobOut {
+    Nothing,
+    One(Created),
+    Many(Vec<Created>),
 }
 
 /// Group commit: the writer takes every case write waiting, runs each in its own savepoint
@@ -495,7 +506,7 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let mut results: Vec<Result<Option<Created>>> = Vec::with_capacity(jobs.len());
+        let mut results: Vec<Result<JobOut>> = Vec::with_capacity(jobs.len());
         let committed = async {
             let mut tx = pool.begin().await.map_err(db)?;
             // The statistics' change of the jobs that succeed, applied once before the commit.
@@ -519,11 +530,16 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                         analysis.as_deref(),
                     )
                     .await
-                    .map(Some),
+                    .map(JobOut::One),
                     Job::Append { change, .. } => append_in(&mut sp, &mut job_stats, change)
                         .await
-                        .map(|()| None),
-                    Job::Analyses { rows, .. } => analyses_in(&mut sp, rows).await.map(|()| None),
+                        .map(|()| JobOut::Nothing),
+                    Job::Analyses { rows, .. } => {
+                        analyses_in(&mut sp, rows).await.map(|()| JobOut::Nothing)
+                    }
+                    Job::CreateMany { items, .. } => create_many_in(&mut sp, &mut job_stats, items)
+                        .await
+                        .map(JobOut::Many),
                 };
                 match r {
                     Ok(_) => {
@@ -542,16 +558,22 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
             let r = match &committed {
                 Ok(()) => results
                     .get_mut(i)
-                    .map(|r| std::mem::replace(r, Ok(None)))
-                    .unwrap_or(Ok(None)),
+                    .map(|r| std::mem::replace(r, Ok(JobOut::Nothing)))
+                    .unwrap_or(Ok(JobOut::Nothing)),
                 Err(e) => Err(StoreError::Backend(e.to_string())),
             };
             match job {
                 Job::Create { reply, .. } => {
-                    let _ =
-                        reply.send(r.and_then(|c| {
-                            c.ok_or_else(|| StoreError::Backend("no result".into()))
-                        }));
+                    let _ = reply.send(r.and_then(|c| match c {
+                        JobOut::One(c) => Ok(c),
+                        _ => Err(StoreError::Backend("no result".into())),
+                    }));
+                }
+                Job::CreateMany { reply, .. } => {
+                    let _ = reply.send(r.and_then(|c| match c {
+                        JobOut::Many(c) => Ok(c),
+                        _ => Err(StoreError::Backend("no result".into())),
+                    }));
                 }
                 Job::Append { reply, .. } | Job::Analyses { reply, .. } => {
                     let _ = reply.send(r.map(|_| ()));
@@ -562,10 +584,193 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
 }
 
 async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) -> Result<()> {
-    for a in rows {
-        insert_analysis(tx, a.case_id, a).await?;
+    // Several rows a statement (one round trip to SQLite's thread for each).
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) ",
+        );
+        qb.push_values(chunk, |mut b, a| {
+            b.push_bind(a.case_id)
+                .push_bind(&a.analyser_version)
+                .push_bind(a.analysed_at)
+                .push_bind(a.registered_at)
+                .push_bind(&a.analysis)
+                .push_bind(&a.fingerprint);
+        });
+        qb.push(
+            " ON CONFLICT (case_id) DO UPDATE SET \
+             analyser_version = excluded.analyser_version, analysed_at = excluded.analysed_at, \
+             analysis = excluded.analysis, fingerprint = excluded.fingerprint",
+        );
+        qb.build().execute(&mut **tx).await.map_err(db)?;
     }
     Ok(())
+}
+
+/// Rows a multi-row statement writes (SQLite takes up to 32,766 parameters).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Many registrations in few statements: the keys already used are looked up at once, then
+/// the new cases, their events, webhook queue entries and keys are written several rows a
+/// statement. A tracking-code collision fails the whole call (the caller falls back).
+async fn create_many_in(
+    tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
+    items: &[NewCaseWrite],
+) -> Result<Vec<Created>> {
+    use std::collections::HashMap;
+    // Keys used before this call, by scope.
+    let mut known: HashMap<(String, String), (i64, String)> = HashMap::new();
+    let mut by_scope: HashMap<&str, Vec<&str>> = HashMap::new();
+    for k in items.iter().filter_map(|i| i.idem.as_ref()) {
+        by_scope.entry(&k.scope).or_default().push(&k.key);
+    }
+    for (scope, keys) in by_scope {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT key, case_id, body_hash FROM idempotency_keys WHERE scope = ",
+            );
+            qb.push_bind(scope).push(" AND key IN (");
+            let mut sep = qb.separated(",");
+            for k in chunk {
+                sep.push_bind(*k);
+            }
+            qb.push(")");
+            let rows: Vec<(String, i64, String)> =
+                qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+            for (key, id, hash) in rows {
+                known.insert((scope.to_string(), key), (id, hash));
+            }
+        }
+    }
+    // Which items are new (the first of a key in this call), and what the others answer.
+    let mut answers: Vec<Option<Created>> = vec![None; items.len()];
+    let mut first_of: HashMap<(String, String), usize> = HashMap::new();
+    let mut fresh: Vec<usize> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Some(k) = &item.idem {
+            let id = (k.scope.clone(), k.key.clone());
+            if let Some((case, hash)) = known.get(&id) {
+                answers[i] = Some(Created::Existing {
+                    id: *case,
+                    same_body: *hash == k.body_hash,
+                });
+                continue;
+            }
+            if let Some(j) = first_of.get(&id) {
+                // Answered below, once the first has its id.
+                answers[i] = Some(Created::Existing {
+                    id: -(*j as i64) - 1,
+                    same_body: items[*j].idem.as_ref().map(|x| &x.body_hash) == Some(&k.body_hash),
+                });
+                continue;
+            }
+            first_of.insert(id, i);
+        }
+        fresh.push(i);
+    }
+    let mut ids: HashMap<usize, i64> = HashMap::new();
+    for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+        let cols: Vec<(usize, CaseColumns)> = chunk
+            .iter()
+            .map(|i| Ok((*i, codec::case_columns(&items[*i].state)?)))
+            .collect::<Result<_>>()?;
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO cases (tracking_code, version, status, channel, dispute_type, node_path, lead_unit_id, light, \
+             due_date, open_supervisions, submitted_by, registered_at, updated_at, state) ",
+        );
+        qb.push_values(&cols, |mut b, (i, c)| {
+            b.push_bind(&c.tracking_code)
+                .push_bind(1i64)
+                .push_bind(c.status)
+                .push_bind(c.channel)
+                .push_bind(c.dispute_type)
+                .push_bind(&c.node_path)
+                .push_bind(c.lead_unit_id)
+                .push_bind(c.light)
+                .push_bind(&c.due_date)
+                .push_bind(c.open_supervisions)
+                .push_bind(c.submitted_by)
+                .push_bind(c.registered_at)
+                .push_bind(items[*i].event.at)
+                .push_bind(&c.state_json);
+        });
+        qb.push(" RETURNING id, tracking_code");
+        let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(db)?;
+        let by_code: HashMap<&str, i64> = rows.iter().map(|(id, c)| (c.as_str(), *id)).collect();
+        for (i, c) in &cols {
+            let id = *by_code
+                .get(c.tracking_code.as_str())
+                .ok_or_else(|| StoreError::Backend("a created case was not returned".into()))?;
+            ids.insert(*i, id);
+            write_case_units(tx, id, c).await?;
+            stats_acc.add(&items[*i].state, 1);
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) ",
+        );
+        let events: Vec<(i64, &CaseEvent, String)> = chunk
+            .iter()
+            .map(|i| {
+                Ok((
+                    ids[i],
+                    &items[*i].event,
+                    codec::event_payload(&items[*i].event.kind)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        qb.push_values(&events, |mut b, (id, e, payload)| {
+            b.push_bind(*id)
+                .push_bind(i64::from(e.seq))
+                .push_bind(e.at)
+                .push_bind(e.actor_id)
+                .push_bind(e.kind.name())
+                .push_bind(payload);
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO event_outbox (case_id, seq, action) ");
+        qb.push_values(&events, |mut b, (id, e, _)| {
+            b.push_bind(*id)
+                .push_bind(i64::from(e.seq))
+                .push_bind(e.kind.name());
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
+        let keyed: Vec<(i64, &IdempotencyKey, Millis)> = chunk
+            .iter()
+            .filter_map(|i| {
+                items[*i]
+                    .idem
+                    .as_ref()
+                    .map(|k| (ids[i], k, items[*i].event.at))
+            })
+            .collect();
+        if !keyed.is_empty() {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) ",
+            );
+            qb.push_values(&keyed, |mut b, (id, k, at)| {
+                b.push_bind(&k.scope)
+                    .push_bind(&k.key)
+                    .push_bind(&k.body_hash)
+                    .push_bind(*id)
+                    .push_bind(*at);
+            });
+            qb.build().execute(&mut *tx).await.map_err(db)?;
+        }
+    }
+    Ok(answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Some(Created::Existing { id, same_body }) if id < 0 => Created::Existing {
+                id: ids.get(&((-id - 1) as usize)).copied().unwrap_or(0),
+                same_body,
+            },
+            Some(a) => a,
+            None => Created::New(ids.get(&i).copied().unwrap_or(0)),
+        })
+        .collect())
 }
 
 async fn insert_analysis(
@@ -1044,6 +1249,15 @@ impl Store for SqliteStore {
             event: Box::new(event.clone()),
             idem: idem.cloned(),
             analysis: analysis.map(|a| Box::new(a.clone())),
+            reply,
+        };
+        self.submit(job, answer).await
+    }
+
+    async fn create_cases(&self, items: &[NewCaseWrite]) -> Result<Vec<Created>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::CreateMany {
+            items: items.to_vec(),
             reply,
         };
         self.submit(job, answer).await

@@ -118,6 +118,14 @@ pub struct IdempotencyKey {
     pub body_hash: String,
 }
 
+/// One case to create among many (an import's chunk).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCaseWrite {
+    pub state: CaseState,
+    pub event: CaseEvent,
+    pub idem: Option<IdempotencyKey>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {
     New(i64),
@@ -311,6 +319,21 @@ pub trait Store: Send + Sync + 'static {
         idem: Option<&IdempotencyKey>,
         analysis: Option<&StoredAnalysis>,
     ) -> Result<Created>;
+    /// Creates many cases, each from its registration event and honouring its key; one
+    /// answer per item, in order (an item whose key an earlier item of the call used is
+    /// `Existing`). A backend may write them in one transaction, all or nothing; this default
+    /// writes them one by one (after an error some may be written: retrying is safe, the
+    /// keys recognise them).
+    async fn create_cases(&self, items: &[NewCaseWrite]) -> Result<Vec<Created>> {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            out.push(
+                self.create_case(&i.state, &i.event, i.idem.as_ref(), None)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
     /// Replaces the body digest an idempotency key remembers (a source record re-sent with
     /// changes, once the case was updated). `NotFound` for an unknown key.
     async fn set_idempotency_body(&self, scope: &str, key: &str, body_hash: &str) -> Result<()>;
