@@ -39,6 +39,19 @@ pub struct DupCandidate {
     pub shared_names: Vec<String>,
 }
 
+/// Two full names (not number keys) of three or more characters, same surname, that differ
+/// in exactly one other character.
+fn one_character_apart(a: &str, b: &str) -> bool {
+    if a.starts_with('#') || b.starts_with('#') {
+        return false;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    a.len() == b.len()
+        && a.len() >= 3
+        && a[0] == b[0]
+        && a.iter().zip(&b).filter(|(x, y)| x != y).count() == 1
+}
+
 fn mix(mut x: u64) -> u64 {
     // splitmix64 finaliser
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -160,13 +173,27 @@ impl Fingerprint {
         let same_parties = self.names.iter().any(|n| earlier.names.contains(n))
             || same_place && self.orgs.iter().any(|o| earlier.orgs.contains(o));
         let same_amount = self.amount_fen.is_some() && self.amount_fen == earlier.amount_fen;
+        // A name written with one character wrong (a homophone: 张晓明 for 张小明) in the same
+        // place is probably the same person: three-character names or longer, same surname.
+        let like_parties = !same_parties
+            && same_place
+            && self
+                .names
+                .iter()
+                .any(|a| earlier.names.iter().any(|b| one_character_apart(a, b)));
         // Same parties or same place, and wording not unrelated; or near-identical wording.
         let plausible = (same_parties || same_place) && wording >= 0.15 || wording >= 0.6;
         if !plausible {
             return None;
         }
         let score = 0.5 * (wording / 0.6).min(1.0)
-            + if same_parties { 0.3 } else { 0.0 }
+            + if same_parties {
+                0.3
+            } else if like_parties {
+                0.2
+            } else {
+                0.0
+            }
             + if same_place { 0.15 } else { 0.0 }
             + if same_amount { 0.05 } else { 0.0 };
         if score < min_score {
@@ -186,6 +213,9 @@ impl Fingerprint {
         let mut reasons = Vec::new();
         if same_parties {
             reasons.push("same_parties".to_string());
+        }
+        if like_parties {
+            reasons.push("similar_names".to_string());
         }
         if same_place {
             reasons.push("same_place".to_string());

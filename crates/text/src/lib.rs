@@ -25,7 +25,7 @@ pub use doc::Doc;
 pub use place::{Gazetteer, GazetteerEntry};
 
 /// Bumped whenever a change alters results; stored with every analysis.
-pub const ANALYSER_VERSION: &str = "text-2";
+pub const ANALYSER_VERSION: &str = "text-3";
 
 /// Longest text analysed; the rest is ignored (and the analysis says so).
 pub const MAX_CHARS: usize = 20_000;

@@ -113,6 +113,27 @@ fn a_record_s_party_fields_identify_it_when_its_words_differ() {
     // The phone's key is never shown as a shared name; anonymised names are not identities.
     assert!(hit.shared_names.is_empty(), "{hit:?}");
     assert!(!police.names.iter().any(|n| n.contains('某')));
+    // A misspelt name (one character, same surname, three characters) in the same village
+    // counts for less than the same name, and not at all for two-character names.
+    let spelt = |name: &str| {
+        fp("某女士反映楼上漏水导致天花板发霉，协商赔偿未果。").with_parties([name], [])
+    };
+    let same = spelt("王秀英").compare(1, &spelt("王秀英")).unwrap();
+    let like = spelt("王秀英").compare(1, &spelt("王晓英")).unwrap();
+    let other = spelt("王秀英").compare(1, &spelt("李秀英")).unwrap();
+    assert!(
+        like.reasons.contains(&"similar_names".to_string()),
+        "{like:?}"
+    );
+    assert!(
+        same.score > like.score && like.score > other.score,
+        "{same:?} {like:?} {other:?}"
+    );
+    let short = spelt("王伟").compare(1, &spelt("王炜")).unwrap();
+    assert!(
+        !short.reasons.contains(&"similar_names".to_string()),
+        "{short:?}"
+    );
 }
 
 #[test]
