@@ -154,16 +154,24 @@ fn gazetteer_level(l: Level) -> u8 {
 fn fingerprint(s: &CaseState, a: &Analysis) -> Fingerprint {
     let code = &s.location.node_code;
     let village = code.get(..12).filter(|_| code.len() > 12).unwrap_or(code);
-    Fingerprint::of(&s.text, a, Some(village)).with_parties(
-        s.parties.iter().map(|p| p.name.as_str()),
-        s.parties.iter().flat_map(|p| {
-            p.phone
-                .as_ref()
-                .map(|x| x.as_str())
-                .into_iter()
-                .chain(p.id_number.as_ref().map(|x| x.as_str()))
-        }),
-    )
+    // The day it happened (else the day it was reported), China time.
+    let day = s
+        .occurred_at
+        .unwrap_or(s.registered_at)
+        .saturating_add(8 * 3_600_000)
+        .div_euclid(DAY_MS);
+    Fingerprint::of(&s.text, a, Some(village))
+        .on_day(Some(day))
+        .with_parties(
+            s.parties.iter().map(|p| p.name.as_str()),
+            s.parties.iter().flat_map(|p| {
+                p.phone
+                    .as_ref()
+                    .map(|x| x.as_str())
+                    .into_iter()
+                    .chain(p.id_number.as_ref().map(|x| x.as_str()))
+            }),
+        )
 }
 
 pub fn fill_in(input: &mut CaseInput, a: &Analysis, now: Millis) -> Vec<String> {

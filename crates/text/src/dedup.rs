@@ -24,6 +24,9 @@ pub struct Fingerprint {
     pub orgs: Vec<String>,
     pub node_code: Option<String>,
     pub amount_fen: Option<i64>,
+    /// The day the dispute happened (days since 1970-01-01, China time), when known.
+    #[serde(default)]
+    pub day: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +111,15 @@ impl Fingerprint {
                 .map(str::to_string)
                 .or_else(|| analysis.node_code().map(str::to_string)),
             amount_fen: analysis.main_amount_fen(),
+            day: None,
         }
+    }
+
+    /// The day the dispute happened: reports of one incident name the same day, give or take
+    /// one; two reports weeks apart are rarely one incident.
+    pub fn on_day(mut self, day: Option<i64>) -> Fingerprint {
+        self.day = day;
+        self
     }
 
     /// Adds the parties a record names in its fields (not only in its text): full names, and
@@ -186,7 +197,11 @@ impl Fingerprint {
         if !plausible {
             return None;
         }
-        let score = 0.5 * (wording / 0.6).min(1.0)
+        let days_apart = self.day.zip(earlier.day).map(|(a, b)| (a - b).abs());
+        let same_day = days_apart.is_some_and(|d| d <= 1);
+        let weeks_apart = days_apart.is_some_and(|d| d > 14);
+        let score = if same_day { 0.05 } else { 0.0 } - if weeks_apart { 0.1 } else { 0.0 }
+            + 0.5 * (wording / 0.6).min(1.0)
             + if same_parties {
                 0.3
             } else if like_parties {
@@ -225,6 +240,9 @@ impl Fingerprint {
         }
         if same_amount {
             reasons.push("same_amount".to_string());
+        }
+        if same_day {
+            reasons.push("same_day".to_string());
         }
         Some(DupCandidate {
             case_id,

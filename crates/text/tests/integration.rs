@@ -129,6 +129,18 @@ fn a_record_s_party_fields_identify_it_when_its_words_differ() {
         same.score > like.score && like.score > other.score,
         "{same:?} {like:?} {other:?}"
     );
+    // The day it happened: the same day (give or take one) counts for, weeks apart against.
+    let on = |day: i64| spelt("王秀英").on_day(Some(day));
+    let (near, far, unknown) = (
+        on(100).compare(1, &on(101)).unwrap(),
+        on(100).compare(1, &on(130)).unwrap(),
+        spelt("王秀英").compare(1, &on(130)).unwrap(),
+    );
+    assert!(near.reasons.contains(&"same_day".to_string()), "{near:?}");
+    assert!(
+        near.score > unknown.score && unknown.score > far.score,
+        "{near:?} {unknown:?} {far:?}"
+    );
     let short = spelt("王伟").compare(1, &spelt("王炜")).unwrap();
     assert!(
         !short.reasons.contains(&"similar_names".to_string()),
