@@ -351,19 +351,7 @@ async fn one_request(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (id, format) = match split(&file) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let p = params(q.as_deref(), None);
-    let actor = match account(&app, &p, &headers, format).await {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    match app.open311_request(&actor, id).await {
-        Ok(r) => render(format, "service_requests", "request", &vec![r]),
-        Err(e) => app_error(format, &e),
-    }
+    read_one(&app, &file, q.as_deref(), &headers, One::Request).await
 }
 
 async fn token(
@@ -372,17 +360,45 @@ async fn token(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (token, format) = match split(&file) {
+    read_one(&app, &file, q.as_deref(), &headers, One::Token).await
+}
+
+/// What `requests/{id}` and `tokens/{token}` look up.
+enum One {
+    Request,
+    Token,
+}
+
+/// One request by id or by token, for the key's account, as a one-item list.
+async fn read_one(
+    app: &App,
+    file: &str,
+    q: Option<&str>,
+    headers: &HeaderMap,
+    one: One,
+) -> Response {
+    let (key, format) = match split(file) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let p = params(q.as_deref(), None);
-    let actor = match account(&app, &p, &headers, format).await {
+    let p = params(q, None);
+    let actor = match account(app, &p, headers, format).await {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    match app.open311_token(&actor, token).await {
-        Ok(r) => render(format, "service_requests", "request", &vec![r]),
+    let found = match one {
+        One::Request => app
+            .open311_request(&actor, key)
+            .await
+            .map(|r| serde_json::to_value(vec![r])),
+        One::Token => app
+            .open311_token(&actor, key)
+            .await
+            .map(|r| serde_json::to_value(vec![r])),
+    };
+    match found {
+        Ok(Ok(v)) => render(format, "service_requests", "request", &v),
+        Ok(Err(e)) => app_error(format, &AppError::Internal(e.to_string())),
         Err(e) => app_error(format, &e),
     }
 }

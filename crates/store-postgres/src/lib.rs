@@ -1430,16 +1430,13 @@ impl Store for PostgresStore {
         deliveries: &[NewDelivery],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
-        for id in notification_ids {
-            sqlx::query("UPDATE notifications SET fanned_out = 1 WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.queue_deliveries(
+            deliveries,
+            now,
+            "UPDATE notifications SET fanned_out = 1 WHERE id = $1",
+            notification_ids,
+        )
+        .await
     }
 
     async fn case_events_to_fan_out(&self, limit: u32) -> Result<Vec<QueuedCaseEvent>> {
@@ -1467,16 +1464,13 @@ impl Store for PostgresStore {
         deliveries: &[NewDelivery],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
-        for id in queue_ids {
-            sqlx::query("DELETE FROM event_outbox WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.queue_deliveries(
+            deliveries,
+            now,
+            "DELETE FROM event_outbox WHERE id = $1",
+            queue_ids,
+        )
+        .await
     }
 
     async fn case_sources(&self, case_ids: &[i64]) -> Result<Vec<SourceRecord>> {
@@ -1614,6 +1608,29 @@ async fn insert_analysis(
     .await
     .map_err(db)?;
     Ok(())
+}
+
+impl PostgresStore {
+    /// In one transaction: queues deliveries (a repeat is ignored) and runs `done` (one id
+    /// parameter) for each source id, marking its sources as fanned out.
+    async fn queue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        now: Millis,
+        done: &str,
+        ids: &[i64],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, deliveries, now).await?;
+        for id in ids {
+            sqlx::query(done)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
 }
 
 async fn insert_deliveries(

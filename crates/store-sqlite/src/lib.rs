@@ -1885,16 +1885,13 @@ impl Store for SqliteStore {
         deliveries: &[NewDelivery],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
-        for id in notification_ids {
-            sqlx::query("UPDATE notifications SET fanned_out = 1 WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.queue_deliveries(
+            deliveries,
+            now,
+            "UPDATE notifications SET fanned_out = 1 WHERE id = ?",
+            notification_ids,
+        )
+        .await
     }
 
     async fn case_events_to_fan_out(&self, limit: u32) -> Result<Vec<QueuedCaseEvent>> {
@@ -1921,16 +1918,13 @@ impl Store for SqliteStore {
         deliveries: &[NewDelivery],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
-        for id in queue_ids {
-            sqlx::query("DELETE FROM event_outbox WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+        self.queue_deliveries(
+            deliveries,
+            now,
+            "DELETE FROM event_outbox WHERE id = ?",
+            queue_ids,
+        )
+        .await
     }
 
     async fn case_sources(&self, case_ids: &[i64]) -> Result<Vec<SourceRecord>> {
@@ -2044,6 +2038,29 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|(s, n)| Ok((codec::delivery_status(s)?, *n)))
             .collect()
+    }
+}
+
+impl SqliteStore {
+    /// In one transaction: queues deliveries (a repeat is ignored) and runs `done` (one id
+    /// parameter) for each source id, marking its sources as fanned out.
+    async fn queue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        now: Millis,
+        done: &str,
+        ids: &[i64],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, deliveries, now).await?;
+        for id in ids {
+            sqlx::query(done)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 }
 
