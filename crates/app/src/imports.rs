@@ -373,19 +373,18 @@ impl App {
                 idem: Some(f.key.clone()),
             })
             .collect();
-        let created: Vec<Option<std::result::Result<Created, fengqiao_store::StoreError>>> =
-            match self.store.create_cases(&writes).await {
-                Ok(c) => c.into_iter().map(|c| Some(Ok(c))).collect(),
-                // A tracking-code collision, say: the chunk goes one by one.
-                Err(e) => {
-                    tracing::info!(error = %e, "chunk written one record at a time");
-                    (0..ready.len()).map(|_| None).collect()
-                }
-            };
+        // `None`: the call failed (a tracking-code collision, say) and the chunk goes one by one.
+        let created: Vec<Option<Created>> = match self.store.create_cases(&writes).await {
+            Ok(c) => c.into_iter().map(Some).collect(),
+            Err(e) => {
+                tracing::info!(error = %e, "chunk written one record at a time");
+                (0..ready.len()).map(|_| None).collect()
+            }
+        };
         let mut jobs = Vec::new();
         for ((f, state, _, analysis, filled), r) in ready.into_iter().zip(created) {
             match r {
-                Some(Ok(Created::New(id))) => {
+                Some(Created::New(id)) => {
                     run.report.created += 1;
                     run.newest = run.newest.max(f.record.updated_at);
                     let case = StoredCase {
@@ -395,18 +394,8 @@ impl App {
                     };
                     jobs.push(crate::text::ReadJob::new(case, analysis, filled));
                 }
-                // Registered meanwhile by another import, or a tracking-code collision.
-                Some(Ok(Created::Existing { .. }))
-                | Some(Err(fengqiao_store::StoreError::Duplicate(_))) => {
-                    later.push((f.line, f.record))
-                }
-                Some(Err(e)) => {
-                    let e: AppError = e.into();
-                    run.report
-                        .errors
-                        .push(row_error(f.line, &f.record, "record", &e));
-                }
-                None => later.push((f.line, f.record)),
+                // Registered meanwhile by another import, or not written.
+                Some(Created::Existing { .. }) | None => later.push((f.line, f.record)),
             }
         }
         if !jobs.is_empty() {
