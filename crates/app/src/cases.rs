@@ -728,6 +728,151 @@ impl App {
         Ok(merged)
     }
 
+    /// Commands on many cases in one store write where the backend can. Each command is
+    /// decided on its case's state after the commands before it; the commands of a case
+    /// another writer changed meanwhile are taken again one by one through [`App::act`], as
+    /// are those with a follow-up on another case (merge, unmerge, unlink). One answer per
+    /// command, in order.
+    pub(crate) async fn act_many(&self, actor: &Actor, cmds: &[(i64, Command)]) -> Vec<Result<()>> {
+        struct Pending {
+            version: i64,
+            state: CaseState,
+            events: Vec<CaseEvent>,
+            commands: Vec<usize>,
+        }
+        let one_by_one = |cmd: &Command, id: i64| match cmd {
+            Command::Merge { .. } | Command::Unmerge { .. } | Command::Unlink { .. } => true,
+            Command::Link { case_id, .. } => *case_id == id,
+            _ => false,
+        };
+        let mut answers: Vec<Option<Result<()>>> = cmds.iter().map(|_| None).collect();
+        let mut ids: Vec<i64> = cmds.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut pending: std::collections::BTreeMap<i64, Pending> =
+            match self.store.get_cases(&ids).await {
+                Ok(cases) => cases
+                    .into_iter()
+                    .filter(|c| can_view(actor, &c.state))
+                    .map(|c| {
+                        (
+                            c.id,
+                            Pending {
+                                version: c.version,
+                                state: c.state,
+                                events: Vec::new(),
+                                commands: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::info!(error = %e, "commands taken one by one");
+                    Default::default()
+                }
+            };
+        let now = self.now();
+        let calendar = self.calendar();
+        let rules = self.rules();
+        let ctx = Context {
+            actor,
+            now,
+            calendar: &calendar,
+            rules: &rules,
+        };
+        let actor_id = (!actor.is_system()).then_some(actor.user_id);
+        for (i, (id, cmd)) in cmds.iter().enumerate() {
+            if one_by_one(cmd, *id) {
+                continue;
+            }
+            let Some(p) = pending.get_mut(id) else {
+                continue;
+            };
+            let decided = match self.prepare(actor, cmd).await {
+                Ok(cmd) => workflow::decide(&p.state, &cmd, &ctx).map_err(AppError::from),
+                Err(e) => Err(e),
+            };
+            let kinds = match decided {
+                Ok(k) => k,
+                Err(e) => {
+                    answers[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            let mut state = Some(p.state.clone());
+            let mut events = Vec::with_capacity(kinds.len());
+            for kind in kinds {
+                let e = CaseEvent {
+                    seq: (p.version as u32) + (p.events.len() + events.len()) as u32 + 1,
+                    at: now,
+                    actor_id,
+                    kind,
+                };
+                state = workflow::apply(state, &e);
+                events.push(e);
+            }
+            // A command the state cannot take is left to `act`, which says why.
+            if let Some(state) = state {
+                p.state = state;
+                p.events.extend(events);
+                p.commands.push(i);
+            }
+        }
+        let mut written = Vec::new();
+        let mut notes = Vec::new();
+        for (id, p) in &pending {
+            if p.events.is_empty() {
+                for &i in &p.commands {
+                    answers[i] = Some(Ok(()));
+                }
+                continue;
+            }
+            match notifications_for(self, *id, &p.state, &p.events).await {
+                Ok(n) => {
+                    written.push(*id);
+                    notes.push(n);
+                }
+                Err(e) => tracing::info!(case = id, error = %e, "commands taken one by one"),
+            }
+        }
+        let changes: Vec<Append> = written
+            .iter()
+            .zip(&notes)
+            .map(|(id, n)| {
+                let p = &pending[id];
+                Append {
+                    case_id: *id,
+                    expected_version: p.version,
+                    events: &p.events,
+                    state: &p.state,
+                    notifications: n,
+                    blobs: &[],
+                    now,
+                }
+            })
+            .collect();
+        match self.store.append_many(&changes).await {
+            Ok(results) => {
+                for (id, r) in written.iter().zip(results) {
+                    if r.is_ok() {
+                        for &i in &pending[id].commands {
+                            answers[i] = Some(Ok(()));
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::info!(error = %e, "commands taken one by one"),
+        }
+        let mut out = Vec::with_capacity(cmds.len());
+        for ((id, cmd), a) in cmds.iter().zip(answers) {
+            out.push(match a {
+                Some(a) => a,
+                None => self.act(actor, *id, cmd).await.map(|_| ()),
+            });
+        }
+        out
+    }
+
     /// Removes `other`'s link to `id` if it still has one.
     async fn unlink_other_side(
         &self,

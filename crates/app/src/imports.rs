@@ -17,7 +17,6 @@ use fengqiao_domain::DomainError;
 use fengqiao_store::{Created, IdempotencyKey, NewCaseWrite, StoredCase};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The mappings shipped with the project (`data/channels/*.toml`); a deployment edits copies.
@@ -167,12 +166,39 @@ pub const CHUNK: usize = 2_000;
 
 /// One import under way: the report so far, the watermark, and the place names resolved.
 struct ImportRun {
+    channel: Channel,
     report: ImportReport,
     watermark_key: String,
     watermark: Option<i64>,
     newest: Option<i64>,
     /// Place names of the source → node code (`None`: not a known place).
     places: HashMap<String, Option<String>>,
+    /// The last chunk's writes still to do.
+    tail: Option<Tail>,
+}
+
+impl ImportRun {
+    fn absorb(&mut self, done: TailDone) {
+        let r = &mut self.report;
+        r.created += done.report.created;
+        r.updated += done.report.updated;
+        r.unchanged += done.report.unchanged;
+        r.errors.extend(done.report.errors);
+        self.newest = self.newest.max(done.newest);
+    }
+}
+
+/// What is left of a chunk once its new cases are registered and searched.
+struct Tail {
+    found: Vec<crate::text::Found>,
+    known: Vec<(usize, Record)>,
+}
+
+/// What a chunk's tail did.
+#[derive(Default)]
+struct TailDone {
+    report: ImportReport,
+    newest: Option<i64>,
 }
 
 /// A new record ready to register.
@@ -196,7 +222,7 @@ impl App {
         for chunk in rows.chunks(CHUNK) {
             self.import_chunk(actor, mapping, chunk, &mut run).await?;
         }
-        self.finish_import(run).await
+        self.finish_import(actor, run).await
     }
 
     async fn start_import(&self, actor: &Actor, mapping: &Mapping) -> Result<ImportRun> {
@@ -208,6 +234,7 @@ impl App {
             .await?
             .and_then(|v| v.parse().ok());
         Ok(ImportRun {
+            channel: mapping.channel,
             report: ImportReport {
                 channel: mapping.channel.as_str().to_string(),
                 ..Default::default()
@@ -216,10 +243,14 @@ impl App {
             watermark,
             newest: watermark,
             places: HashMap::new(),
+            tail: None,
         })
     }
 
-    async fn finish_import(&self, run: ImportRun) -> Result<ImportReport> {
+    async fn finish_import(&self, actor: &Actor, mut run: ImportRun) -> Result<ImportReport> {
+        let done = self.chunk_tail(actor, run.channel, run.tail.take()).await;
+        run.absorb(done);
+        run.report.errors.sort_by_key(|e| e.line);
         if run.newest != run.watermark {
             if let Some(n) = run.newest {
                 self.store
@@ -230,9 +261,9 @@ impl App {
         Ok(run.report)
     }
 
-    /// One chunk: records never seen are read in parallel and registered together; records
-    /// seen before (re-sent, or twice in the chunk) go one by one after them (unchanged or
-    /// updated).
+    /// One chunk, its writes overlapping the next chunk's reading: the previous chunk's tail
+    /// (links, analyses, records seen before) runs while this chunk's new records are read,
+    /// registered and searched; this chunk's tail waits for the next chunk (or the end).
     async fn import_chunk(
         &self,
         actor: &Actor,
@@ -240,6 +271,24 @@ impl App {
         rows: &[Row],
         run: &mut ImportRun,
     ) -> Result<()> {
+        let previous = run.tail.take();
+        let (done, head) = tokio::join!(
+            self.chunk_tail(actor, mapping.channel, previous),
+            self.chunk_head(mapping, actor, rows, run)
+        );
+        run.absorb(done);
+        run.tail = Some(head?);
+        Ok(())
+    }
+
+    /// A chunk's records read; the new ones registered and searched.
+    async fn chunk_head(
+        &self,
+        mapping: &Mapping,
+        actor: &Actor,
+        rows: &[Row],
+        run: &mut ImportRun,
+    ) -> Result<Tail> {
         let channel = mapping.channel;
         let scope = format!("channel:{}", channel.as_str());
         run.report.rows += rows.len();
@@ -260,13 +309,9 @@ impl App {
                     continue;
                 }
             }
-            if !in_chunk.insert(record.source_id.clone())
-                || self
-                    .store
-                    .find_idempotent_case(&scope, &record.source_id)
-                    .await?
-                    .is_some()
-            {
+            // Records seen before are recognised by their keys when the chunk is written
+            // (`Created::Existing`) and taken one by one then.
+            if !in_chunk.insert(record.source_id.clone()) {
                 known.push((row.line, record));
                 continue;
             }
@@ -292,36 +337,53 @@ impl App {
                 key,
             });
         }
-        let later = self.register_fresh(actor, fresh, run).await?;
+        let (later, found) = self.register_fresh(actor, fresh, run).await?;
         known.extend(later);
-        for (line, record) in known {
+        Ok(Tail { found, known })
+    }
+
+    /// A chunk's links and stored analyses, then its records seen before, one by one
+    /// (unchanged or updated).
+    async fn chunk_tail(&self, actor: &Actor, channel: Channel, tail: Option<Tail>) -> TailDone {
+        let mut done = TailDone::default();
+        let Some(tail) = tail else {
+            return done;
+        };
+        if !tail.found.is_empty() {
+            // Cases without a stored analysis are read again by `fengqiao analyze`.
+            if let Err(e) = self.link_and_store(tail.found).await {
+                tracing::warn!(error = %e, "imported cases' analyses not stored");
+            }
+        }
+        for (line, record) in tail.known {
             match self.import_record(actor, channel, &record).await {
                 Ok(outcome) => {
                     match outcome {
-                        Outcome::Created => run.report.created += 1,
-                        Outcome::Updated => run.report.updated += 1,
-                        Outcome::Unchanged => run.report.unchanged += 1,
+                        Outcome::Created => done.report.created += 1,
+                        Outcome::Updated => done.report.updated += 1,
+                        Outcome::Unchanged => done.report.unchanged += 1,
                     }
-                    run.newest = run.newest.max(record.updated_at);
+                    done.newest = done.newest.max(record.updated_at);
                 }
-                Err((field, e)) => run.report.errors.push(row_error(line, &record, field, &e)),
+                Err((field, e)) => done.report.errors.push(row_error(line, &record, field, &e)),
             }
         }
-        Ok(())
+        done
     }
 
-    /// Reads the new records' texts (on every core), registers them (the store commits them
-    /// in groups), then searches their duplicates and stores their analyses in one write.
-    /// Returns the records to take one by one (another writer registered them meanwhile).
+    /// Reads the new records' texts (on every core), registers them (in a few multi-row
+    /// statements where the store can), then searches their duplicates. Returns the records
+    /// to take one by one (another writer registered them meanwhile, or seen before) and the
+    /// cases searched.
     async fn register_fresh(
         &self,
         actor: &Actor,
         fresh: Vec<Fresh>,
         run: &mut ImportRun,
-    ) -> Result<Vec<(usize, Record)>> {
+    ) -> Result<(Vec<(usize, Record)>, Vec<crate::text::Found>)> {
         let mut later = Vec::new();
         if fresh.is_empty() {
-            return Ok(later);
+            return Ok((later, Vec::new()));
         }
         let texts: Vec<String> = fresh.iter().map(|f| f.input.text.clone()).collect();
         let analyses = self.analyze_many(texts).await?;
@@ -398,13 +460,13 @@ impl App {
                 Some(Created::Existing { .. }) | None => later.push((f.line, f.record)),
             }
         }
-        if !jobs.is_empty() {
-            // Cases without a stored analysis are read again by `fengqiao analyze`.
-            if let Err(e) = self.read_batch(jobs).await {
-                tracing::warn!(error = %e, "imported cases' analyses not stored");
-            }
-        }
-        Ok(later)
+        // Their duplicates now (the next chunk's search sees them); links and analyses later.
+        let found = if jobs.is_empty() {
+            Vec::new()
+        } else {
+            self.search_batch(jobs).await?
+        };
+        Ok((later, found))
     }
 
     /// Reads texts on every core; each result in the order given.
@@ -414,27 +476,7 @@ impl App {
     ) -> Result<Vec<std::result::Result<fengqiao_text::Analysis, fengqiao_text::TextError>>> {
         let analyzer = self.analyzer().await?;
         let at = crate::text::local_time(self.now());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per = texts.len().div_ceil(cores).max(1);
-        let mut parts = tokio::task::JoinSet::new();
-        let mut texts = texts;
-        let mut k = 0;
-        while !texts.is_empty() {
-            let rest = texts.split_off(per.min(texts.len()));
-            let part = std::mem::replace(&mut texts, rest);
-            let a = Arc::clone(&analyzer);
-            let i = k;
-            parts.spawn_blocking(move || {
-                (i, part.iter().map(|t| a.analyze(t, at)).collect::<Vec<_>>())
-            });
-            k += 1;
-        }
-        let mut done: Vec<(usize, Vec<_>)> = Vec::with_capacity(k);
-        while let Some(j) = parts.join_next().await {
-            done.push(j.map_err(|e| AppError::Internal(format!("text reading: {e}")))?);
-        }
-        done.sort_by_key(|(i, _)| *i);
-        Ok(done.into_iter().flat_map(|(_, v)| v).collect())
+        crate::text::on_every_core(texts, move |t: String| analyzer.analyze(&t, at)).await
     }
 
     /// The node a record is at: its code, or its place name resolved (once per import).
@@ -741,9 +783,8 @@ impl App {
         producer
             .await
             .map_err(|e| AppError::Internal(format!("CSV reader: {e}")))?;
-        let mut report = self.finish_import(run).await?;
+        let mut report = self.finish_import(actor, run).await?;
         report.encoding = encoding.map(str::to_string);
-        report.errors.sort_by_key(|e| e.line);
         Ok(report)
     }
 }

@@ -41,12 +41,33 @@ pub struct CaseAnalysis {
     pub auto_linked: Vec<i64>,
 }
 
-/// What intake computed from a text before writing the case.
-pub(crate) struct Prepared {
-    filled: Vec<String>,
-    duplicates: Vec<DupCandidate>,
-    /// The analysis row (its case id is set when the case is written).
-    pub(crate) row: StoredAnalysis,
+/// `f` over `items` on every core (blocking threads); the results in order.
+pub(crate) async fn on_every_core<T, R, F>(items: Vec<T>, f: F) -> Result<Vec<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> R + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = items.len().div_ceil(cores).max(1);
+    let mut parts = tokio::task::JoinSet::new();
+    let mut items = items;
+    let mut k = 0;
+    while !items.is_empty() {
+        let rest = items.split_off(per.min(items.len()));
+        let part = std::mem::replace(&mut items, rest);
+        let f = Arc::clone(&f);
+        let i = k;
+        parts.spawn_blocking(move || (i, part.into_iter().map(|t| f(t)).collect::<Vec<R>>()));
+        k += 1;
+    }
+    let mut done: Vec<(usize, Vec<R>)> = Vec::with_capacity(k);
+    while let Some(j) = parts.join_next().await {
+        done.push(j.map_err(|e| AppError::Internal(format!("work on every core: {e}")))?);
+    }
+    done.sort_by_key(|(i, _)| *i);
+    Ok(done.into_iter().flat_map(|(_, v)| v).collect())
 }
 
 /// What intake tells the submitter about the text just registered.
@@ -96,6 +117,13 @@ pub(crate) struct ReadJob {
     case: StoredCase,
     analysis: Analysis,
     filled: Vec<String>,
+}
+
+/// A registered case with its duplicate candidates, waiting for its links and stored analysis.
+pub(crate) struct Found {
+    job: ReadJob,
+    fp: Fingerprint,
+    duplicates: Vec<DupCandidate>,
 }
 
 impl ReadJob {
@@ -323,57 +351,6 @@ impl App {
         Ok(())
     }
 
-    /// After the case and its analysis are written: link the best sure duplicate, index the
-    /// fingerprint. Failures are logged, never lost cases: both are already stored.
-    pub(crate) async fn finish_reading(&self, case: &StoredCase, p: Prepared) -> IntakeReading {
-        let mut linked = false;
-        // The best sure candidate only: a flood of identical submissions links as a chain, not
-        // every case to every other.
-        if let Some(d) = p.duplicates.first().filter(|d| d.score >= dedup::AUTO_LINK) {
-            match self.link_duplicate(case, d, &p).await {
-                Ok(()) => linked = true,
-                Err(e) => tracing::warn!(case = case.id, error = %e, "duplicate not linked"),
-            }
-        }
-        IntakeReading {
-            filled: p.filled,
-            duplicates: p.duplicates,
-            linked,
-            pending: false,
-        }
-    }
-
-    async fn link_duplicate(
-        &self,
-        case: &StoredCase,
-        d: &DupCandidate,
-        p: &Prepared,
-    ) -> Result<()> {
-        let reason = format!("duplicate {:.2}: {}", d.score, d.reasons.join(", "));
-        let sys = Actor::system();
-        let link = |other: i64| Command::Link {
-            case_id: other,
-            reason: reason.clone(),
-        };
-        // Two cases, two independent writes: together they share a group commit.
-        let (a, b) = (link(d.case_id), link(case.id));
-        let (mine, theirs) =
-            tokio::join!(self.act(&sys, case.id, &a), self.act(&sys, d.case_id, &b));
-        mine?;
-        theirs?;
-        let mut record: CaseAnalysis =
-            serde_json::from_str(&p.row.analysis).map_err(|e| AppError::Internal(e.to_string()))?;
-        record.auto_linked = vec![d.case_id];
-        let row = StoredAnalysis {
-            case_id: case.id,
-            analysis: serde_json::to_string(&record)
-                .map_err(|e| AppError::Internal(e.to_string()))?,
-            ..p.row.clone()
-        };
-        self.store.put_analyses(&[row]).await?;
-        Ok(())
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn analysis_row(
         &self,
@@ -474,62 +451,129 @@ impl App {
         }
     }
 
-    /// Duplicates, stored analyses (one write), auto-links, for registered cases in id order.
+    /// Duplicates, auto-links and stored analyses for registered cases in id order.
     pub(crate) async fn read_batch(&self, jobs: Vec<ReadJob>) -> Result<Vec<IntakeReading>> {
-        let mut prepared = Vec::with_capacity(jobs.len());
+        let found = self.search_batch(jobs).await?;
+        self.link_and_store(found).await
+    }
+
+    /// The duplicate candidates of registered cases, in id order; their fingerprints join
+    /// the index (later cases, of this batch or the next, see them).
+    pub(crate) async fn search_batch(&self, jobs: Vec<ReadJob>) -> Result<Vec<Found>> {
         let latest = jobs
             .iter()
             .map(|j| j.case.state.registered_at)
             .max()
             .unwrap_or(0);
         self.refresh_index(latest).await?;
+        // Fingerprints, and the comparisons with the cases before the batch, on every core;
+        // then the batch's cases with each other, in order (later cases see earlier ones).
+        // The index stays locked throughout: a concurrent batch sees this one whole.
+        let read = on_every_core(jobs, |j: ReadJob| {
+            let fp = fingerprint(&j.case.state, &j.analysis);
+            (j, fp)
+        })
+        .await?;
         let mut index = self.text.write().await;
-        for (k, j) in jobs.into_iter().enumerate() {
-            // A batch is CPU work on a shared worker thread: let the requests waiting on
-            // this thread run every few cases, or their latency grows by the whole batch.
-            if k % 8 == 7 {
-                tokio::task::yield_now().await;
+        let window = |s: &CaseState| (s.registered_at - DUP_WINDOW_DAYS * DAY_MS, s.registered_at);
+        let pools: Vec<_> = read
+            .iter()
+            .map(|(j, fp)| {
+                let (from, to) = window(&j.case.state);
+                index.pool(fp, j.case.id, from, to)
+            })
+            .collect();
+        let (jobs, fps): (Vec<ReadJob>, Vec<Fingerprint>) = read.into_iter().unzip();
+        let before = on_every_core(fps.into_iter().zip(pools).collect(), |(fp, pool)| {
+            let found = dedup::candidates(&fp, pool.iter().map(|(id, f)| (*id, &**f)), 5);
+            (fp, found)
+        })
+        .await?;
+        let mut batch = dedup::Index::default();
+        let mut found = Vec::with_capacity(jobs.len());
+        for (job, (fp, earlier)) in jobs.into_iter().zip(before) {
+            let s = &job.case.state;
+            let (from, to) = window(s);
+            let mut all = batch.candidates(&fp, job.case.id, from, to, 5);
+            all.extend(earlier);
+            batch.insert(job.case.id, s.registered_at, fp.clone());
+            found.push(Found {
+                job,
+                fp,
+                duplicates: dedup::best(all, 5),
+            });
+        }
+        for f in &found {
+            index.insert(f.job.case.id, f.job.case.state.registered_at, f.fp.clone());
+        }
+        Ok(found)
+    }
+
+    /// Links searched cases to their best sure duplicates (both sides of every link in one
+    /// write), then stores their analyses (one write). Failed links are logged, never lost
+    /// cases: the cases are already stored.
+    pub(crate) async fn link_and_store(&self, found: Vec<Found>) -> Result<Vec<IntakeReading>> {
+        // The best sure candidate only: a flood of identical submissions links as a chain, not
+        // every case to every other.
+        let mut cmds = Vec::new();
+        let mut link_at = Vec::with_capacity(found.len());
+        for Found {
+            job: j, duplicates, ..
+        } in &found
+        {
+            let best = duplicates.first().filter(|d| d.score >= dedup::AUTO_LINK);
+            link_at.push(best.map(|_| cmds.len()));
+            if let Some(d) = best {
+                let reason = format!("duplicate {:.2}: {}", d.score, d.reasons.join(", "));
+                let link = |case_id| Command::Link {
+                    case_id,
+                    reason: reason.clone(),
+                };
+                cmds.push((j.case.id, link(d.case_id)));
+                cmds.push((d.case_id, link(j.case.id)));
             }
+        }
+        let answers = self.act_many(&Actor::system(), &cmds).await;
+        let mut rows = Vec::with_capacity(found.len());
+        let mut out = Vec::with_capacity(found.len());
+        for (
+            Found {
+                job: j,
+                fp,
+                duplicates,
+            },
+            at,
+        ) in found.into_iter().zip(link_at)
+        {
+            let linked = at.is_some_and(|i| match (&answers[i], &answers[i + 1]) {
+                (Ok(()), Ok(())) => true,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(case = j.case.id, error = %e, "duplicate not linked");
+                    false
+                }
+            });
+            let auto_linked = match duplicates.first() {
+                Some(d) if linked => vec![d.case_id],
+                _ => Vec::new(),
+            };
             let s = &j.case.state;
-            let fp = fingerprint(s, &j.analysis);
-            let from = s.registered_at - DUP_WINDOW_DAYS * DAY_MS;
-            let duplicates = index.candidates(&fp, j.case.id, from, s.registered_at, 5);
-            // Later cases of the batch see the earlier ones.
-            index.insert(j.case.id, s.registered_at, fp.clone());
-            let row = self.analysis_row(
+            rows.push(self.analysis_row(
                 j.case.id,
                 s.registered_at,
                 j.analysis,
                 j.filled.clone(),
                 duplicates.clone(),
-                Vec::new(),
+                auto_linked,
                 &fp,
-            )?;
-            prepared.push((
-                j.case,
-                Prepared {
-                    filled: j.filled,
-                    duplicates,
-                    row,
-                },
-            ));
+            )?);
+            out.push(IntakeReading {
+                filled: j.filled,
+                duplicates,
+                linked,
+                pending: false,
+            });
         }
-        drop(index);
-        self.store
-            .put_analyses(
-                &prepared
-                    .iter()
-                    .map(|(_, p)| p.row.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .await?;
-        // Links of several cases at once (their writes share group commits), in order.
-        use futures_util::StreamExt;
-        let out: Vec<IntakeReading> = futures_util::stream::iter(prepared)
-            .map(|(case, p)| async move { self.finish_reading(&case, p).await })
-            .buffered(32)
-            .collect()
-            .await;
+        self.store.put_analyses(&rows).await?;
         Ok(out)
     }
 

@@ -797,6 +797,16 @@ impl Store for PostgresStore {
         row.as_ref().map(case_row).transpose()
     }
 
+    async fn get_cases(&self, ids: &[i64]) -> Result<Vec<StoredCase>> {
+        let rows =
+            sqlx::query("SELECT id, version, state FROM cases WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(case_row).collect()
+    }
+
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>> {
         let row = sqlx::query("SELECT id, version, state FROM cases WHERE tracking_code = $1")
             .bind(code)

@@ -429,25 +429,34 @@ async fn append_in(
         Some(ch.now),
     )
     .await?;
-    if ch.events.iter().any(|e| {
-        matches!(
-            e.kind,
-            EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
-        )
-    }) {
+    if ch.events.iter().any(|e| rewrites_units(&e.kind)) {
         rewrite_case_units(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events).await?;
     queue_for_webhooks(tx, ch.case_id, &ch.events).await?;
     insert_notifications(tx, &ch.notifications, ch.now).await?;
-    for b in &ch.blobs {
-        sqlx::query("INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING")
-                .bind(&b.id)
-                .bind(&b.content_type)
-                .bind(&b.bytes)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+    insert_blobs(tx, &ch.blobs).await
+}
+
+/// Whether an event changes the units a case is with (the `case_units` projection).
+fn rewrites_units(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
+    )
+}
+
+async fn insert_blobs(tx: &mut SqliteConnection, blobs: &[Blob]) -> Result<()> {
+    for b in blobs {
+        sqlx::query(
+            "INSERT INTO blobs (id, content_type, bytes) VALUES (?,?,?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&b.id)
+        .bind(&b.content_type)
+        .bind(&b.bytes)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
     }
     Ok(())
 }
@@ -461,6 +470,20 @@ struct OwnedAppend {
     notifications: Vec<NewNotification>,
     blobs: Vec<Blob>,
     now: Millis,
+}
+
+impl From<Append<'_>> for OwnedAppend {
+    fn from(ch: Append<'_>) -> Self {
+        OwnedAppend {
+            case_id: ch.case_id,
+            expected_version: ch.expected_version,
+            events: ch.events.to_vec(),
+            state: ch.state.clone(),
+            notifications: ch.notifications.to_vec(),
+            blobs: ch.blobs.to_vec(),
+            now: ch.now,
+        }
+    }
 }
 
 /// A case write waiting for the group commit.
@@ -484,6 +507,10 @@ enum Job {
         items: Vec<NewCaseWrite>,
         reply: oneshot::Sender<Result<Vec<Created>>>,
     },
+    AppendMany {
+        changes: Vec<OwnedAppend>,
+        reply: oneshot::Sender<Result<Vec<Result<()>>>>,
+    },
 }
 
 /// What a job wrote, for its caller.
@@ -491,6 +518,7 @@ enum JobOut {
     Nothing,
     One(Created),
     Many(Vec<Created>),
+    Each(Vec<Result<()>>),
 }
 
 /// Group commit: the writer takes every case write waiting, runs each in its own savepoint
@@ -540,6 +568,11 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                     Job::CreateMany { items, .. } => create_many_in(&mut sp, &mut job_stats, items)
                         .await
                         .map(JobOut::Many),
+                    Job::AppendMany { changes, .. } => {
+                        append_many_in(&mut sp, &mut job_stats, changes)
+                            .await
+                            .map(JobOut::Each)
+                    }
                 };
                 match r {
                     Ok(_) => {
@@ -575,6 +608,12 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                         _ => Err(StoreError::Backend("no result".into())),
                     }));
                 }
+                Job::AppendMany { reply, .. } => {
+                    let _ = reply.send(r.and_then(|c| match c {
+                        JobOut::Each(c) => Ok(c),
+                        _ => Err(StoreError::Backend("no result".into())),
+                    }));
+                }
                 Job::Append { reply, .. } | Job::Analyses { reply, .. } => {
                     let _ = reply.send(r.map(|_| ()));
                 }
@@ -605,6 +644,130 @@ async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) 
         qb.build().execute(&mut **tx).await.map_err(db)?;
     }
     Ok(())
+}
+
+/// Events of several cases, and their webhook queue entries, several rows a statement.
+async fn insert_events_many(tx: &mut SqliteConnection, events: &[(i64, &CaseEvent)]) -> Result<()> {
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<(i64, &CaseEvent, String)> = chunk
+            .iter()
+            .map(|(id, e)| Ok((*id, *e, codec::event_payload(&e.kind)?)))
+            .collect::<Result<_>>()?;
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) ",
+        );
+        qb.push_values(&rows, |mut b, (id, e, payload)| {
+            b.push_bind(*id)
+                .push_bind(i64::from(e.seq))
+                .push_bind(e.at)
+                .push_bind(e.actor_id)
+                .push_bind(e.kind.name())
+                .push_bind(payload);
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO event_outbox (case_id, seq, action) ");
+        qb.push_values(&rows, |mut b, (id, e, _)| {
+            b.push_bind(*id)
+                .push_bind(i64::from(e.seq))
+                .push_bind(e.kind.name());
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Many appends in few statements: every case's version and state read at once, each change
+/// checked against them in order (so several changes of one case chain), then the new rows
+/// written several a statement. A conflicting or missing case is that change's answer only.
+async fn append_many_in(
+    tx: &mut SqliteConnection,
+    stats_acc: &mut stats::Delta,
+    changes: &[OwnedAppend],
+) -> Result<Vec<Result<()>>> {
+    use std::collections::HashMap;
+    let mut ids: Vec<i64> = changes.iter().map(|c| c.case_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // Each case's version and state as the changes apply.
+    let mut current: HashMap<i64, (i64, CaseState)> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases WHERE id IN (");
+        let mut sep = qb.separated(",");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(&mut *tx).await.map_err(db)? {
+            let c = case_row(&r)?;
+            current.insert(c.id, (c.version, c.state));
+        }
+    }
+    let mut answers = Vec::with_capacity(changes.len());
+    // The row each case ends with, and where it is in `rows`.
+    let mut rows: Vec<(i64, i64, CaseColumns, Millis)> = Vec::new();
+    let mut row_of: HashMap<i64, usize> = HashMap::new();
+    let mut units: Vec<i64> = Vec::new();
+    let mut events: Vec<(i64, &CaseEvent)> = Vec::new();
+    for ch in changes {
+        let Some((version, state)) = current.get_mut(&ch.case_id) else {
+            answers.push(Err(StoreError::NotFound));
+            continue;
+        };
+        if *version != ch.expected_version {
+            answers.push(Err(StoreError::Conflict));
+            continue;
+        }
+        let c = codec::case_columns(&ch.state)?;
+        stats_acc.add(state, -1);
+        stats_acc.add(&ch.state, 1);
+        *version = ch.expected_version + ch.events.len() as i64;
+        *state = ch.state.clone();
+        let row = (ch.case_id, *version, c, ch.now);
+        match row_of.get(&ch.case_id) {
+            Some(&i) => rows[i] = row,
+            None => {
+                row_of.insert(ch.case_id, rows.len());
+                rows.push(row);
+            }
+        }
+        if ch.events.iter().any(|e| rewrites_units(&e.kind)) {
+            units.push(ch.case_id);
+        }
+        events.extend(ch.events.iter().map(|e| (ch.case_id, e)));
+        insert_notifications(tx, &ch.notifications, ch.now).await?;
+        insert_blobs(tx, &ch.blobs).await?;
+        answers.push(Ok(()));
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "UPDATE cases SET version = v.column2, status = v.column3, dispute_type = v.column4, \
+             node_path = v.column5, lead_unit_id = v.column6, light = v.column7, due_date = v.column8, \
+             open_supervisions = v.column9, updated_at = v.column10, state = v.column11 FROM (",
+        );
+        qb.push_values(chunk, |mut b, (id, version, c, now)| {
+            b.push_bind(*id)
+                .push_bind(*version)
+                .push_bind(c.status)
+                .push_bind(c.dispute_type)
+                .push_bind(&c.node_path)
+                .push_bind(c.lead_unit_id)
+                .push_bind(c.light)
+                .push_bind(&c.due_date)
+                .push_bind(c.open_supervisions)
+                .push_bind(*now)
+                .push_bind(&c.state_json);
+        });
+        qb.push(") AS v WHERE cases.id = v.column1");
+        qb.build().execute(&mut *tx).await.map_err(db)?;
+    }
+    units.dedup();
+    for id in units {
+        rewrite_case_units(tx, id, &rows[row_of[&id]].2).await?;
+    }
+    insert_events_many(tx, &events).await?;
+    Ok(answers)
 }
 
 /// Rows a multi-row statement writes (SQLite takes up to 32,766 parameters).
@@ -706,36 +869,9 @@ async fn create_many_in(
             write_case_units(tx, id, c).await?;
             stats_acc.add(&items[*i].state, 1);
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) ",
-        );
-        let events: Vec<(i64, &CaseEvent, String)> = chunk
-            .iter()
-            .map(|i| {
-                Ok((
-                    ids[i],
-                    &items[*i].event,
-                    codec::event_payload(&items[*i].event.kind)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        qb.push_values(&events, |mut b, (id, e, payload)| {
-            b.push_bind(*id)
-                .push_bind(i64::from(e.seq))
-                .push_bind(e.at)
-                .push_bind(e.actor_id)
-                .push_bind(e.kind.name())
-                .push_bind(payload);
-        });
-        qb.build().execute(&mut *tx).await.map_err(db)?;
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO event_outbox (case_id, seq, action) ");
-        qb.push_values(&events, |mut b, (id, e, _)| {
-            b.push_bind(*id)
-                .push_bind(i64::from(e.seq))
-                .push_bind(e.kind.name());
-        });
-        qb.build().execute(&mut *tx).await.map_err(db)?;
+        let events: Vec<(i64, &CaseEvent)> =
+            chunk.iter().map(|i| (ids[i], &items[*i].event)).collect();
+        insert_events_many(tx, &events).await?;
         let keyed: Vec<(i64, &IdempotencyKey, Millis)> = chunk
             .iter()
             .filter_map(|i| {
@@ -1284,18 +1420,38 @@ impl Store for SqliteStore {
     async fn append(&self, ch: Append<'_>) -> Result<()> {
         let (reply, answer) = oneshot::channel();
         let job = Job::Append {
-            change: Box::new(OwnedAppend {
-                case_id: ch.case_id,
-                expected_version: ch.expected_version,
-                events: ch.events.to_vec(),
-                state: ch.state.clone(),
-                notifications: ch.notifications.to_vec(),
-                blobs: ch.blobs.to_vec(),
-                now: ch.now,
-            }),
+            change: Box::new(OwnedAppend::from(ch)),
             reply,
         };
         self.submit(job, answer).await
+    }
+
+    async fn append_many(&self, changes: &[Append<'_>]) -> Result<Vec<Result<()>>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::AppendMany {
+            changes: changes.iter().map(|c| OwnedAppend::from(*c)).collect(),
+            reply,
+        };
+        self.submit(job, answer).await
+    }
+
+    async fn get_cases(&self, ids: &[i64]) -> Result<Vec<StoredCase>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases WHERE id IN (");
+            let mut sep = qb.separated(",");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&self.read).await.map_err(db)? {
+                out.push(case_row(&r)?);
+            }
+        }
+        out.sort_by_key(|c| c.id);
+        out.dedup_by_key(|c| c.id);
+        Ok(out)
     }
 
     async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>> {

@@ -1213,6 +1213,71 @@ async fn many_at_once<S: Store>(s: &S, nodes: &[Jurisdiction]) {
         item("FQMANY0001", None),
     ];
     assert!(s.create_cases(&clash).await.is_err());
+    // Many cases read at once: those that exist, in id order.
+    let got = s.get_cases(&[last, 99_999, first, last]).await.unwrap();
+    assert_eq!(
+        got.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first, last]
+    );
+    // Many appends: each answered on its own, two changes of one case chain, a stale or
+    // missing case refuses only its own change.
+    let link = |to: i64| EventKind::Linked {
+        case_id: to,
+        reason: "duplicate".into(),
+    };
+    let f = &got[0];
+    let (f2, e2) = next(&f.state, 2, link(last));
+    let (f3, e3) = next(&f2, 3, link(before));
+    let (l2, le2) = next(&got[1].state, 2, link(first));
+    fn one<'a>(
+        case_id: i64,
+        expected_version: i64,
+        e: &'a CaseEvent,
+        state: &'a CaseState,
+    ) -> Append<'a> {
+        Append {
+            case_id,
+            expected_version,
+            events: std::slice::from_ref(e),
+            state,
+            notifications: &[],
+            blobs: &[],
+            now: T0 + 9000,
+        }
+    }
+    let (e2s, e3s, le2s) = (e2.clone(), e3.clone(), le2.clone());
+    let answers = s
+        .append_many(&[
+            one(first, 1, &e2s, &f2),
+            one(last, 5, &le2s, &l2),
+            one(first, 2, &e3s, &f3),
+            one(99_999, 1, &le2s, &l2),
+            one(last, 1, &le2s, &l2),
+        ])
+        .await
+        .unwrap();
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[1], Err(StoreError::Conflict)),
+        "{answers:?}"
+    );
+    assert!(answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[3], Err(StoreError::NotFound)),
+        "{answers:?}"
+    );
+    assert!(answers[4].is_ok(), "{answers:?}");
+    let f_now = s.get_case(first).await.unwrap().unwrap();
+    assert_eq!((f_now.version, &f_now.state), (3, &f3));
+    assert_eq!(
+        s.case_events(first).await.unwrap(),
+        vec![items[0].event.clone(), e2, e3]
+    );
+    let l_now = s.get_case(last).await.unwrap().unwrap();
+    assert_eq!(
+        (l_now.version, l_now.state.linked_case_ids.clone()),
+        (2, vec![first])
+    );
     // The statistics kept while writing many at once equal a recount from the cases.
     assert_eq!(
         s.stats_totals().await.unwrap(),

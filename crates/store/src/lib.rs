@@ -340,9 +340,21 @@ pub trait Store: Send + Sync + 'static {
     /// The case an idempotency key created.
     async fn find_idempotent_case(&self, scope: &str, key: &str) -> Result<Option<i64>>;
     async fn get_case(&self, id: i64) -> Result<Option<StoredCase>>;
+    /// The cases of these ids that exist, in id order.
+    async fn get_cases(&self, ids: &[i64]) -> Result<Vec<StoredCase>>;
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>>;
     /// Appends events and replaces the state if the version still matches (else `Conflict`).
     async fn append(&self, change: Append<'_>) -> Result<()>;
+    /// Many appends; one answer per change, in order, each as [`Store::append`] would give
+    /// (a conflict on one does not stop the others; changes of one case apply in order). A
+    /// backend may write them in one transaction; this default writes them one by one.
+    async fn append_many(&self, changes: &[Append<'_>]) -> Result<Vec<Result<()>>> {
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            out.push(self.append(*c).await);
+        }
+        Ok(out)
+    }
     async fn case_events(&self, case_id: i64) -> Result<Vec<CaseEvent>>;
     async fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage>;
     async fn count_cases(&self, filter: &CaseFilter) -> Result<u64>;

@@ -260,13 +260,21 @@ pub fn candidates<'a>(
     earlier: impl IntoIterator<Item = (i64, &'a Fingerprint)>,
     limit: usize,
 ) -> Vec<DupCandidate> {
-    let mut out: Vec<DupCandidate> = earlier
-        .into_iter()
-        .filter_map(|(id, f)| new.compare_at_least(id, f, SUGGEST))
-        .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.case_id.cmp(&a.case_id)));
-    out.truncate(limit);
-    out
+    best(
+        earlier
+            .into_iter()
+            .filter_map(|(id, f)| new.compare_at_least(id, f, SUGGEST))
+            .collect(),
+        limit,
+    )
+}
+
+/// The best `limit` candidates (by score, then the latest case), each case once.
+pub fn best(mut found: Vec<DupCandidate>, limit: usize) -> Vec<DupCandidate> {
+    found.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.case_id.cmp(&a.case_id)));
+    found.dedup_by_key(|c| c.case_id);
+    found.truncate(limit);
+    found
 }
 
 /// Rows per LSH band. With 16 bands of 3 rows, texts share a band with probability
