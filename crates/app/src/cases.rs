@@ -379,7 +379,7 @@ async fn notifications_for(
 }
 
 impl App {
-    async fn node_path(&self, code: &str) -> Result<String> {
+    pub(crate) async fn node_path(&self, code: &str) -> Result<String> {
         if let Some(p) = self
             .node_paths
             .read()
@@ -514,6 +514,7 @@ impl App {
                     };
                     // The cockpit's live feed (nobody listening is not an error).
                     let _ = self.feed.send(std::sync::Arc::new(stored.clone()));
+                    self.cases_changed(vec![id]);
                     let reading = match reading_input.take() {
                         Some((a, filled)) => {
                             Some(self.after_registration(&stored, a, filled).await)
@@ -853,6 +854,15 @@ impl App {
             .collect();
         match self.store.append_many(&changes).await {
             Ok(results) => {
+                let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+                self.cases_changed(
+                    written
+                        .iter()
+                        .zip(&ok)
+                        .filter(|(_, ok)| **ok)
+                        .map(|(id, _)| *id)
+                        .collect(),
+                );
                 for (id, r) in written.iter().zip(results) {
                     if r.is_ok() {
                         for &i in &pending[id].commands {
@@ -1015,11 +1025,12 @@ impl App {
             };
             match self.store.append(change).await {
                 Ok(()) => {
+                    self.cases_changed(vec![id]);
                     return Ok(StoredCase {
                         id,
                         version: case.version + events.len() as i64,
                         state,
-                    })
+                    });
                 }
                 Err(fengqiao_store::StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),

@@ -447,6 +447,7 @@ impl App {
         for ((f, state, _, analysis, filled), r) in ready.into_iter().zip(created) {
             match r {
                 Some(Created::New(id)) => {
+                    self.cases_changed(vec![id]);
                     run.report.created += 1;
                     run.newest = run.newest.max(f.record.updated_at);
                     let case = StoredCase {

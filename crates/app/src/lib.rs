@@ -15,6 +15,7 @@ pub mod open311;
 pub mod outbound;
 pub mod privacy;
 pub mod reports;
+pub mod search;
 pub mod text;
 pub mod warnings;
 pub mod workbench;
@@ -64,6 +65,8 @@ pub struct App {
     pub(crate) text: text::SharedText,
     /// Cases just registered, for the cockpit's live feed.
     pub(crate) feed: tokio::sync::broadcast::Sender<Arc<fengqiao_store::StoredCase>>,
+    /// The full-text index and its feed (none until `attach_search`).
+    pub(crate) search: search::Search,
     /// Sends queued deliveries (webhook, e-mail, SMS); none in tests that do not send.
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
 }
@@ -103,6 +106,7 @@ impl App {
             node_names: RwLock::new(std::collections::HashMap::new()),
             text: Default::default(),
             feed: tokio::sync::broadcast::channel(256).0,
+            search: Default::default(),
             courier: RwLock::new(None),
         };
         app.reload().await?;

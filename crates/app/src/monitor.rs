@@ -53,6 +53,7 @@ impl App {
                         self.store
                             .replace_state(c.id, events.len() as i64, &replayed)
                             .await?;
+                        self.cases_changed(vec![c.id]);
                         report.rewritten += 1;
                     }
                 }

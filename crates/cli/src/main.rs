@@ -135,6 +135,12 @@ enum Cmd {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Rebuild the full-text search index from the database (it lives beside a SQLite file as
+    /// `<file>.search/`, or in `FENGQIAO_SEARCH_DIR`).
+    Reindex {
+        #[command(flatten)]
+        db: Db,
+    },
     /// Analyse the texts of cases without an analysis by the current reader (`--all`: every case).
     Analyze {
         #[command(flatten)]
@@ -189,6 +195,59 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
                 .context("open SQLite database")?,
         ))
     }
+}
+
+/// Where the search index of a database lives: `FENGQIAO_SEARCH_DIR`, else beside a SQLite
+/// file (`<file>.search`), else `fengqiao-search` in the working directory.
+pub fn search_dir(url: &str) -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("FENGQIAO_SEARCH_DIR") {
+        return d.into();
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return "fengqiao-search".into();
+    }
+    let file = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let file = file.split('?').next().unwrap_or(file);
+    format!("{file}.search").into()
+}
+
+/// What to do at start about changes the index may have missed (a new or rebuilt index, or
+/// cases written by another process, such as `fengqiao import`, while no server ran).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Catchup {
+    None,
+    /// Rebuild in the background when the index is new or its count differs from the database's.
+    InBackground,
+}
+
+/// Opens the search index of a database and attaches it to the app.
+pub fn attach_search(app: &Arc<App>, url: &str, catchup: Catchup) -> Result<()> {
+    let dir = search_dir(url);
+    let (index, fresh) = fengqiao_search::SearchIndex::open(&dir)
+        .with_context(|| format!("open the search index in {}", dir.display()))?;
+    let indexed = index.len();
+    app.attach_search(Arc::new(index));
+    if catchup == Catchup::InBackground {
+        let app = Arc::clone(app);
+        tokio::spawn(async move {
+            let cases = match app.store.count_cases(&Default::default()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "search index check failed");
+                    return;
+                }
+            };
+            if fresh || cases != indexed {
+                match app.reindex().await {
+                    Ok(n) => tracing::info!(cases = n, "search index rebuilt"),
+                    Err(e) => tracing::warn!(error = %e, "search index not rebuilt"),
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 pub async fn start_app(url: &str) -> Result<Arc<App>> {
@@ -311,7 +370,11 @@ async fn main() -> Result<()> {
             db,
             listen,
             sweep_every,
-        } => serve(start_app(&db.database_url).await?, &listen, sweep_every).await,
+        } => {
+            let app = start_app(&db.database_url).await?;
+            attach_search(&app, &db.database_url, Catchup::InBackground)?;
+            serve(app, &listen, sweep_every).await
+        }
         Cmd::Demo {
             database,
             listen,
@@ -322,7 +385,10 @@ async fn main() -> Result<()> {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{database}{suffix}"));
             }
+            let _ = std::fs::remove_dir_all(search_dir(&database));
             let app = start_app(&database).await?;
+            // Imports below reach the index as they land; the generated history by the rebuild.
+            attach_search(&app, &database, Catchup::None)?;
             let built = build_demo(&app, cases, seed, today()).await?;
             // The other systems' exports, written beside the database and imported.
             let dir = format!("{}-exports", database.trim_end_matches(".db"));
@@ -336,6 +402,8 @@ async fn main() -> Result<()> {
                     r.channel, r.created, r.linked, r.rejected
                 );
             }
+            let n = app.reindex().await?;
+            eprintln!("indexed {n} cases for search");
             let logins = built.logins;
             println!(
                 "\nDemo county 青溪县 is ready in {database}. Logins (password {}):",
@@ -474,6 +542,19 @@ async fn main() -> Result<()> {
             let app = start_app(&db.database_url).await?;
             let n = app.train_classifier().await?;
             println!("trained the classifier on {n} confirmed cases; it is in use from now on");
+            Ok(())
+        }
+        Cmd::Reindex { db } => {
+            let app = start_app(&db.database_url).await?;
+            attach_search(&app, &db.database_url, Catchup::None)?;
+            let started = std::time::Instant::now();
+            let n = app.reindex().await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "indexed {n} cases in {secs:.1} s ({:.0} cases/s) into {}",
+                n as f64 / secs.max(1e-9),
+                search_dir(&db.database_url).display()
+            );
             Ok(())
         }
         Cmd::Analyze { db, all } => {

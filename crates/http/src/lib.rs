@@ -30,6 +30,7 @@ pub use extract::Authed;
         (name = "public", description = "Citizens without an account: submit, track, evaluate"),
         (name = "reference", description = "Jurisdictions, units, users, calendar, deadline rules"),
         (name = "inbox", description = "In-app notifications"),
+        (name = "search", description = "Full-text search over cases"),
         (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
         (name = "stats", description = "Cockpit, monthly report, health checks, Fengqiao index"),
         (name = "warnings", description = "Early warnings: surges, clusters, hotspots, and acting on them"),
@@ -68,6 +69,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::get_attachment))
         .routes(routes!(cases::supervisions))
         .routes(routes!(cases::risk))
+        .routes(routes!(search::search_cases))
         .routes(routes!(text::analyze))
         .routes(routes!(text::case_analysis))
         .routes(routes!(public::submit))

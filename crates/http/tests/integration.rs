@@ -74,6 +74,7 @@ async fn spawn(backend: &'static str) -> T {
         .await
         .unwrap(),
     );
+    app.attach_search(Arc::new(fengqiao_search::SearchIndex::in_memory().unwrap()));
     let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
     fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
         .await
@@ -2274,5 +2275,125 @@ on_both!(
             assert!(body.contains("<errors><error><code>"), "{body}");
         }
         t.assert_replays(id.parse().unwrap()).await;
+    }
+);
+
+fn q(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+on_both!(
+    full_text_search_finds_what_the_user_may_see_within_a_second,
+    |t: T| async move {
+        let dispatcher = t.login("dispatcher").await;
+        let mut body = staff_case(VILLAGE_A);
+        body["text"] = json!("张三反映楼上卫生间漏水，把天花板泡坏了，联系电话13912345678。");
+        let (s, a) = t.post("/api/v1/cases", &dispatcher, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        let a_id = a["id"].as_i64().unwrap();
+        let mut body = staff_case(VILLAGE_B);
+        body["text"] = json!("李四家屋顶漏水殃及邻居，双方协商赔偿未果。");
+        let (s, b) = t.post("/api/v1/cases", &dispatcher, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let b_id = b["id"].as_i64().unwrap();
+        let search = |who: String, query: String| {
+            let t = &t;
+            async move { t.get(&format!("/api/v1/search/cases?{query}"), &who).await }
+        };
+        // Searchable within a second of being registered.
+        let started = std::time::Instant::now();
+        let found = loop {
+            let (s, r) = search(dispatcher.clone(), format!("q={}", q("漏水"))).await;
+            assert_eq!(s, StatusCode::OK, "{}: {r}", t.backend);
+            if r["total"] == 2 || started.elapsed() > std::time::Duration::from_secs(1) {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            found["total"], 2,
+            "{}: not searchable within 1 s: {found}",
+            t.backend
+        );
+        let mut ids: Vec<i64> = found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec![a_id, b_id]);
+        // The passage that matched, highlighted; the phone number in the text masked.
+        let hit = found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"] == a_id)
+            .unwrap();
+        let snippet = hit["snippet"].as_str().unwrap();
+        assert!(!snippet.contains("13912345678"), "{snippet}");
+        let [from, to] = [
+            hit["highlights"][0][0].as_u64().unwrap() as usize,
+            hit["highlights"][0][1].as_u64().unwrap() as usize,
+        ];
+        assert_eq!(&snippet[from..to], "漏水", "{hit}");
+        // Town A's justice office sees town A's case only.
+        let staff = t.login("u02staff").await;
+        let (_, r) = search(staff.clone(), format!("q={}", q("漏水"))).await;
+        assert_eq!(r["total"], 1, "{r}");
+        assert_eq!(r["hits"][0]["id"], a_id);
+        // …and nothing of town B, even by its tracking code.
+        let (_, r) = search(staff, format!("q={}", b["tracking_code"].as_str().unwrap())).await;
+        assert_eq!(r["total"], 0, "{r}");
+        let (_, r) = search(
+            dispatcher.clone(),
+            format!("q={}", b["tracking_code"].as_str().unwrap().to_lowercase()),
+        )
+        .await;
+        assert_eq!(r["hits"][0]["id"], b_id, "{r}");
+        // Filters: place and type.
+        let (_, r) = search(
+            dispatcher.clone(),
+            format!("q={}&node_code={VILLAGE_B}", q("漏水")),
+        )
+        .await;
+        assert_eq!(
+            (r["total"].clone(), r["hits"][0]["id"].clone()),
+            (json!(1), json!(b_id)),
+            "{r}"
+        );
+        let (_, r) = search(
+            dispatcher.clone(),
+            format!("q={}&dispute_type=labour", q("漏水")),
+        )
+        .await;
+        assert_eq!(r["total"], 0, "{r}");
+        // A changed text is searchable by its new words within a second too.
+        let (s, e) = t
+            .act(
+                a_id,
+                &dispatcher,
+                json!({"action": "edit", "text": "张三反映楼上装修噪音扰民，晚上无法休息。"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        let started = std::time::Instant::now();
+        let r = loop {
+            let (_, r) = search(dispatcher.clone(), format!("q={}", q("噪音"))).await;
+            if r["total"] == 1 || started.elapsed() > std::time::Duration::from_secs(1) {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            r["hits"][0]["id"], a_id,
+            "{}: edit not searchable within 1 s: {r}",
+            t.backend
+        );
+        let (_, r) = search(dispatcher.clone(), format!("q={}", q("漏水"))).await;
+        assert_eq!(r["total"], 1, "{r}");
+        // Bad parameters are a clear error.
+        let (s, r) = search(dispatcher, "dispute_type=nonsense".into()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
     }
 );

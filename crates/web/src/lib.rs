@@ -16,6 +16,7 @@ mod imports;
 mod outbound;
 mod poster;
 mod reports;
+mod search;
 mod session;
 mod staff;
 mod view;
@@ -54,6 +55,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/reports/health", get(reports::health))
         .route("/workbench/queue/{queue}", get(staff::queue_fragment))
         .route("/cases", get(staff::case_list))
+        .route("/search", get(search::page))
         .route("/cases/export.xlsx", get(export::cases_xlsx))
         .route("/cases/{id}", get(staff::case_page))
         .route("/cases/{id}/act", post(staff::act))

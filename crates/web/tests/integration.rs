@@ -95,6 +95,7 @@ async fn spawn(backend: &'static str) -> T {
         .await
         .unwrap(),
     );
+    app.attach_search(Arc::new(fengqiao_search::SearchIndex::in_memory().unwrap()));
     let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
     let (reference, _) = fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
         .await
@@ -1640,5 +1641,56 @@ on_both!(
             .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
             .date_naive();
         assert_eq!(day.to_string(), "2025-03-01", "{}", t.backend);
+    }
+);
+
+on_both!(
+    the_search_page_highlights_matches_in_cases_the_user_may_see,
+    |t: T| async move {
+        let code = t
+            .citizen_submit(
+                "邻居家养的狗半夜狂吠，严重影响休息，多次沟通无果。",
+                "search-1",
+            )
+            .await;
+        let id = t.case_id(&code).await;
+        let dispatcher = t.login("dispatcher").await;
+        let url = format!(
+            "/search?q={}",
+            form_urlencoded::byte_serialize("狂吠".as_bytes()).collect::<String>()
+        );
+        // The page is searchable within a second of the submission.
+        let started = std::time::Instant::now();
+        let page = loop {
+            let p = t.get(&url, &dispatcher).await;
+            assert_eq!(p.status, StatusCode::OK, "{}", t.backend);
+            if p.text().contains(&format!("data-case=\"{id}\""))
+                || started.elapsed() > std::time::Duration::from_secs(1)
+            {
+                break p;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let html = page.text();
+        assert!(
+            html.contains(&format!("data-case=\"{id}\"")),
+            "{}: {html}",
+            t.backend
+        );
+        assert!(html.contains("<mark>狂吠</mark>"), "{}: {html}", t.backend);
+        assert!(html.contains(&code), "{}", t.backend);
+        // Town B's justice office does not see a town A case.
+        let other = t.login("u03staff").await;
+        let p = t.get(&url, &other).await;
+        assert!(
+            p.text().contains("data-total=\"0\""),
+            "{}: {}",
+            t.backend,
+            p.text()
+        );
+        assert!(!p.text().contains(&code), "{}", t.backend);
+        // Without a session: to the login page.
+        let p = t.get(&url, "").await;
+        assert!(p.status.is_redirection(), "{}", t.backend);
     }
 );

@@ -5,6 +5,7 @@ pub mod channels;
 pub mod outbound;
 pub mod public;
 pub mod reference;
+pub mod search;
 pub mod stats;
 pub mod text;
 pub mod warnings;

@@ -1,0 +1,206 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The search index from outside: Chinese words, filters, scope, replacement, reopening.
+use fengqiao_search::{CaseDoc, Scope, SearchIndex, SearchQuery};
+
+const TOWN_A: &str = "/990102/990102001/";
+const VILLAGE_A: &str = "/990102/990102001/990102001001/";
+const VILLAGE_B: &str = "/990102/990102002/990102002001/";
+
+fn case(id: i64, text: &str, kind: &str, path: &str, units: &[i64]) -> CaseDoc {
+    CaseDoc {
+        id,
+        tracking_code: format!("FQ{id:08}"),
+        text: text.to_string(),
+        elements: String::new(),
+        outcome: String::new(),
+        dispute_type: kind.to_string(),
+        status: "registered".into(),
+        channel: "walk_in".into(),
+        node_path: path.to_string(),
+        unit_ids: units.to_vec(),
+        registered_at: 1_700_000_000_000 + id,
+    }
+}
+
+fn query(text: &str) -> SearchQuery {
+    SearchQuery {
+        text: text.to_string(),
+        dispute_type: None,
+        status: None,
+        channel: None,
+        place_path: None,
+        scope: Scope::Everything,
+        limit: 10,
+        offset: 0,
+    }
+}
+
+fn ids(index: &SearchIndex, q: &SearchQuery) -> Vec<i64> {
+    let mut v: Vec<i64> = index.search(q).unwrap().hits.iter().map(|h| h.id).collect();
+    v.sort();
+    v
+}
+
+fn county() -> SearchIndex {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert(&[
+            case(
+                1,
+                "楼上邻居家卫生间漏水，把我家天花板泡坏了",
+                "neighbour",
+                VILLAGE_A,
+                &[],
+            ),
+            case(
+                2,
+                "工地拖欠农民工工资三万元，老板失联",
+                "labour",
+                VILLAGE_A,
+                &[7],
+            ),
+            case(
+                3,
+                "邻居在公共通道堆放杂物，多次协商无果",
+                "neighbour",
+                VILLAGE_B,
+                &[],
+            ),
+            case(
+                4,
+                "装修公司拖欠工资，工人集体讨薪",
+                "labour",
+                VILLAGE_B,
+                &[7],
+            ),
+            case(
+                5,
+                "The landlord keeps the DEPOSIT",
+                "contract",
+                VILLAGE_B,
+                &[],
+            ),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    index
+}
+
+#[test]
+fn chinese_words_find_their_cases_with_highlighted_snippets() {
+    let index = county();
+    assert_eq!(index.len(), 5);
+    assert_eq!(ids(&index, &query("漏水")), vec![1]);
+    assert_eq!(ids(&index, &query("拖欠工资")), vec![2, 4]);
+    assert_eq!(ids(&index, &query("邻居")), vec![1, 3]);
+    // Every word must be there: 邻居 and 工资 are never in one case.
+    assert!(ids(&index, &query("邻居 工资")).is_empty());
+    // Latin words ignore case.
+    assert_eq!(ids(&index, &query("deposit")), vec![5]);
+    let page = index.search(&query("漏水")).unwrap();
+    assert_eq!(page.total, 1);
+    let s = &page.hits[0].snippet;
+    assert!(!s.highlights.is_empty(), "{s:?}");
+    assert!(
+        s.highlights
+            .iter()
+            .all(|r| &s.fragment[r.clone()] == "漏水"),
+        "{s:?}"
+    );
+    // A tracking code finds its case.
+    assert_eq!(ids(&index, &query("fq00000003")), vec![3]);
+}
+
+#[test]
+fn filters_and_scope_restrict_what_is_found() {
+    let index = county();
+    let mut q = query("拖欠");
+    q.dispute_type = Some("labour".into());
+    assert_eq!(ids(&index, &q), vec![2, 4]);
+    q.place_path = Some(VILLAGE_B.into());
+    assert_eq!(ids(&index, &q), vec![4]);
+    // Scope: a town's staff see the town's cases; their unit's cases elsewhere too.
+    let mut q = query("");
+    q.scope = Scope::Within {
+        path: TOWN_A.into(),
+        unit_id: None,
+    };
+    assert_eq!(ids(&index, &q), vec![1, 2]);
+    q.scope = Scope::Within {
+        path: TOWN_A.into(),
+        unit_id: Some(7),
+    };
+    assert_eq!(ids(&index, &q), vec![1, 2, 4]);
+    // No words: newest first, paged.
+    let mut q = query("");
+    q.limit = 2;
+    let page = index.search(&q).unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        page.hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![5, 4]
+    );
+    q.offset = 2;
+    let page = index.search(&q).unwrap();
+    assert_eq!(
+        page.hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+}
+
+#[test]
+fn a_changed_case_replaces_its_document_and_a_rebuild_starts_empty() {
+    let index = county();
+    let mut c = case(1, "邻居装修噪音扰民", "neighbour", VILLAGE_A, &[]);
+    c.status = "concluded".into();
+    index.upsert(&[c]).unwrap();
+    // Not visible before the commit.
+    assert_eq!(ids(&index, &query("漏水")), vec![1]);
+    index.commit().unwrap();
+    assert!(ids(&index, &query("漏水")).is_empty());
+    assert_eq!(ids(&index, &query("噪音")), vec![1]);
+    assert_eq!(index.len(), 5);
+    let mut q = query("");
+    q.status = Some("concluded".into());
+    assert_eq!(ids(&index, &q), vec![1]);
+    index.clear().unwrap();
+    index.commit().unwrap();
+    assert!(index.is_empty());
+}
+
+#[test]
+fn an_index_on_disk_survives_reopening_and_another_schema_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    {
+        let (index, fresh) = SearchIndex::open(&path).unwrap();
+        assert!(fresh);
+        index
+            .upsert(&[case(9, "宅基地边界纠纷", "land", VILLAGE_A, &[])])
+            .unwrap();
+        index.commit().unwrap();
+    }
+    let (index, fresh) = SearchIndex::open(&path).unwrap();
+    assert!(!fresh);
+    assert_eq!(ids(&index, &query("宅基地")), vec![9]);
+    drop(index);
+    std::fs::write(path.join("fengqiao-schema"), "cases-0").unwrap();
+    let (index, fresh) = SearchIndex::open(&path).unwrap();
+    assert!(fresh);
+    assert!(index.is_empty());
+}
+
+#[test]
+fn punctuation_and_spaces_are_not_words() {
+    let index = SearchIndex::in_memory().unwrap();
+    let w = index.words("邻居，漏水！  Deposit");
+    assert!(
+        w.contains(&"邻居".to_string()) && w.contains(&"漏水".to_string()),
+        "{w:?}"
+    );
+    assert!(w.contains(&"deposit".to_string()), "{w:?}");
+    assert!(
+        w.iter().all(|t| t.chars().any(char::is_alphanumeric)),
+        "{w:?}"
+    );
+}
