@@ -156,6 +156,23 @@ try {
   await act(feedbackPage, "反馈群众");
   await snap(feedbackPage, "feedback-given");
 
+  // 3b. The dispatcher searches: the agreement's words find the case, highlighted.
+  const caseId = caseUrl.match(/\/cases\/(\d+)$/)[1];
+  await d.page.goto(`${base}/search`);
+  await d.page.getByRole("searchbox").fill("互留电话");
+  await d.page.getByRole("button", { name: "检索", exact: true }).click();
+  await d.page.waitForURL(/\/search\?q=/);
+  let found = 0;
+  for (let i = 0; i < 20 && found === 0; i++) {
+    found = await d.page.locator(`li[data-case="${caseId}"]`).count();
+    if (found === 0) {
+      await new Promise((r) => setTimeout(r, 100));
+      await d.page.reload();
+    }
+  }
+  assert.equal(found, 1, "the agreement's words find the case");
+  await snap(d.page, "search");
+
   // 4. The citizen checks progress with code + phone and rates.
   await cit.goto(`${base}/track`);
   await cit.getByLabel("查询码").fill(code);

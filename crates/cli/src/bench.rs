@@ -76,6 +76,24 @@ pub enum Bench {
         #[arg(long)]
         existing: bool,
     },
+    /// Full-text search on a demo database (or an existing one): the index rebuilt from the
+    /// database (cases/s), then searches over the API as the county leader and a town's staff.
+    Search {
+        #[arg(long, default_value_t = 30_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Use the database as it is (e.g. one made by `fengqiao generate`).
+        #[arg(long)]
+        existing: bool,
+        /// Instead: this many demo cases generated in memory straight into an index on disk
+        /// (no database, no HTTP), to measure the index alone at sizes the disk cannot hold
+        /// as a database.
+        #[arg(long)]
+        synthetic: Option<u64>,
+    },
     /// The other systems' exports of a demo county (six channels, one record in four a
     /// re-report of a recent case with realistic variation) imported through their mappings:
     /// rows per second, and the automatic duplicate links scored (precision, recall).
@@ -521,6 +539,18 @@ pub async fn run(what: Bench) -> Result<()> {
             database_url,
             existing,
         } => bench_cockpit(cases, requests, database_url, existing).await,
+        Bench::Search {
+            synthetic: Some(n),
+            requests,
+            ..
+        } => bench_search_index(n, requests),
+        Bench::Search {
+            cases,
+            requests,
+            database_url,
+            existing,
+            synthetic: None,
+        } => bench_search(cases, requests, database_url, existing).await,
         Bench::Import { cases, per_channel } => crate::imports::bench(cases, per_channel).await,
         Bench::ImportSpeed { rows, push, cases } => {
             crate::imports::bench_speed(rows, push, cases).await
@@ -566,7 +596,10 @@ pub async fn run(what: Bench) -> Result<()> {
 async fn get_page(t: &Target, path: &str, token: Option<&str>) -> Result<(u16, usize, f64)> {
     let mut req = hyper::Request::get(format!("http://{}{path}", t.addr));
     if let Some(tok) = token {
-        req = req.header("cookie", format!("fq_session={tok}"));
+        // Pages read the session cookie, the API the bearer token.
+        req = req
+            .header("cookie", format!("fq_session={tok}"))
+            .header("authorization", format!("Bearer {tok}"));
     }
     let t0 = Instant::now();
     let res = t.client.request(req.body(Full::new(Bytes::new()))?).await?;
@@ -740,4 +773,189 @@ async fn once_each(t: &Target, tok: &str, pages: &[(&str, &str)]) -> Result<()> 
         println!("{label}: {ms:.1} ms, {bytes} bytes");
     }
     Ok(())
+}
+
+async fn bench_search(
+    cases: u64,
+    requests: usize,
+    database_url: Option<String>,
+    existing: bool,
+) -> Result<()> {
+    let t = target(database_url.clone(), false).await?;
+    if !existing {
+        let started = Instant::now();
+        build_demo(&t.app, cases, 2026, crate::today()).await?;
+        println!(
+            "demo database: {cases} cases in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let url = match (&database_url, &t._dir) {
+        (Some(u), _) => u.clone(),
+        (None, Some(d)) => d.path().join("bench.db").to_string_lossy().into_owned(),
+        (None, None) => bail!("no database"),
+    };
+    crate::attach_search(&t.app, &url, crate::Catchup::None)?;
+    let started = Instant::now();
+    let n = t.app.reindex().await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "index build: {n} cases in {secs:.1} s = {:.0} cases/s (into {})",
+        n as f64 / secs.max(1e-9),
+        crate::search_dir(&url).display()
+    );
+    // Words mediators type: types, things, places of disputes; one and two words.
+    let words = [
+        "漏水",
+        "拖欠工资",
+        "噪音",
+        "宅基地",
+        "赔偿",
+        "物业",
+        "离婚",
+        "借款",
+        "交通事故",
+        "装修",
+        "邻居 占用",
+        "土地 承包",
+        "工伤",
+        "彩礼",
+        "医疗 纠纷",
+        "欠款 还款",
+    ];
+    for user in ["leader", "u02staff"] {
+        let tok = token(&t.app, user).await?;
+        let mut ms = Vec::with_capacity(requests);
+        let mut hits = 0u64;
+        for i in 0..requests {
+            let w = words[i % words.len()];
+            let q: String = form_urlencoded::byte_serialize(w.as_bytes()).collect();
+            let path = format!("/api/v1/search/cases?q={q}&limit=20");
+            let (s, bytes, m) = get_page(&t, &path, Some(&tok)).await?;
+            if s != 200 {
+                bail!("{path}: HTTP {s}");
+            }
+            hits += bytes as u64;
+            ms.push(m);
+        }
+        summary(&format!("search as {user} (20 hits a page)"), ms);
+        println!(
+            "  answers {:.1} KB on average",
+            hits as f64 / requests as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
+/// Words mediators type: types, things, places of disputes; one and two words.
+const SEARCH_WORDS: [&str; 16] = [
+    "漏水",
+    "拖欠工资",
+    "噪音",
+    "宅基地",
+    "赔偿",
+    "物业",
+    "离婚",
+    "借款",
+    "交通事故",
+    "装修",
+    "邻居 占用",
+    "土地 承包",
+    "工伤",
+    "彩礼",
+    "医疗 纠纷",
+    "欠款 还款",
+];
+
+/// The index alone: `n` demo cases generated in memory (their states as of today) indexed on
+/// disk, then searched directly — county-wide and within one town.
+fn bench_search_index(n: u64, requests: usize) -> Result<()> {
+    use fengqiao_search::{Scope, SearchIndex, SearchQuery};
+    let dir = tempfile::tempdir()?;
+    let (index, _) = SearchIndex::open(&dir.path().join("search"))?;
+    let r = fengqiao_demo::offline_reference(2026)?;
+    let opts = fengqiao_demo::Options::ending(2026, n, crate::today());
+    let cal = fengqiao_domain::calendar::WorkCalendar::china();
+    let rules = fengqiao_domain::deadline::DeadlineRules::default();
+    let started = Instant::now();
+    let mut generating = 0.0;
+    let mut batch = Vec::with_capacity(10_000);
+    for i in 0..n {
+        let g = Instant::now();
+        let (state, events) = fengqiao_demo::case(&r, &opts, i, &cal, &rules)?;
+        let c = fengqiao_store::StoredCase {
+            id: i as i64 + 1,
+            version: events.len() as i64,
+            state,
+        };
+        batch.push(fengqiao_app::search::case_doc(&c));
+        generating += g.elapsed().as_secs_f64();
+        if batch.len() == 10_000 {
+            index.upsert(&batch)?;
+            batch.clear();
+        }
+    }
+    index.upsert(&batch)?;
+    index.commit()?;
+    let total = started.elapsed().as_secs_f64();
+    let indexing = total - generating;
+    println!(
+        "index build: {n} cases, {indexing:.1} s indexing = {:.0} cases/s (plus {generating:.1} s generating them); {} docs; {:.0} MB on disk",
+        n as f64 / indexing.max(1e-9),
+        index.len(),
+        dir_size(dir.path()) as f64 / 1e6
+    );
+    let town = r.county.towns[0].node.path.clone();
+    for (label, scope) in [
+        ("county-wide", Scope::Everything),
+        (
+            "one town",
+            Scope::Within {
+                path: town,
+                unit_id: Some(1),
+            },
+        ),
+    ] {
+        let mut ms = Vec::with_capacity(requests);
+        let mut found = 0usize;
+        for i in 0..requests {
+            let q = SearchQuery {
+                text: SEARCH_WORDS[i % SEARCH_WORDS.len()].to_string(),
+                dispute_type: None,
+                status: None,
+                channel: None,
+                place_path: None,
+                scope: scope.clone(),
+                limit: 20,
+                offset: 0,
+            };
+            let t0 = Instant::now();
+            let page = index.search(&q)?;
+            ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+            found += page.total;
+        }
+        summary(
+            &format!("index search, {label} (20 hits with passages)"),
+            ms,
+        );
+        println!(
+            "  {:.0} matching cases a query on average",
+            found as f64 / requests as f64
+        );
+    }
+    Ok(())
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -44,7 +44,7 @@ pub type Result<T> = std::result::Result<T, SearchError>;
 /// The name the jieba tokenizer is registered under.
 const TOKENIZER: &str = "jieba";
 /// Bumped when the schema or the tokenizer changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: &str = "cases-1";
+pub const SCHEMA_VERSION: &str = "cases-2";
 
 /// One case as the index holds it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -138,7 +138,7 @@ fn schema() -> (Schema, Fields) {
         tracking_code: b.add_text_field("tracking_code", STRING | STORED),
         text: b.add_text_field("text", words.clone() | STORED),
         elements: b.add_text_field("elements", words.clone()),
-        outcome: b.add_text_field("outcome", words),
+        outcome: b.add_text_field("outcome", words | STORED),
         dispute_type: b.add_text_field("dispute_type", STRING),
         status: b.add_text_field("status", STRING),
         channel: b.add_text_field("channel", STRING),
@@ -370,7 +370,10 @@ impl SearchIndex {
             &query,
             &(Count, TopDocs::with_limit(limit).and_offset(q.offset)),
         )?;
-        let snippets = SnippetGenerator::create(&searcher, &query, f.text)?;
+        let snippets = (
+            SnippetGenerator::create(&searcher, &query, f.text)?,
+            SnippetGenerator::create(&searcher, &query, f.outcome)?,
+        );
         self.page(total, docs, Some(snippets))
     }
 
@@ -378,7 +381,7 @@ impl SearchIndex {
         &self,
         total: usize,
         docs: Vec<(f32, tantivy::DocAddress)>,
-        snippets: Option<SnippetGenerator>,
+        snippets: Option<(SnippetGenerator, SnippetGenerator)>,
     ) -> Result<SearchPage> {
         let searcher = self.reader.searcher();
         let mut hits = Vec::with_capacity(docs.len());
@@ -392,14 +395,21 @@ impl SearchIndex {
                 .get_first(self.fields.text)
                 .and_then(|v| v.as_str())
                 .unwrap_or_default();
-            let snippet = match &snippets {
-                Some(g) => {
-                    let s = g.snippet(text);
-                    Snippet {
-                        fragment: s.fragment().to_string(),
-                        highlights: s.highlighted().to_vec(),
-                    }
-                }
+            let outcome = doc
+                .get_first(self.fields.outcome)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            // The passage of the text that matched, else of the outcome, else the text's start.
+            let found = snippets.as_ref().and_then(|(in_text, in_outcome)| {
+                [in_text.snippet(text), in_outcome.snippet(outcome)]
+                    .into_iter()
+                    .find(|s| !s.highlighted().is_empty())
+            });
+            let snippet = match found {
+                Some(s) => Snippet {
+                    fragment: s.fragment().to_string(),
+                    highlights: s.highlighted().to_vec(),
+                },
                 None => Snippet {
                     fragment: text.chars().take(150).collect(),
                     highlights: Vec::new(),

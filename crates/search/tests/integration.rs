@@ -204,3 +204,20 @@ fn punctuation_and_spaces_are_not_words() {
         "{w:?}"
     );
 }
+
+#[test]
+fn words_of_the_outcome_find_the_case_and_show_its_passage() {
+    let index = SearchIndex::in_memory().unwrap();
+    let mut c = case(1, "邻居装修噪音扰民", "neighbour", VILLAGE_A, &[]);
+    c.outcome = "双方达成协议：晚上十点后停止施工，互留电话".into();
+    index.upsert(&[c]).unwrap();
+    index.commit().unwrap();
+    let page = index.search(&query("互留电话")).unwrap();
+    assert_eq!(page.total, 1);
+    let s = &page.hits[0].snippet;
+    assert!(s.fragment.contains("互留电话"), "{s:?}");
+    assert!(!s.highlights.is_empty(), "{s:?}");
+    // A match in the text is shown from the text.
+    let s = &index.search(&query("噪音")).unwrap().hits[0].snippet;
+    assert!(s.fragment.contains("噪音"), "{s:?}");
+}

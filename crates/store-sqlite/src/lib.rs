@@ -677,6 +677,17 @@ async fn insert_events_many(tx: &mut SqliteConnection, events: &[(i64, &CaseEven
     Ok(())
 }
 
+/// The cases of some ids (at most [`ROWS_PER_STATEMENT`]), as `case_row` reads them.
+fn cases_by_id(ids: &[i64]) -> QueryBuilder<'_, Sqlite> {
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases WHERE id IN (");
+    let mut sep = qb.separated(",");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(")");
+    qb
+}
+
 /// Many appends in few statements: every case's version and state read at once, each change
 /// checked against them in order (so several changes of one case chain), then the new rows
 /// written several a statement. A conflicting or missing case is that change's answer only.
@@ -692,14 +703,12 @@ async fn append_many_in(
     // Each case's version and state as the changes apply.
     let mut current: HashMap<i64, (i64, CaseState)> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases WHERE id IN (");
-        let mut sep = qb.separated(",");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        for r in qb.build().fetch_all(&mut *tx).await.map_err(db)? {
+        for r in cases_by_id(chunk)
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+        {
             let c = case_row(&r)?;
             current.insert(c.id, (c.version, c.state));
         }
@@ -1438,14 +1447,12 @@ impl Store for SqliteStore {
     async fn get_cases(&self, ids: &[i64]) -> Result<Vec<StoredCase>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("SELECT id, version, state FROM cases WHERE id IN (");
-            let mut sep = qb.separated(",");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            for r in qb.build().fetch_all(&self.read).await.map_err(db)? {
+            for r in cases_by_id(chunk)
+                .build()
+                .fetch_all(&self.read)
+                .await
+                .map_err(db)?
+            {
                 out.push(case_row(&r)?);
             }
         }
