@@ -444,10 +444,11 @@ impl App {
             }
         };
         let mut jobs = Vec::new();
+        let mut new_ids = Vec::new();
         for ((f, state, _, analysis, filled), r) in ready.into_iter().zip(created) {
             match r {
                 Some(Created::New(id)) => {
-                    self.cases_changed(vec![id]);
+                    new_ids.push(id);
                     run.report.created += 1;
                     run.newest = run.newest.max(f.record.updated_at);
                     let case = StoredCase {
@@ -461,6 +462,7 @@ impl App {
                 Some(Created::Existing { .. }) | None => later.push((f.line, f.record)),
             }
         }
+        self.cases_changed(new_ids);
         // Their duplicates now (the next chunk's search sees them); links and analyses later.
         let found = if jobs.is_empty() {
             Vec::new()

@@ -165,6 +165,18 @@ impl SearchIndex {
         let current = std::fs::read_to_string(&marker).ok();
         let fresh = current.as_deref() != Some(SCHEMA_VERSION);
         if fresh && dir.exists() {
+            // Only an index of ours is emptied: a directory holding anything else is refused.
+            let other = std::fs::read_dir(dir)
+                .map_err(|e| SearchError::Directory(e.to_string()))?
+                .next()
+                .is_some()
+                && current.is_none();
+            if other {
+                return Err(SearchError::Directory(format!(
+                    "{} is not empty and holds no search index",
+                    dir.display()
+                )));
+            }
             std::fs::remove_dir_all(dir).map_err(|e| SearchError::Directory(e.to_string()))?;
         }
         std::fs::create_dir_all(dir).map_err(|e| SearchError::Directory(e.to_string()))?;

@@ -188,6 +188,16 @@ fn an_index_on_disk_survives_reopening_and_another_schema_is_rebuilt() {
     let (index, fresh) = SearchIndex::open(&path).unwrap();
     assert!(fresh);
     assert!(index.is_empty());
+    // A directory with other files in it is never emptied.
+    let elsewhere = dir.path().join("documents");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("notes.txt"), "keep me").unwrap();
+    let refused = SearchIndex::open(&elsewhere);
+    assert_eq!(refused.err().map(|e| e.code()), Some("search_directory"));
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.join("notes.txt")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
