@@ -804,25 +804,7 @@ async fn bench_search(
         n as f64 / secs.max(1e-9),
         crate::search_dir(&url).display()
     );
-    // Words mediators type: types, things, places of disputes; one and two words.
-    let words = [
-        "漏水",
-        "拖欠工资",
-        "噪音",
-        "宅基地",
-        "赔偿",
-        "物业",
-        "离婚",
-        "借款",
-        "交通事故",
-        "装修",
-        "邻居 占用",
-        "土地 承包",
-        "工伤",
-        "彩礼",
-        "医疗 纠纷",
-        "欠款 还款",
-    ];
+    let words = SEARCH_WORDS;
     for user in ["leader", "u02staff"] {
         let tok = token(&t.app, user).await?;
         let mut ms = Vec::with_capacity(requests);
