@@ -173,6 +173,25 @@ try {
   assert.equal(found, 1, "the agreement's words find the case");
   await snap(d.page, "search");
 
+  // 3c. The case page's panels: similar resolved cases and the legal basis (loaded by htmx),
+  // then the anonymised 以案释法 sheet and its PDF.
+  await d.page.goto(caseUrl);
+  await d.page.waitForSelector("#similar-cases li", { timeout: 10000 });
+  await d.page.waitForSelector("#legal-basis li", { timeout: 10000 });
+  assert.match(await d.page.locator("#similar-cases li").first().innerText(), /协议要点/);
+  assert.ok(await d.page.locator("#similar-cases li").count() >= 1, "similar resolved cases offered");
+  await d.page.locator("#h-similar").scrollIntoViewIfNeeded();
+  await snap(d.page, "similar-and-basis");
+  await d.page.locator("#explainer-link").click();
+  await d.page.waitForURL(/\/explainer$/);
+  const sheet = await d.page.locator("#explainer").innerText();
+  assert.match(sheet, /以案释法/);
+  assert.ok(!sheet.includes(PHONE), "no phone number on the sheet");
+  await snap(d.page, "explainer");
+  const sheetPdf = await d.page.request.get(`${caseUrl}/explainer.pdf`);
+  assert.equal(sheetPdf.status(), 200);
+  assert.equal((await sheetPdf.body()).subarray(0, 5).toString(), "%PDF-");
+
   // 4. The citizen checks progress with code + phone and rates.
   await cit.goto(`${base}/track`);
   await cit.getByLabel("查询码").fill(code);

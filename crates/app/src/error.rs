@@ -26,6 +26,8 @@ pub enum AppError {
     Conflict,
     #[error("{0} already exists")]
     Duplicate(&'static str),
+    #[error("the case was not resolved by an agreement")]
+    NotResolved,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +63,7 @@ impl AppError {
             AppError::AttachmentTypeNotAllowed(_) => "attachment_type_not_allowed",
             AppError::Conflict => "concurrent_update",
             AppError::Duplicate(_) => "already_exists",
+            AppError::NotResolved => "case_not_resolved",
             AppError::Internal(_) => "internal_error",
         }
     }

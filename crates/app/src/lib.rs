@@ -10,6 +10,7 @@ pub mod clock;
 pub mod cockpit;
 pub mod error;
 pub mod imports;
+pub mod laws;
 pub mod monitor;
 pub mod open311;
 pub mod outbound;
@@ -67,6 +68,8 @@ pub struct App {
     pub(crate) feed: tokio::sync::broadcast::Sender<Arc<fengqiao_store::StoredCase>>,
     /// The full-text index and its feed (none until `attach_search`).
     pub(crate) search: search::Search,
+    /// The law articles' index (built from the database on first use).
+    pub(crate) laws: laws::Laws,
     /// Sends queued deliveries (webhook, e-mail, SMS); none in tests that do not send.
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
 }
@@ -107,6 +110,7 @@ impl App {
             text: Default::default(),
             feed: tokio::sync::broadcast::channel(256).0,
             search: Default::default(),
+            laws: Default::default(),
             courier: RwLock::new(None),
         };
         app.reload().await?;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use fengqiao_domain::access::{can_view, Actor, Role};
 use fengqiao_domain::case::{DisputeType, Outcome, Status};
+use fengqiao_domain::unit::UnitKind;
 use fengqiao_domain::validate::mask_numbers_in_text;
 use fengqiao_domain::DomainError;
-use fengqiao_search::{CaseDoc, Scope, SearchIndex, SearchQuery};
+use fengqiao_search::{CaseDoc, Nearness, Scope, SearchIndex, SearchQuery, SimilarQuery};
 use fengqiao_store::StoredCase;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -63,6 +64,35 @@ pub struct SearchResult {
     pub hits: Vec<SearchHit>,
 }
 
+/// A resolved case like another: how it was settled and why it is offered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SimilarCase {
+    pub id: i64,
+    pub tracking_code: String,
+    pub dispute_type: DisputeType,
+    /// Where it happened (the jurisdiction's name).
+    pub place: String,
+    /// Who mediated it: the lead unit's kind and name.
+    pub unit_kind: Option<UnitKind>,
+    pub unit_name: Option<String>,
+    /// Mediation sessions held, and whether any was online.
+    pub sessions: usize,
+    pub online: bool,
+    /// The agreement's opening words (numbers masked).
+    pub agreement_gist: String,
+    /// Calendar days from registration to conclusion.
+    pub duration_days: Option<i64>,
+    pub score: f32,
+    /// Why: the telling words both texts have, the same type, the same place or area.
+    pub shared_words: Vec<String>,
+    pub same_type: bool,
+    /// `same_place`, `same_area` or `elsewhere`.
+    pub nearness: String,
+}
+
+/// Characters of an agreement shown as its gist.
+pub const GIST_CHARS: usize = 80;
+
 /// What the index holds of a case: its text, the names, places and outcome words, with phone
 /// and ID-card numbers masked (they never enter the index).
 pub fn case_doc(c: &StoredCase) -> CaseDoc {
@@ -104,6 +134,11 @@ pub fn case_doc(c: &StoredCase) -> CaseDoc {
         text: mask_numbers_in_text(&s.text),
         elements: mask_numbers_in_text(&elements.join(" ")),
         outcome: mask_numbers_in_text(&outcome.join(" ")),
+        outcome_kind: s
+            .outcome
+            .as_ref()
+            .map(|o| o.as_str().to_string())
+            .unwrap_or_default(),
         dispute_type: s.dispute_type.as_str().to_string(),
         status: s.status.as_str().to_string(),
         channel: s.channel.as_str().to_string(),
@@ -113,8 +148,18 @@ pub fn case_doc(c: &StoredCase) -> CaseDoc {
     }
 }
 
-fn search_error(e: fengqiao_search::SearchError) -> AppError {
+pub(crate) fn search_error(e: fengqiao_search::SearchError) -> AppError {
     AppError::Internal(format!("{} ({})", e, e.code()))
+}
+
+/// Runs index work on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> fengqiao_search::Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(search_error)
 }
 
 impl App {
@@ -171,16 +216,10 @@ impl App {
                 .map(case_doc)
                 .collect();
             let index = Arc::clone(index);
-            tokio::task::spawn_blocking(move || index.upsert(&docs))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
-                .map_err(search_error)?;
+            blocking(move || index.upsert(&docs)).await?;
         }
         let index = Arc::clone(index);
-        tokio::task::spawn_blocking(move || index.commit())
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(search_error)
+        blocking(move || index.commit()).await
     }
 
     /// Rebuilds the index from every case in the database; returns the number indexed.
@@ -199,17 +238,120 @@ impl App {
             done += page.len() as u64;
             let docs: Vec<CaseDoc> = page.iter().map(case_doc).collect();
             let ix = Arc::clone(&index);
-            tokio::task::spawn_blocking(move || ix.upsert(&docs))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
-                .map_err(search_error)?;
+            blocking(move || ix.upsert(&docs)).await?;
         }
         let ix = Arc::clone(&index);
-        tokio::task::spawn_blocking(move || ix.commit())
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(search_error)?;
+        blocking(move || ix.commit()).await?;
         Ok(done)
+    }
+
+    /// Cases by id, as the database has them now.
+    async fn cases_by_id(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, StoredCase>> {
+        Ok(self
+            .store
+            .get_cases(ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect())
+    }
+
+    /// The actor's scope as the index filters it.
+    fn index_scope(actor: &Actor) -> Scope {
+        if actor.is_system() {
+            Scope::Everything
+        } else {
+            Scope::Within {
+                path: actor.scope_path.clone(),
+                unit_id: actor.unit_id,
+            }
+        }
+    }
+
+    /// The resolved cases (ended by an agreement) most like case `id`, among those the actor
+    /// may see, best first.
+    pub async fn similar_cases(
+        &self,
+        actor: &Actor,
+        id: i64,
+        limit: usize,
+    ) -> Result<Vec<SimilarCase>> {
+        if actor.role == Role::Citizen {
+            return Err(DomainError::Forbidden.into());
+        }
+        let case = self.load_visible(actor, id).await?;
+        let index = Arc::clone(
+            self.search_index()
+                .ok_or_else(|| AppError::Internal("no search index attached".into()))?,
+        );
+        let s = &case.state;
+        let mut exclude = vec![id];
+        exclude.extend(s.merged_into);
+        exclude.extend(s.linked_case_ids.iter().copied());
+        let limit = limit.clamp(1, 20);
+        let query = SimilarQuery {
+            text: mask_numbers_in_text(&s.text),
+            dispute_type: Some(s.dispute_type.as_str().to_string()),
+            node_path: s.location.node_path.clone(),
+            outcome_kind: Some("agreement".into()),
+            exclude,
+            scope: Self::index_scope(actor),
+            // Some may be hidden from the actor by the check below.
+            limit: limit + 5,
+        };
+        let hits = blocking(move || index.similar(&query)).await?;
+        let cases = self
+            .cases_by_id(&hits.iter().map(|h| h.id).collect::<Vec<_>>())
+            .await?;
+        let mut out = Vec::with_capacity(limit);
+        for h in hits {
+            let Some(c) = cases.get(&h.id).filter(|c| can_view(actor, &c.state)) else {
+                continue;
+            };
+            let Some(Outcome::Agreement { agreement }) = &c.state.outcome else {
+                continue;
+            };
+            let st = &c.state;
+            let unit = match st.lead_unit_id {
+                Some(u) => self.store.get_unit(u).await?,
+                None => None,
+            };
+            let place_code = st
+                .location
+                .node_path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            out.push(SimilarCase {
+                id: c.id,
+                tracking_code: st.tracking_code.clone(),
+                dispute_type: st.dispute_type,
+                place: self.node_name(&place_code).await,
+                unit_kind: unit.as_ref().map(|u| u.kind),
+                unit_name: unit.map(|u| u.name),
+                sessions: st.sessions.len(),
+                online: st.sessions.iter().any(|m| m.online),
+                agreement_gist: gist(&mask_numbers_in_text(agreement), GIST_CHARS),
+                duration_days: st
+                    .concluded_at
+                    .map(|t| (t - st.registered_at).div_euclid(86_400_000)),
+                score: h.score,
+                shared_words: h.shared_words,
+                same_type: h.same_type,
+                nearness: match h.nearness {
+                    Nearness::SamePlace => "same_place",
+                    Nearness::SameArea => "same_area",
+                    Nearness::Elsewhere => "elsewhere",
+                }
+                .to_string(),
+            });
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Full-text search over the cases the actor may see.
@@ -230,31 +372,16 @@ impl App {
             status: q.status.map(|s| s.as_str().to_string()),
             channel: None,
             place_path,
-            scope: if actor.is_system() {
-                Scope::Everything
-            } else {
-                Scope::Within {
-                    path: actor.scope_path.clone(),
-                    unit_id: actor.unit_id,
-                }
-            },
+            scope: Self::index_scope(actor),
             limit: q.limit.unwrap_or(20).clamp(1, MAX_LIMIT),
             offset: q.offset.unwrap_or(0).min(10_000),
         };
         let ix = Arc::clone(index);
-        let page = tokio::task::spawn_blocking(move || ix.search(&query))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(search_error)?;
+        let page = blocking(move || ix.search(&query)).await?;
         // The hits as the database has them now, and only those the actor may see.
-        let ids: Vec<i64> = page.hits.iter().map(|h| h.id).collect();
-        let cases: std::collections::HashMap<i64, StoredCase> = self
-            .store
-            .get_cases(&ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+        let cases = self
+            .cases_by_id(&page.hits.iter().map(|h| h.id).collect::<Vec<_>>())
+            .await?;
         let hits = page
             .hits
             .into_iter()
@@ -282,4 +409,13 @@ impl App {
             hits,
         })
     }
+}
+
+/// The first `n` characters of a text, with an ellipsis when cut.
+pub fn gist(text: &str, n: usize) -> String {
+    let mut out: String = text.chars().take(n).collect();
+    if text.chars().count() > n {
+        out.push('…');
+    }
+    out
 }

@@ -826,6 +826,29 @@ async fn bench_search(
             hits as f64 / requests as f64 / 1024.0
         );
     }
+    // Similar resolved cases of cases spread over the history, as the leader (county-wide).
+    let tok = token(&t.app, "leader").await?;
+    let n = t
+        .app
+        .store
+        .cases_after(0, 1)
+        .await?
+        .first()
+        .map_or(1, |c| c.id);
+    let step = (cases / requests as u64).max(1) as i64;
+    let mut ms = Vec::with_capacity(requests);
+    for i in 0..requests as i64 {
+        let path = format!("/api/v1/cases/{}/similar?limit=5", n + i * step);
+        let (s, _, m) = get_page(&t, &path, Some(&tok)).await?;
+        if s != 200 {
+            bail!("{path}: HTTP {s}");
+        }
+        ms.push(m);
+    }
+    summary(
+        "similar resolved cases as leader (5 with how they were settled)",
+        ms,
+    );
     Ok(())
 }
 
@@ -862,6 +885,8 @@ fn bench_search_index(n: u64, requests: usize) -> Result<()> {
     let started = Instant::now();
     let mut generating = 0.0;
     let mut batch = Vec::with_capacity(10_000);
+    // Cases to find the like of: spread over the whole history.
+    let mut samples: Vec<(i64, String, String, String)> = Vec::with_capacity(requests);
     for i in 0..n {
         let g = Instant::now();
         let (state, events) = fengqiao_demo::case(&r, &opts, i, &cal, &rules)?;
@@ -870,7 +895,16 @@ fn bench_search_index(n: u64, requests: usize) -> Result<()> {
             version: events.len() as i64,
             state,
         };
-        batch.push(fengqiao_app::search::case_doc(&c));
+        let d = fengqiao_app::search::case_doc(&c);
+        if samples.len() < requests && i % (n / requests as u64).max(1) == 0 {
+            samples.push((
+                d.id,
+                d.text.clone(),
+                d.dispute_type.clone(),
+                d.node_path.clone(),
+            ));
+        }
+        batch.push(d);
         generating += g.elapsed().as_secs_f64();
         if batch.len() == 10_000 {
             index.upsert(&batch)?;
@@ -923,6 +957,30 @@ fn bench_search_index(n: u64, requests: usize) -> Result<()> {
         println!(
             "  {:.0} matching cases a query on average",
             found as f64 / requests as f64
+        );
+        let mut ms = Vec::with_capacity(samples.len());
+        let mut returned = 0usize;
+        for (id, text, kind, path) in &samples {
+            let q = fengqiao_search::SimilarQuery {
+                text: text.clone(),
+                dispute_type: Some(kind.clone()),
+                node_path: path.clone(),
+                outcome_kind: Some("agreement".into()),
+                exclude: vec![*id],
+                scope: scope.clone(),
+                limit: 10,
+            };
+            let t0 = Instant::now();
+            returned += index.similar(&q)?.len();
+            ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        summary(
+            &format!("similar resolved cases, {label} (10 with their shared words)"),
+            ms,
+        );
+        println!(
+            "  {:.1} cases returned a query on average",
+            returned as f64 / samples.len().max(1) as f64
         );
     }
     Ok(())

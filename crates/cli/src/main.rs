@@ -3,6 +3,7 @@
 mod bench;
 mod bench_warnings;
 mod eval;
+mod eval_search;
 mod imports;
 
 use anyhow::{bail, Context, Result};
@@ -141,12 +142,29 @@ enum Cmd {
         #[command(flatten)]
         db: Db,
     },
+    /// Law texts for the legal-basis recommendations.
+    Laws {
+        #[command(subcommand)]
+        what: LawsCmd,
+    },
     /// Analyse the texts of cases without an analysis by the current reader (`--all`: every case).
     Analyze {
         #[command(flatten)]
         db: Db,
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LawsCmd {
+    /// Import every `*.md` file of DIR (Markdown: `# 法律名称`, then one article a paragraph
+    /// `第X条 …`). Re-importing replaces the articles' texts. Problems are listed with their
+    /// file and line; the other articles still land.
+    Import {
+        #[command(flatten)]
+        db: Db,
+        dir: std::path::PathBuf,
     },
 }
 
@@ -159,6 +177,21 @@ enum EvalWhat {
         #[arg(long, default_value = "../shared/data")]
         data: std::path::PathBuf,
         /// Print every time expression read wrongly.
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Similar cases: nDCG@10 and P@5 on the held-out demo corpus and on CAIL2019-CJRC's
+    /// civil cases (same 案由 = relevant).
+    Search {
+        #[arg(long, default_value = "../shared/data")]
+        data: std::path::PathBuf,
+    },
+    /// The legal-basis recommender: hit@5 on the project's labelled cases with the law corpus
+    /// of DATA/laws.
+    Laws {
+        #[arg(long, default_value = "../shared/data")]
+        data: std::path::PathBuf,
+        /// Print the cases whose articles were all missed.
         #[arg(long)]
         verbose: bool,
     },
@@ -530,6 +563,12 @@ async fn main() -> Result<()> {
         Cmd::Eval {
             what: EvalWhat::Text { data, verbose },
         } => eval::run_text(&data, verbose),
+        Cmd::Eval {
+            what: EvalWhat::Search { data },
+        } => eval_search::run_search(&data),
+        Cmd::Eval {
+            what: EvalWhat::Laws { data, verbose },
+        } => eval_search::run_laws(&data, verbose),
         Cmd::TrainClassifier { db, demo, out } => {
             if demo {
                 let out = out.context("--demo needs --out FILE")?;
@@ -557,6 +596,36 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Laws {
+            what: LawsCmd::Import { db, dir },
+        } => {
+            let files = read_law_files(&dir)?;
+            let app = start_app(&db.database_url).await?;
+            let r = app.import_laws(&files).await?;
+            let mut problems = 0;
+            for f in &r.files {
+                println!("{}: {} — {} articles", f.file, f.law, f.articles);
+                for (line, what) in &f.problems {
+                    eprintln!("  {}:{line}: {what}", f.file);
+                    problems += 1;
+                }
+            }
+            println!(
+                "{} new articles, {} replaced; {} articles held{}",
+                r.new_articles,
+                r.replaced_articles,
+                r.total_articles,
+                if problems > 0 {
+                    format!("; {problems} problems (listed above)")
+                } else {
+                    String::new()
+                }
+            );
+            if r.new_articles + r.replaced_articles == 0 {
+                bail!("no article was read from {}", dir.display());
+            }
+            Ok(())
+        }
         Cmd::Analyze { db, all } => {
             let app = start_app(&db.database_url).await?;
             let n = app.analyze_cases(all, 1_000).await?;
@@ -564,6 +633,32 @@ async fn main() -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The `*.md` files of a folder, by name: (file name, text). A file that is not UTF-8 is an
+/// error naming it.
+pub fn read_law_files(dir: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("read the folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("md")))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        bail!("{} holds no .md file", dir.display());
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("{} is not readable UTF-8 text", p.display()))?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, text))
+        })
+        .collect()
 }
 
 /// The whole site: the API (and its documents) and the web pages.

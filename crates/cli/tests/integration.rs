@@ -295,3 +295,114 @@ fn the_text_evaluation_fails_loudly_without_its_data() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[test]
+fn the_search_and_law_evaluations_fail_loudly_without_their_data() {
+    for what in ["search", "laws"] {
+        let out = Command::new(BIN)
+            .args(["eval", what, "--data", "/nonexistent/shared/data"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{what}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("does not exist"), "{what}: {err}");
+    }
+}
+
+/// The law corpus of ../shared/data (public data kept beside the project, never copied into
+/// it). Missing, this test fails: it is not skipped.
+fn shared_laws() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/laws");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: the law corpus of ../shared/data is needed by this test",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn laws_import_reads_the_corpus_and_reports_bad_files_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("laws.db");
+    let db = db.to_str().unwrap();
+    run(&["migrate", "--database-url", db]);
+    // The public corpus: every file, every article.
+    let laws = shared_laws();
+    let out = run(&[
+        "laws",
+        "import",
+        "--database-url",
+        db,
+        laws.to_str().unwrap(),
+    ]);
+    assert!(out.contains("中华人民共和国民法典"), "{out}");
+    let total: usize = out
+        .lines()
+        .last()
+        .and_then(|l| l.split("; ").nth(1))
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no total in {out}"));
+    assert!(total > 2_000, "{out}");
+    // Every key provision of the project's table names an article of the corpus.
+    let held = std::collections::HashSet::<String>::from_iter(
+        std::fs::read_dir(&laws).unwrap().flat_map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            fengqiao_domain::law::parse_law_markdown(&text)
+                .articles
+                .into_iter()
+                .map(|a| a.citation())
+        }),
+    );
+    for k in fengqiao_domain::law::key_provisions() {
+        assert!(
+            held.contains(&k.citation()),
+            "{} is not in the corpus",
+            k.citation()
+        );
+    }
+    // A bad file: its problems by line, its good articles still land; a re-import replaces.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(
+        mine.join("a.md"),
+        "# 某某条例\n\n第一条 甲。\n\n第一条 又一个第一条。\n\n第二条 乙。\n",
+    )
+    .unwrap();
+    std::fs::write(mine.join("b.md"), "没有标题，也没有条文。\n").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "laws",
+            "import",
+            "--database-url",
+            db,
+            mine.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("a.md:5:") && stderr.contains("b.md:1:"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("2 new articles"), "{stdout}");
+    // A folder without Markdown is an error.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "laws",
+            "import",
+            "--database-url",
+            db,
+            empty.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no .md file"));
+}

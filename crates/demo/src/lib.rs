@@ -1186,6 +1186,8 @@ pub struct LabelledText {
     /// The grid the case was generated in.
     pub node_code: String,
     pub labels: Vec<Label>,
+    /// The scenario of its type the text was written from (see [`texts::scenario`]).
+    pub scenario: Option<usize>,
 }
 
 /// The demo corpus: `n` complaint texts of the county of `seed`, as `generate` would write
@@ -1204,6 +1206,7 @@ pub fn labelled_corpus(seed: u64, n: u64, until: NaiveDate) -> Result<Vec<Labell
                 dispute_type: g.state.dispute_type,
                 reported_at: g.state.registered_at,
                 node_code: g.state.location.node_code.clone(),
+                scenario: texts::scenario(g.state.dispute_type, &g.state.text),
                 labels: g.labels,
             })
         })

@@ -273,3 +273,43 @@ pub const RISK_TAILS: [&str; 6] = [
     "当事人已多次到县里反映，属重复信访。",
     "当事人情绪低落，流露出轻生念头。",
 ];
+
+/// Which of its type's scenarios (templates) a generated text was written from: the one whose
+/// fixed words all appear in it, in order. For evaluations that need a finer relevance than
+/// the dispute type (a leaking ceiling is like a leaking ceiling, not like a noisy neighbour).
+pub fn scenario(ty: DisputeType, text: &str) -> Option<usize> {
+    let set = TEMPLATES.iter().find(|t| t.ty == ty)?.texts;
+    set.iter().position(|t| {
+        let mut at = 0;
+        literal_pieces(t)
+            .iter()
+            .all(|piece| match text[at..].find(piece) {
+                Some(i) => {
+                    at += i + piece.len();
+                    true
+                }
+                None => false,
+            })
+    })
+}
+
+/// A template's text between its slots.
+fn literal_pieces(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            out.push(&rest[..open]);
+        }
+        match rest[open..].find('}') {
+            Some(close) => rest = &rest[open + close + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}

@@ -13,6 +13,8 @@
 //! - [`warning`]: area and type warnings and their life (open → acknowledged → handled → closed).
 //! - [`import`]: records from other systems' exports through a channel's field mapping.
 //! - [`outbound`]: notifications leaving the system (webhook, e-mail, SMS): settings, fan-out, retries.
+//! - [`law`]: law articles read from imported Markdown, and the curated key provisions per
+//!   dispute type.
 //! - [`stats`]: what a case contributes to the statistics' roll-ups; [`indicators`]: health-check
 //!   indicators and the Fengqiao index.
 //!
@@ -26,6 +28,7 @@ pub mod error;
 pub mod import;
 pub mod indicators;
 pub mod jurisdiction;
+pub mod law;
 pub mod outbound;
 pub mod risk;
 pub mod stats;

@@ -2397,3 +2397,179 @@ on_both!(
         assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
     }
 );
+
+/// Registers a case in `village` and, with `unit_user`'s unit, mediates it to an agreement.
+async fn resolved_case(t: &T, village: &str, text: &str, unit_user: &str, agreement: &str) -> i64 {
+    let dispatcher = t.login("dispatcher").await;
+    let mut body = staff_case(village);
+    body["text"] = json!(text);
+    body["parties"] = json!([
+        {"name": "王建国", "role": "applicant", "phone": "13912345678"},
+        {"name": "李小红", "role": "respondent", "address": "幸福村3组18号"}
+    ]);
+    let (s, c) = t.post("/api/v1/cases", &dispatcher, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_i64().unwrap();
+    let unit = t.unit_of(unit_user).await;
+    let handler = t.login(unit_user).await;
+    let (s, c) = t
+        .act(
+            id,
+            &dispatcher,
+            json!({"action": "route", "lead_unit_id": unit}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    for body in [
+        json!({"action": "accept"}),
+        json!({"action": "record_session", "date": "2025-03-04", "mediator": "刘调解员", "place": "调解室",
+               "online": false, "participants": ["王建国", "李小红"], "notes": "现场查看"}),
+        json!({"action": "conclude", "outcome": {"kind": "agreement", "agreement": agreement}}),
+    ] {
+        let (s, c) = t.act(id, &handler, body).await;
+        assert_eq!(s, StatusCode::OK, "{}: {c}", t.backend);
+    }
+    id
+}
+
+on_both!(
+    similar_cases_legal_basis_and_the_explainer,
+    |t: T| async move {
+        let a = resolved_case(
+            &t,
+            VILLAGE_A,
+            "王建国反映楼上李小红家卫生间漏水，把他家天花板泡坏了，要求赔偿维修费。",
+            "u02staff",
+            "李小红赔偿王建国维修费800元，三日内请人修好卫生间防水层。",
+        )
+        .await;
+        let c = resolved_case(
+            &t,
+            VILLAGE_B,
+            "楼上卫生间漏水泡坏天花板，双方为维修费争执。",
+            "u03staff",
+            "楼上住户承担维修费600元。",
+        )
+        .await;
+        let dispatcher = t.login("dispatcher").await;
+        let mut body = staff_case(VILLAGE_A);
+        body["text"] = json!("楼上邻居家漏水，我家天花板被泡坏了，想让对方赔偿。");
+        let (_, open) = t.post("/api/v1/cases", &dispatcher, body).await;
+        let open = open["id"].as_i64().unwrap();
+        // Both resolved cases are offered within a second: the one of the same village first,
+        // with how it was settled and why it is like this one.
+        let started = std::time::Instant::now();
+        let r = loop {
+            let (s, r) = t
+                .get(&format!("/api/v1/cases/{open}/similar"), &dispatcher)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{r}");
+            if r.as_array().unwrap().len() == 2
+                || started.elapsed() > std::time::Duration::from_secs(1)
+            {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let ids: Vec<i64> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, vec![a, c], "{}: {r}", t.backend);
+        let first = &r[0];
+        assert_eq!(first["nearness"], "same_place");
+        assert_eq!(first["same_type"], true);
+        assert_eq!(first["sessions"], 1);
+        assert_eq!(first["unit_kind"], "judicial_office", "{first}");
+        assert!(first["agreement_gist"]
+            .as_str()
+            .unwrap()
+            .contains("维修费800元"));
+        assert!(first["duration_days"].as_i64().is_some());
+        let words: Vec<&str> = first["shared_words"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert!(
+            words.contains(&"漏水") && words.contains(&"天花板"),
+            "{words:?}"
+        );
+        // Town A's staff is offered town A's case only; an open case is never offered.
+        let staff = t.login("u02staff").await;
+        let (_, r) = t
+            .get(&format!("/api/v1/cases/{open}/similar"), &staff)
+            .await;
+        assert_eq!(r.as_array().unwrap().len(), 1, "{r}");
+        assert_eq!(r[0]["id"], a);
+        let (s, _) = t.get(&format!("/api/v1/cases/{c}/similar"), &staff).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "a case the user may not see");
+
+        // Legal basis without a corpus: the curated key provisions of the type.
+        let (s, b) = t
+            .get(&format!("/api/v1/cases/{open}/legal-basis"), &dispatcher)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["source"], "curated");
+        let curated = b["articles"].as_array().unwrap();
+        assert!(curated.len() >= 2);
+        assert!(curated
+            .iter()
+            .all(|a| a["summary"].as_str().is_some_and(|s| !s.is_empty()) && a["text"].is_null()));
+        // With an imported corpus: its articles, the type's key provisions first.
+        let law = "# 中华人民共和国民法典\n\n## 第七章 相邻关系\n\n第二百八十八条 不动产的相邻权利人应当按照有利生产、方便生活、团结互助、公平合理的原则，正确处理相邻关系。\n\n第二百九十条 不动产权利人应当为相邻权利人用水、排水提供必要的便利。\n\n第一千一百六十五条 行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。\n\n第一千一百六十五条 重复的条文。\n\n第五条 民事主体从事民事活动，应当遵循自愿原则。\n";
+        let report = t
+            .app
+            .import_laws(&[("minfadian.md".into(), law.into())])
+            .await
+            .unwrap();
+        assert_eq!(report.new_articles, 4);
+        assert_eq!(
+            report.files[0].problems.len(),
+            1,
+            "the repeated article is reported"
+        );
+        assert_eq!(report.files[0].problems[0].0, 11, "with its line");
+        let (_, b) = t
+            .get(&format!("/api/v1/cases/{open}/legal-basis"), &dispatcher)
+            .await;
+        assert_eq!(b["source"], "corpus", "{b}");
+        assert_eq!(b["articles"][0]["key_provision"], true, "{b}");
+        assert!(b["articles"][0]["text"].as_str().unwrap().contains("相邻"));
+        // Re-importing replaces and adds nothing.
+        let again = t
+            .app
+            .import_laws(&[("minfadian.md".into(), law.into())])
+            .await
+            .unwrap();
+        assert_eq!((again.new_articles, again.replaced_articles), (0, 4));
+
+        // 以案释法: only for a case resolved by an agreement, anonymised.
+        let (s, e) = t
+            .get(&format!("/api/v1/cases/{open}/explainer"), &dispatcher)
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{e}");
+        assert_eq!(e["code"], "case_not_resolved");
+        let (s, x) = t
+            .get(&format!("/api/v1/cases/{a}/explainer"), &dispatcher)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{x}");
+        let all = x.to_string();
+        for secret in ["王建国", "李小红", "13912345678", "3组18号"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        assert!(x["facts"].as_str().unwrap().contains("王某"), "{x}");
+        assert!(
+            x["agreement"]
+                .as_str()
+                .unwrap()
+                .contains("李某赔偿王某维修费800元"),
+            "{x}"
+        );
+        assert_eq!(x["area"], "城关镇", "the town, not the village: {x}");
+        assert_eq!(x["basis"]["source"], "corpus");
+    }
+);

@@ -21,6 +21,12 @@ use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{doc, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
+mod laws;
+mod similar;
+
+pub use laws::{LawDoc, LawHit, LawIndex, LawQuery};
+pub use similar::{Nearness, SimilarHit, SimilarQuery, SAME_PLACE, SAME_TYPE};
+
 /// Errors of this layer; each has a stable code.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -42,9 +48,9 @@ impl SearchError {
 pub type Result<T> = std::result::Result<T, SearchError>;
 
 /// The name the jieba tokenizer is registered under.
-const TOKENIZER: &str = "jieba";
+pub(crate) const TOKENIZER: &str = "jieba";
 /// Bumped when the schema or the tokenizer changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: &str = "cases-2";
+pub const SCHEMA_VERSION: &str = "cases-3";
 
 /// One case as the index holds it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -57,6 +63,8 @@ pub struct CaseDoc {
     pub elements: String,
     /// The outcome: how it was resolved, the agreement's terms.
     pub outcome: String,
+    /// `agreement`, `no_agreement`, `withdrawn`, or empty while open.
+    pub outcome_kind: String,
     pub dispute_type: String,
     pub status: String,
     pub channel: String,
@@ -118,6 +126,8 @@ struct Fields {
     text: Field,
     elements: Field,
     outcome: Field,
+    outcome_kind: Field,
+    place: Field,
     dispute_type: Field,
     status: Field,
     channel: Field,
@@ -139,7 +149,9 @@ fn schema() -> (Schema, Fields) {
         text: b.add_text_field("text", words.clone() | STORED),
         elements: b.add_text_field("elements", words.clone()),
         outcome: b.add_text_field("outcome", words | STORED),
-        dispute_type: b.add_text_field("dispute_type", STRING),
+        outcome_kind: b.add_text_field("outcome_kind", STRING),
+        place: b.add_text_field("place", STRING | STORED),
+        dispute_type: b.add_text_field("dispute_type", STRING | STORED),
         status: b.add_text_field("status", STRING),
         channel: b.add_text_field("channel", STRING),
         scope: b.add_text_field("scope", STRING),
@@ -231,6 +243,8 @@ impl SearchIndex {
                 f.text => d.text.clone(),
                 f.elements => d.elements.clone(),
                 f.outcome => d.outcome.clone(),
+                f.outcome_kind => d.outcome_kind.clone(),
+                f.place => d.node_path.clone(),
                 f.dispute_type => d.dispute_type.clone(),
                 f.status => d.status.clone(),
                 f.channel => d.channel.clone(),
@@ -278,6 +292,30 @@ impl SearchIndex {
             out.push(s.token().text.clone());
         }
         out
+    }
+
+    /// The cases a scope covers: its subtree, or its unit's cases (`None`: everything).
+    fn scope_query(&self, scope: &Scope) -> Option<Box<dyn Query>> {
+        let Scope::Within { path, unit_id } = scope else {
+            return None;
+        };
+        let mut either: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Should,
+            Box::new(TermQuery::new(
+                Term::from_field_text(self.fields.scope, path),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        if let Some(u) = unit_id {
+            either.push((
+                Occur::Should,
+                Box::new(TermQuery::new(
+                    Term::from_field_i64(self.fields.unit, *u),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        Some(Box::new(BooleanQuery::new(either)))
     }
 
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage> {
@@ -347,19 +385,8 @@ impl SearchIndex {
         if let Some(p) = &q.place_path {
             all.push(exact(f.scope, p));
         }
-        if let Scope::Within { path, unit_id } = &q.scope {
-            let mut either: Vec<(Occur, Box<dyn Query>)> = vec![exact(f.scope, path)];
-            either[0].0 = Occur::Should;
-            if let Some(u) = unit_id {
-                either.push((
-                    Occur::Should,
-                    Box::new(TermQuery::new(
-                        Term::from_field_i64(f.unit, *u),
-                        IndexRecordOption::Basic,
-                    )),
-                ));
-            }
-            all.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        if let Some(scope) = self.scope_query(&q.scope) {
+            all.push((Occur::Must, scope));
         }
         let query = BooleanQuery::new(all);
         let searcher = self.reader.searcher();

@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The search index from outside: Chinese words, filters, scope, replacement, reopening.
-use fengqiao_search::{CaseDoc, Scope, SearchIndex, SearchQuery};
+use fengqiao_search::{
+    CaseDoc, LawDoc, LawIndex, LawQuery, Nearness, Scope, SearchIndex, SearchQuery, SimilarQuery,
+};
 
 const TOWN_A: &str = "/990102/990102001/";
 const VILLAGE_A: &str = "/990102/990102001/990102001001/";
@@ -13,6 +15,7 @@ fn case(id: i64, text: &str, kind: &str, path: &str, units: &[i64]) -> CaseDoc {
         text: text.to_string(),
         elements: String::new(),
         outcome: String::new(),
+        outcome_kind: String::new(),
         dispute_type: kind.to_string(),
         status: "registered".into(),
         channel: "walk_in".into(),
@@ -230,4 +233,139 @@ fn words_of_the_outcome_find_the_case_and_show_its_passage() {
     // A match in the text is shown from the text.
     let s = &index.search(&query("噪音")).unwrap().hits[0].snippet;
     assert!(s.fragment.contains("噪音"), "{s:?}");
+}
+
+fn resolved(id: i64, text: &str, kind: &str, path: &str) -> CaseDoc {
+    CaseDoc {
+        outcome_kind: "agreement".into(),
+        status: "archived".into(),
+        ..case(id, text, kind, path, &[])
+    }
+}
+
+fn like(text: &str, kind: &str, path: &str) -> SimilarQuery {
+    SimilarQuery {
+        text: text.into(),
+        dispute_type: Some(kind.into()),
+        node_path: path.into(),
+        outcome_kind: Some("agreement".into()),
+        exclude: vec![],
+        scope: Scope::Everything,
+        limit: 5,
+    }
+}
+
+#[test]
+fn similar_cases_are_resolved_ones_sharing_the_telling_words() {
+    let index = SearchIndex::in_memory().unwrap();
+    index
+        .upsert(&[
+            resolved(
+                1,
+                "楼上卫生间漏水，天花板泡坏，要求赔偿维修费",
+                "neighbourhood",
+                VILLAGE_A,
+            ),
+            resolved(
+                2,
+                "楼上邻居家漏水，我家天花板和衣柜都泡坏了",
+                "neighbourhood",
+                VILLAGE_B,
+            ),
+            resolved(3, "工地拖欠工资，工人讨薪", "labour", VILLAGE_A),
+            // Open: never offered as how a dispute was settled.
+            case(4, "卫生间漏水泡坏天花板", "neighbourhood", VILLAGE_A, &[]),
+            resolved(5, "饭店卫生间漏水，要求退款", "consumer", VILLAGE_B),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    let hits = index
+        .similar(&like(
+            "卫生间漏水把天花板泡坏了",
+            "neighbourhood",
+            VILLAGE_A,
+        ))
+        .unwrap();
+    let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+    assert_eq!(ids[0], 1, "{hits:?}");
+    assert!(!ids.contains(&4), "an open case is not a resolved one");
+    assert!(!ids.contains(&3), "nothing shared with the wage case");
+    let first = &hits[0];
+    assert!(first.same_type);
+    assert_eq!(first.nearness, Nearness::SamePlace);
+    assert!(first.shared_words.contains(&"天花板".to_string()));
+    assert!(first.shared_words.contains(&"漏水".to_string()));
+    // Same words, same type: the neighbour case of the other town ranks above the restaurant.
+    let pos = |id: i64| {
+        ids.iter()
+            .position(|i| *i == id)
+            .unwrap_or_else(|| panic!("{id} not in {hits:?}"))
+    };
+    assert!(pos(2) < pos(5), "{hits:?}");
+    assert_eq!(hits[pos(2)].nearness, Nearness::Elsewhere);
+    // The case itself is excluded, and scope applies.
+    let mut q = like("卫生间漏水把天花板泡坏了", "neighbourhood", VILLAGE_A);
+    q.exclude = vec![1];
+    q.scope = Scope::Within {
+        path: TOWN_A.into(),
+        unit_id: None,
+    };
+    let ids: Vec<i64> = index.similar(&q).unwrap().iter().map(|h| h.id).collect();
+    assert!(ids.is_empty(), "{ids:?}");
+    // Words the index never saw find nothing.
+    assert!(index
+        .similar(&like("zzz", "neighbourhood", VILLAGE_A))
+        .unwrap()
+        .is_empty());
+}
+
+fn article(law: &str, label: &str, text: &str) -> LawDoc {
+    LawDoc {
+        citation: format!("{law} {label}"),
+        law: law.into(),
+        text: text.into(),
+    }
+}
+
+#[test]
+fn articles_are_recommended_by_words_and_by_the_types_preferences() {
+    let laws = LawIndex::build(&[
+        article(
+            "民法典",
+            "第一条",
+            "不动产权利人应当为相邻权利人用水、排水提供必要的便利。",
+        ),
+        article("民法典", "第二条", "借款人应当按照约定的期限返还借款。"),
+        article(
+            "民法典",
+            "第三条",
+            "相邻权利人应当按照团结互助、公平合理的原则处理相邻关系。",
+        ),
+        article("劳动合同法", "第一条", "用人单位应当及时足额支付劳动报酬。"),
+    ])
+    .unwrap();
+    assert_eq!(laws.len(), 4);
+    let q = LawQuery {
+        text: "相邻的邻居家排水管堵了，污水流进我家院子".into(),
+        preferred: vec!["民法典 第三条".into()],
+        laws: vec!["民法典".into()],
+        limit: 3,
+    };
+    let hits = laws.recommend(&q).unwrap();
+    let cites: Vec<&str> = hits.iter().map(|h| h.citation.as_str()).collect();
+    // The type's key provision first, then what the words find best.
+    assert_eq!(cites[..2], ["民法典 第三条", "民法典 第一条"], "{hits:?}");
+    assert!(hits[0].preferred);
+    assert!(hits[1].shared_words.contains(&"排水".to_string()));
+    assert!(hits[1].text_likeness > hits[0].text_likeness);
+    // No shared word at all: the type's preferred article is still offered.
+    let hits = laws
+        .recommend(&LawQuery {
+            text: "zzz".into(),
+            ..q.clone()
+        })
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].citation, "民法典 第三条");
+    assert!(LawIndex::build(&[]).unwrap().is_empty());
 }

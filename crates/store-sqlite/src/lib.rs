@@ -9,6 +9,7 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::law::LawArticle;
 use fengqiao_domain::outbound::{
     AttemptOutcome, Contact, Delivery, DeliverySource, DeliveryStatus, NewDelivery, Webhook,
     WebhookInput,
@@ -1936,6 +1937,55 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    async fn put_law_articles(&self, articles: &[LawArticle], now: Millis) -> Result<u64> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let mut new = 0;
+        for a in articles {
+            let existed: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM law_articles WHERE law = ? AND label = ?")
+                    .bind(&a.law)
+                    .bind(&a.label)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            sqlx::query(
+                "INSERT INTO law_articles (law, label, number, text, imported_at) \
+                 VALUES (?,?,?,?,?) ON CONFLICT (law, label) DO UPDATE SET \
+                 number = excluded.number, text = excluded.text, imported_at = excluded.imported_at",
+            )
+            .bind(&a.law)
+            .bind(&a.label)
+            .bind(a.number)
+            .bind(&a.text)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            new += u64::from(existed.is_none());
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(new)
+    }
+
+    async fn law_articles(&self) -> Result<Vec<LawArticle>> {
+        let rows = sqlx::query(
+            "SELECT law, label, number, text FROM law_articles ORDER BY law, number, label",
+        )
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LawArticle {
+                    law: r.try_get("law").map_err(db)?,
+                    label: r.try_get("label").map_err(db)?,
+                    number: r.try_get("number").map_err(db)?,
+                    text: r.try_get("text").map_err(db)?,
+                })
+            })
+            .collect()
     }
 
     async fn contacts(&self, user_ids: &[i64]) -> Result<Vec<(i64, Contact)>> {

@@ -98,6 +98,7 @@ pub async fn run_all<S: Store>(s: &S, backup_dest: &str) {
     outbound(s, user_a).await;
     case_event_queue(s, &nodes).await;
     many_at_once(s, &nodes).await;
+    laws(s).await;
     s.backup(backup_dest).await.unwrap();
     assert!(
         std::fs::metadata(backup_dest)
@@ -1283,4 +1284,40 @@ async fn many_at_once<S: Store>(s: &S, nodes: &[Jurisdiction]) {
         s.stats_totals().await.unwrap(),
         crate::recount_stats(s).await.unwrap()
     );
+}
+
+async fn laws<S: Store>(s: &S) {
+    use fengqiao_domain::law::LawArticle;
+    assert!(s.law_articles().await.unwrap().is_empty());
+    let art = |law: &str, label: &str, number: i64, text: &str| LawArticle {
+        law: law.into(),
+        label: label.into(),
+        number,
+        text: text.into(),
+    };
+    let first = vec![
+        art("某法", "第十条", 1000, "旧文。"),
+        art("某法", "第二条", 200, "乙。"),
+        art("另法", "第一条", 100, "甲。"),
+    ];
+    assert_eq!(s.put_law_articles(&first, T0).await.unwrap(), 3);
+    // A re-import replaces the text and counts only what is new.
+    let again = vec![
+        art("某法", "第十条", 1000, "新文。\n第二款。"),
+        art("某法", "第十条之一", 1001, "丙。"),
+    ];
+    assert_eq!(s.put_law_articles(&again, T0 + 1).await.unwrap(), 1);
+    let all = s.law_articles().await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|a| (a.law.as_str(), a.label.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("另法", "第一条"),
+            ("某法", "第二条"),
+            ("某法", "第十条"),
+            ("某法", "第十条之一")
+        ]
+    );
+    assert_eq!(all[2].text, "新文。\n第二款。");
 }

@@ -420,6 +420,16 @@ pub trait Store: Send + Sync + 'static {
     async fn set_contact(&self, user_id: i64, contact: &Contact) -> Result<()>;
     /// The contacts of these users (users without one are left out).
     async fn contacts(&self, user_ids: &[i64]) -> Result<Vec<(i64, Contact)>>;
+
+    /// Adds law articles, replacing the text of any already held (same law and label);
+    /// returns how many were new.
+    async fn put_law_articles(
+        &self,
+        articles: &[fengqiao_domain::law::LawArticle],
+        now: Millis,
+    ) -> Result<u64>;
+    /// Every law article, by law and number.
+    async fn law_articles(&self) -> Result<Vec<fengqiao_domain::law::LawArticle>>;
     async fn insert_webhook(&self, input: &WebhookInput, now: Millis) -> Result<Webhook>;
     async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
     /// `NotFound` for an unknown id.

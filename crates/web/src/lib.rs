@@ -13,6 +13,7 @@ mod export;
 mod grid;
 mod i18n;
 mod imports;
+mod legal;
 mod outbound;
 mod poster;
 mod reports;
@@ -60,6 +61,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}", get(staff::case_page))
         .route("/cases/{id}/act", post(staff::act))
         .route("/cases/{id}/route-dialog", get(staff::route_dialog))
+        .route("/cases/{id}/similar", get(legal::similar))
+        .route("/cases/{id}/basis", get(legal::basis))
+        .route("/cases/{id}/explainer", get(legal::explainer_page))
+        .route("/cases/{id}/explainer.pdf", get(legal::explainer_pdf))
         .route("/cases/{id}/files", post(staff::upload))
         .route("/cases/{id}/files/{blob}", get(staff::attachment))
         .route("/admin", get(admin::index))

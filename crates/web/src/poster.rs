@@ -77,6 +77,17 @@ pub async fn poster(
         Some(doc) => doc,
         None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
+    pdf_response(
+        doc,
+        format!("qr-{code}.pdf"),
+        format!("{}: ", t.s("poster.pdf_failed")),
+    )
+    .await
+}
+
+/// Typesets a document on a blocking thread and answers it as an inline PDF (503 with the
+/// reason, prefixed by `failed`, when it cannot be typeset).
+pub(crate) async fn pdf_response(doc: Document, filename: String, failed: String) -> Response {
     let typeset = tokio::task::spawn_blocking(move || {
         typesetter()
             .map_err(|e| e.to_string())
@@ -89,7 +100,7 @@ pub async fn poster(
                 (header::CONTENT_TYPE, "application/pdf".to_string()),
                 (
                     header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"qr-{}.pdf\"", code),
+                    format!("inline; filename=\"{filename}\""),
                 ),
                 (header::CACHE_CONTROL, "no-cache".to_string()),
             ],
@@ -97,11 +108,11 @@ pub async fn poster(
         )
             .into_response(),
         Ok(Err(message)) => {
-            tracing::error!(%message, "poster PDF");
+            tracing::error!(%message, %filename, "PDF");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                format!("{}: {message}", t.s("poster.pdf_failed")),
+                format!("{failed}{message}"),
             )
                 .into_response()
         }

@@ -1694,3 +1694,121 @@ on_both!(
         assert!(p.status.is_redirection(), "{}", t.backend);
     }
 );
+
+on_both!(
+    similar_cases_legal_basis_and_the_explainer_sheet_on_the_case_page,
+    |t: T| async move {
+        use fengqiao_domain::workflow::Command;
+        let users = t.app.store.list_users("/", None).await.unwrap();
+        let unit = users
+            .iter()
+            .find(|u| u.username == "u02staff")
+            .unwrap()
+            .unit_id
+            .unwrap();
+        let login = t.app.login("u02staff", PASSWORD).await.unwrap();
+        let staff = t.app.authenticate(&login.token).await.unwrap().actor;
+        let system = fengqiao_domain::access::Actor::system();
+        let resolved = t
+            .case_id(
+                &t.citizen_submit(
+                    "张伟反映楼上卫生间漏水，把他家天花板泡坏了，要求赔偿。",
+                    "sim-1",
+                )
+                .await,
+            )
+            .await;
+        t.app
+            .act(
+                &system,
+                resolved,
+                &Command::Route {
+                    lead_unit_id: unit,
+                    co_unit_ids: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        for cmd in [
+            serde_json::json!({"action": "accept"}),
+            serde_json::json!({"action": "conclude", "outcome": {"kind": "agreement", "agreement": "楼上住户赔偿张伟维修费900元。"}}),
+        ] {
+            let cmd: Command = serde_json::from_value(cmd).unwrap();
+            t.app.act(&staff, resolved, &cmd).await.unwrap();
+        }
+        // Two months later (not within the duplicate window: a like case, not the same one).
+        t.clock.advance(60 * 86_400_000);
+        let open = t
+            .case_id(
+                &t.citizen_submit("楼上漏水，我家天花板泡坏了，怎么办", "sim-2")
+                    .await,
+            )
+            .await;
+        let d = t.login("dispatcher").await;
+        // The case page loads both panels.
+        let page = t.get(&format!("/cases/{open}"), &d).await;
+        assert!(
+            page.text()
+                .contains(&format!("hx-get=\"/cases/{open}/similar\"")),
+            "{}",
+            t.backend
+        );
+        assert!(page
+            .text()
+            .contains(&format!("hx-get=\"/cases/{open}/basis\"")));
+        let started = std::time::Instant::now();
+        let similar = loop {
+            let p = t.get(&format!("/cases/{open}/similar"), &d).await;
+            assert_eq!(p.status, StatusCode::OK, "{}", t.backend);
+            if p.text().contains(&format!("data-case=\"{resolved}\""))
+                || started.elapsed() > std::time::Duration::from_secs(1)
+            {
+                break p.text();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert!(
+            similar.contains(&format!("data-case=\"{resolved}\"")),
+            "{}: {similar}",
+            t.backend
+        );
+        assert!(similar.contains("维修费900元"), "{similar}");
+        assert!(
+            similar.contains("同类纠纷") && similar.contains("漏水"),
+            "{similar}"
+        );
+        let basis = t.get(&format!("/cases/{open}/basis"), &d).await.text();
+        assert!(basis.contains("data-source=\"curated\""), "{basis}");
+        assert!(basis.contains("中华人民共和国民法典"), "{basis}");
+        assert!(
+            !basis.contains("explainer-link"),
+            "an open case has no sheet"
+        );
+        let basis = t.get(&format!("/cases/{resolved}/basis"), &d).await.text();
+        assert!(basis.contains("explainer-link"), "{basis}");
+        // The sheet: anonymised, as a page and as a PDF.
+        let sheet = t.get(&format!("/cases/{resolved}/explainer"), &d).await;
+        assert_eq!(sheet.status, StatusCode::OK, "{}", t.backend);
+        let html = sheet.text();
+        assert!(!html.contains("张伟") && html.contains("张某"), "{html}");
+        assert!(
+            html.contains("以案释法") && html.contains("维修费900元"),
+            "{html}"
+        );
+        let pdf = t.get(&format!("/cases/{resolved}/explainer.pdf"), &d).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{}: {}", t.backend, pdf.text());
+        let text = pdf_text(&pdf.body);
+        assert!(text.contains("以案释法") && text.contains("张某"), "{text}");
+        assert!(!text.contains("张伟"), "{text}");
+        assert_eq!(text.matches('\u{c}').count(), 1, "one page: {text:?}");
+        let p = t.get(&format!("/cases/{open}/explainer"), &d).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{}", t.backend);
+        assert!(p.text().contains("未以调解协议结案"), "{}", p.text());
+        // Without a session: to the login page.
+        assert!(t
+            .get(&format!("/cases/{resolved}/explainer"), "")
+            .await
+            .status
+            .is_redirection());
+    }
+);
