@@ -233,7 +233,7 @@ impl App {
         let Some(Outcome::Agreement { agreement }) = &s.outcome else {
             return Err(AppError::NotResolved);
         };
-        let names = self.names_in(s).await;
+        let (names, hide) = self.identifying(s).await;
         let unit = match s.lead_unit_id {
             Some(u) => self.store.get_unit(u).await?,
             None => None,
@@ -246,12 +246,6 @@ impl App {
             codes.last().copied().unwrap_or_default()
         };
         let registered = fengqiao_domain::time::local_date(s.registered_at);
-        let mut hide: Vec<&str> = s
-            .parties
-            .iter()
-            .filter_map(|p| p.address.as_deref())
-            .collect();
-        hide.extend(s.location.address.as_deref());
         Ok(CaseExplainer {
             tracking_code: s.tracking_code.clone(),
             dispute_type: s.dispute_type,
@@ -268,18 +262,36 @@ impl App {
         })
     }
 
-    /// The names of a case's people: its parties and the persons its text names.
-    async fn names_in(&self, s: &CaseState) -> Vec<String> {
+    /// What identifies a case's people: their names (the parties' and the persons its texts
+    /// name), and the texts' addresses and villages with what stands in for them.
+    async fn identifying(&self, s: &CaseState) -> (Vec<String>, Vec<(String, &'static str)>) {
+        const ADDRESS: &str = "（地址略）";
         let mut names: Vec<String> = s.parties.iter().map(|p| p.name.clone()).collect();
+        let mut hide: Vec<(String, &'static str)> = s
+            .parties
+            .iter()
+            .filter_map(|p| p.address.clone())
+            .chain(s.location.address.clone())
+            .map(|a| (a, ADDRESS))
+            .collect();
         if let Ok(analyzer) = self.analyzer().await {
             let at = crate::text::local_time(s.registered_at);
             for text in [Some(&s.text), agreement_of(s)].into_iter().flatten() {
-                if let Ok(a) = analyzer.analyze(text, at) {
-                    names.extend(a.persons.into_iter().map(|p| p.text));
+                let Ok(a) = analyzer.analyze(text, at) else {
+                    continue;
+                };
+                names.extend(a.persons.into_iter().map(|p| p.text));
+                for p in a.places {
+                    if p.kind == "address" {
+                        hide.push((p.text, ADDRESS));
+                    } else if p.node_code.as_ref().is_some_and(|c| c.len() >= 12) {
+                        // A village or grid: only the town is named.
+                        hide.push((p.text, "某村"));
+                    }
                 }
             }
         }
-        names
+        (names, hide)
     }
 }
 
@@ -321,9 +333,9 @@ fn curated(k: &KeyProvision) -> BasisArticle {
 }
 
 /// Replaces each person's name by its surname and 某 (two people of one surname become 某甲,
-/// 某乙), removes the given addresses, and replaces every run of seven or more digits (phone,
-/// ID-card and account numbers) by ＊＊＊.
-pub fn anonymise(text: &str, names: &[String], hide: &[&str]) -> String {
+/// 某乙), each `hide` text (addresses, villages; longest first) by what stands in for it, and
+/// every run of seven or more digits (phone, ID-card and account numbers) by ＊＊＊.
+pub fn anonymise(text: &str, names: &[String], hide: &[(String, &str)]) -> String {
     let mut names: Vec<&str> = names
         .iter()
         .map(|n| n.trim())
@@ -334,8 +346,10 @@ pub fn anonymise(text: &str, names: &[String], hide: &[&str]) -> String {
     // Longest first, so a name inside a longer one is replaced as part of it.
     names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
     let mut out = text.to_string();
-    for h in hide.iter().filter(|h| h.chars().count() >= 2) {
-        out = out.replace(h, "（地址略）");
+    let mut hide: Vec<&(String, &str)> = hide.iter().filter(|h| h.0.chars().count() >= 2).collect();
+    hide.sort_by_key(|h| std::cmp::Reverse(h.0.chars().count()));
+    for (h, instead) in hide {
+        out = out.replace(h.as_str(), instead);
     }
     const ORDINALS: [char; 10] = ['甲', '乙', '丙', '丁', '戊', '己', '庚', '辛', '壬', '癸'];
     let mut assigned: HashMap<&str, String> = HashMap::new();
@@ -408,11 +422,14 @@ mod tests {
 
     #[test]
     fn names_numbers_and_addresses_are_removed() {
-        let text = "王建国与邻居王小明因排水沟发生纠纷，王建国电话13812345678，住幸福村3组18号，赔偿500元。";
+        let text = "王建国与邻居王小明因排水沟发生纠纷，王建国电话13812345678，住幸福村3组18号，经幸福村调委会调解，赔偿500元。";
         let out = anonymise(
             text,
             &["王建国".into(), "王小明".into(), "某人".into()],
-            &["幸福村3组18号"],
+            &[
+                ("幸福村".into(), "某村"),
+                ("幸福村3组18号".into(), "（地址略）"),
+            ],
         );
         assert!(!out.contains("建国") && !out.contains("小明"), "{out}");
         assert!(out.contains("王某甲") || out.contains("王某乙"), "{out}");
@@ -422,6 +439,10 @@ mod tests {
         );
         assert!(!out.contains("18号") && out.contains("（地址略）"), "{out}");
         assert!(out.contains("500元"), "amounts stay: {out}");
+        assert!(
+            out.contains("经某村调委会调解") && !out.contains("幸福"),
+            "{out}"
+        );
         let single = anonymise("李四借了张三5000元", &["张三".into(), "李四".into()], &[]);
         assert_eq!(single, "李某借了张某5000元");
     }

@@ -304,6 +304,8 @@ impl App {
             .cases_by_id(&hits.iter().map(|h| h.id).collect::<Vec<_>>())
             .await?;
         let mut out = Vec::with_capacity(limit);
+        let mut units: std::collections::HashMap<i64, Option<fengqiao_domain::unit::Unit>> =
+            std::collections::HashMap::new();
         for h in hits {
             let Some(c) = cases.get(&h.id).filter(|c| can_view(actor, &c.state)) else {
                 continue;
@@ -312,8 +314,16 @@ impl App {
                 continue;
             };
             let st = &c.state;
+            // Several of the cases often share their lead unit: read each unit once.
             let unit = match st.lead_unit_id {
-                Some(u) => self.store.get_unit(u).await?,
+                Some(u) => match units.get(&u) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let got = self.store.get_unit(u).await?;
+                        units.insert(u, got.clone());
+                        got
+                    }
+                },
                 None => None,
             };
             let place_code = st
