@@ -7,13 +7,11 @@ use std::collections::HashMap;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, STORED, STRING,
-};
+use tantivy::schema::{Field, IndexRecordOption, Schema, STORED, STRING};
 use tantivy::{doc, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 
 use crate::similar::{filter, key_words, shared, stored, words_query};
-use crate::{JiebaTokenizer, Result, TOKENIZER};
+use crate::{words_field, JiebaTokenizer, Result, TOKENIZER};
 
 /// Words of the case a query uses at most.
 const QUERY_WORDS: usize = 24;
@@ -76,15 +74,10 @@ impl LawIndex {
     /// Indexes the articles in memory.
     pub fn build(docs: &[LawDoc]) -> Result<LawIndex> {
         let mut b = Schema::builder();
-        let words = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        );
         let fields = Fields {
             citation: b.add_text_field("citation", STRING | STORED),
             law: b.add_text_field("law", STRING | STORED),
-            text: b.add_text_field("text", words | STORED),
+            text: b.add_text_field("text", words_field() | STORED),
         };
         let index = Index::create_in_ram(b.build());
         let jieba = JiebaTokenizer::new();

@@ -136,13 +136,18 @@ struct Fields {
     registered_at: Field,
 }
 
-fn schema() -> (Schema, Fields) {
-    let mut b = Schema::builder();
-    let words = TextOptions::default().set_indexing_options(
+/// A field of words: tokenised by jieba, with frequencies and positions (for passages).
+pub(crate) fn words_field() -> TextOptions {
+    TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(TOKENIZER)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
+    )
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let words = words_field();
     let fields = Fields {
         id: b.add_i64_field("id", INDEXED | STORED | FAST),
         tracking_code: b.add_text_field("tracking_code", STRING | STORED),
