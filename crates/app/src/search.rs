@@ -231,14 +231,28 @@ impl App {
         index.clear().map_err(search_error)?;
         let mut after = 0;
         let mut done = 0u64;
+        // The next page is read from the database while the last one is being indexed.
+        let mut indexing: Option<tokio::task::JoinHandle<Result<()>>> = None;
         loop {
             let page = self.store.cases_after(after, 5_000).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
             done += page.len() as u64;
-            let docs: Vec<CaseDoc> = page.iter().map(case_doc).collect();
+            if let Some(previous) = indexing.take() {
+                previous
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??;
+            }
             let ix = Arc::clone(&index);
-            blocking(move || ix.upsert(&docs)).await?;
+            indexing = Some(tokio::spawn(blocking(move || {
+                let docs: Vec<CaseDoc> = page.iter().map(case_doc).collect();
+                ix.upsert(&docs)
+            })));
+        }
+        if let Some(previous) = indexing {
+            previous
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))??;
         }
         let ix = Arc::clone(&index);
         blocking(move || ix.commit()).await?;
