@@ -6,6 +6,7 @@
 //
 // Usage: FENGQIAO_BIN=target/debug/fengqiao node tests/browser/flow.mjs
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -44,14 +45,47 @@ async function waitUp() {
   throw new Error("server did not start");
 }
 
-async function login(browser, user) {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
-  const page = await ctx.newPage();
+// The demo's TOTP secret (crates/demo: DEMO_TOTP_SECRET) of admin, supervisor and leader,
+// and the RFC 6238 code of the current 30-second step, as an authenticator app computes it.
+const TOTP_SECRET = "FENGQIAODEMOTOTPSECRETKEYFORDEMO";
+function totp(secret, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+
+// Every page is checked for Content-Security-Policy violations (no inline script may run).
+const cspViolations = [];
+function watchCsp(page) {
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(`${page.url()}: ${m.text()}`); });
+}
+
+async function signIn(page, user) {
+  watchCsp(page);
   await page.goto(`${base}/login`);
   await page.getByLabel("用户名").fill(user);
   await page.getByLabel("密码").fill(PASSWORD);
   await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForLoadState("load");
+  if (page.url().includes("/login/code")) {
+    // Admins, supervisors and leaders sign in with a second factor.
+    if (user === "admin") await snap(page, "second-factor");
+    await page.getByLabel("动态口令").fill(totp(TOTP_SECRET));
+    await page.getByRole("button", { name: "验证" }).click();
+  }
   await page.waitForURL(/\/workbench/);
+}
+
+async function login(browser, user) {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
+  const page = await ctx.newPage();
+  await signIn(page, user);
   return { ctx, page };
 }
 
@@ -70,6 +104,7 @@ try {
     viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN",
   });
   const cit = await phone.newPage();
+  watchCsp(cit);
 
   // 1. The citizen scans the village's QR code: the form opens with the place filled in.
   const poster = await (await fetch(`${base}/qr/${VILLAGE}.svg`)).text();
@@ -290,11 +325,7 @@ try {
   const lp = await lctx.newPage();
   const jsErrors = [];
   lp.on("pageerror", (e) => jsErrors.push(String(e)));
-  await lp.goto(`${base}/login`);
-  await lp.getByLabel("用户名").fill("leader");
-  await lp.getByLabel("密码").fill(PASSWORD);
-  await lp.getByRole("button", { name: "登录" }).click();
-  await lp.waitForURL(/\/workbench/);
+  await signIn(lp, "leader");
   await lp.goto(`${base}/cockpit`);
   await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 12, null, { timeout: 15000 });
   await lp.waitForFunction(() => document.querySelectorAll("#chart-trend svg path").length > 0);
@@ -356,6 +387,7 @@ try {
   await lp.screenshot({ path: join(artifacts, "cockpit-warnings-1920x1080.png") });
   shot += 1;
 
+  assert.deepEqual(cspViolations, [], "no Content-Security-Policy violations");
   await browser.close();
   console.log(`browser flow passed: case ${code}, ${shot} screenshots in ${artifacts}`);
 } catch (e) {

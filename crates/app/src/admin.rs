@@ -6,6 +6,7 @@ use fengqiao_domain::access::{authorize_node, Actor, Operation, Role};
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::deadline::DeadlineRules;
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
+use fengqiao_domain::security::SecurityPolicy;
 use fengqiao_domain::unit::Unit;
 use fengqiao_domain::DomainError;
 use fengqiao_store::{NewUnit, NewUser, Notification};
@@ -53,21 +54,9 @@ pub struct CalendarDayInput {
 }
 
 /// At least 8 characters from at least 3 of: lower case, upper case, digits, symbols.
-pub fn check_password_policy(p: &str) -> Result<(), DomainError> {
-    let classes = [
-        p.chars().any(|c| c.is_ascii_lowercase()),
-        p.chars().any(|c| c.is_ascii_uppercase()),
-        p.chars().any(|c| c.is_ascii_digit()),
-        p.chars().any(|c| !c.is_ascii_alphanumeric()),
-    ];
-    if p.chars().count() >= 8 && classes.iter().filter(|x| **x).count() >= 3 {
-        Ok(())
-    } else {
-        Err(DomainError::validation(
-            "password",
-            "at least 8 characters of 3 kinds (lower, upper, digit, symbol)",
-        ))
-    }
+/// The password policy (`domain::security::check_password`) as this layer's error.
+pub fn check_password_policy(password: &str, username: &str) -> Result<()> {
+    fengqiao_domain::security::check_password(password, username).map_err(AppError::WeakPassword)
 }
 
 impl App {
@@ -205,8 +194,8 @@ impl App {
     pub async fn create_user(&self, actor: &Actor, input: &UserInput) -> Result<UserView> {
         let node = self.get_jurisdiction(&input.scope_code).await?;
         authorize_node(actor, Operation::ManageReference, &node.path)?;
-        check_password_policy(&input.password)?;
         let name = input.username.trim();
+        check_password_policy(&input.password, name)?;
         if name.is_empty()
             || name.len() > 64
             || !name
@@ -226,6 +215,8 @@ impl App {
             scope_code: node.code.clone(),
             scope_path: node.path.clone(),
             unit_id: input.unit_id,
+            // The administrator knows this password: the user must replace it.
+            must_change_password: true,
         };
         let rec = self.store.insert_user(&user, self.now()).await?;
         Ok(UserView::from(&rec))
@@ -276,6 +267,70 @@ impl App {
             )
             .await?;
         Ok(UserView::from(&rec))
+    }
+
+    /// Gives a user a new initial password (to be changed at the next sign-in) and, when
+    /// `second_factor` is set, removes their TOTP enrolment (a lost phone); their sessions end.
+    pub async fn reset_credentials(
+        &self,
+        actor: &Actor,
+        id: i64,
+        password: Option<&str>,
+        second_factor: bool,
+    ) -> Result<UserView> {
+        let user = self
+            .store
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        if let Some(p) = password {
+            check_password_policy(p, &user.username)?;
+            self.store
+                .set_password(id, &hash_password(p)?, true, self.now())
+                .await?;
+        }
+        if second_factor {
+            self.store.set_totp(id, None, false).await?;
+        }
+        self.store.delete_user_sessions(id, None).await?;
+        tracing::info!(
+            admin = actor.user_id,
+            user = id,
+            password = password.is_some(),
+            second_factor,
+            "credentials reset"
+        );
+        let rec = self
+            .store
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(UserView::from(&rec))
+    }
+
+    /// The sign-in policy, as administrators see it.
+    pub async fn get_security_policy(&self, actor: &Actor) -> Result<SecurityPolicy> {
+        authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
+        self.security_policy().await
+    }
+
+    /// Replaces the sign-in policy (administrators only: it holds for every account).
+    pub async fn put_security_policy(
+        &self,
+        actor: &Actor,
+        policy: &SecurityPolicy,
+    ) -> Result<SecurityPolicy> {
+        authorize_node(actor, Operation::ManageReference, &actor.scope_path)?;
+        if actor.role != Role::Admin {
+            return Err(DomainError::Forbidden.into());
+        }
+        if policy.password_max_age_days > 3650 {
+            return Err(DomainError::validation("password_max_age_days", "0 to 3650 days").into());
+        }
+        self.set_security_policy(policy).await?;
+        tracing::info!(admin = actor.user_id, ?policy, "security policy changed");
+        Ok(policy.clone())
     }
 
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>> {

@@ -14,8 +14,16 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("authentication required")]
     Unauthenticated,
-    #[error("wrong username or password")]
+    #[error("wrong username or password, or the account is locked for a while")]
     InvalidCredentials,
+    #[error("too many sign-in attempts from this address; wait a minute")]
+    TooManyAttempts,
+    #[error("sign-in is not finished: {}", .0.as_str())]
+    SignInIncomplete(fengqiao_domain::security::SessionStage),
+    #[error("wrong or already used one-time code")]
+    InvalidSecondFactor,
+    #[error("the password does not meet the policy: {}", .0.code())]
+    WeakPassword(fengqiao_domain::security::PasswordProblem),
     #[error("the idempotency key was used with another body")]
     IdempotencyKeyReused,
     #[error("attachment larger than {0} bytes")]
@@ -58,6 +66,10 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
+            AppError::TooManyAttempts => "too_many_attempts",
+            AppError::SignInIncomplete(_) => "sign_in_incomplete",
+            AppError::InvalidSecondFactor => "invalid_second_factor",
+            AppError::WeakPassword(_) => "weak_password",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::AttachmentTooLarge(_) => "attachment_too_large",
             AppError::AttachmentTypeNotAllowed(_) => "attachment_type_not_allowed",

@@ -18,6 +18,7 @@ pub mod privacy;
 pub mod reports;
 pub mod search;
 pub mod text;
+pub mod totp;
 pub mod warnings;
 pub mod workbench;
 
@@ -32,14 +33,21 @@ use std::sync::{Arc, RwLock};
 /// Limits and durations the operator may tune.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// A session unused this long ends (30 minutes).
     pub session_idle_ms: Millis,
+    /// A session ends this long after sign-in (12 hours).
+    pub session_absolute_ms: Millis,
+    /// TLS terminates in front of the server: cookies are `Secure` and HSTS is sent.
+    pub behind_tls: bool,
     pub max_attachment_bytes: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            session_idle_ms: 12 * 3_600_000,
+            session_idle_ms: fengqiao_domain::security::SESSION_IDLE_MS,
+            session_absolute_ms: fengqiao_domain::security::SESSION_ABSOLUTE_MS,
+            behind_tls: false,
             max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
@@ -72,6 +80,8 @@ pub struct App {
     pub(crate) laws: laws::Laws,
     /// Sends queued deliveries (webhook, e-mail, SMS); none in tests that do not send.
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
+    /// Sign-in attempts per client address.
+    login_limiter: auth::AttemptLimiter,
 }
 
 impl App {
@@ -112,6 +122,7 @@ impl App {
             search: Default::default(),
             laws: Default::default(),
             courier: RwLock::new(None),
+            login_limiter: Default::default(),
         };
         app.reload().await?;
         Ok(app)

@@ -285,8 +285,13 @@ pub fn attach_search(app: &Arc<App>, url: &str, catchup: Catchup) -> Result<()> 
 
 pub async fn start_app(url: &str) -> Result<Arc<App>> {
     let store = open_store(url).await?;
+    // FENGQIAO_BEHIND_TLS=1 when a TLS-terminating proxy is in front: Secure cookies and HSTS.
+    let settings = Settings {
+        behind_tls: std::env::var("FENGQIAO_BEHIND_TLS").is_ok_and(|v| v == "1" || v == "true"),
+        ..Settings::default()
+    };
     Ok(Arc::new(
-        App::start(store, Arc::new(SystemClock), Settings::default()).await?,
+        App::start(store, Arc::new(SystemClock), settings).await?,
     ))
 }
 
@@ -311,11 +316,15 @@ async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
         .with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("Fengqiao 枫桥 is serving at http://{addr}/  (API docs: http://{addr}/api/docs)");
-    axum::serve(listener, site(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // The peer's address reaches handlers (the sign-in rate limit per client).
+    axum::serve(
+        listener,
+        site(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 
@@ -339,6 +348,15 @@ pub async fn build_demo(
     let hash = fengqiao_app::auth::hash_password(fengqiao_demo::DEMO_PASSWORD)?;
     let (reference, logins) =
         fengqiao_demo::seed_reference(app.store.as_ref(), seed, &hash, app.now()).await?;
+    // The accounts the default policy asks a second factor of come enrolled with the demo's
+    // published secret (README).
+    for name in fengqiao_demo::DEMO_TOTP_USERS {
+        if let Some(u) = app.store.get_user_by_username(name).await? {
+            app.store
+                .set_totp(u.id, Some(fengqiao_demo::DEMO_TOTP_SECRET), true)
+                .await?;
+        }
+    }
     let mut opts = fengqiao_demo::Options::ending(seed, cases, until);
     // A history that ends today ends now, not at the end of the working day.
     opts.now = opts.now.min(
@@ -445,6 +463,11 @@ async fn main() -> Result<()> {
             for l in &logins {
                 println!("  {:<14} {:<12} {}", l.username, l.role.as_str(), l.note);
             }
+            println!(
+                "{} also need a one-time code: add the TOTP secret {} to an authenticator app.",
+                fengqiao_demo::DEMO_TOTP_USERS.join(", "),
+                fengqiao_demo::DEMO_TOTP_SECRET
+            );
             if no_serve {
                 return Ok(());
             }
@@ -663,5 +686,9 @@ pub fn read_law_files(dir: &std::path::Path) -> Result<Vec<(String, String)>> {
 
 /// The whole site: the API (and its documents) and the web pages.
 pub fn site(app: std::sync::Arc<fengqiao_app::App>) -> axum::Router {
-    fengqiao_http::router(app.clone()).merge(fengqiao_web::router(app))
+    let tls = app.settings.behind_tls;
+    fengqiao_web::harden(
+        fengqiao_http::router(app.clone()).merge(fengqiao_web::router(app)),
+        tls,
+    )
 }

@@ -35,6 +35,11 @@ pub type Result<T, E = GenerateError> = std::result::Result<T, E>;
 
 /// The demo password of every generated account (printed by `fengqiao demo`).
 pub const DEMO_PASSWORD: &str = "Fengqiao@2026";
+/// The demo's TOTP secret (base32) for the accounts that must use a second factor (admin,
+/// supervisor, leader): add it to an authenticator app, or compute codes from it in tests.
+pub const DEMO_TOTP_SECRET: &str = "FENGQIAODEMOTOTPSECRETKEYFORDEMO";
+/// The demo accounts enrolled with [`DEMO_TOTP_SECRET`].
+pub const DEMO_TOTP_USERS: [&str; 3] = ["admin", "supervisor", "leader"];
 
 /// A unit as inserted, with its two staff accounts.
 #[derive(Debug, Clone)]
@@ -87,6 +92,7 @@ pub async fn seed_reference(
         scope_code: node.code.clone(),
         scope_path: node.path.clone(),
         unit_id: unit,
+        must_change_password: false,
     };
     let cn = &county.county;
     let mut names = Rng::new(seed).fork(2);

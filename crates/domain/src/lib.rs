@@ -31,6 +31,7 @@ pub mod jurisdiction;
 pub mod law;
 pub mod outbound;
 pub mod risk;
+pub mod security;
 pub mod stats;
 pub mod time;
 pub mod unit;

@@ -59,7 +59,12 @@ impl From<AppError> for ApiError {
         let status = match &e {
             AppError::Domain(d) => domain_status(d),
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated
+            | AppError::InvalidCredentials
+            | AppError::SignInIncomplete(_)
+            | AppError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
+            AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            AppError::WeakPassword(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::AttachmentTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::AttachmentTypeNotAllowed(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -58,6 +58,10 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::second_factor))
+        .routes(routes!(auth::begin_enrolment))
+        .routes(routes!(auth::confirm_enrolment))
         .routes(routes!(auth::me))
         .routes(routes!(cases::create_case, cases::list_cases))
         .routes(routes!(cases::get_case))
@@ -88,6 +92,11 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(reference::set_unit_leader))
         .routes(routes!(reference::list_users, reference::create_user))
         .routes(routes!(reference::update_user))
+        .routes(routes!(reference::reset_credentials))
+        .routes(routes!(
+            reference::get_security_policy,
+            reference::put_security_policy
+        ))
         .routes(routes!(reference::calendar))
         .routes(routes!(reference::set_calendar_day))
         .routes(routes!(reference::get_rules, reference::put_rules))
@@ -133,6 +142,7 @@ pub fn router(app: Arc<App>) -> Router {
     .route("/api/docs", get(swagger_index))
     .route("/api/docs/swagger-ui-bundle.js", get(swagger_js))
     .route("/api/docs/swagger-ui.css", get(swagger_css))
+    .route("/api/docs/swagger-init.js", get(swagger_init))
     .route("/healthz", get(|| async { "ok" }))
     .merge(georeport)
     .fallback(error::not_found)
@@ -145,7 +155,16 @@ async fn swagger_index() -> Html<&'static str> {
         r##"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Fengqiao API</title>
 <link rel="stylesheet" href="/api/docs/swagger-ui.css"></head><body><div id="ui"></div>
 <script src="/api/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script></body></html>"##,
+<script src="/api/docs/swagger-init.js"></script></body></html>"##,
+    )
+}
+
+/// Starts Swagger UI (a file, not inline: the CSP allows no inline script).
+async fn swagger_init() -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/javascript")],
+        r##"SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});"##,
     )
 }
 

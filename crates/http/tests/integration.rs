@@ -26,6 +26,11 @@ struct T {
     clock: Arc<ManualClock>,
     backend: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// Sessions of accounts with a second factor (a TOTP code works once, and the test clock
+    /// stands still).
+    tokens: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Passwords changed at a forced change.
+    passwords: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 async fn store(backend: &str) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
@@ -59,21 +64,25 @@ fn monday() -> i64 {
     local_instant(chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(), 9, 0)
 }
 
+/// A server whose sessions outlive the days the tests' clock jumps (the idle and absolute
+/// limits are tested with their defaults by `sessions_end_when_idle_or_after_twelve_hours`).
 async fn spawn(backend: &'static str) -> T {
+    spawn_with(
+        backend,
+        Settings {
+            max_attachment_bytes: 1024,
+            session_idle_ms: 366 * 86_400_000,
+            session_absolute_ms: 366 * 86_400_000,
+            ..Settings::default()
+        },
+    )
+    .await
+}
+
+async fn spawn_with(backend: &'static str, settings: Settings) -> T {
     let (store, dir) = store(backend).await;
     let clock = Arc::new(ManualClock::new(monday()));
-    let app = Arc::new(
-        App::start(
-            store,
-            clock.clone(),
-            Settings {
-                max_attachment_bytes: 1024,
-                ..Settings::default()
-            },
-        )
-        .await
-        .unwrap(),
-    );
+    let app = Arc::new(App::start(store, clock.clone(), settings).await.unwrap());
     app.attach_search(Arc::new(fengqiao_search::SearchIndex::in_memory().unwrap()));
     let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
     fengqiao_demo::seed_reference(app.store.as_ref(), 7, &hash, app.now())
@@ -85,6 +94,8 @@ async fn spawn(backend: &'static str) -> T {
         clock,
         backend,
         _dir: dir,
+        tokens: Default::default(),
+        passwords: Default::default(),
     }
 }
 
@@ -168,18 +179,103 @@ impl T {
             .cloned()
             .collect()
     }
+    /// Signs in, finishing every step the default policy asks: a forced password change
+    /// (the new password is remembered for later sign-ins), the TOTP code, or enrolling one.
     async fn login(&self, user: &str) -> String {
+        let cached = self.tokens.lock().unwrap().get(user).cloned();
+        if let Some(t) = cached {
+            if self
+                .call(Method::GET, "/api/v1/me", Some(&t), None, &[])
+                .await
+                .0
+                == StatusCode::OK
+            {
+                return t;
+            }
+        }
+        let password = self.password_of(user);
         let (s, b) = self
             .call(
                 Method::POST,
                 "/api/v1/auth/login",
                 None,
-                Some(json!({"username": user, "password": PASSWORD})),
+                Some(json!({"username": user, "password": password})),
                 &[],
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{}: login {user}: {b}", self.backend);
-        b["token"].as_str().unwrap().to_string()
+        let token = b["token"].as_str().unwrap().to_string();
+        let mut step = b["next_step"].as_str().unwrap().to_string();
+        while step != "full" {
+            let (path, body) = match step.as_str() {
+                "change_password" => {
+                    let new = format!("{password}x");
+                    self.passwords
+                        .lock()
+                        .unwrap()
+                        .insert(user.to_string(), new.clone());
+                    (
+                        "/api/v1/auth/password",
+                        json!({"current_password": password, "new_password": new}),
+                    )
+                }
+                "second_factor" => {
+                    let u = self
+                        .app
+                        .store
+                        .get_user_by_username(user)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    (
+                        "/api/v1/auth/second-factor",
+                        json!({"code": self.totp(u.totp_secret.as_deref().unwrap())}),
+                    )
+                }
+                _ => {
+                    let (s, e) = self
+                        .call(
+                            Method::POST,
+                            "/api/v1/auth/second-factor/enrolment",
+                            Some(&token),
+                            None,
+                            &[],
+                        )
+                        .await;
+                    assert_eq!(s, StatusCode::OK, "{e}");
+                    (
+                        "/api/v1/auth/second-factor/enrolment/confirm",
+                        json!({"code": self.totp(e["secret"].as_str().unwrap())}),
+                    )
+                }
+            };
+            let (s, r) = self
+                .call(Method::POST, path, Some(&token), Some(body), &[])
+                .await;
+            assert_eq!(s, StatusCode::OK, "{}: {user} at {step}: {r}", self.backend);
+            step = r["next_step"].as_str().unwrap().to_string();
+        }
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(user.to_string(), token.clone());
+        token
+    }
+    fn password_of(&self, user: &str) -> String {
+        self.passwords
+            .lock()
+            .unwrap()
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| PASSWORD.to_string())
+    }
+    /// The current TOTP code of a base32 secret, by the test clock.
+    fn totp(&self, secret: &str) -> String {
+        use fengqiao_app::totp;
+        totp::code(
+            &totp::base32_decode(secret).unwrap(),
+            totp::step_of(self.app.now()),
+        )
     }
     async fn unit_of(&self, user: &str) -> i64 {
         self.app
@@ -893,7 +989,7 @@ on_both!(
         let (s, u) = t.post("/api/v1/users", &admin, json!({"username": "newbie", "display_name": "新人", "password": "short", "role": "dispatcher", "scope_code": "990102"})).await;
         assert_eq!(
             (s, u["code"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
         );
         let (s, _) = t.post("/api/v1/users", &admin, json!({"username": "newbie", "display_name": "新人", "password": "Str0ng!pass", "role": "dispatcher", "scope_code": "990102"})).await;
         assert_eq!(s, StatusCode::CREATED);
@@ -2571,5 +2667,323 @@ on_both!(
         );
         assert_eq!(x["area"], "城关镇", "the town, not the village: {x}");
         assert_eq!(x["basis"]["source"], "corpus");
+    }
+);
+
+/// Signs in with a password and an optional TOTP code; the status and the answer.
+async fn sign_in(t: &T, user: &str, password: &str, code: Option<&str>) -> (StatusCode, Value) {
+    t.call(
+        Method::POST,
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": user, "password": password, "totp_code": code})),
+        &[],
+    )
+    .await
+}
+
+on_both!(
+    sign_in_answers_alike_for_unknown_names_and_locks_after_five_failures,
+    |t: T| async move {
+        let unknown = sign_in(&t, "nobody", "Wrong#2026", None).await;
+        let wrong = sign_in(&t, "dispatcher", "Wrong#2026", None).await;
+        assert_eq!(unknown, wrong, "{}", t.backend);
+        assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.1["code"], "invalid_credentials");
+        // Four more failures (five in a row) lock the name: the right password is refused
+        // with the same answer, for 30 minutes.
+        for _ in 0..4 {
+            sign_in(&t, "dispatcher", "Wrong#2026", None).await;
+        }
+        assert_eq!(sign_in(&t, "dispatcher", PASSWORD, None).await, wrong);
+        // Unknown names are throttled alike.
+        for _ in 0..4 {
+            sign_in(&t, "nobody", "Wrong#2026", None).await;
+        }
+        assert_eq!(
+            t.app
+                .store
+                .login_throttle("nobody")
+                .await
+                .unwrap()
+                .unwrap()
+                .failures,
+            5
+        );
+        t.clock.advance(29 * 60_000);
+        assert_eq!(
+            sign_in(&t, "dispatcher", PASSWORD, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        t.clock.advance(60_000);
+        let (s, ok) = sign_in(&t, "dispatcher", PASSWORD, None).await;
+        assert_eq!(
+            (s, ok["next_step"].as_str()),
+            (StatusCode::OK, Some("full")),
+            "{ok}"
+        );
+        // Success clears the count.
+        assert_eq!(
+            t.app.store.login_throttle("dispatcher").await.unwrap(),
+            None
+        );
+        // One address may try 30 times a minute, whatever the names.
+        let mut limited = 0;
+        for i in 0..40 {
+            let (s, b) = sign_in(&t, &format!("user{i}"), "Wrong#2026", None).await;
+            if s == StatusCode::TOO_MANY_REQUESTS {
+                assert_eq!(b["code"], "too_many_attempts");
+                limited += 1;
+            }
+        }
+        assert_eq!(
+            limited,
+            40 - 30 + 1,
+            "{}: the 30 of this minute include one above",
+            t.backend
+        );
+        t.clock.advance(60_000);
+        assert_eq!(
+            sign_in(&t, "dispatcher", PASSWORD, None).await.0,
+            StatusCode::OK
+        );
+    }
+);
+
+#[tokio::test]
+async fn sessions_end_when_idle_or_after_twelve_hours() {
+    for backend in ["sqlite", "postgres"] {
+        let t = spawn_with(backend, Settings::default()).await;
+        let me = |token: String| {
+            let t = &t;
+            async move { t.get("/api/v1/me", &token).await.0 }
+        };
+        let token = t.login("dispatcher").await;
+        // Used every 29 minutes, a session lives on…
+        for _ in 0..3 {
+            t.clock.advance(29 * 60_000);
+            assert_eq!(me(token.clone()).await, StatusCode::OK, "{backend}");
+        }
+        // …unused for 31, it is gone.
+        t.clock.advance(31 * 60_000);
+        assert_eq!(
+            me(token.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{backend}"
+        );
+        // However busy, a session ends 12 hours after sign-in.
+        let (_, r) = sign_in(&t, "dispatcher", PASSWORD, None).await;
+        let token = r["token"].as_str().unwrap().to_string();
+        for _ in 0..(12 * 60 / 20 - 1) {
+            t.clock.advance(20 * 60_000);
+            assert_eq!(me(token.clone()).await, StatusCode::OK, "{backend}");
+        }
+        t.clock.advance(20 * 60_000);
+        assert_eq!(
+            me(token.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{backend}"
+        );
+        // Logging out ends a session on the server.
+        let (_, r) = sign_in(&t, "dispatcher", PASSWORD, None).await;
+        let token = r["token"].as_str().unwrap().to_string();
+        let (s, _) = t.post("/api/v1/auth/logout", &token, json!({})).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        assert_eq!(me(token).await, StatusCode::UNAUTHORIZED, "{backend}");
+    }
+}
+
+on_both!(
+    leaders_must_enrol_a_second_factor_and_each_code_works_once,
+    |t: T| async move {
+        let (s, r) = sign_in(&t, "leader", PASSWORD, None).await;
+        assert_eq!(
+            (s, r["next_step"].as_str()),
+            (StatusCode::OK, Some("enrol_second_factor"))
+        );
+        let token = r["token"].as_str().unwrap().to_string();
+        // Half signed in: nothing else opens.
+        let (s, b) = t.get("/api/v1/cases", &token).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("sign_in_incomplete"))
+        );
+        let (_, e) = t
+            .post("/api/v1/auth/second-factor/enrolment", &token, json!({}))
+            .await;
+        let secret = e["secret"].as_str().unwrap().to_string();
+        assert!(e["otpauth_uri"].as_str().unwrap().contains(&secret));
+        let (s, b) = t
+            .post(
+                "/api/v1/auth/second-factor/enrolment/confirm",
+                &token,
+                json!({"code": "000000"}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_second_factor"))
+        );
+        let code = t.totp(&secret);
+        let (s, b) = t
+            .post(
+                "/api/v1/auth/second-factor/enrolment/confirm",
+                &token,
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(
+            (s, b["next_step"].as_str()),
+            (StatusCode::OK, Some("full")),
+            "{b}"
+        );
+        assert_eq!(t.get("/api/v1/cases", &token).await.0, StatusCode::OK);
+        // The next sign-in asks for the code; the code just used is refused (once only).
+        let (_, r) = sign_in(&t, "leader", PASSWORD, None).await;
+        assert_eq!(r["next_step"], "second_factor");
+        let again = r["token"].as_str().unwrap().to_string();
+        let (s, _) = t
+            .post("/api/v1/auth/second-factor", &again, json!({"code": code}))
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{}: replayed code", t.backend);
+        t.clock.advance(30_000);
+        let (s, b) = t
+            .post(
+                "/api/v1/auth/second-factor",
+                &again,
+                json!({"code": t.totp(&secret)}),
+            )
+            .await;
+        assert_eq!((s, b["next_step"].as_str()), (StatusCode::OK, Some("full")));
+        // The code may come with the password.
+        t.clock.advance(30_000);
+        let (s, r) = sign_in(&t, "leader", PASSWORD, Some(&t.totp(&secret))).await;
+        assert_eq!((s, r["next_step"].as_str()), (StatusCode::OK, Some("full")));
+        // A lost phone: the admin removes the enrolment; the leader's sessions end and the
+        // next sign-in enrols again.
+        let admin = t.login("admin").await;
+        let id = t.user_id("leader").await;
+        let (s, u) = t
+            .post(
+                &format!("/api/v1/users/{id}/credentials"),
+                &admin,
+                json!({"reset_second_factor": true}),
+            )
+            .await;
+        assert_eq!(
+            (s, u["second_factor"].as_bool()),
+            (StatusCode::OK, Some(false)),
+            "{u}"
+        );
+        assert_eq!(
+            t.get("/api/v1/cases", &again).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let (_, r) = sign_in(&t, "leader", PASSWORD, None).await;
+        assert_eq!(r["next_step"], "enrol_second_factor");
+        // The policy: only admins change it; a second factor for every staff role.
+        let disp = t.login("dispatcher").await;
+        let (s, p) = t.get("/api/v1/security-policy", &admin).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            p["second_factor_roles"],
+            json!(["admin", "supervisor", "leader"])
+        );
+        let all = json!({"second_factor_roles": ["admin"], "second_factor_for_all": true, "password_max_age_days": 0});
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/security-policy",
+                Some(&disp),
+                Some(all.clone()),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/security-policy",
+                Some(&admin),
+                Some(all),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (_, r) = sign_in(&t, "dispatcher", PASSWORD, None).await;
+        assert_eq!(r["next_step"], "enrol_second_factor");
+    }
+);
+
+on_both!(
+    new_accounts_change_their_password_first_and_old_passwords_expire,
+    |t: T| async move {
+        let admin = t.login("admin").await;
+        let (s, _) = t
+            .post(
+                "/api/v1/users",
+                &admin,
+                json!({"username": "newbie", "display_name": "新人", "password": "Initial#2026",
+                       "role": "dispatcher", "scope_code": "990102"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (_, r) = sign_in(&t, "newbie", "Initial#2026", None).await;
+        assert_eq!(r["next_step"], "change_password");
+        assert_eq!(r["user"]["must_change_password"], true);
+        let token = r["token"].as_str().unwrap().to_string();
+        let (_, other) = sign_in(&t, "newbie", "Initial#2026", None).await;
+        let change = |new: &str| {
+            let (t, token) = (&t, token.clone());
+            let body = json!({"current_password": "Initial#2026", "new_password": new});
+            async move { t.post("/api/v1/auth/password", &token, body).await }
+        };
+        for (weak, why) in [
+            ("short1!", "too_short"),
+            ("alllowercase1", "too_few_character_classes"),
+            ("Newbie#2026", "contains_username"),
+            ("Initial#2026", "same_as_before"),
+        ] {
+            let (s, b) = change(weak).await;
+            assert_eq!(
+                (s, b["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
+            );
+            assert!(b["detail"].as_str().unwrap().contains(why), "{b}");
+        }
+        let (s, b) = change("Changed#2026").await;
+        assert_eq!(
+            (s, b["next_step"].as_str()),
+            (StatusCode::OK, Some("full")),
+            "{b}"
+        );
+        assert_eq!(t.get("/api/v1/cases", &token).await.0, StatusCode::OK);
+        // The account's other sessions ended with the change.
+        let other = other["token"].as_str().unwrap();
+        assert_eq!(t.get("/api/v1/me", other).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            sign_in(&t, "newbie", "Initial#2026", None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Rotation (off by default): with a 90-day maximum, a password 91 days old must change.
+        let (s, _) = t
+            .call(
+                Method::PUT,
+                "/api/v1/security-policy",
+                Some(&admin),
+                Some(json!({"second_factor_roles": ["admin", "supervisor", "leader"], "password_max_age_days": 90})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            sign_in(&t, "newbie", "Changed#2026", None).await.1["next_step"],
+            "full"
+        );
+        t.clock.advance(91 * 86_400_000);
+        assert_eq!(
+            sign_in(&t, "newbie", "Changed#2026", None).await.1["next_step"],
+            "change_password"
+        );
     }
 );

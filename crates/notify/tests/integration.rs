@@ -166,6 +166,7 @@ async fn people(app: &App) -> (Actor, i64) {
                 scope_code: admin.scope_code.clone(),
                 scope_path: admin.scope_path.clone(),
                 unit_id: None,
+                must_change_password: false,
             },
             app.now(),
         )

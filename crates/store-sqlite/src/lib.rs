@@ -14,6 +14,7 @@ use fengqiao_domain::outbound::{
     AttemptOutcome, Contact, Delivery, DeliverySource, DeliveryStatus, NewDelivery, Webhook,
     WebhookInput,
 };
+use fengqiao_domain::security::{SessionStage, Throttle};
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
@@ -115,6 +116,11 @@ fn user_row(r: &SqliteRow) -> Result<UserRecord> {
         unit_id: r.get("unit_id"),
         disabled: r.get::<i64, _>("disabled") != 0,
         created_at: r.get("created_at"),
+        password_changed_at: r.get("password_changed_at"),
+        must_change_password: r.get::<i64, _>("must_change_password") != 0,
+        totp_secret: r.get("totp_secret"),
+        totp_enabled: r.get::<i64, _>("totp_enabled") != 0,
+        totp_last_step: r.get("totp_last_step"),
     })
 }
 
@@ -152,7 +158,8 @@ fn case_row(r: &SqliteRow) -> Result<StoredCase> {
 }
 
 const USER_COLS: &str =
-    "id, username, display_name, password_hash, role, scope_code, scope_path, unit_id, disabled, created_at";
+    "id, username, display_name, password_hash, role, scope_code, scope_path, unit_id, disabled, created_at, \
+     password_changed_at, must_change_password, totp_secret, totp_enabled, totp_last_step";
 
 async fn insert_case_row(
     tx: &mut SqliteConnection,
@@ -1154,8 +1161,8 @@ impl Store for SqliteStore {
 
     async fn insert_user(&self, u: &NewUser, now: Millis) -> Result<UserRecord> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (username, display_name, password_hash, role, scope_code, scope_path, unit_id, created_at) \
-             VALUES (?,?,?,?,?,?,?,?) RETURNING id",
+            "INSERT INTO users (username, display_name, password_hash, role, scope_code, scope_path, unit_id, created_at, \
+             password_changed_at, must_change_password) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
         )
         .bind(&u.username)
         .bind(&u.display_name)
@@ -1165,24 +1172,15 @@ impl Store for SqliteStore {
         .bind(&u.scope_path)
         .bind(u.unit_id)
         .bind(now)
+        .bind(now)
+        .bind(u.must_change_password)
         .fetch_one(&self.write)
         .await
         .map_err(|e| match db(e) {
             StoreError::Duplicate(_) => StoreError::Duplicate("username"),
             other => other,
         })?;
-        Ok(UserRecord {
-            id,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            password_hash: u.password_hash.clone(),
-            role: u.role,
-            scope_code: u.scope_code.clone(),
-            scope_path: u.scope_path.clone(),
-            unit_id: u.unit_id,
-            disabled: false,
-            created_at: now,
-        })
+        self.get_user(id).await?.ok_or(StoreError::NotFound)
     }
 
     async fn update_user(&self, id: i64, u: &UserUpdate) -> Result<UserRecord> {
@@ -1252,14 +1250,16 @@ impl Store for SqliteStore {
         &self,
         token_hash: &str,
         user_id: i64,
+        stage: SessionStage,
         now: Millis,
         expires_at: Millis,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?,?,?,?)",
+            "INSERT INTO sessions (token_hash, user_id, stage, created_at, expires_at) VALUES (?,?,?,?,?)",
         )
         .bind(token_hash)
         .bind(user_id)
+        .bind(stage.as_str())
         .bind(now)
         .bind(expires_at)
         .execute(&self.write)
@@ -1268,14 +1268,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<UserRecord>> {
+    async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<SessionRecord>> {
         let cols = USER_COLS
             .split(", ")
-            .map(|c| format!("u.{c}"))
+            .map(|c| format!("u.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ");
         let row = sqlx::query(&format!(
-            "SELECT {cols} FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT {cols}, s.stage AS s_stage, s.created_at AS s_created, s.expires_at AS s_expires \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0"
         ))
         .bind(token_hash)
@@ -1283,7 +1284,31 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await
         .map_err(db)?;
-        row.as_ref().map(user_row).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let stage: String = r.get("s_stage");
+        Ok(Some(SessionRecord {
+            user: user_row(&r)?,
+            stage: SessionStage::parse(&stage)
+                .ok_or_else(|| StoreError::Corrupt(format!("session stage {stage}")))?,
+            created_at: r.get("s_created"),
+            expires_at: r.get("s_expires"),
+        }))
+    }
+
+    async fn update_session(
+        &self,
+        token_hash: &str,
+        stage: SessionStage,
+        expires_at: Millis,
+    ) -> Result<()> {
+        sqlx::query("UPDATE sessions SET stage = ?, expires_at = ? WHERE token_hash = ?")
+            .bind(stage.as_str())
+            .bind(expires_at)
+            .bind(token_hash)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -1292,6 +1317,99 @@ impl Store for SqliteStore {
             .execute(&self.write)
             .await
             .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+        now: Millis,
+    ) -> Result<()> {
+        let r = sqlx::query(
+            "UPDATE users SET password_hash = ?, must_change_password = ?, password_changed_at = ? WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(must_change)
+        .bind(now)
+        .bind(user_id)
+        .execute(&self.write)
+        .await
+        .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn set_totp(&self, user_id: i64, secret: Option<&str>, enabled: bool) -> Result<()> {
+        let r = sqlx::query("UPDATE users SET totp_secret = ?, totp_enabled = ? WHERE id = ?")
+            .bind(secret)
+            .bind(enabled)
+            .bind(user_id)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?")
+                .bind(step)
+                .bind(user_id)
+                .bind(step)
+                .execute(&self.write)
+                .await
+                .map_err(db)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn login_throttle(&self, username: &str) -> Result<Option<Throttle>> {
+        let row =
+            sqlx::query("SELECT failures, locked_until FROM login_throttle WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.read)
+                .await
+                .map_err(db)?;
+        Ok(row.map(|r| Throttle {
+            failures: u32::try_from(r.get::<i64, _>("failures")).unwrap_or(0),
+            locked_until: r.get("locked_until"),
+        }))
+    }
+
+    async fn set_login_throttle(&self, username: &str, throttle: Option<&Throttle>) -> Result<()> {
+        match throttle {
+            None => sqlx::query("DELETE FROM login_throttle WHERE username = ?")
+                .bind(username)
+                .execute(&self.write)
+                .await
+                .map_err(db)?,
+            Some(t) => sqlx::query(
+                "INSERT INTO login_throttle (username, failures, locked_until) VALUES (?,?,?) \
+                 ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+            )
+            .bind(username)
+            .bind(i64::from(t.failures))
+            .bind(t.locked_until)
+            .execute(&self.write)
+            .await
+            .map_err(db)?,
+        };
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use fengqiao_domain::access::Role;
 use fengqiao_domain::calendar::DayKind;
 use fengqiao_domain::case::*;
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
+use fengqiao_domain::security::{SessionStage, Throttle};
 use fengqiao_domain::unit::UnitKind;
 use fengqiao_domain::workflow::{apply, register, replay, CaseEvent, EventKind, NewCase};
 
@@ -186,6 +187,7 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         scope_code: node.code.clone(),
         scope_path: node.path.clone(),
         unit_id: unit,
+        must_change_password: role == Role::Supervisor,
     };
     let a = s
         .insert_user(&nu("a", Role::UnitLeader, &nodes[3], Some(ua.id)), T0)
@@ -195,7 +197,7 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         .insert_user(&nu("b", Role::UnitHandler, &nodes[4], Some(ub.id)), T0)
         .await
         .unwrap();
-    let _sup = s
+    let sup = s
         .insert_user(&nu("sup", Role::Supervisor, &nodes[2], None), T0)
         .await
         .unwrap();
@@ -224,18 +226,25 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
     );
     assert_eq!(s.list_users(&nodes[3].path, None).await.unwrap().len(), 1);
 
-    s.insert_session("tok", a.id, T0, T0 + 1000).await.unwrap();
+    s.insert_session("tok", a.id, SessionStage::Full, T0, T0 + 1000)
+        .await
+        .unwrap();
     assert_eq!(
-        s.session_user("tok", T0 + 1).await.unwrap().map(|u| u.id),
-        Some(a.id)
+        s.session("tok", T0 + 1).await.unwrap().map(|r| (
+            r.user.id,
+            r.stage,
+            r.created_at,
+            r.expires_at
+        )),
+        Some((a.id, SessionStage::Full, T0, T0 + 1000))
     );
     assert!(
-        s.session_user("tok", T0 + 1000).await.unwrap().is_none(),
+        s.session("tok", T0 + 1000).await.unwrap().is_none(),
         "expired"
     );
-    assert!(s.session_user("other", T0).await.unwrap().is_none());
+    assert!(s.session("other", T0).await.unwrap().is_none());
     // An administrator changes a user; disabling ends the user's sessions.
-    s.insert_session("tok-b", b.id, T0, T0 + 1000)
+    s.insert_session("tok-b", b.id, SessionStage::Full, T0, T0 + 1000)
         .await
         .unwrap();
     let update = UserUpdate {
@@ -252,7 +261,7 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         (Role::Mediator, "B 2", Some(ua.id), false)
     );
     assert_eq!(b2.scope_path, nodes[3].path);
-    assert!(s.session_user("tok-b", T0 + 1).await.unwrap().is_some());
+    assert!(s.session("tok-b", T0 + 1).await.unwrap().is_some());
     let b3 = s
         .update_user(
             b.id,
@@ -264,17 +273,89 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
         .await
         .unwrap();
     assert!(b3.disabled);
-    assert!(s.session_user("tok-b", T0 + 1).await.unwrap().is_none());
+    assert!(s.session("tok-b", T0 + 1).await.unwrap().is_none());
     assert!(matches!(
         s.update_user(9_999, &update).await,
         Err(StoreError::NotFound)
     ));
     s.delete_session("tok").await.unwrap();
-    assert!(
-        s.session_user("tok", T0 + 1).await.unwrap().is_none(),
-        "deleted"
-    );
+    assert!(s.session("tok", T0 + 1).await.unwrap().is_none(), "deleted");
+    security(s, a.id, sup.id).await;
     (ua.id, ub.id, a.id)
+}
+
+/// Session stages and expiry, passwords, TOTP steps and the sign-in throttle.
+async fn security<S: Store>(s: &S, a: i64, sup: i64) {
+    let fresh = s.get_user(sup).await.unwrap().unwrap();
+    assert!(fresh.must_change_password, "created with a forced change");
+    assert_eq!(fresh.password_changed_at, T0);
+    assert_eq!((fresh.totp_secret, fresh.totp_enabled), (None, false));
+    // A session moves through its stages and slides its expiry.
+    s.insert_session("t1", sup, SessionStage::ChangePassword, T0, T0 + 100)
+        .await
+        .unwrap();
+    s.insert_session("t2", sup, SessionStage::Full, T0, T0 + 100)
+        .await
+        .unwrap();
+    s.insert_session("t3", a, SessionStage::Full, T0, T0 + 100)
+        .await
+        .unwrap();
+    s.update_session("t1", SessionStage::SecondFactor, T0 + 500)
+        .await
+        .unwrap();
+    let r = s.session("t1", T0 + 200).await.unwrap().unwrap();
+    assert_eq!(
+        (r.stage, r.expires_at),
+        (SessionStage::SecondFactor, T0 + 500)
+    );
+    // A new password: its time and flag; the user's other sessions end, not others'.
+    s.set_password(sup, "$argon2id$new", false, T0 + 300)
+        .await
+        .unwrap();
+    s.delete_user_sessions(sup, Some("t1")).await.unwrap();
+    let u = s.session("t1", T0 + 200).await.unwrap().unwrap().user;
+    assert_eq!(
+        (
+            u.password_hash.as_str(),
+            u.must_change_password,
+            u.password_changed_at
+        ),
+        ("$argon2id$new", false, T0 + 300)
+    );
+    assert!(s.session("t2", T0 + 1).await.unwrap().is_none());
+    assert!(s.session("t3", T0 + 1).await.unwrap().is_some());
+    s.delete_user_sessions(sup, None).await.unwrap();
+    assert!(s.session("t1", T0 + 1).await.unwrap().is_none());
+    assert!(matches!(
+        s.set_password(9_999, "x", false, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    // TOTP: the secret, its confirmation, each step used once and never an older one.
+    s.set_totp(sup, Some("JBSWY3DPEHPK3PXP"), true)
+        .await
+        .unwrap();
+    let u = s.get_user(sup).await.unwrap().unwrap();
+    assert_eq!(
+        (u.totp_secret.as_deref(), u.totp_enabled),
+        (Some("JBSWY3DPEHPK3PXP"), true)
+    );
+    assert!(s.use_totp_step(sup, 100).await.unwrap());
+    assert!(!s.use_totp_step(sup, 100).await.unwrap(), "replayed");
+    assert!(!s.use_totp_step(sup, 99).await.unwrap(), "older");
+    assert!(s.use_totp_step(sup, 101).await.unwrap());
+    s.set_totp(sup, None, false).await.unwrap();
+    assert_eq!(s.get_user(sup).await.unwrap().unwrap().totp_secret, None);
+    // The throttle of an account name, known or not.
+    assert_eq!(s.login_throttle("nobody").await.unwrap(), None);
+    let t = Throttle {
+        failures: 5,
+        locked_until: T0 + 9,
+    };
+    s.set_login_throttle("nobody", Some(&t)).await.unwrap();
+    s.set_login_throttle("nobody", Some(&t)).await.unwrap();
+    assert_eq!(s.login_throttle("nobody").await.unwrap(), Some(t));
+    s.set_login_throttle("nobody", None).await.unwrap();
+    assert_eq!(s.login_throttle("nobody").await.unwrap(), None);
 }
 
 async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {

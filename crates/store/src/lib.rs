@@ -75,6 +75,25 @@ pub struct UserRecord {
     pub unit_id: Option<i64>,
     pub disabled: bool,
     pub created_at: Millis,
+    /// When the password was last set.
+    pub password_changed_at: Millis,
+    /// Set by an administrator's reset or a new account: the next sign-in must change it.
+    pub must_change_password: bool,
+    /// The TOTP secret (base32), once enrolment started.
+    pub totp_secret: Option<String>,
+    /// True once a code from the secret was confirmed.
+    pub totp_enabled: bool,
+    /// The last TOTP time step used (a code works once).
+    pub totp_last_step: i64,
+}
+
+/// A live session and its user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub user: UserRecord,
+    pub stage: fengqiao_domain::security::SessionStage,
+    pub created_at: Millis,
+    pub expires_at: Millis,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +105,8 @@ pub struct NewUser {
     pub scope_code: String,
     pub scope_path: String,
     pub unit_id: Option<i64>,
+    /// The first sign-in must change the password (accounts an administrator creates).
+    pub must_change_password: bool,
 }
 
 /// What an administrator may change of a user (the username and password stay).
@@ -284,12 +305,46 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token_hash: &str,
         user_id: i64,
+        stage: fengqiao_domain::security::SessionStage,
         now: Millis,
         expires_at: Millis,
     ) -> Result<()>;
-    /// The user of a live session.
-    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<UserRecord>>;
+    /// A live session (not expired, its user not disabled).
+    async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<SessionRecord>>;
+    /// Moves a session's expiry (sliding idle timeout) and its stage.
+    async fn update_session(
+        &self,
+        token_hash: &str,
+        stage: fengqiao_domain::security::SessionStage,
+        expires_at: Millis,
+    ) -> Result<()>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of a user but `keep`.
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<()>;
+    /// Sets a user's password hash (and whether the next sign-in must change it).
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        must_change: bool,
+        now: Millis,
+    ) -> Result<()>;
+    /// Sets (or, with `None`, removes) a user's TOTP secret and whether it is confirmed.
+    async fn set_totp(&self, user_id: i64, secret: Option<&str>, enabled: bool) -> Result<()>;
+    /// Records that a TOTP time step was used; false when it (or a later one) already was,
+    /// so each code works once.
+    async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool>;
+    /// Failed sign-ins of an account name.
+    async fn login_throttle(
+        &self,
+        username: &str,
+    ) -> Result<Option<fengqiao_domain::security::Throttle>>;
+    /// Replaces (or, with `None`, clears) an account name's failures.
+    async fn set_login_throttle(
+        &self,
+        username: &str,
+        throttle: Option<&fengqiao_domain::security::Throttle>,
+    ) -> Result<()>;
 
     async fn calendar_days(&self) -> Result<Vec<CalendarDay>>;
     /// Sets (or with `None` removes) the exception for a date.

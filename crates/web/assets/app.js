@@ -48,6 +48,16 @@
     });
   }
   showViews();
+  // Routing dialog (loaded by htmx later, hence delegated): a unit picked from "other
+  // units" replaces the suggested ones.
+  document.addEventListener("change", function (e) {
+    var sel = e.target;
+    if (!sel.matches || !sel.matches("select[name=lead_unit_id_other]") || !sel.value) return;
+    sel.form.querySelectorAll("input[name=lead_unit_id]").forEach(function (r) { r.checked = false; });
+    var h = document.createElement("input");
+    h.type = "hidden"; h.name = "lead_unit_id"; h.value = sel.value;
+    sel.form.appendChild(h);
+  });
   // Workbench tabs: mark the chosen queue.
   document.querySelectorAll(".queue").forEach(function (q) {
     q.addEventListener("click", function () {

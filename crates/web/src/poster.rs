@@ -149,7 +149,7 @@ fn public_base(headers: &HeaderMap) -> String {
 }
 
 /// The QR code of `url` as an SVG document of at least `size` pixels.
-fn qr_svg(url: &str, size: u32) -> Option<String> {
+pub(crate) fn qr_svg(url: &str, size: u32) -> Option<String> {
     let code =
         qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
     Some(

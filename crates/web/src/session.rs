@@ -21,6 +21,21 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The `Set-Cookie` value carrying a session token (`Secure` when TLS terminates in front).
+pub fn session_cookie(app: &App, token: &str) -> String {
+    let secure = if app.settings.behind_tls {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// The `Set-Cookie` value removing the session cookie.
+pub fn cleared_cookie(app: &App) -> String {
+    format!("{}; Max-Age=0", session_cookie(app, ""))
+}
+
 /// The CSRF token of a session token.
 pub fn csrf_of(token: &str) -> String {
     fengqiao_app::auth::sm3_hex(format!("csrf:{token}").as_bytes())
@@ -59,5 +74,21 @@ impl FromRequestParts<Arc<App>> for Web {
             None => None,
         };
         Ok(Web { session })
+    }
+}
+
+/// The client's IP address (the TCP peer; "local" when the server was not told it), for the
+/// sign-in rate limit.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
+        ))
     }
 }

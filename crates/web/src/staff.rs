@@ -1,6 +1,6 @@
 //! Staff pages: login, workbench, case list, case page with its actions, routing dialog.
 use crate::i18n::Tr;
-use crate::session::{Web, COOKIE};
+use crate::session::{cleared_cookie, session_cookie, ClientAddr, Web};
 use crate::view::{error_page, fmt_fen, fmt_ms, render, CaseRow};
 use askama::Template;
 use axum::body::Bytes;
@@ -13,6 +13,7 @@ use fengqiao_app::{App, AppError};
 use fengqiao_domain::case::{
     Channel, Complexity, DisputeType, Light, MediationSession, Outcome, Referral, RiskLevel, Status,
 };
+use fengqiao_domain::security::SessionStage;
 use fengqiao_domain::unit::UnitSuggestion;
 use fengqiao_domain::workflow::{CaseEdit, Command};
 use fengqiao_domain::DomainError;
@@ -62,8 +63,10 @@ pub fn to_login(next: &str) -> Response {
     Redirect::to(&format!("/login?next={next}")).into_response()
 }
 
-fn local_next(next: Option<&str>) -> String {
-    next.filter(|p| p.starts_with('/') && !p.starts_with("//"))
+/// A local path to go to after sign-in (anything else — another site, `//host`, `/\host` —
+/// becomes the workbench).
+pub fn local_next(next: Option<&str>) -> String {
+    next.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\"))
         .unwrap_or("/workbench")
         .to_string()
 }
@@ -99,13 +102,26 @@ pub async fn login_page(t: Tr, Query(q): Query<NextQuery>) -> Response {
 
 /// Signs in. When the form carried a draft (a form whose session had expired), the form comes
 /// back filled in with it instead of the plain redirect, so nothing typed is lost.
-pub async fn login(State(app): State<Arc<App>>, t: Tr, body: Bytes) -> Response {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
     let f = Fields::parse(&body);
     let next = local_next(Some(f.get("next")));
     let draft = f.get("draft").to_string();
-    match app.login(f.get("username"), f.get("password")).await {
+    match app
+        .login(f.get("username"), f.get("password"), None, &client)
+        .await
+    {
+        Ok(r) if r.next_step != SessionStage::Full => (
+            [(header::SET_COOKIE, session_cookie(&app, &r.token))],
+            Redirect::to(&crate::signin::step_location(r.next_step, &next)),
+        )
+            .into_response(),
         Ok(r) => {
-            let cookie = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", r.token);
+            let cookie = session_cookie(&app, &r.token);
             if !draft.is_empty() && next == "/grid/report" {
                 let web = Web {
                     session: app
@@ -169,10 +185,7 @@ pub async fn logout(State(app): State<Arc<App>>, web: Web, body: Bytes) -> Respo
         }
     }
     (
-        [(
-            header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-        )],
+        [(header::SET_COOKIE, cleared_cookie(&app))],
         Redirect::to("/login"),
     )
         .into_response()

@@ -104,7 +104,11 @@ pub fn error_message(t: &Tr, e: &AppError) -> String {
 pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Response {
     let status = match e {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Unauthenticated
+        | AppError::InvalidCredentials
+        | AppError::SignInIncomplete(_)
+        | AppError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
+        AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         AppError::Domain(fengqiao_domain::DomainError::Forbidden) => StatusCode::FORBIDDEN,
         AppError::Internal(_) | AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,

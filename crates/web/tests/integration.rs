@@ -28,6 +28,9 @@ struct T {
     backend: &'static str,
     reference: fengqiao_demo::Reference,
     _dir: Option<tempfile::TempDir>,
+    /// Sessions of accounts with a second factor (a TOTP code works once, and the test clock
+    /// stands still).
+    cookies: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 struct Page {
@@ -54,6 +57,11 @@ impl Page {
 }
 
 async fn spawn(backend: &'static str) -> T {
+    spawn_with(backend, false).await
+}
+
+/// `behind_tls`: as when a TLS-terminating proxy is in front (Secure cookies, HSTS).
+async fn spawn_with(backend: &'static str, behind_tls: bool) -> T {
     let (store, dir): (Arc<dyn Store>, _) = match backend {
         "sqlite" => {
             let dir = tempfile::tempdir().unwrap();
@@ -87,9 +95,13 @@ async fn spawn(backend: &'static str) -> T {
         App::start(
             store,
             clock.clone(),
+            // Sessions outlive the days the tests' clock jumps (the limits themselves are
+            // tested with their defaults in the http crate).
             Settings {
                 max_attachment_bytes: 4096,
-                ..Settings::default()
+                session_idle_ms: 366 * 86_400_000,
+                session_absolute_ms: 366 * 86_400_000,
+                behind_tls,
             },
         )
         .await
@@ -101,12 +113,13 @@ async fn spawn(backend: &'static str) -> T {
         .await
         .unwrap();
     T {
-        router: fengqiao_web::router(app.clone()),
+        router: fengqiao_web::harden(fengqiao_web::router(app.clone()), behind_tls),
         app,
         clock,
         backend,
         reference,
         _dir: dir,
+        cookies: Default::default(),
     }
 }
 
@@ -205,11 +218,70 @@ impl T {
         );
         self.send("POST", path, cookie, Some(body)).await
     }
-    /// Signs in through the login form; returns the session cookie.
+    /// Signs in through the login form, finishing the second-factor step (enrolling on first
+    /// use) the default policy asks of admins, supervisors and leaders; returns the cookie.
     async fn login(&self, user: &str) -> String {
-        self.login_with(user, PASSWORD).await
+        let cached = self.cookies.lock().unwrap().get(user).cloned();
+        if let Some(c) = cached {
+            if self.get("/workbench", &c).await.status == StatusCode::OK {
+                return c;
+            }
+        }
+        let (cookie, location) = self.password_login(user, PASSWORD).await;
+        if location == "/workbench" {
+            return cookie;
+        }
+        let step = self.get(&location, &cookie).await;
+        let html = step.text();
+        let (path, secret) = if location.starts_with("/login/enrol") {
+            let at = html.find("id=\"totp-secret\">").expect("the secret") + 17;
+            (
+                "/login/enrol",
+                html[at..at + html[at..].find('<').unwrap()].to_string(),
+            )
+        } else {
+            assert!(location.starts_with("/login/code"), "{location}");
+            let u = self
+                .app
+                .store
+                .get_user_by_username(user)
+                .await
+                .unwrap()
+                .unwrap();
+            ("/login/code", u.totp_secret.unwrap())
+        };
+        let code = {
+            use fengqiao_app::totp;
+            totp::code(
+                &totp::base32_decode(&secret).unwrap(),
+                totp::step_of(self.app.now()),
+            )
+        };
+        let done = self
+            .post(
+                path,
+                &cookie,
+                &[
+                    ("csrf", &step.csrf()),
+                    ("code", &code),
+                    ("next", "/workbench"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (done.status, done.location.as_str()),
+            (StatusCode::SEE_OTHER, "/workbench"),
+            "{}",
+            done.text()
+        );
+        self.cookies
+            .lock()
+            .unwrap()
+            .insert(user.to_string(), cookie.clone());
+        cookie
     }
-    async fn login_with(&self, user: &str, password: &str) -> String {
+    /// Posts the login form; the session cookie and where it sends the browser.
+    async fn password_login(&self, user: &str, password: &str) -> (String, String) {
         let p = self
             .post(
                 "/login",
@@ -228,7 +300,7 @@ impl T {
             self.backend
         );
         assert!(p.cookie.starts_with("fq_session="), "{}", p.cookie);
-        p.cookie
+        (p.cookie, p.location)
     }
     async fn csrf(&self, cookie: &str) -> String {
         self.get("/cases", cookie).await.csrf()
@@ -630,7 +702,45 @@ on_both!(
             t.backend,
             p.text()
         );
-        let li = t.login_with("li.m", "Tiaojie#2026").await;
+        // An account an administrator made must change its password at the first sign-in;
+        // until then no other page opens.
+        let (li, to) = t.password_login("li.m", "Tiaojie#2026").await;
+        assert!(to.starts_with("/login/password"), "{to}");
+        let closed = t.get("/workbench", &li).await;
+        assert!(closed.location.starts_with("/login"), "{}", closed.location);
+        let step = t.get(&to, &li).await;
+        let change = |new: &'static str| {
+            let csrf = step.csrf();
+            let li = li.clone();
+            let t = &t;
+            async move {
+                t.post(
+                    "/login/password",
+                    &li,
+                    &[
+                        ("csrf", &csrf),
+                        ("current", "Tiaojie#2026"),
+                        ("new", new),
+                        ("again", new),
+                        ("next", "/workbench"),
+                    ],
+                )
+                .await
+            }
+        };
+        let weak = change("tiaojie2026").await;
+        assert_eq!(weak.status, StatusCode::BAD_REQUEST, "{}", t.backend);
+        assert!(weak.text().contains("role=\"alert\""));
+        let same = change("Tiaojie#2026").await;
+        assert_eq!(same.status, StatusCode::BAD_REQUEST, "{}", t.backend);
+        let done = change("Tiaojie#2027").await;
+        assert_eq!(
+            (done.status, done.location.as_str()),
+            (StatusCode::SEE_OTHER, "/workbench"),
+            "{}",
+            done.text()
+        );
+        assert_eq!(t.get("/workbench", &li).await.status, StatusCode::OK);
         let user = t
             .app
             .store
@@ -1706,7 +1816,11 @@ on_both!(
             .unwrap()
             .unit_id
             .unwrap();
-        let login = t.app.login("u02staff", PASSWORD).await.unwrap();
+        let login = t
+            .app
+            .login("u02staff", PASSWORD, None, "test")
+            .await
+            .unwrap();
         let staff = t.app.authenticate(&login.token).await.unwrap().actor;
         let system = fengqiao_domain::access::Actor::system();
         let resolved = t
@@ -1812,3 +1926,85 @@ on_both!(
             .is_redirection());
     }
 );
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_cookies_are_locked_down() {
+    for tls in [false, true] {
+        let t = spawn_with("sqlite", tls).await;
+        let req = Request::builder()
+            .uri("/login")
+            .body(Body::empty())
+            .unwrap();
+        let res = t.router.clone().oneshot(req).await.unwrap();
+        let h = |n: &str| {
+            res.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        let csp = h("content-security-policy").unwrap();
+        let script = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
+        assert_eq!(
+            script.trim(),
+            "script-src 'self'",
+            "no inline script, no eval"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(h("x-frame-options").as_deref(), Some("DENY"));
+        assert_eq!(h("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(
+            h("strict-transport-security").is_some(),
+            tls,
+            "HSTS only behind TLS"
+        );
+        // The session cookie: HttpOnly and SameSite always, Secure behind TLS.
+        let req = Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "username=dispatcher&password={}",
+                form(&[("p", PASSWORD)]).trim_start_matches("p=")
+            )))
+            .unwrap();
+        let res = t.router.clone().oneshot(req).await.unwrap();
+        let cookie_page = res.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(cookie_page.contains("HttpOnly"), "{cookie_page}");
+        assert!(cookie_page.contains("SameSite=Strict"), "{cookie_page}");
+        assert_eq!(cookie_page.contains("; Secure"), tls, "{cookie_page}");
+    }
+}
+
+/// No page of the templates holds an inline script or an inline event handler (the CSP
+/// would block it): scripts come from files.
+#[test]
+fn templates_hold_no_inline_script() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let html = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in html.match_indices("<script") {
+            let tag = &html[at..at + html[at..].find('>').unwrap()];
+            assert!(
+                tag.contains("src=") || tag.contains("application/json"),
+                "{}: inline script {tag}",
+                path.display()
+            );
+        }
+        for handler in [
+            " onclick=",
+            " onchange=",
+            " onsubmit=",
+            " onload=",
+            " oninput=",
+            "javascript:",
+        ] {
+            assert!(!html.contains(handler), "{}: {handler}", path.display());
+        }
+    }
+}

@@ -13,6 +13,7 @@ use fengqiao_domain::access::{authorize_node, Operation};
 use fengqiao_domain::calendar::CalendarDay;
 use fengqiao_domain::deadline::DeadlineRules;
 use fengqiao_domain::jurisdiction::Jurisdiction;
+use fengqiao_domain::security::SecurityPolicy;
 use fengqiao_domain::unit::Unit;
 use fengqiao_store::{NewUnit, Notification};
 use serde::Deserialize;
@@ -158,6 +159,54 @@ pub async fn update_user(
     Body(c): Body<UserChange>,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(app.update_user(&s.actor, id, &c).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CredentialReset {
+    /// A new initial password (the user must change it at the next sign-in).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Remove the user's TOTP enrolment (a lost phone); they enrol again at the next sign-in.
+    #[serde(default)]
+    pub reset_second_factor: bool,
+}
+
+/// Resets a user's password and/or second factor (admin of the user's scope); the user's
+/// sessions end.
+#[utoipa::path(post, path = "/api/v1/users/{id}/credentials", tag = "reference", security(("bearer" = [])), request_body = CredentialReset,
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reset_credentials(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+    Body(c): Body<CredentialReset>,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(
+        app.reset_credentials(&s.actor, id, c.password.as_deref(), c.reset_second_factor)
+            .await?,
+    ))
+}
+
+/// The sign-in policy: which roles need a TOTP second factor, password rotation.
+#[utoipa::path(get, path = "/api/v1/security-policy", tag = "reference", security(("bearer" = [])),
+    responses((status = 200, body = SecurityPolicy), (status = 403, body = ErrorBody)))]
+pub async fn get_security_policy(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+) -> ApiResult<Json<SecurityPolicy>> {
+    Ok(Json(app.get_security_policy(&s.actor).await?))
+}
+
+/// Replaces the sign-in policy (administrators).
+#[utoipa::path(put, path = "/api/v1/security-policy", tag = "reference", security(("bearer" = [])), request_body = SecurityPolicy,
+    responses((status = 200, body = SecurityPolicy), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_security_policy(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(p): Body<SecurityPolicy>,
+) -> ApiResult<Json<SecurityPolicy>> {
+    Ok(Json(app.put_security_policy(&s.actor, &p).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
