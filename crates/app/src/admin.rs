@@ -3,6 +3,7 @@ use crate::auth::{hash_password, UserView};
 use crate::{App, AppError, Result};
 use chrono::NaiveDate;
 use fengqiao_domain::access::{authorize_node, Actor, Operation, Role};
+use fengqiao_domain::audit::AuditAction;
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::deadline::DeadlineRules;
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
@@ -11,6 +12,7 @@ use fengqiao_domain::unit::Unit;
 use fengqiao_domain::DomainError;
 use fengqiao_store::{NewUnit, NewUser, Notification};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -88,7 +90,37 @@ impl App {
         }
         node.centroid = input.centroid;
         node.boundary = input.boundary.clone();
-        self.save_node(node).await
+        let node = self.save_node(node).await?;
+        self.audit_config(
+            actor,
+            &format!("jurisdiction:{}", node.code),
+            json!({"op": "create", "name": node.name, "level": node.level}),
+        )
+        .await?;
+        Ok(node)
+    }
+
+    /// Records a change of reference data or configuration.
+    async fn audit_config(
+        &self,
+        actor: &Actor,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        self.audit_actor(actor, AuditAction::ConfigChanged, target, "ok", detail)
+            .await
+    }
+
+    /// Records a change of a user account.
+    async fn audit_user(&self, actor: &Actor, id: i64, detail: serde_json::Value) -> Result<()> {
+        self.audit_actor(
+            actor,
+            AuditAction::UserChanged,
+            &format!("user:{id}"),
+            "ok",
+            detail,
+        )
+        .await
     }
 
     /// Writes a node and drops what was derived from the tree (the text reader's gazetteer,
@@ -125,7 +157,14 @@ impl App {
             return Err(DomainError::validation("name", "1 to 64 characters").into());
         }
         node.name = name.to_string();
-        self.save_node(node).await
+        let node = self.save_node(node).await?;
+        self.audit_config(
+            actor,
+            &format!("jurisdiction:{}", node.code),
+            json!({"op": "rename", "name": node.name}),
+        )
+        .await?;
+        Ok(node)
     }
 
     pub async fn list_jurisdictions(&self, parent: Option<&str>) -> Result<Vec<Jurisdiction>> {
@@ -145,7 +184,14 @@ impl App {
         if input.name.trim().is_empty() {
             return Err(DomainError::validation("name", "empty").into());
         }
-        Ok(self.store.insert_unit(input, &node.path).await?)
+        let unit = self.store.insert_unit(input, &node.path).await?;
+        self.audit_config(
+            actor,
+            &format!("unit:{}", unit.id),
+            json!({"op": "create", "name": unit.name, "kind": unit.kind}),
+        )
+        .await?;
+        Ok(unit)
     }
 
     /// The unit directory (all staff may see every unit, to route and co-handle across towns).
@@ -188,6 +234,12 @@ impl App {
             }
         }
         self.store.set_unit_leader(unit_id, user_id).await?;
+        self.audit_config(
+            actor,
+            &format!("unit:{unit_id}"),
+            json!({"op": "leader", "user_id": user_id}),
+        )
+        .await?;
         self.get_unit(unit_id).await
     }
 
@@ -219,6 +271,8 @@ impl App {
             must_change_password: true,
         };
         let rec = self.store.insert_user(&user, self.now()).await?;
+        self.audit_user(actor, rec.id, json!({"op": "create", "username": rec.username, "role": rec.role, "scope": rec.scope_code, "unit_id": rec.unit_id}))
+            .await?;
         Ok(UserView::from(&rec))
     }
 
@@ -266,6 +320,13 @@ impl App {
                 },
             )
             .await?;
+        self.audit_user(
+            actor,
+            id,
+            json!({"op": "update", "role": rec.role, "was_role": user.role, "scope": rec.scope_code,
+                   "was_scope": user.scope_code, "unit_id": rec.unit_id, "disabled": rec.disabled}),
+        )
+        .await?;
         Ok(UserView::from(&rec))
     }
 
@@ -294,6 +355,8 @@ impl App {
             self.store.set_totp(id, None, false).await?;
         }
         self.store.delete_user_sessions(id, None).await?;
+        self.audit_user(actor, id, json!({"op": "reset_credentials", "password": password.is_some(), "second_factor": second_factor}))
+            .await?;
         tracing::info!(
             admin = actor.user_id,
             user = id,
@@ -329,6 +392,8 @@ impl App {
             return Err(DomainError::validation("password_max_age_days", "0 to 3650 days").into());
         }
         self.set_security_policy(policy).await?;
+        self.audit_config(actor, "setting:security_policy", json!(policy))
+            .await?;
         tracing::info!(admin = actor.user_id, ?policy, "security policy changed");
         Ok(policy.clone())
     }
@@ -366,6 +431,12 @@ impl App {
         self.store
             .set_calendar_day(date, input.kind, &input.note)
             .await?;
+        self.audit_config(
+            actor,
+            &format!("calendar:{date}"),
+            json!({"kind": input.kind, "note": input.note}),
+        )
+        .await?;
         self.reload().await
     }
 
@@ -380,6 +451,8 @@ impl App {
         }
         let json = serde_json::to_string(rules).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store.put_setting(super::RULES_KEY, &json).await?;
+        self.audit_config(actor, "setting:deadline_rules", json!(rules))
+            .await?;
         self.reload().await?;
         Ok(rules.clone())
     }

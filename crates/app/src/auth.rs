@@ -1,10 +1,12 @@
 //! Passwords (argon2id), login and bearer sessions. Tokens are random 256-bit values; only
 //! their SM3 digest is stored, so a database leak does not leak live sessions.
+use crate::audit::Who;
 use crate::totp;
 use crate::{App, AppError, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use fengqiao_domain::access::{Actor, Role};
+use fengqiao_domain::audit::AuditAction;
 use fengqiao_domain::security::{
     check_password, session_expiry, AccountFacts, PasswordProblem, SecurityPolicy, SessionStage,
     Throttle,
@@ -12,6 +14,7 @@ use fengqiao_domain::security::{
 use fengqiao_store::UserRecord;
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sm3::{Digest, Sm3};
 use utoipa::ToSchema;
 
@@ -198,11 +201,19 @@ impl App {
         client: &str,
     ) -> Result<LoginResult> {
         let now = self.now();
+        let name = username.trim();
         if !self.login_limiter.allow(client, now) {
             tracing::warn!(client, "sign-in rate limit");
+            self.audit(
+                Who::named(name),
+                AuditAction::SignInFailed,
+                &format!("user:{name}"),
+                "denied",
+                json!({"reason": "rate_limited"}),
+            )
+            .await?;
             return Err(AppError::TooManyAttempts);
         }
-        let name = username.trim();
         let throttle = self.store.login_throttle(name).await?;
         let user = self.store.get_user_by_username(name).await?;
         // Verify against a fixed hash for unknown users too, so timing does not reveal which
@@ -215,11 +226,28 @@ impl App {
         let locked = throttle.is_some_and(|t| t.is_locked(now));
         let user = match user {
             Some(u) if ok && !locked && !u.disabled => u,
-            _ => {
-                self.store
-                    .set_login_throttle(name, Some(&Throttle::after_failure(throttle, now)))
-                    .await?;
-                tracing::info!(username = name, client, "sign-in failed");
+            other => {
+                let after = Throttle::after_failure(throttle, now);
+                self.store.set_login_throttle(name, Some(&after)).await?;
+                let reason = match &other {
+                    None => "unknown_user",
+                    Some(_) if locked => "locked",
+                    Some(u) if u.disabled => "disabled",
+                    Some(_) => "wrong_password",
+                };
+                tracing::info!(username = name, client, reason, "sign-in failed");
+                self.audit(
+                    Who {
+                        id: other.as_ref().map(|u| u.id),
+                        name: name.to_string(),
+                    },
+                    AuditAction::SignInFailed,
+                    &format!("user:{name}"),
+                    "failed",
+                    json!({"reason": reason, "failures": after.failures,
+                           "locked_now": !locked && after.is_locked(now)}),
+                )
+                .await?;
                 return Err(AppError::InvalidCredentials);
             }
         };
@@ -232,6 +260,14 @@ impl App {
                     self.store
                         .set_login_throttle(name, Some(&Throttle::after_failure(throttle, now)))
                         .await?;
+                    self.audit(
+                        Who::user(user.id, &user.username),
+                        AuditAction::SecondFactorFailed,
+                        &format!("user:{}", user.id),
+                        "failed",
+                        json!({}),
+                    )
+                    .await?;
                     return Err(AppError::InvalidSecondFactor);
                 }
             }
@@ -246,6 +282,14 @@ impl App {
             .insert_session(&sm3_hex(token.as_bytes()), user.id, stage, now, expires_at)
             .await?;
         tracing::info!(username = name, client, stage = stage.as_str(), "signed in");
+        self.audit(
+            Who::user(user.id, &user.username),
+            AuditAction::SignIn,
+            &format!("user:{}", user.id),
+            "ok",
+            json!({"next_step": stage.as_str(), "second_factor": code_ok}),
+        )
+        .await?;
         Ok(LoginResult {
             token,
             expires_at,
@@ -296,6 +340,15 @@ impl App {
             .ok_or(AppError::Unauthenticated)?;
         if rec.stage != SessionStage::Full {
             return Err(AppError::SignInIncomplete(rec.stage));
+        }
+        let known = self
+            .usernames
+            .read()
+            .is_ok_and(|m| m.contains_key(&rec.user.id));
+        if !known {
+            if let Ok(mut names) = self.usernames.write() {
+                names.insert(rec.user.id, rec.user.username.clone());
+            }
         }
         let expiry = self.expiry(rec.created_at, now);
         if expiry - rec.expires_at >= 60_000 {
@@ -351,6 +404,14 @@ impl App {
             .delete_user_sessions(s.user.id, Some(&hash))
             .await?;
         tracing::info!(username = %s.user.username, "password changed");
+        self.audit(
+            Who::user(s.user.id, &s.user.username),
+            AuditAction::PasswordChanged,
+            &format!("user:{}", s.user.id),
+            "ok",
+            json!({"forced": stage == SessionStage::ChangePassword}),
+        )
+        .await?;
         let next = if stage == SessionStage::Full {
             SessionStage::Full
         } else {
@@ -376,6 +437,14 @@ impl App {
         {
             let t = Throttle::after_failure(throttle, now);
             self.store.set_login_throttle(name, Some(&t)).await?;
+            self.audit(
+                Who::user(s.user.id, &s.user.username),
+                AuditAction::SecondFactorFailed,
+                &format!("user:{}", s.user.id),
+                "failed",
+                json!({"failures": t.failures}),
+            )
+            .await?;
             if t.is_locked(now) {
                 self.logout(token).await?;
             }
@@ -430,10 +499,28 @@ impl App {
         }
         self.store.set_totp(s.user.id, Some(&secret), true).await?;
         tracing::info!(username = %s.user.username, "second factor enrolled");
+        self.audit(
+            Who::user(s.user.id, &s.user.username),
+            AuditAction::SecondFactorEnrolled,
+            &format!("user:{}", s.user.id),
+            "ok",
+            json!({}),
+        )
+        .await?;
         self.advance(token, SessionStage::Full).await
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
+        if let Ok((s, _)) = self.pending_session(token).await {
+            self.audit(
+                Who::user(s.user.id, &s.user.username),
+                AuditAction::SignOut,
+                &format!("user:{}", s.user.id),
+                "ok",
+                json!({}),
+            )
+            .await?;
+        }
         Ok(self
             .store
             .delete_session(&sm3_hex(token.as_bytes()))

@@ -4,6 +4,7 @@ use crate::auth::sm3_hex;
 use crate::privacy::mask_personal;
 use crate::{App, AppError, Result};
 use fengqiao_domain::access::{authorize_node, can_view, Actor, Operation, Role};
+use fengqiao_domain::audit::AuditAction;
 use fengqiao_domain::case::*;
 use fengqiao_domain::jurisdiction::path_within;
 use fengqiao_domain::validate::{IdCardNumber, PhoneNumber};
@@ -515,6 +516,30 @@ impl App {
                     // The cockpit's live feed (nobody listening is not an error).
                     let _ = self.feed.send(std::sync::Arc::new(stored.clone()));
                     self.cases_changed(vec![id]);
+                    let detail =
+                        serde_json::json!({"command": "register", "channel": stored.state.channel});
+                    match actor {
+                        Some(a) => {
+                            self.audit_actor(
+                                a,
+                                AuditAction::CaseChanged,
+                                &format!("case:{id}"),
+                                "ok",
+                                detail,
+                            )
+                            .await?
+                        }
+                        None => {
+                            self.audit(
+                                crate::audit::Who::named("public"),
+                                AuditAction::CaseChanged,
+                                &format!("case:{id}"),
+                                "ok",
+                                detail,
+                            )
+                            .await?
+                        }
+                    }
                     let reading = match reading_input.take() {
                         Some((a, filled)) => {
                             Some(self.after_registration(&stored, a, filled).await)
@@ -726,6 +751,21 @@ impl App {
             }
             _ => {}
         }
+        let (action, detail) = match cmd {
+            Command::RevealPersonalInfo {
+                party_index,
+                purpose,
+            } => (
+                AuditAction::PersonalInfoRevealed,
+                serde_json::json!({"party_index": party_index, "purpose": purpose}),
+            ),
+            other => (
+                AuditAction::CaseChanged,
+                serde_json::json!({"command": other.name(), "version": merged.version}),
+            ),
+        };
+        self.audit_actor(actor, action, &format!("case:{id}"), "ok", detail)
+            .await?;
         Ok(merged)
     }
 

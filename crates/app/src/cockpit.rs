@@ -232,7 +232,14 @@ impl App {
         w.validate()?;
         let json = serde_json::to_string(w).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store.put_setting(WEIGHTS_KEY, &json).await?;
-        Ok(())
+        self.audit_actor(
+            actor,
+            fengqiao_domain::audit::AuditAction::ConfigChanged,
+            "setting:index_weights",
+            "ok",
+            serde_json::json!(w),
+        )
+        .await
     }
 
     /// Roll-up rows of some scopes.

@@ -258,6 +258,17 @@ impl App {
                     .await?;
             }
         }
+        // One record per import (the cases themselves carry their registration events).
+        let r = &run.report;
+        self.audit_actor(
+            actor,
+            fengqiao_domain::audit::AuditAction::Imported,
+            &format!("channel:{}", r.channel),
+            if r.errors.is_empty() { "ok" } else { "partial" },
+            serde_json::json!({"rows": r.rows, "created": r.created, "updated": r.updated,
+                               "unchanged": r.unchanged, "skipped": r.skipped, "errors": r.errors.len()}),
+        )
+        .await?;
         Ok(run.report)
     }
 

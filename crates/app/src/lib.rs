@@ -4,6 +4,7 @@
 //! saving aggregates with optimistic retries, notifications, the deadline monitor, masking.
 //! Must not: contain SQL (that is the Store's) or HTTP types (that is the http crate's).
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod clock;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub session_absolute_ms: Millis,
     /// TLS terminates in front of the server: cookies are `Secure` and HSTS is sent.
     pub behind_tls: bool,
+    /// The key signing the audit trail's checkpoints (HMAC-SM3); kept outside the database.
+    pub audit_key: Option<Vec<u8>>,
     pub max_attachment_bytes: usize,
 }
 
@@ -48,6 +51,7 @@ impl Default for Settings {
             session_idle_ms: fengqiao_domain::security::SESSION_IDLE_MS,
             session_absolute_ms: fengqiao_domain::security::SESSION_ABSOLUTE_MS,
             behind_tls: false,
+            audit_key: None,
             max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
@@ -82,6 +86,8 @@ pub struct App {
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
     /// Sign-in attempts per client address.
     login_limiter: auth::AttemptLimiter,
+    /// User id → username, for audit records (usernames never change).
+    usernames: RwLock<std::collections::HashMap<i64, String>>,
 }
 
 impl App {
@@ -123,6 +129,7 @@ impl App {
             laws: Default::default(),
             courier: RwLock::new(None),
             login_limiter: Default::default(),
+            usernames: Default::default(),
         };
         app.reload().await?;
         Ok(app)

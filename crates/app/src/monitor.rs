@@ -113,6 +113,10 @@ impl App {
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "early-warning run failed"),
                 }
+                // The audit trail's end is signed (when records came since the last time).
+                if let Err(e) = app.checkpoint_audit().await {
+                    tracing::warn!(error = %e, "audit checkpoint failed");
+                }
                 // Last month's report reaches the leaders' inboxes on the 1st (once).
                 match app.deliver_monthly_reports().await {
                     Ok(n) if n > 0 => tracing::info!(leaders = n, "monthly report delivered"),

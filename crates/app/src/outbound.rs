@@ -9,6 +9,7 @@
 use crate::{App, AppError, Result};
 use async_trait::async_trait;
 use fengqiao_domain::access::{authorize_node, Actor, Operation};
+use fengqiao_domain::audit::AuditAction;
 use fengqiao_domain::outbound::{
     case_event_kind, expand_template, plan, plan_case_event, sms_text, AttemptOutcome,
     CaseEventMessage, Contact, Delivery, DeliveryStatus, HttpMethod, Medium, Message,
@@ -448,6 +449,19 @@ impl App {
         }
         let json = serde_json::to_string(&cfg).map_err(|e| AppError::Internal(e.to_string()))?;
         self.store.put_setting(CONFIG_KEY, &json).await?;
+        // What changed, without the SMTP password.
+        let mut shown = serde_json::to_value(&cfg).unwrap_or_default();
+        if let Some(p) = shown.pointer_mut("/smtp/password") {
+            *p = serde_json::Value::from("********");
+        }
+        self.audit_actor(
+            actor,
+            AuditAction::ConfigChanged,
+            "setting:outbound",
+            "ok",
+            shown,
+        )
+        .await?;
         Ok(cfg)
     }
 
@@ -464,7 +478,16 @@ impl App {
                 .collect(),
         };
         input.validate()?;
-        Ok(self.store.insert_webhook(&input, self.now()).await?)
+        let hook = self.store.insert_webhook(&input, self.now()).await?;
+        self.audit_actor(
+            actor,
+            AuditAction::ConfigChanged,
+            &format!("webhook:{}", hook.id),
+            "ok",
+            serde_json::json!({"op": "create", "url": input.url, "kinds": input.kinds}),
+        )
+        .await?;
+        Ok(hook)
     }
 
     pub async fn set_webhook_active(&self, actor: &Actor, id: i64, active: bool) -> Result<()> {
@@ -475,7 +498,15 @@ impl App {
             .map_err(|e| match e {
                 fengqiao_store::StoreError::NotFound => AppError::NotFound("webhook"),
                 other => other.into(),
-            })
+            })?;
+        self.audit_actor(
+            actor,
+            AuditAction::ConfigChanged,
+            &format!("webhook:{id}"),
+            "ok",
+            serde_json::json!({"op": "active", "active": active}),
+        )
+        .await
     }
 
     /// The queue, newest first; phones masked.
@@ -531,6 +562,14 @@ impl App {
         self.authorize_contact(actor, user_id).await?;
         let c = contact.normalized()?;
         self.store.set_contact(user_id, &c).await?;
+        self.audit_actor(
+            actor,
+            AuditAction::UserChanged,
+            &format!("user:{user_id}"),
+            "ok",
+            serde_json::json!({"op": "contact", "contact": c.masked()}),
+        )
+        .await?;
         Ok(c.masked())
     }
 

@@ -147,12 +147,33 @@ enum Cmd {
         #[command(subcommand)]
         what: LawsCmd,
     },
+    /// The audit trail (an SM3 hash chain with checkpoints signed by FENGQIAO_AUDIT_KEY).
+    Audit {
+        #[command(subcommand)]
+        what: AuditCmd,
+    },
     /// Analyse the texts of cases without an analysis by the current reader (`--all`: every case).
     Analyze {
         #[command(flatten)]
         db: Db,
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the whole chain and check every checkpoint's signature: reports each edited,
+    /// deleted, inserted or reordered record at its number (exit 1 when anything is wrong).
+    Verify {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Sign the chain's current end now (the server does it every 1,000 records and at every
+    /// deadline sweep).
+    Checkpoint {
+        #[command(flatten)]
+        db: Db,
     },
 }
 
@@ -283,11 +304,30 @@ pub fn attach_search(app: &Arc<App>, url: &str, catchup: Catchup) -> Result<()> 
     Ok(())
 }
 
+/// The demo's audit key when FENGQIAO_AUDIT_KEY is not set (a real deployment sets its own).
+pub const DEMO_AUDIT_KEY: &str = "fengqiao-demo-audit-key";
+
 pub async fn start_app(url: &str) -> Result<Arc<App>> {
+    start_app_keyed(url, None).await
+}
+
+/// [`start_app`] with an audit key to use when FENGQIAO_AUDIT_KEY is not set (the demo's).
+pub async fn start_app_keyed(url: &str, fallback_audit_key: Option<&str>) -> Result<Arc<App>> {
     let store = open_store(url).await?;
     // FENGQIAO_BEHIND_TLS=1 when a TLS-terminating proxy is in front: Secure cookies and HSTS.
+    // FENGQIAO_AUDIT_KEY signs the audit trail's checkpoints (HMAC-SM3); keep it out of the
+    // database and its backups.
+    let audit_key = std::env::var("FENGQIAO_AUDIT_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+        .or(fallback_audit_key.map(str::to_string))
+        .map(String::into_bytes);
+    if audit_key.is_none() {
+        tracing::warn!("FENGQIAO_AUDIT_KEY is not set: audit checkpoints are not signed");
+    }
     let settings = Settings {
         behind_tls: std::env::var("FENGQIAO_BEHIND_TLS").is_ok_and(|v| v == "1" || v == "true"),
+        audit_key,
         ..Settings::default()
     };
     Ok(Arc::new(
@@ -437,7 +477,7 @@ async fn main() -> Result<()> {
                 let _ = std::fs::remove_file(format!("{database}{suffix}"));
             }
             let _ = std::fs::remove_dir_all(search_dir(&database));
-            let app = start_app(&database).await?;
+            let app = start_app_keyed(&database, Some(DEMO_AUDIT_KEY)).await?;
             // Imports below reach the index as they land; the generated history by the rebuild.
             attach_search(&app, &database, Catchup::None)?;
             let built = build_demo(&app, cases, seed, today()).await?;
@@ -619,6 +659,43 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Audit {
+            what: AuditCmd::Verify { db },
+        } => {
+            let app = start_app(&db.database_url).await?;
+            let r = app.verify_audit().await?;
+            println!(
+                "audit trail: {} records (last number {}), {} checkpoints{}",
+                r.records,
+                r.last_seq,
+                r.checkpoints,
+                if app.settings.audit_key.is_some() {
+                    ", signatures checked"
+                } else {
+                    " (FENGQIAO_AUDIT_KEY not set: signatures not checked)"
+                }
+            );
+            for p in &r.problems {
+                println!("  {}", serde_json::to_string(p)?);
+            }
+            if r.problems.is_empty() {
+                println!("intact");
+                Ok(())
+            } else {
+                println!("{} problems", r.problems.len());
+                std::process::exit(1)
+            }
+        }
+        Cmd::Audit {
+            what: AuditCmd::Checkpoint { db },
+        } => {
+            let app = start_app(&db.database_url).await?;
+            match app.checkpoint_audit().await? {
+                Some(cp) => println!("checkpoint at record {} ({})", cp.seq, cp.hash),
+                None => println!("nothing new since the last checkpoint"),
+            }
+            Ok(())
+        }
         Cmd::Laws {
             what: LawsCmd::Import { db, dir },
         } => {
@@ -686,9 +763,8 @@ pub fn read_law_files(dir: &std::path::Path) -> Result<Vec<(String, String)>> {
 
 /// The whole site: the API (and its documents) and the web pages.
 pub fn site(app: std::sync::Arc<fengqiao_app::App>) -> axum::Router {
-    let tls = app.settings.behind_tls;
     fengqiao_web::harden(
-        fengqiao_http::router(app.clone()).merge(fengqiao_web::router(app)),
-        tls,
+        fengqiao_http::router(app.clone()).merge(fengqiao_web::router(app.clone())),
+        app,
     )
 }

@@ -406,3 +406,83 @@ fn laws_import_reads_the_corpus_and_reports_bad_files_by_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no .md file"));
 }
+
+/// `fengqiao audit verify`: an intact trail passes; a wrong key, an edited record and a
+/// deleted one (by someone who dropped the triggers) are each reported at their place.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_reports_tampering_at_its_record() {
+    use fengqiao_app::audit::Who;
+    use fengqiao_domain::audit::AuditAction;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db").to_string_lossy().into_owned();
+    run(&["migrate", "--database-url", &db]);
+    {
+        let store = fengqiao_store_sqlite::SqliteStore::open(&db).await.unwrap();
+        let app = fengqiao_app::App::start(
+            std::sync::Arc::new(store),
+            std::sync::Arc::new(fengqiao_app::clock::SystemClock),
+            fengqiao_app::Settings {
+                audit_key: Some(b"the key".to_vec()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        for i in 1..=6 {
+            app.audit(
+                Who::named("admin"),
+                AuditAction::ConfigChanged,
+                &format!("setting:{i}"),
+                "ok",
+                serde_json::json!({"n": i}),
+            )
+            .await
+            .unwrap();
+            if i == 4 {
+                assert_eq!(app.checkpoint_audit().await.unwrap().unwrap().seq, 4);
+            }
+        }
+    }
+    let verify = |key: &str| {
+        let out = Command::new(BIN)
+            .args(["audit", "verify", "--database-url", &db])
+            .env("FENGQIAO_AUDIT_KEY", key)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = verify("the key");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("6 records") && out.contains("intact"), "{out}");
+    let (code, out) = verify("another key");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(r#"{"problem":"checkpoint_forged","seq":4}"#),
+        "{out}"
+    );
+
+    let raw = sqlx::SqlitePool::connect(&format!("sqlite://{db}"))
+        .await
+        .unwrap();
+    for sql in [
+        "DROP TRIGGER audit_log_no_update",
+        "DROP TRIGGER audit_log_no_delete",
+        "UPDATE audit_log SET target = 'setting:x' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 5",
+    ] {
+        sqlx::query(sql).execute(&raw).await.unwrap();
+    }
+    raw.close().await;
+    let (code, out) = verify("the key");
+    assert_eq!(code, Some(1), "{out}");
+    for p in [
+        r#"{"problem":"altered","seq":2}"#,
+        r#"{"problem":"missing","from":5,"to":5}"#,
+        r#"{"problem":"chain_broken","seq":6}"#,
+    ] {
+        assert!(out.contains(p), "{p} in {out}");
+    }
+}

@@ -21,6 +21,7 @@
 //! This crate must not depend on any I/O crate (database, HTTP, file system);
 //! time is always passed in, never read from the clock.
 pub mod access;
+pub mod audit;
 pub mod calendar;
 pub mod case;
 pub mod deadline;

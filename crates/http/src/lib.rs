@@ -93,6 +93,8 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(reference::list_users, reference::create_user))
         .routes(routes!(reference::update_user))
         .routes(routes!(reference::reset_credentials))
+        .routes(routes!(reference::audit_trail))
+        .routes(routes!(reference::verify_audit))
         .routes(routes!(
             reference::get_security_policy,
             reference::put_security_policy

@@ -2987,3 +2987,32 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    administrators_read_and_verify_the_audit_trail,
+    |t: T| async move {
+        sign_in(&t, "dispatcher", "Wrong#2026", None).await;
+        let disp = t.login("dispatcher").await;
+        let (s, _) = t.get("/api/v1/audit", &disp).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let admin = t.login("admin").await;
+        let (s, trail) = t.get("/api/v1/audit?limit=50", &admin).await;
+        assert_eq!(s, StatusCode::OK, "{trail}");
+        let trail = trail.as_array().unwrap();
+        let seqs: Vec<i64> = trail.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] > w[1]),
+            "newest first: {seqs:?}"
+        );
+        let failed = trail
+            .iter()
+            .find(|r| r["action"] == "sign_in_failed")
+            .unwrap();
+        assert_eq!(failed["actor_name"], "dispatcher");
+        assert_eq!(failed["hash"].as_str().unwrap().len(), 64);
+        let (s, report) = t.get("/api/v1/audit/verification", &admin).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(report["problems"], json!([]), "{report}");
+        assert_eq!(report["records"].as_u64().unwrap(), seqs.len() as u64);
+    }
+);

@@ -11,3 +11,40 @@ async fn conformance() {
     fengqiao_store::conformance::run_all(&store, dir.path().join("backup.dump").to_str().unwrap())
         .await;
 }
+
+/// The audit tables refuse UPDATE, DELETE and TRUNCATE, even to a superuser (triggers; the
+/// application's role also lost those privileges in the migration).
+#[tokio::test]
+async fn audit_records_cannot_be_changed() {
+    use fengqiao_domain::audit::*;
+    use fengqiao_store::Store;
+    let url = testing::fresh_database()
+        .await
+        .expect("PostgreSQL for tests");
+    let store = PostgresStore::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .append_audit(&[NewAuditRecord {
+            at: 1,
+            actor_id: None,
+            actor_name: "nobody".into(),
+            client: "local".into(),
+            action: AuditAction::SignInFailed,
+            target: "user:nobody".into(),
+            outcome: "failed".into(),
+            detail: "{}".into(),
+        }])
+        .await
+        .unwrap();
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE audit_log SET outcome = 'ok'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "TRUNCATE audit_checkpoints",
+    ] {
+        let e = sqlx::query(sql).execute(&raw).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    assert_eq!(store.audit_records(0, 10).await.unwrap().len(), 1);
+}

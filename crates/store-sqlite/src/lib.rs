@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use fengqiao_domain::access::Role;
+use fengqiao_domain::audit::{self, AuditRecord, Checkpoint, NewAuditRecord};
 use fengqiao_domain::calendar::{CalendarDay, DayKind};
 use fengqiao_domain::case::CaseState;
 use fengqiao_domain::jurisdiction::Jurisdiction;
@@ -1377,6 +1378,107 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn append_audit(&self, records: &[NewAuditRecord]) -> Result<i64> {
+        let mut tx = self.write.begin().await.map_err(db)?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let (last, hash) = head.unwrap_or((0, audit::GENESIS.to_string()));
+        let chained = audit::chain(last, &hash, records);
+        for r in &chained {
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor_id, actor_name, client, action, target, outcome, detail, prev_hash, hash) \
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            )
+            .bind(r.seq)
+            .bind(r.record.at)
+            .bind(r.record.actor_id)
+            .bind(&r.record.actor_name)
+            .bind(&r.record.client)
+            .bind(r.record.action.as_str())
+            .bind(&r.record.target)
+            .bind(&r.record.outcome)
+            .bind(&r.record.detail)
+            .bind(&r.prev_hash)
+            .bind(&r.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(chained.last().map_or(last, |r| r.seq))
+    }
+
+    async fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor_id, actor_name, client, action, target, outcome, detail, prev_hash, hash \
+             FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let action: String = r.get("action");
+                Ok(AuditRecord {
+                    seq: r.get("seq"),
+                    record: NewAuditRecord {
+                        at: r.get("at"),
+                        actor_id: r.get("actor_id"),
+                        actor_name: r.get("actor_name"),
+                        client: r.get("client"),
+                        action: audit::AuditAction::parse(&action)
+                            .ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?,
+                        target: r.get("target"),
+                        outcome: r.get("outcome"),
+                        detail: r.get("detail"),
+                    },
+                    prev_hash: r.get("prev_hash"),
+                    hash: r.get("hash"),
+                })
+            })
+            .collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db)
+    }
+
+    async fn put_audit_checkpoint(&self, cp: &Checkpoint) -> Result<()> {
+        sqlx::query("INSERT INTO audit_checkpoints (seq, hash, at, mac) VALUES (?,?,?,?)")
+            .bind(cp.seq)
+            .bind(&cp.hash)
+            .bind(cp.at)
+            .bind(&cp.mac)
+            .execute(&self.write)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let rows = sqlx::query("SELECT seq, hash, at, mac FROM audit_checkpoints ORDER BY seq")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| Checkpoint {
+                seq: r.get("seq"),
+                hash: r.get("hash"),
+                at: r.get("at"),
+                mac: r.get("mac"),
+            })
+            .collect())
     }
 
     async fn login_throttle(&self, username: &str) -> Result<Option<Throttle>> {

@@ -17,3 +17,62 @@ async fn conformance() {
     fengqiao_store::conformance::run_all(&store, dir.path().join("backup.db").to_str().unwrap())
         .await;
 }
+
+/// The audit table refuses UPDATE and DELETE (triggers); someone with the file who drops the
+/// triggers and edits a record is found by the chain, at that record.
+#[tokio::test]
+async fn audit_records_cannot_be_changed_and_tampering_is_found() {
+    use fengqiao_domain::audit::*;
+    use fengqiao_store::Store;
+    let (store, dir) = fresh().await;
+    store.migrate().await.unwrap();
+    let recs: Vec<NewAuditRecord> = (1..=5)
+        .map(|i| NewAuditRecord {
+            at: i,
+            actor_id: Some(1),
+            actor_name: "admin".into(),
+            client: "local".into(),
+            action: AuditAction::ConfigChanged,
+            target: format!("setting:{i}"),
+            outcome: "ok".into(),
+            detail: "{}".into(),
+        })
+        .collect();
+    store.append_audit(&recs).await.unwrap();
+    store
+        .put_audit_checkpoint(&Checkpoint {
+            seq: 5,
+            hash: store.audit_head().await.unwrap().unwrap().1,
+            at: 6,
+            mac: None,
+        })
+        .await
+        .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE audit_log SET outcome = 'denied' WHERE seq = 3",
+        "DELETE FROM audit_log WHERE seq = 3",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let e = sqlx::query(sql).execute(&raw).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&raw)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let mut v = Verifier::default();
+    for r in store.audit_records(0, 100).await.unwrap() {
+        v.feed(&r, false);
+    }
+    assert_eq!(
+        v.finish(&[], None).problems,
+        vec![AuditProblem::Altered { seq: 3 }]
+    );
+    assert_eq!(store.audit_checkpoints().await.unwrap().len(), 1);
+}

@@ -281,6 +281,7 @@ async fn units_and_users<S: Store>(s: &S, nodes: &[Jurisdiction]) -> (i64, i64, 
     s.delete_session("tok").await.unwrap();
     assert!(s.session("tok", T0 + 1).await.unwrap().is_none(), "deleted");
     security(s, a.id, sup.id).await;
+    audit_trail(s).await;
     (ua.id, ub.id, a.id)
 }
 
@@ -356,6 +357,51 @@ async fn security<S: Store>(s: &S, a: i64, sup: i64) {
     assert_eq!(s.login_throttle("nobody").await.unwrap(), Some(t));
     s.set_login_throttle("nobody", None).await.unwrap();
     assert_eq!(s.login_throttle("nobody").await.unwrap(), None);
+}
+
+/// The audit chain: appended in order under one lock, read back in pages, verified.
+async fn audit_trail<S: Store>(s: &S) {
+    use fengqiao_domain::audit::*;
+    assert_eq!(s.audit_head().await.unwrap(), None);
+    let rec = |i: i64| NewAuditRecord {
+        at: T0 + i,
+        actor_id: (i % 2 == 0).then_some(i),
+        actor_name: format!("user{i}"),
+        client: "127.0.0.1".into(),
+        action: AuditAction::ALL[i as usize % AuditAction::ALL.len()],
+        target: format!("case:{i}"),
+        outcome: "ok".into(),
+        detail: format!("{{\"n\":{i},\"名\":\"张某\"}}"),
+    };
+    assert_eq!(s.append_audit(&[rec(1), rec(2), rec(3)]).await.unwrap(), 3);
+    // Writers at once still make one chain.
+    let (x, y) =
+        futures_util::future::join(s.append_audit(&[rec(4)]), s.append_audit(&[rec(5), rec(6)]))
+            .await;
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(s.append_audit(&[]).await.unwrap(), 6);
+    let head = s.audit_head().await.unwrap().unwrap();
+    assert_eq!(head.0, 6);
+    let first = s.audit_records(0, 4).await.unwrap();
+    let rest = s.audit_records(4, 100).await.unwrap();
+    assert_eq!((first.len(), rest.len()), (4, 2));
+    assert_eq!(first[0].record, rec(1), "read back as written");
+    assert_eq!(rest[1].hash, head.1);
+    let cp = Checkpoint {
+        seq: 6,
+        hash: head.1.clone(),
+        at: T0,
+        mac: Some(checkpoint_mac(b"k", 6, &head.1, T0)),
+    };
+    s.put_audit_checkpoint(&cp).await.unwrap();
+    assert_eq!(s.audit_checkpoints().await.unwrap(), vec![cp.clone()]);
+    let mut v = Verifier::default();
+    for r in first.iter().chain(&rest) {
+        v.feed(r, true);
+    }
+    let report = v.finish(&[cp], Some(b"k"));
+    assert_eq!((report.records, report.problems), (6, vec![]));
 }
 
 async fn analyses<S: Store>(s: &S, nodes: &[Jurisdiction]) {

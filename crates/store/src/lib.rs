@@ -334,6 +334,20 @@ pub trait Store: Send + Sync + 'static {
     /// Records that a TOTP time step was used; false when it (or a later one) already was,
     /// so each code works once.
     async fn use_totp_step(&self, user_id: i64, step: i64) -> Result<bool>;
+    /// Appends audit records to the hash chain (numbered and hashed after the last record,
+    /// under a lock, in one transaction); returns the last number.
+    async fn append_audit(&self, records: &[fengqiao_domain::audit::NewAuditRecord])
+        -> Result<i64>;
+    /// Audit records after `after_seq`, in order, at most `limit`.
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<fengqiao_domain::audit::AuditRecord>>;
+    /// The last audit record's number and hash.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+    async fn put_audit_checkpoint(&self, cp: &fengqiao_domain::audit::Checkpoint) -> Result<()>;
+    async fn audit_checkpoints(&self) -> Result<Vec<fengqiao_domain::audit::Checkpoint>>;
     /// Failed sign-ins of an account name.
     async fn login_throttle(
         &self,

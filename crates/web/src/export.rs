@@ -76,6 +76,16 @@ pub async fn cases_xlsx(
             places.insert(code.clone(), app.node_name(code).await);
         }
     }
+    let recorded = app
+        .record_export(
+            &s.actor,
+            "cases.xlsx",
+            serde_json::json!({"rows": cases.len(), "total": total, "filters": p.query_string()}),
+        )
+        .await;
+    if let Err(e) = recorded {
+        return error_page(t, &e, true, web.csrf());
+    }
     match workbook(&t, &cases, total, &units, &places) {
         Ok(bytes) => {
             let date = fengqiao_domain::time::local_date(app.now()).format("%Y%m%d");

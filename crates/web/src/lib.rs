@@ -41,30 +41,79 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
 connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-/// Adds the security headers to every answer of `router` (the API's and the pages'): CSP,
-/// `X-Frame-Options`, `X-Content-Type-Options`, `Referrer-Policy`, and HSTS when TLS
-/// terminates in front. A header a handler set itself is kept.
-pub fn harden(router: Router, behind_tls: bool) -> Router {
-    router.layer(axum::middleware::map_response(
-        move |mut res: Response| async move {
-            let h = res.headers_mut();
-            let mut set = |name: header::HeaderName, value: &'static str| {
-                h.entry(name)
-                    .or_insert(header::HeaderValue::from_static(value));
-            };
-            set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
-            set(header::X_FRAME_OPTIONS, "DENY");
-            set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-            set(header::REFERRER_POLICY, "same-origin");
-            if behind_tls {
-                set(
-                    header::STRICT_TRANSPORT_SECURITY,
-                    "max-age=31536000; includeSubDomains",
-                );
+/// Wraps every answer of `router` (the API's and the pages'): the request's client address
+/// is known to the audit trail while it is served, a refusal (403) is recorded there, and the
+/// security headers are added — CSP, `X-Frame-Options`, `X-Content-Type-Options`,
+/// `Referrer-Policy`, and HSTS when TLS terminates in front. A header a handler set itself
+/// is kept.
+pub fn harden(router: Router, app: Arc<App>) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(app, guard))
+}
+
+async fn guard(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string());
+    let target = format!("{} {}", req.method(), req.uri().path());
+    let token = session::cookie(req.headers(), session::COOKIE).or_else(|| {
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+    });
+    let tls = app.settings.behind_tls;
+    fengqiao_app::audit::CLIENT
+        .scope(client, async move {
+            let mut res = next.run(req).await;
+            if res.status() == StatusCode::FORBIDDEN {
+                let who = match &token {
+                    Some(t) => app.pending_session(t).await.ok().map(|(s, _)| s.user),
+                    None => None,
+                };
+                let who = match who {
+                    Some(u) => fengqiao_app::audit::Who::user(u.id, &u.username),
+                    None => fengqiao_app::audit::Who::named("anonymous"),
+                };
+                let recorded = app
+                    .audit(
+                        who,
+                        fengqiao_domain::audit::AuditAction::AccessDenied,
+                        &target,
+                        "denied",
+                        serde_json::json!({}),
+                    )
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(error = %e, "audit of a refusal");
+                }
             }
+            add_security_headers(res.headers_mut(), tls);
             res
-        },
-    ))
+        })
+        .await
+}
+
+fn add_security_headers(h: &mut HeaderMap, tls: bool) {
+    let mut set = |name: header::HeaderName, value: &'static str| {
+        h.entry(name)
+            .or_insert(header::HeaderValue::from_static(value));
+    };
+    set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "same-origin");
+    if tls {
+        set(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
 }
 
 pub fn router(app: Arc<App>) -> Router {

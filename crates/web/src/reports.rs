@@ -532,6 +532,7 @@ pub async fn monthly(
     let name = format!("fengqiao-report-{}-{}", report.node.code, report.month);
     let qs = format!("node={}&month={}", report.node.code, report.month);
     deliver(
+        &app,
         t,
         &web,
         doc,
@@ -574,6 +575,7 @@ pub async fn health(
         Subject::Place(c) => format!("node={c}&month={}", h.month),
     };
     deliver(
+        &app,
         t,
         &web,
         doc,
@@ -586,7 +588,9 @@ pub async fn health(
 }
 
 /// Renders a report in the asked format.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
+    app: &App,
     t: Tr,
     web: &Web,
     doc: ReportDoc,
@@ -595,7 +599,19 @@ async fn deliver(
     path: &str,
     format: Option<&str>,
 ) -> Response {
-    match format.unwrap_or("html") {
+    let format = format.unwrap_or("html");
+    if format != "html" {
+        if let Some((s, _)) = &web.session {
+            let what = format!("report:{name}.{format}");
+            if let Err(e) = app
+                .record_export(&s.actor, &what, serde_json::json!({"query": qs}))
+                .await
+            {
+                return error_page(t, &e, true, web.csrf());
+            }
+        }
+    }
+    match format {
         "pdf" => match pdf(doc).await {
             Ok(bytes) => (
                 [

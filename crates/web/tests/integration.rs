@@ -102,6 +102,7 @@ async fn spawn_with(backend: &'static str, behind_tls: bool) -> T {
                 session_idle_ms: 366 * 86_400_000,
                 session_absolute_ms: 366 * 86_400_000,
                 behind_tls,
+                ..Settings::default()
             },
         )
         .await
@@ -113,7 +114,7 @@ async fn spawn_with(backend: &'static str, behind_tls: bool) -> T {
         .await
         .unwrap();
     T {
-        router: fengqiao_web::harden(fengqiao_web::router(app.clone()), behind_tls),
+        router: fengqiao_web::harden(fengqiao_web::router(app.clone()), app.clone()),
         app,
         clock,
         backend,
@@ -2008,3 +2009,66 @@ fn templates_hold_no_inline_script() {
         }
     }
 }
+
+on_both!(
+    the_audit_trail_records_who_did_what_from_where,
+    |t: T| async move {
+        let bad = t
+            .post(
+                "/login",
+                "",
+                &[("username", "dispatcher"), ("password", "Wrong#2026")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+        let d = t.login("dispatcher").await;
+        // A refusal, an export, a case registered.
+        assert_eq!(
+            t.get("/admin/users", &d).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let x = t.get("/cases/export.xlsx?status=registered", &d).await;
+        assert_eq!(x.status, StatusCode::OK);
+        t.citizen_submit("邻居装修噪音扰民，多次沟通无果。", "audit-1")
+            .await;
+        let trail = t.app.store.audit_records(0, 1_000).await.unwrap();
+        let find = |action: &str| {
+            trail
+                .iter()
+                .find(|r| r.record.action.as_str() == action)
+                .unwrap_or_else(|| panic!("{}: no {action} in {trail:#?}", t.backend))
+        };
+        let failed = find("sign_in_failed");
+        assert_eq!(failed.record.actor_name, "dispatcher");
+        assert!(
+            failed.record.detail.contains("wrong_password"),
+            "{failed:?}"
+        );
+        assert_eq!(
+            failed.record.client, "local",
+            "the client address is recorded"
+        );
+        let denied = find("access_denied");
+        assert_eq!(
+            (
+                denied.record.actor_name.as_str(),
+                denied.record.target.as_str()
+            ),
+            ("dispatcher", "GET /admin/users")
+        );
+        let export = find("export");
+        assert_eq!(export.record.target, "cases.xlsx");
+        assert!(
+            export.record.detail.contains("status=registered"),
+            "{export:?}"
+        );
+        let case = find("case_changed");
+        assert_eq!(case.record.actor_name, "public");
+        assert!(trail.iter().any(|r| r.record.action.as_str() == "sign_in"));
+        // Nothing personal in clear: the citizen's phone is not in the trail.
+        assert!(trail.iter().all(|r| !r.record.detail.contains(PHONE)));
+        let report = t.app.verify_audit().await.unwrap();
+        assert_eq!(report.problems, vec![], "{}", t.backend);
+        assert_eq!(report.records, trail.len() as u64);
+    }
+);

@@ -10,6 +10,7 @@ use fengqiao_app::auth::UserView;
 use fengqiao_app::monitor::SweepReport;
 use fengqiao_app::App;
 use fengqiao_domain::access::{authorize_node, Operation};
+use fengqiao_domain::audit::{AuditRecord, AuditReport};
 use fengqiao_domain::calendar::CalendarDay;
 use fengqiao_domain::deadline::DeadlineRules;
 use fengqiao_domain::jurisdiction::Jurisdiction;
@@ -207,6 +208,38 @@ pub async fn put_security_policy(
     Body(p): Body<SecurityPolicy>,
 ) -> ApiResult<Json<SecurityPolicy>> {
     Ok(Json(app.put_security_policy(&s.actor, &p).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// How many of the latest records (1 to 1,000; default 100).
+    pub limit: Option<i64>,
+}
+
+/// The latest audit records, newest first (administrators): sign-ins and failures,
+/// refusals, reveals, exports, user, configuration and case changes, each with its place in
+/// the SM3 hash chain.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "reference", security(("bearer" = [])), params(AuditParams),
+    responses((status = 200, body = Vec<AuditRecord>), (status = 403, body = ErrorBody)))]
+pub async fn audit_trail(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Params(p): Params<AuditParams>,
+) -> ApiResult<Json<Vec<AuditRecord>>> {
+    Ok(Json(
+        app.audit_trail(&s.actor, p.limit.unwrap_or(100)).await?,
+    ))
+}
+
+/// Verifies the whole audit chain and its signed checkpoints (administrators).
+#[utoipa::path(get, path = "/api/v1/audit/verification", tag = "reference", security(("bearer" = [])),
+    responses((status = 200, body = AuditReport), (status = 403, body = ErrorBody)))]
+pub async fn verify_audit(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+) -> ApiResult<Json<AuditReport>> {
+    Ok(Json(app.verify_audit_as(&s.actor).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
