@@ -11,6 +11,62 @@ use fengqiao_domain::audit::{
 };
 use fengqiao_domain::DomainError;
 
+/// Case changes wait at most this long to be appended with others (one transaction).
+pub const BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+/// At most this many records in one append.
+const BATCH_MAX: usize = 1_000;
+
+/// What the batching task receives: a record, or a request to append everything before it.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Record(NewAuditRecord),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Case changes are audited in batches: the case's own event log already holds who, when and
+/// what durably, so a crash loses at most [`BATCH_WAIT`] of their audit copies, and intake
+/// keeps its group commit. Everything else is appended before the operation answers.
+pub(crate) fn spawn_batcher(
+    store: std::sync::Arc<dyn fengqiao_store::Store>,
+) -> tokio::sync::mpsc::UnboundedSender<Queued> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Queued>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = Vec::new();
+            let mut waiting = Vec::new();
+            let mut next = Some(first);
+            let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+            while let Some(m) = next.take() {
+                match m {
+                    Queued::Record(r) => batch.push(r),
+                    Queued::Flush(done) => waiting.push(done),
+                }
+                if batch.len() >= BATCH_MAX {
+                    break;
+                }
+                next = match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    // Nothing queued: wait for more until the deadline, unless someone waits.
+                    Err(_) if waiting.is_empty() => tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                    Err(_) => None,
+                };
+            }
+            if !batch.is_empty() {
+                if let Err(e) = store.append_audit(&batch).await {
+                    tracing::error!(error = %e, records = batch.len(), "audit append failed");
+                }
+            }
+            for w in waiting {
+                let _ = w.send(());
+            }
+        }
+    });
+    tx
+}
+
 /// Records between signed checkpoints.
 pub const CHECKPOINT_EVERY: i64 = 1_000;
 /// Records read at a time by verification.
@@ -82,6 +138,40 @@ impl App {
         Ok(())
     }
 
+    /// Queues a case change's record (appended within [`BATCH_WAIT`] with others).
+    pub(crate) async fn audit_case_change(
+        &self,
+        who: Who,
+        target: String,
+        detail: serde_json::Value,
+    ) {
+        let name = match (who.name.is_empty(), who.id) {
+            (true, Some(id)) => self.username_of(id).await,
+            _ => who.name,
+        };
+        let record = NewAuditRecord {
+            at: self.now(),
+            actor_id: who.id,
+            actor_name: name,
+            client: current_client(),
+            action: AuditAction::CaseChanged,
+            target,
+            outcome: "ok".to_string(),
+            detail: detail.to_string(),
+        };
+        if self.audit_queue.send(Queued::Record(record)).is_err() {
+            tracing::error!("audit batcher gone");
+        }
+    }
+
+    /// Waits until every queued record is appended.
+    pub async fn flush_audit(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.audit_queue.send(Queued::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
     /// Appends one record by an actor (its username looked up once and remembered).
     pub async fn audit_actor(
         &self,
@@ -130,6 +220,7 @@ impl App {
 
     /// Signs the chain's current end (when records came after the last checkpoint).
     pub async fn checkpoint_audit(&self) -> Result<Option<Checkpoint>> {
+        self.flush_audit().await;
         let Some((seq, hash)) = self.store.audit_head().await? else {
             return Ok(None);
         };
@@ -164,6 +255,7 @@ impl App {
 
     /// Walks the whole chain and the checkpoints (`fengqiao audit verify`).
     pub async fn verify_audit(&self) -> Result<AuditReport> {
+        self.flush_audit().await;
         let checkpoints = self.store.audit_checkpoints().await?;
         let at: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
         let mut v = Verifier::default();
@@ -183,6 +275,7 @@ impl App {
     /// trail covers every jurisdiction).
     pub async fn audit_trail(&self, actor: &Actor, limit: i64) -> Result<Vec<AuditRecord>> {
         authorize_audit(actor)?;
+        self.flush_audit().await;
         let head = self.store.audit_head().await?.map_or(0, |h| h.0);
         let limit = limit.clamp(1, 1_000);
         let mut page = self

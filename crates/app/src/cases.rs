@@ -518,28 +518,15 @@ impl App {
                     self.cases_changed(vec![id]);
                     let detail =
                         serde_json::json!({"command": "register", "channel": stored.state.channel});
-                    match actor {
-                        Some(a) => {
-                            self.audit_actor(
-                                a,
-                                AuditAction::CaseChanged,
-                                &format!("case:{id}"),
-                                "ok",
-                                detail,
-                            )
-                            .await?
-                        }
-                        None => {
-                            self.audit(
-                                crate::audit::Who::named("public"),
-                                AuditAction::CaseChanged,
-                                &format!("case:{id}"),
-                                "ok",
-                                detail,
-                            )
-                            .await?
-                        }
-                    }
+                    let who = match actor {
+                        Some(a) => crate::audit::Who {
+                            id: Some(a.user_id).filter(|id| *id > 0),
+                            name: String::new(),
+                        },
+                        None => crate::audit::Who::named("public"),
+                    };
+                    self.audit_case_change(who, format!("case:{id}"), detail)
+                        .await;
                     let reading = match reading_input.take() {
                         Some((a, filled)) => {
                             Some(self.after_registration(&stored, a, filled).await)
@@ -751,21 +738,38 @@ impl App {
             }
             _ => {}
         }
-        let (action, detail) = match cmd {
+        match cmd {
+            // Revealing personal numbers is recorded before they are handed out.
             Command::RevealPersonalInfo {
                 party_index,
                 purpose,
-            } => (
-                AuditAction::PersonalInfoRevealed,
-                serde_json::json!({"party_index": party_index, "purpose": purpose}),
-            ),
-            other => (
-                AuditAction::CaseChanged,
-                serde_json::json!({"command": other.name(), "version": merged.version}),
-            ),
-        };
-        self.audit_actor(actor, action, &format!("case:{id}"), "ok", detail)
-            .await?;
+            } => {
+                self.audit_actor(
+                    actor,
+                    AuditAction::PersonalInfoRevealed,
+                    &format!("case:{id}"),
+                    "ok",
+                    serde_json::json!({"party_index": party_index, "purpose": purpose}),
+                )
+                .await?
+            }
+            other => {
+                let who = crate::audit::Who {
+                    id: Some(actor.user_id).filter(|id| *id > 0),
+                    name: if actor.user_id > 0 {
+                        String::new()
+                    } else {
+                        actor.role.as_str().to_string()
+                    },
+                };
+                self.audit_case_change(
+                    who,
+                    format!("case:{id}"),
+                    serde_json::json!({"command": other.name(), "version": merged.version}),
+                )
+                .await;
+            }
+        }
         Ok(merged)
     }
 

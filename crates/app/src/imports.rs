@@ -258,7 +258,9 @@ impl App {
                     .await?;
             }
         }
-        // One record per import (the cases themselves carry their registration events).
+        // One record per import (the cases themselves carry their registration events), after
+        // the case changes it queued.
+        self.flush_audit().await;
         let r = &run.report;
         self.audit_actor(
             actor,

@@ -88,6 +88,8 @@ pub struct App {
     login_limiter: auth::AttemptLimiter,
     /// User id → username, for audit records (usernames never change).
     usernames: RwLock<std::collections::HashMap<i64, String>>,
+    /// Case changes' audit records on their way to the batched append.
+    audit_queue: tokio::sync::mpsc::UnboundedSender<audit::Queued>,
 }
 
 impl App {
@@ -116,6 +118,7 @@ impl App {
                 .await?;
         }
         let app = App {
+            audit_queue: audit::spawn_batcher(store.clone()),
             store,
             clock,
             settings,

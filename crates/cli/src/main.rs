@@ -359,12 +359,14 @@ async fn serve(app: Arc<App>, listen: &str, sweep_every: u64) -> Result<()> {
     // The peer's address reaches handlers (the sign-in rate limit per client).
     axum::serve(
         listener,
-        site(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        site(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    // Case changes' audit records still queued are appended before the process ends.
+    app.flush_audit().await;
     Ok(())
 }
 

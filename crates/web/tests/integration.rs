@@ -2031,6 +2031,7 @@ on_both!(
         assert_eq!(x.status, StatusCode::OK);
         t.citizen_submit("邻居装修噪音扰民，多次沟通无果。", "audit-1")
             .await;
+        t.app.flush_audit().await;
         let trail = t.app.store.audit_records(0, 1_000).await.unwrap();
         let find = |action: &str| {
             trail
