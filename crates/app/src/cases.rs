@@ -1206,6 +1206,8 @@ impl App {
         bytes: Vec<u8>,
     ) -> Result<AttachmentMeta> {
         let content_type = self.check_attachment(filename, &bytes)?;
+        // Photos lose their EXIF (with the GPS position) and XMP before they are kept.
+        let bytes = crate::media::strip_metadata(content_type, bytes);
         let name: String = filename
             .chars()
             .filter(|c| !c.is_control() && *c != '/' && *c != '\\')

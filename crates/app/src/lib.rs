@@ -12,6 +12,7 @@ pub mod cockpit;
 pub mod error;
 pub mod imports;
 pub mod laws;
+pub mod media;
 pub mod monitor;
 pub mod open311;
 pub mod outbound;

@@ -905,9 +905,33 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-disposition"], "attachment");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
         assert_eq!(
             res.into_body().collect().await.unwrap().to_bytes().to_vec(),
             png
+        );
+        // A photo's EXIF block (with its GPS position) is gone from what is kept.
+        let exif = b"Exif\0\0MM\0*\0\0\0\x08GPSLatitude 30.5N";
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        jpeg.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        jpeg.extend_from_slice(exif);
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x04, 7, 7, 0xFF, 0xD9]);
+        let res = t.router.clone().oneshot(upload(jpeg)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let meta: Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        assert_eq!(meta["content_type"], "image/jpeg");
+        let blob = t
+            .app
+            .store
+            .get_blob(meta["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            blob.bytes,
+            vec![0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x04, 7, 7, 0xFF, 0xD9]
         );
         t.assert_replays(id).await;
     }

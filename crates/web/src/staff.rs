@@ -1247,7 +1247,8 @@ pub async fn attachment(
         Ok(b) => (
             [
                 (header::CONTENT_TYPE, b.content_type.clone()),
-                (header::CONTENT_DISPOSITION, "inline".to_string()),
+                // A download, never a page of this site (pictures still show in <img>).
+                (header::CONTENT_DISPOSITION, "attachment".to_string()),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             ],
             b.bytes,

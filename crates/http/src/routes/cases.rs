@@ -223,7 +223,15 @@ pub async fn get_attachment(
     Path((id, blob)): Path<(i64, String)>,
 ) -> ApiResult<Response> {
     let b = app.get_attachment(&s.actor, id, &blob).await?;
-    Ok(([(header::CONTENT_TYPE, b.content_type)], b.bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, b.content_type),
+            (header::CONTENT_DISPOSITION, "attachment".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        b.bytes,
+    )
+        .into_response())
 }
 
 /// The supervision inbox: visible cases with an open supervision.
