@@ -317,6 +317,10 @@ try {
   await snap(d.page, "imports");
   await a.page.goto(`${base}/admin/outbound`);
   await snap(a.page, "admin-outbound");
+  // The audit trail of everything above (sign-ins, changes, exports), verified intact.
+  await a.page.goto(`${base}/admin/security?verify=1`);
+  assert.match(await a.page.locator("#audit-verified").innerText(), /审计链完整/);
+  await snap(a.page, "admin-security-audit");
 
   // 10. The leader's cockpit on a 1920×1080 wall screen: the charts and the map are drawn,
   // a case reported meanwhile appears in the live feed (server-sent events), a town drills
@@ -343,7 +347,7 @@ try {
   assert.deepEqual(jsErrors, [], "no script errors on the cockpit");
   await lp.locator(".ck-areas a").first().click();
   await lp.waitForURL(/\/cockpit\?node=990102\d{3}$/);
-  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 2, null, { timeout: 15000 });
+  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 2, null, { timeout: 30000 });
   await snap(lp, "cockpit-town");
   await lp.goto(`${base}/reports/monthly`);
   await snap(lp, "monthly-report");

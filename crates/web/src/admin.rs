@@ -4,7 +4,7 @@
 use crate::i18n::Tr;
 use crate::session::Web;
 use crate::staff::{choices, expired_login, to_login, Choice, Fields};
-use crate::view::{error_message, error_page, render, subtree};
+use crate::view::{error_message, error_page, fmt_ms, render, subtree};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -26,19 +26,20 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// The tabs of the admin pages.
-const TABS: [&str; 6] = [
+const TABS: [&str; 7] = [
     "jurisdictions",
     "units",
     "users",
     "calendar",
     "rules",
     "outbound",
+    "security",
 ];
 
 /// What every admin page shows around its content.
 pub struct Frame {
     pub tab: &'static str,
-    pub tabs: [&'static str; 6],
+    pub tabs: [&'static str; 7],
     pub error: String,
     pub saved: bool,
 }
@@ -412,6 +413,8 @@ pub struct UserRow {
     pub roles: Vec<Choice>,
     pub unit_id: String,
     pub scope_code: String,
+    pub second_factor: bool,
+    pub must_change_password: bool,
 }
 
 #[derive(Template)]
@@ -478,6 +481,8 @@ async fn users_page(app: &App, t: Tr, web: &Web, error: String, saved: bool) -> 
             roles: choices(&t, "role", &STAFF_ROLES, Role::as_str, u.role.as_str()),
             unit_id: u.unit_id.map(|id| id.to_string()).unwrap_or_default(),
             scope_code: u.scope_code.clone(),
+            second_factor: u.second_factor,
+            must_change_password: u.must_change_password,
         });
     }
     let page = UsersPage {
@@ -508,6 +513,18 @@ pub async fn users_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Byte
     let role = Role::parse(f.get("role"));
     let unit_id = f.get("unit_id").parse::<i64>().ok();
     let result = match (f.get("action"), role) {
+        ("reset", _) => match f.get("id").parse::<i64>() {
+            Ok(id) => app
+                .reset_credentials(
+                    &s.actor,
+                    id,
+                    Some(f.get("password")).filter(|p| !p.is_empty()),
+                    f.get("second_factor") == "on",
+                )
+                .await
+                .map(|_| ()),
+            Err(_) => Err(invalid("id")),
+        },
         (_, None) => Err(invalid("role")),
         ("create", Some(role)) => app
             .create_user(
@@ -870,5 +887,155 @@ pub async fn rules_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Byte
     match app.put_rules(&s.actor, &rules).await {
         Ok(_) => Redirect::to("/admin/rules?saved=1").into_response(),
         Err(e) => rules_page(&app, t, &web, Some(rules), error_message(&t, &e), false).await,
+    }
+}
+
+// ---------------------------------------------------------------- security
+
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub who: String,
+    pub client: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_security.html")]
+pub struct SecurityPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    /// Roles and whether the policy asks them for a second factor.
+    pub roles: Vec<(Choice, bool)>,
+    pub for_all: bool,
+    pub max_age_days: u32,
+    pub trail: Vec<AuditRow>,
+    /// The verification's outcome, when asked for.
+    pub verified: Option<fengqiao_domain::audit::AuditReport>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SecurityQuery {
+    #[serde(default)]
+    saved: Option<u8>,
+    #[serde(default)]
+    verify: Option<u8>,
+}
+
+pub async fn security(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<SecurityQuery>,
+) -> Response {
+    security_page(
+        &app,
+        t,
+        &web,
+        String::new(),
+        q.saved.is_some(),
+        q.verify.is_some(),
+    )
+    .await
+}
+
+async fn security_page(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    error: String,
+    saved: bool,
+    verify: bool,
+) -> Response {
+    let s = match admin(app, t, web, "/admin/security") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let policy = match app.get_security_policy(&s.actor).await {
+        Ok(p) => p,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let trail = match app.audit_trail(&s.actor, 100).await {
+        Ok(t) => t,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let verified = if verify {
+        match app.verify_audit_as(&s.actor).await {
+            Ok(r) => Some(r),
+            Err(e) => return error_page(t, &e, true, web.csrf()),
+        }
+    } else {
+        None
+    };
+    let page = SecurityPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("security", error.clone(), saved),
+        roles: STAFF_ROLES
+            .iter()
+            .map(|r| {
+                (
+                    Choice {
+                        code: r.as_str().to_string(),
+                        label: t.label("role", r.as_str()),
+                        selected: false,
+                    },
+                    policy.second_factor_roles.contains(r),
+                )
+            })
+            .collect(),
+        for_all: policy.second_factor_for_all,
+        max_age_days: policy.password_max_age_days,
+        trail: trail
+            .into_iter()
+            .map(|r| AuditRow {
+                seq: r.seq,
+                at: fmt_ms(r.record.at),
+                who: r.record.actor_name,
+                client: r.record.client,
+                action: r.record.action.zh().to_string(),
+                target: r.record.target,
+                outcome: r.record.outcome,
+                detail: r.record.detail,
+            })
+            .collect(),
+        verified,
+    };
+    with_status(render(&page), &error)
+}
+
+pub async fn security_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/security", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let policy = fengqiao_domain::security::SecurityPolicy {
+        second_factor_roles: f
+            .0
+            .iter()
+            .filter(|(k, _)| k == "second_factor_role")
+            .filter_map(|(_, v)| Role::parse(v))
+            .collect(),
+        second_factor_for_all: f.get("second_factor_for_all") == "on",
+        password_max_age_days: match f.get("password_max_age_days") {
+            "" => 0,
+            v => match v.parse() {
+                Ok(n) => n,
+                Err(_) => {
+                    let e = invalid("password_max_age_days");
+                    return security_page(&app, t, &web, error_message(&t, &e), false, false).await;
+                }
+            },
+        },
+    };
+    match app.put_security_policy(&s.actor, &policy).await {
+        Ok(_) => Redirect::to("/admin/security?saved=1").into_response(),
+        Err(e) => security_page(&app, t, &web, error_message(&t, &e), false, false).await,
     }
 }

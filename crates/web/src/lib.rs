@@ -173,6 +173,10 @@ pub fn router(app: Arc<App>) -> Router {
             get(admin::calendar).post(admin::calendar_post),
         )
         .route("/admin/rules", get(admin::rules).post(admin::rules_post))
+        .route(
+            "/admin/security",
+            get(admin::security).post(admin::security_post),
+        )
         .route("/admin/index-weights", post(admin::weights_post))
         .route("/admin/outbound", get(outbound::page).post(outbound::post))
         .route(

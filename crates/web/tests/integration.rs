@@ -2073,3 +2073,71 @@ on_both!(
         assert_eq!(report.records, trail.len() as u64);
     }
 );
+
+on_both!(
+    admins_set_the_sign_in_policy_reset_credentials_and_read_the_audit_trail,
+    |t: T| async move {
+        let a = t.login("admin").await;
+        let page = t.get("/admin/security", &a).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", t.backend);
+        let html = page.text();
+        assert!(
+            html.contains(r#"value="leader" checked"#),
+            "the default policy is shown"
+        );
+        assert!(
+            html.contains("用户与角色") || html.contains("Users"),
+            "the tabs"
+        );
+        let csrf = page.csrf();
+        let p = t
+            .post(
+                "/admin/security",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("second_factor_role", "admin"),
+                    ("password_max_age_days", "90"),
+                ],
+            )
+            .await;
+        assert_eq!(p.location, "/admin/security?saved=1", "{}", p.text());
+        let policy = t.app.security_policy().await.unwrap();
+        assert_eq!(
+            (policy.second_factor_roles, policy.password_max_age_days),
+            (vec![fengqiao_domain::access::Role::Admin], 90)
+        );
+        // A reset password: the user must change it at the next sign-in.
+        let id = t
+            .app
+            .store
+            .get_user_by_username("u03staff")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .to_string();
+        let p = t
+            .post(
+                "/admin/users",
+                &a,
+                &[
+                    ("csrf", &csrf),
+                    ("action", "reset"),
+                    ("id", &id),
+                    ("password", "Reset#2026ok"),
+                ],
+            )
+            .await;
+        assert_eq!(p.location, "/admin/users?saved=1", "{}", p.text());
+        let (_, to) = t.password_login("u03staff", "Reset#2026ok").await;
+        assert!(to.starts_with("/login/password"), "{to}");
+        // The trail shows it, and verifies.
+        let v = t.get("/admin/security?verify=1", &a).await.text();
+        assert!(
+            v.contains(r#"id="audit-verified""#) && v.contains("审计链完整"),
+            "{v}"
+        );
+        assert!(v.contains("用户变更") && v.contains(&format!("user:{id}")));
+    }
+);
