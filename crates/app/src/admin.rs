@@ -111,6 +111,17 @@ impl App {
             .await
     }
 
+    /// A user the actor administers (else not found / forbidden).
+    async fn managed_user(&self, actor: &Actor, id: i64) -> Result<fengqiao_store::UserRecord> {
+        let user = self
+            .store
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        Ok(user)
+    }
+
     /// Records a change of a user account.
     async fn audit_user(&self, actor: &Actor, id: i64, detail: serde_json::Value) -> Result<()> {
         self.audit_actor(
@@ -284,12 +295,7 @@ impl App {
         id: i64,
         change: &UserChange,
     ) -> Result<UserView> {
-        let user = self
-            .store
-            .get_user(id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        let user = self.managed_user(actor, id).await?;
         let node = self.get_jurisdiction(&change.scope_code).await?;
         authorize_node(actor, Operation::ManageReference, &node.path)?;
         if id == actor.user_id && (change.disabled || change.role != user.role) {
@@ -339,12 +345,7 @@ impl App {
         password: Option<&str>,
         second_factor: bool,
     ) -> Result<UserView> {
-        let user = self
-            .store
-            .get_user(id)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
-        authorize_node(actor, Operation::ManageReference, &user.scope_path)?;
+        let user = self.managed_user(actor, id).await?;
         if let Some(p) = password {
             check_password_policy(p, &user.username)?;
             self.store

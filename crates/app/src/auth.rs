@@ -260,14 +260,8 @@ impl App {
                     self.store
                         .set_login_throttle(name, Some(&Throttle::after_failure(throttle, now)))
                         .await?;
-                    self.audit(
-                        Who::user(user.id, &user.username),
-                        AuditAction::SecondFactorFailed,
-                        &format!("user:{}", user.id),
-                        "failed",
-                        json!({}),
-                    )
-                    .await?;
+                    self.audit_account(&user, AuditAction::SecondFactorFailed, "failed", json!({}))
+                        .await?;
                     return Err(AppError::InvalidSecondFactor);
                 }
             }
@@ -282,10 +276,9 @@ impl App {
             .insert_session(&sm3_hex(token.as_bytes()), user.id, stage, now, expires_at)
             .await?;
         tracing::info!(username = name, client, stage = stage.as_str(), "signed in");
-        self.audit(
-            Who::user(user.id, &user.username),
+        self.audit_account(
+            &user,
             AuditAction::SignIn,
-            &format!("user:{}", user.id),
             "ok",
             json!({"next_step": stage.as_str(), "second_factor": code_ok}),
         )
@@ -296,6 +289,24 @@ impl App {
             user: UserView::from(&user),
             next_step: stage,
         })
+    }
+
+    /// Records something that happened to an account (by its owner).
+    async fn audit_account(
+        &self,
+        u: &UserRecord,
+        action: AuditAction,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        self.audit(
+            Who::user(u.id, &u.username),
+            action,
+            &format!("user:{}", u.id),
+            outcome,
+            detail,
+        )
+        .await
     }
 
     /// True when `code` is the account's current TOTP code and was not used before.
@@ -404,10 +415,9 @@ impl App {
             .delete_user_sessions(s.user.id, Some(&hash))
             .await?;
         tracing::info!(username = %s.user.username, "password changed");
-        self.audit(
-            Who::user(s.user.id, &s.user.username),
+        self.audit_account(
+            &s.user,
             AuditAction::PasswordChanged,
-            &format!("user:{}", s.user.id),
             "ok",
             json!({"forced": stage == SessionStage::ChangePassword}),
         )
@@ -437,10 +447,9 @@ impl App {
         {
             let t = Throttle::after_failure(throttle, now);
             self.store.set_login_throttle(name, Some(&t)).await?;
-            self.audit(
-                Who::user(s.user.id, &s.user.username),
+            self.audit_account(
+                &s.user,
                 AuditAction::SecondFactorFailed,
-                &format!("user:{}", s.user.id),
                 "failed",
                 json!({"failures": t.failures}),
             )
@@ -499,27 +508,15 @@ impl App {
         }
         self.store.set_totp(s.user.id, Some(&secret), true).await?;
         tracing::info!(username = %s.user.username, "second factor enrolled");
-        self.audit(
-            Who::user(s.user.id, &s.user.username),
-            AuditAction::SecondFactorEnrolled,
-            &format!("user:{}", s.user.id),
-            "ok",
-            json!({}),
-        )
-        .await?;
+        self.audit_account(&s.user, AuditAction::SecondFactorEnrolled, "ok", json!({}))
+            .await?;
         self.advance(token, SessionStage::Full).await
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
         if let Ok((s, _)) = self.pending_session(token).await {
-            self.audit(
-                Who::user(s.user.id, &s.user.username),
-                AuditAction::SignOut,
-                &format!("user:{}", s.user.id),
-                "ok",
-                json!({}),
-            )
-            .await?;
+            self.audit_account(&s.user, AuditAction::SignOut, "ok", json!({}))
+                .await?;
         }
         Ok(self
             .store
