@@ -216,29 +216,35 @@ async fn call(
     ))
 }
 
-/// A full session of a demo account (the demo's TOTP secret for those with a second factor).
+/// A full session of a demo account: with the demo's TOTP secret for those that have one, and
+/// enrolling one (databases built before the second factor existed) where the policy asks.
 pub async fn token(app: &App, user: &str) -> Result<String> {
     use fengqiao_app::totp;
     use fengqiao_domain::security::SessionStage;
     let r = app
         .login(user, fengqiao_demo::DEMO_PASSWORD, None, "bench")
         .await?;
-    if r.next_step == SessionStage::SecondFactor {
-        let secret = totp::base32_decode(fengqiao_demo::DEMO_TOTP_SECRET).unwrap_or_default();
-        // A code works once: if this step's was used already, wait for the next step.
-        for attempt in 0..2 {
-            let step = totp::step_of(app.now());
-            if app
-                .verify_second_factor(&r.token, &totp::code(&secret, step))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            anyhow::ensure!(attempt == 0, "{user}: the demo's TOTP code was refused");
-            let wait = (step + 1) * totp::STEP_MS - app.now();
-            tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64 + 50)).await;
+    let secret = match r.next_step {
+        SessionStage::Full => return Ok(r.token),
+        SessionStage::SecondFactor => fengqiao_demo::DEMO_TOTP_SECRET.to_string(),
+        SessionStage::EnrolSecondFactor => app.begin_totp_enrolment(&r.token).await?.secret,
+        SessionStage::ChangePassword => anyhow::bail!("{user} must change the demo password"),
+    };
+    let key = totp::base32_decode(&secret).unwrap_or_default();
+    // A code works once: if this step's was used already, wait for the next step.
+    for attempt in 0..2 {
+        let code = totp::code(&key, totp::step_of(app.now()));
+        let done = if r.next_step == SessionStage::SecondFactor {
+            app.verify_second_factor(&r.token, &code).await
+        } else {
+            app.confirm_totp_enrolment(&r.token, &code).await
+        };
+        if done.is_ok() {
+            return Ok(r.token);
         }
+        anyhow::ensure!(attempt == 0, "{user}: the TOTP code was refused");
+        let wait = (totp::step_of(app.now()) + 1) * totp::STEP_MS - app.now();
+        tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64 + 50)).await;
     }
     Ok(r.token)
 }
