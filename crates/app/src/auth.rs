@@ -191,16 +191,17 @@ impl App {
 
     /// Signs in with a password (and a TOTP code, when the account has one and the client
     /// sends it). Unknown names, wrong passwords and locked names give the same answer after
-    /// the same work; the fifth failure in a row locks the name for 30 minutes. `client` is the
-    /// caller's address, rate-limited. The session may still need steps (`next_step`).
+    /// the same work; the fifth failure in a row locks the name for 30 minutes. The caller's
+    /// address (the request's, `audit::current_client`) is rate-limited. The session may still
+    /// need steps (`next_step`).
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         code: Option<&str>,
-        client: &str,
     ) -> Result<LoginResult> {
         let now = self.now();
+        let client = &crate::audit::current_client();
         let name = username.trim();
         if !self.login_limiter.allow(client, now) {
             tracing::warn!(client, "sign-in rate limit");

@@ -221,9 +221,7 @@ async fn call(
 pub async fn token(app: &App, user: &str) -> Result<String> {
     use fengqiao_app::totp;
     use fengqiao_domain::security::SessionStage;
-    let r = app
-        .login(user, fengqiao_demo::DEMO_PASSWORD, None, "bench")
-        .await?;
+    let r = app.login(user, fengqiao_demo::DEMO_PASSWORD, None).await?;
     let secret = match r.next_step {
         SessionStage::Full => return Ok(r.token),
         SessionStage::SecondFactor => fengqiao_demo::DEMO_TOTP_SECRET.to_string(),

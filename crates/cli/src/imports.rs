@@ -279,7 +279,7 @@ pub async fn bench_speed(rows: usize, push: usize, cases: u64) -> Result<()> {
         })
         .collect();
     let token = app
-        .login("dispatcher", fengqiao_demo::DEMO_PASSWORD, None, "bench")
+        .login("dispatcher", fengqiao_demo::DEMO_PASSWORD, None)
         .await?
         .token;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

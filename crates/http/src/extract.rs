@@ -32,27 +32,6 @@ impl FromRequestParts<Arc<App>> for Authed {
     }
 }
 
-/// The client's address (the TCP peer; "local" when the server was not told it), for the
-/// sign-in rate limit.
-#[derive(Debug, Clone)]
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(client_addr(parts)))
-    }
-}
-
-/// The TCP peer's IP address of a request.
-pub fn client_addr(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "local".to_string())
-}
-
 /// Query parameters whose parse errors are `invalid_query` (400).
 #[derive(Debug)]
 pub struct Params<T>(pub T);

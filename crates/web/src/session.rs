@@ -76,19 +76,3 @@ impl FromRequestParts<Arc<App>> for Web {
         Ok(Web { session })
     }
 }
-
-/// The client's IP address (the TCP peer; "local" when the server was not told it), for the
-/// sign-in rate limit.
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "local".to_string(), |c| c.0.ip().to_string()),
-        ))
-    }
-}

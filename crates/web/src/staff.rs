@@ -1,6 +1,6 @@
 //! Staff pages: login, workbench, case list, case page with its actions, routing dialog.
 use crate::i18n::Tr;
-use crate::session::{cleared_cookie, session_cookie, ClientAddr, Web};
+use crate::session::{cleared_cookie, session_cookie, Web};
 use crate::view::{error_page, fmt_fen, fmt_ms, render, CaseRow};
 use askama::Template;
 use axum::body::Bytes;
@@ -102,19 +102,11 @@ pub async fn login_page(t: Tr, Query(q): Query<NextQuery>) -> Response {
 
 /// Signs in. When the form carried a draft (a form whose session had expired), the form comes
 /// back filled in with it instead of the plain redirect, so nothing typed is lost.
-pub async fn login(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    ClientAddr(client): ClientAddr,
-    body: Bytes,
-) -> Response {
+pub async fn login(State(app): State<Arc<App>>, t: Tr, body: Bytes) -> Response {
     let f = Fields::parse(&body);
     let next = local_next(Some(f.get("next")));
     let draft = f.get("draft").to_string();
-    match app
-        .login(f.get("username"), f.get("password"), None, &client)
-        .await
-    {
+    match app.login(f.get("username"), f.get("password"), None).await {
         Ok(r) if r.next_step != SessionStage::Full => (
             [(header::SET_COOKIE, session_cookie(&app, &r.token))],
             Redirect::to(&crate::signin::step_location(r.next_step, &next)),

@@ -1817,11 +1817,7 @@ on_both!(
             .unwrap()
             .unit_id
             .unwrap();
-        let login = t
-            .app
-            .login("u02staff", PASSWORD, None, "test")
-            .await
-            .unwrap();
+        let login = t.app.login("u02staff", PASSWORD, None).await.unwrap();
         let staff = t.app.authenticate(&login.token).await.unwrap().actor;
         let system = fengqiao_domain::access::Actor::system();
         let resolved = t

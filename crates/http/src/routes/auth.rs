@@ -1,6 +1,6 @@
 use super::ApiResult;
 use crate::error::{Body, ErrorBody};
-use crate::extract::{bearer, Authed, ClientAddr};
+use crate::extract::{bearer, Authed};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -29,17 +29,11 @@ pub struct LoginRequest {
     responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(app): State<Arc<App>>,
-    ClientAddr(client): ClientAddr,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<Json<LoginResult>> {
     Ok(Json(
-        app.login(
-            &req.username,
-            &req.password,
-            req.totp_code.as_deref(),
-            &client,
-        )
-        .await?,
+        app.login(&req.username, &req.password, req.totp_code.as_deref())
+            .await?,
     ))
 }
 
