@@ -29,6 +29,23 @@ const server = spawn(bin, ["demo", "--cases", "300", "--database", join(dir, "de
 });
 server.stdout.on("data", () => {});
 let shot = 0;
+// Polls a condition from Node (page.evaluate goes through the DevTools protocol). Playwright's
+// waitForFunction evaluates its predicate with eval inside the page, which the pages' CSP
+// (script-src 'self', no 'unsafe-eval') forbids.
+async function waitUntil(page, condition, timeout = 30000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      if (await page.evaluate(condition)) return;
+    } catch (e) {
+      // A navigation between polls destroys the context: poll the new page.
+      if (!/context was destroyed|navigat/i.test(String(e))) throw e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${condition}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function snap(page, name) {
   shot += 1;
   await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
@@ -331,8 +348,8 @@ try {
   lp.on("pageerror", (e) => jsErrors.push(String(e)));
   await signIn(lp, "leader");
   await lp.goto(`${base}/cockpit`);
-  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 12, null, { timeout: 15000 });
-  await lp.waitForFunction(() => document.querySelectorAll("#chart-trend svg path").length > 0);
+  await waitUntil(lp, () => document.querySelectorAll("#chart-map svg path").length >= 12, 15000);
+  await waitUntil(lp, () => document.querySelectorAll("#chart-trend svg path").length > 0);
   await lp.waitForSelector("#live:not([hidden])");
   const before = Number(await lp.locator("#kpi-today").innerText());
   await g.page.goto(`${base}/grid/report`);
@@ -347,7 +364,7 @@ try {
   assert.deepEqual(jsErrors, [], "no script errors on the cockpit");
   await lp.locator(".ck-areas a").first().click();
   await lp.waitForURL(/\/cockpit\?node=990102\d{3}$/);
-  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 2, null, { timeout: 30000 });
+  await waitUntil(lp, () => document.querySelectorAll("#chart-map svg path").length >= 2, 30000);
   await snap(lp, "cockpit-town");
   await lp.goto(`${base}/reports/monthly`);
   await snap(lp, "monthly-report");
@@ -387,7 +404,7 @@ try {
   assert.equal(await s.page.locator("#warning-status").innerText(), "已处置");
   await lp.goto(`${base}/cockpit`);
   assert.ok(Number(await lp.locator("#kpi-warnings").innerText()) >= 1, "open warnings on the cockpit");
-  await lp.waitForFunction(() => document.querySelectorAll("#chart-map svg path").length >= 12, null, { timeout: 15000 });
+  await waitUntil(lp, () => document.querySelectorAll("#chart-map svg path").length >= 12, 15000);
   await lp.screenshot({ path: join(artifacts, "cockpit-warnings-1920x1080.png") });
   shot += 1;
 

@@ -100,6 +100,24 @@ impl App {
         Ok(node)
     }
 
+    /// Seals every stored personal number under the newest data key (run after adding a key
+    /// to FENGQIAO_DATA_KEYS; afterwards the older keys can be removed). Recorded in the audit
+    /// trail as a configuration change by the operator's command. The values rewritten.
+    pub async fn rotate_data_keys(&self, operator: &str) -> Result<u64> {
+        let key = self.store.sealer().current_key_id();
+        let n = self.store.reseal().await?;
+        self.audit(
+            crate::audit::Who::named(operator),
+            AuditAction::ConfigChanged,
+            &format!("data_key:{key}"),
+            "ok",
+            json!({"op": "rotate", "values_resealed": n}),
+        )
+        .await?;
+        self.flush_audit().await;
+        Ok(n)
+    }
+
     /// Records a change of reference data or configuration.
     async fn audit_config(
         &self,

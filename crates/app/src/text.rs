@@ -10,6 +10,7 @@ use fengqiao_domain::case::{CaseState, Complexity, DisputeType, RiskLevel};
 use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
 use fengqiao_domain::time::{cst, Millis};
 use fengqiao_domain::workflow::Command;
+use fengqiao_store::seal::Sealer;
 use fengqiao_store::{StoredAnalysis, StoredCase};
 use fengqiao_text::dedup::{self, DupCandidate, Fingerprint};
 use fengqiao_text::{Analysis, Analyzer, Gazetteer, GazetteerEntry, TypeModel};
@@ -179,7 +180,7 @@ fn gazetteer_level(l: Level) -> u8 {
 /// A case's fingerprint for the duplicate search: its text, place, and the parties its fields
 /// name. The place is compared at village level (12-digit codes): a grid worker's report
 /// names the grid, another system the village.
-fn fingerprint(s: &CaseState, a: &Analysis) -> Fingerprint {
+fn fingerprint(s: &CaseState, a: &Analysis, sealer: &Sealer) -> Fingerprint {
     let code = &s.location.node_code;
     let village = code.get(..12).filter(|_| code.len() > 12).unwrap_or(code);
     // The day it happened (else the day it was reported), China time.
@@ -192,12 +193,15 @@ fn fingerprint(s: &CaseState, a: &Analysis) -> Fingerprint {
         .on_day(Some(day))
         .with_parties(
             s.parties.iter().map(|p| p.name.as_str()),
+            // Numbers enter the fingerprint as their blind index: a stored fingerprint does
+            // not give them back.
             s.parties.iter().flat_map(|p| {
                 p.phone
                     .as_ref()
                     .map(|x| x.as_str())
                     .into_iter()
                     .chain(p.id_number.as_ref().map(|x| x.as_str()))
+                    .map(|n| sealer.blind(n))
             }),
         )
 }
@@ -469,8 +473,9 @@ impl App {
         // Fingerprints, and the comparisons with the cases before the batch, on every core;
         // then the batch's cases with each other, in order (later cases see earlier ones).
         // The index stays locked throughout: a concurrent batch sees this one whole.
-        let read = on_every_core(jobs, |j: ReadJob| {
-            let fp = fingerprint(&j.case.state, &j.analysis);
+        let store = self.store.clone();
+        let read = on_every_core(jobs, move |j: ReadJob| {
+            let fp = fingerprint(&j.case.state, &j.analysis, store.sealer());
             (j, fp)
         })
         .await?;
@@ -601,7 +606,7 @@ impl App {
             .await?
             .analyze(&s.text, local_time(s.registered_at))
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let fp = fingerprint(s, &analysis);
+        let fp = fingerprint(s, &analysis, self.store.sealer());
         let prior: Option<CaseAnalysis> = self
             .store
             .get_analysis(id)
@@ -647,7 +652,7 @@ impl App {
                 let analysis = analyzer
                     .analyze(&s.text, local_time(s.registered_at))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
-                let fp = fingerprint(s, &analysis);
+                let fp = fingerprint(s, &analysis, self.store.sealer());
                 let keep = match &existing {
                     Some(e) => !all && e.analyser_version == version,
                     None => false,

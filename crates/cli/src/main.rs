@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use fengqiao_app::clock::SystemClock;
 use fengqiao_app::{App, Settings};
+use fengqiao_store::seal::Sealer;
 use fengqiao_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -152,6 +153,11 @@ enum Cmd {
         #[command(subcommand)]
         what: AuditCmd,
     },
+    /// The keys of personal numbers at rest (SM4-GCM, FENGQIAO_DATA_KEYS).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCmd,
+    },
     /// Analyse the texts of cases without an analysis by the current reader (`--all`: every case).
     Analyze {
         #[command(flatten)]
@@ -172,6 +178,18 @@ enum AuditCmd {
     /// Sign the chain's current end now (the server does it every 1,000 records and at every
     /// deadline sweep).
     Checkpoint {
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Seal every stored personal number under the newest key of FENGQIAO_DATA_KEYS (add the
+    /// new key with a higher id, run this, then drop the old one). Values written before
+    /// encryption are sealed too. Safe beside a running server: a row changed meanwhile keeps
+    /// its newer value (sealed under the newest key already).
+    Rotate {
         #[command(flatten)]
         db: Db,
     },
@@ -236,18 +254,39 @@ pub fn demo_model() -> Result<fengqiao_text::TypeModel> {
 }
 
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    let sealer = sealer_from_env()?;
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
-            fengqiao_store_postgres::PostgresStore::open(url)
+            fengqiao_store_postgres::PostgresStore::open_sealed(url, sealer)
                 .await
                 .context("connect to PostgreSQL")?,
         ))
     } else {
         Ok(Arc::new(
-            fengqiao_store_sqlite::SqliteStore::open(url)
+            fengqiao_store_sqlite::SqliteStore::open_sealed(url, sealer)
                 .await
                 .context("open SQLite database")?,
         ))
+    }
+}
+
+/// The keyring of personal numbers at rest: FENGQIAO_DATA_KEYS (`id:32 hex digits`, comma
+/// separated; the highest id seals, every one opens) and FENGQIAO_INDEX_KEY (the blind index's
+/// secret). Without them, the demo's published keys, with a warning.
+pub fn sealer_from_env() -> Result<Arc<Sealer>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    match (var("FENGQIAO_DATA_KEYS"), var("FENGQIAO_INDEX_KEY")) {
+        (Some(keys), Some(index)) => Ok(Arc::new(
+            Sealer::from_config(&keys, &index)
+                .context("FENGQIAO_DATA_KEYS / FENGQIAO_INDEX_KEY")?,
+        )),
+        (None, None) => {
+            tracing::warn!(
+                "FENGQIAO_DATA_KEYS is not set: personal numbers are sealed with the demo's published keys"
+            );
+            Ok(Arc::new(Sealer::demo()))
+        }
+        _ => bail!("set both FENGQIAO_DATA_KEYS and FENGQIAO_INDEX_KEY, or neither (demo keys)"),
     }
 }
 
@@ -659,6 +698,16 @@ async fn main() -> Result<()> {
                 n as f64 / secs.max(1e-9),
                 search_dir(&db.database_url).display()
             );
+            Ok(())
+        }
+        Cmd::Keys {
+            what: KeysCmd::Rotate { db },
+        } => {
+            let app = start_app(&db.database_url).await?;
+            let key = app.store.sealer().current_key_id();
+            let operator = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+            let n = app.rotate_data_keys(&format!("cli:{operator}")).await?;
+            println!("{n} values sealed again under data key {key}");
             Ok(())
         }
         Cmd::Audit {

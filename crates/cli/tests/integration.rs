@@ -2,6 +2,7 @@
 //! survives `kill -9`; a backup taken while serving is a working database.
 // Tests fail loudly: unwrapping is how they assert.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use fengqiao_store::seal;
 use fengqiao_store::Store;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -19,10 +20,22 @@ fn free_port() -> u16 {
 }
 
 fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, serde_json::Value)> {
+    http_as(port, method, path, body, None)
+}
+
+/// [`http`] with a bearer token.
+fn http_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> Option<(u16, serde_json::Value)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
@@ -40,6 +53,11 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, serde_j
 }
 
 fn serve(db: &str, port: u16) -> Child {
+    serve_logged(db, port, Stdio::null(), Stdio::null())
+}
+
+/// [`serve`] with the server's output going where the caller says.
+fn serve_logged(db: &str, port: u16, stdout: Stdio, stderr: Stdio) -> Child {
     let child = Command::new(BIN)
         .args([
             "serve",
@@ -48,8 +66,9 @@ fn serve(db: &str, port: u16) -> Child {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "debug")
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -191,6 +210,198 @@ async fn acknowledged_submissions_survive_a_crash_and_backups_work() {
             .state,
         case.state
     );
+}
+
+/// Canary personal numbers entered through the API (a citizen's phone and the numbers in
+/// their text, a party's ID and phone, a user's contact phone) never reach the disk in plain:
+/// not in the database file, its WAL, a backup, the search index or the server's debug log.
+#[tokio::test(flavor = "multi_thread")]
+async fn canary_numbers_are_nowhere_on_disk_in_plain() {
+    const PHONE: &str = "13987654321";
+    const ID: &str = "11010519491231002X";
+    const TEXT_PHONE: &str = "18612345678";
+    const CONTACT: &str = "15011112222";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db").to_string_lossy().into_owned();
+    run(&["migrate", "--database-url", &db]);
+    run(&[
+        "generate",
+        "--database-url",
+        &db,
+        "--cases",
+        "20",
+        "--until",
+        "2026-11-20",
+    ]);
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = free_port();
+    let mut server = serve_logged(&db, port, log.try_clone().unwrap().into(), log.into());
+
+    let text = format!("楼上漏水，我电话{TEXT_PHONE}，对方身份证{ID}，请尽快处理");
+    let sub = serde_json::json!({
+        "text": text, "node_code": "990102001001", "phone": PHONE, "consent": true
+    });
+    let (status, body) = http(port, "POST", "/api/v1/public/cases", &sub.to_string()).unwrap();
+    assert_eq!(status, 201, "{body}");
+
+    let login = r#"{"username":"dispatcher","password":"Fengqiao@2026"}"#;
+    let (status, signed) = http(port, "POST", "/api/v1/auth/login", login).unwrap();
+    assert_eq!(status, 200, "{signed}");
+    assert_eq!(signed["next_step"], "full", "{signed}");
+    let token = signed["token"].as_str().unwrap().to_string();
+    let user_id = signed["user"]["id"].as_i64().unwrap();
+    let case = serde_json::json!({
+        "channel": "walk_in", "text": text, "node_code": "990102001001",
+        "parties": [{"name": "王秀英", "id_number": ID, "phone": PHONE}]
+    });
+    let (status, body) = http_as(
+        port,
+        "POST",
+        "/api/v1/cases",
+        &case.to_string(),
+        Some(&token),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    // Served masked by default; the party's numbers are there to find (not merely dropped).
+    let shown = body.to_string();
+    assert!(!shown.contains(PHONE) && !shown.contains(ID), "{shown}");
+    assert!(shown.contains("139****4321"), "{shown}");
+    let contact = format!(r#"{{"phone":"{CONTACT}"}}"#);
+    let (status, body) = http_as(
+        port,
+        "PUT",
+        &format!("/api/v1/users/{user_id}/contact"),
+        &contact,
+        Some(&token),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Wait for the background reader to store the texts' analyses (they name the numbers).
+    let store = fengqiao_store_sqlite::SqliteStore::open(&db).await.unwrap();
+    let mut analysed = None;
+    for _ in 0..400 {
+        analysed = store.get_analysis(id).await.unwrap();
+        if analysed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let analysed = analysed.expect("the case's analysis");
+    // The store gives the numbers back to the app (opened), though the disk holds none.
+    assert!(
+        analysed.analysis.contains(TEXT_PHONE),
+        "{}",
+        analysed.analysis
+    );
+    let stored = store.get_case(id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.state.parties[0].id_number.as_ref().unwrap().as_str(),
+        ID
+    );
+    drop(store);
+    let backup = dir.path().join("backup.db").to_string_lossy().into_owned();
+    run(&["backup", "--database-url", &db, &backup]);
+    // Killed, so the WAL keeps what it holds.
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let mut files = vec![
+        std::path::PathBuf::from(&db),
+        std::path::PathBuf::from(format!("{db}-wal")),
+        std::path::PathBuf::from(&backup),
+        log_path.clone(),
+    ];
+    let search = std::path::PathBuf::from(format!("{db}.search"));
+    files.extend(
+        std::fs::read_dir(&search)
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    assert!(
+        std::fs::metadata(format!("{db}-wal")).unwrap().len() > 0,
+        "the WAL holds the latest writes"
+    );
+    let count = |bytes: &[u8], needle: &str| {
+        bytes
+            .windows(needle.len())
+            .filter(|w| *w == needle.as_bytes())
+            .count()
+    };
+    let mut control = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for canary in [PHONE, ID, TEXT_PHONE, CONTACT] {
+            assert_eq!(
+                count(&bytes, canary),
+                0,
+                "{canary} in plain in {}",
+                f.display()
+            );
+        }
+        control += count(&bytes, "王秀英");
+    }
+    // The scan finds what is stored in plain: the party's name (names are not sealed).
+    assert!(
+        control > 0,
+        "the control string was not found: the scan reads nothing"
+    );
+
+    // Key rotation: a second key joins the ring, everything is sealed again under it, and the
+    // first key can go.
+    let ring = format!(
+        "{},2:00112233445566778899aabbccddeeff",
+        seal::DEMO_DATA_KEYS
+    );
+    let rotate = |keys: &str| {
+        let out = Command::new(BIN)
+            .args(["keys", "rotate", "--database-url", &db])
+            .env("FENGQIAO_DATA_KEYS", keys)
+            .env("FENGQIAO_INDEX_KEY", seal::DEMO_INDEX_KEY)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = rotate(&ring);
+    let n: u64 = first.split(' ').next().unwrap().parse().unwrap();
+    assert!(n > 20 && first.contains("under data key 2"), "{first}");
+    assert!(
+        rotate(&ring).starts_with("0 values"),
+        "a second rotation has nothing to do"
+    );
+    let key2 =
+        seal::Sealer::from_config("2:00112233445566778899aabbccddeeff", seal::DEMO_INDEX_KEY)
+            .unwrap();
+    let store = fengqiao_store_sqlite::SqliteStore::open_sealed(&db, std::sync::Arc::new(key2))
+        .await
+        .unwrap();
+    let case = store.get_case(id).await.unwrap().unwrap();
+    assert_eq!(
+        case.state.parties[0].phone.as_ref().unwrap().as_str(),
+        PHONE
+    );
+    let events = store.case_events(id).await.unwrap();
+    assert!(!events.is_empty());
+    let analysis = store.get_analysis(id).await.unwrap().unwrap();
+    assert!(analysis.analysis.contains(TEXT_PHONE));
+    let contacts = store.contacts(&[user_id]).await.unwrap();
+    assert_eq!(contacts[0].1.phone.as_deref(), Some(CONTACT));
+    // Without the key a value was sealed with, reading fails loudly rather than showing junk.
+    let other =
+        seal::Sealer::from_config("3:00112233445566778899aabbccddeeff", seal::DEMO_INDEX_KEY)
+            .unwrap();
+    let store = fengqiao_store_sqlite::SqliteStore::open_sealed(&db, std::sync::Arc::new(other))
+        .await
+        .unwrap();
+    let err = store.get_case(id).await.unwrap_err();
+    assert_eq!(err.code(), "storage_corrupt", "{err}");
 }
 
 /// ARCHITECTURE.md's invariants that a test can check: the domain depends on no I/O crate, and

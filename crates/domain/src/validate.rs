@@ -152,29 +152,48 @@ pub fn mask_middle(s: &str, head: usize, tail: usize) -> String {
 /// keeps 3 leading and 4 trailing characters. The length in characters is unchanged, so
 /// spans found in the original text still apply.
 pub fn mask_numbers_in_text(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if !chars[i].is_ascii_digit() {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '-') {
-            i += 1;
-        }
-        if i < chars.len() && matches!(chars[i], 'X' | 'x') && i - start == 17 {
-            i += 1;
-        }
-        let run: String = chars[start..i].iter().collect();
-        let digits = run.chars().filter(|c| c.is_ascii_digit()).count();
-        if digits >= 11 {
-            out.push_str(&mask_middle(&run, 3, 4));
-        } else {
-            out.push_str(&run);
-        }
+    let mut last = 0;
+    for (start, end) in personal_number_runs(text) {
+        out.push_str(&text[last..start]);
+        out.push_str(&mask_middle(&text[start..end], 3, 4));
+        last = end;
     }
+    out.push_str(&text[last..]);
     out
+}
+
+/// Whether free text holds a personal number (what [`mask_numbers_in_text`] masks).
+pub fn has_personal_number(text: &str) -> bool {
+    personal_number_runs(text).next().is_some()
+}
+
+/// Byte ranges of the personal numbers in free text: runs of digits and dashes with 11 or
+/// more digits, an ID number's final X included.
+fn personal_number_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'-') {
+                i += 1;
+            }
+            if i < bytes.len() && matches!(bytes[i], b'X' | b'x') && i - start == 17 {
+                i += 1;
+            }
+            let digits = bytes[start..i]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .count();
+            if digits >= 11 {
+                return Some((start, i));
+            }
+        }
+        None
+    })
 }

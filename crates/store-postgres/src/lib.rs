@@ -20,9 +20,11 @@ use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
 use fengqiao_domain::workflow::{CaseEvent, EventKind};
 use fengqiao_store::codec::{self, CaseColumns};
+use fengqiao_store::seal::Sealer;
 use fengqiao_store::*;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod testing;
@@ -30,6 +32,7 @@ pub mod testing;
 pub struct PostgresStore {
     pool: PgPool,
     url: String,
+    sealer: Arc<Sealer>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -41,8 +44,14 @@ fn db(e: sqlx::Error) -> StoreError {
 }
 
 impl PostgresStore {
-    /// Connects to a `postgres://` URL.
+    /// Connects to a `postgres://` URL, sealing personal numbers with the demo's published
+    /// keys (tests and the demo).
     pub async fn open(url: &str) -> Result<PostgresStore> {
+        PostgresStore::open_sealed(url, Arc::new(Sealer::demo())).await
+    }
+
+    /// [`PostgresStore::open`] with the keyring personal numbers are sealed with.
+    pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<PostgresStore> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(60))
@@ -52,6 +61,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             url: url.to_string(),
+            sealer,
         })
     }
 
@@ -65,7 +75,7 @@ fn subtree_like(prefix: &str) -> String {
     format!("{prefix}%")
 }
 
-fn user_row(r: &PgRow) -> Result<UserRecord> {
+fn user_row(r: &PgRow, sl: &Sealer) -> Result<UserRecord> {
     Ok(UserRecord {
         id: r.get("id"),
         username: r.get("username"),
@@ -79,7 +89,7 @@ fn user_row(r: &PgRow) -> Result<UserRecord> {
         created_at: r.get("created_at"),
         password_changed_at: r.get("password_changed_at"),
         must_change_password: r.get::<bool, _>("must_change_password"),
-        totp_secret: r.get("totp_secret"),
+        totp_secret: codec::totp_secret(r.get("totp_secret"), sl)?,
         totp_enabled: r.get::<bool, _>("totp_enabled"),
         totp_last_step: r.get("totp_last_step"),
     })
@@ -110,11 +120,11 @@ fn node_row(r: &PgRow) -> Result<Jurisdiction> {
     })
 }
 
-fn case_row(r: &PgRow) -> Result<StoredCase> {
+fn case_row(r: &PgRow, sl: &Sealer) -> Result<StoredCase> {
     Ok(StoredCase {
         id: r.get("id"),
         version: r.get("version"),
-        state: codec::state_from_json(r.get("state"))?,
+        state: codec::state_from_json(r.get("state"), sl)?,
     })
 }
 
@@ -250,6 +260,7 @@ async fn insert_events(
     tx: &mut Transaction<'static, Postgres>,
     case_id: i64,
     events: &[CaseEvent],
+    sl: &Sealer,
 ) -> Result<()> {
     for e in events {
         sqlx::query("INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) VALUES ($1,$2,$3,$4,$5,$6)")
@@ -258,7 +269,7 @@ async fn insert_events(
             .bind(e.at)
             .bind(e.actor_id)
             .bind(e.kind.name())
-            .bind(codec::event_payload(&e.kind)?)
+            .bind(codec::event_payload(&e.kind, sl)?)
             .execute(&mut **tx)
             .await
             .map_err(db)?;
@@ -273,9 +284,9 @@ async fn update_case_row(
     stats_acc: &mut stats::Delta,
     case_id: i64,
     (expected, new_version): (i64, i64),
-    state: &CaseState,
-    c: &CaseColumns,
+    (state, c): (&CaseState, &CaseColumns),
     now: Option<Millis>,
+    sl: &Sealer,
 ) -> Result<()> {
     // The state being replaced (locked), for the statistics' change.
     let old: Option<String> =
@@ -285,7 +296,10 @@ async fn update_case_row(
             .fetch_optional(&mut **tx)
             .await
             .map_err(db)?;
-    let old = old.as_deref().map(codec::state_from_json).transpose()?;
+    let old = old
+        .as_deref()
+        .map(|s| codec::state_from_json(s, sl))
+        .transpose()?;
     let r = sqlx::query(
         "UPDATE cases SET version = $1, status = $2, dispute_type = $3, node_path = $4, lead_unit_id = $5, light = $6, \
          due_date = $7, open_supervisions = $8, updated_at = COALESCE($9, updated_at), state = $10 WHERE id = $11 AND version = $12",
@@ -386,6 +400,10 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &CaseFilter) {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations")
             .run(&self.pool)
@@ -555,7 +573,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        row.as_ref().map(user_row).transpose()
+        row.as_ref().map(|r| user_row(r, &self.sealer)).transpose()
     }
 
     async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
@@ -566,7 +584,7 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        row.as_ref().map(user_row).transpose()
+        row.as_ref().map(|r| user_row(r, &self.sealer)).transpose()
     }
 
     async fn list_users(&self, scope_path: &str, role: Option<Role>) -> Result<Vec<UserRecord>> {
@@ -578,7 +596,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter().map(user_row).collect()
+        rows.iter().map(|r| user_row(r, &self.sealer)).collect()
     }
 
     async fn insert_session(
@@ -622,7 +640,7 @@ impl Store for PostgresStore {
         let Some(r) = row else { return Ok(None) };
         let stage: String = r.get("s_stage");
         Ok(Some(SessionRecord {
-            user: user_row(&r)?,
+            user: user_row(&r, &self.sealer)?,
             stage: SessionStage::parse(&stage)
                 .ok_or_else(|| StoreError::Corrupt(format!("session stage {stage}")))?,
             created_at: r.get("s_created"),
@@ -690,7 +708,7 @@ impl Store for PostgresStore {
 
     async fn set_totp(&self, user_id: i64, secret: Option<&str>, enabled: bool) -> Result<()> {
         let r = sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = $2 WHERE id = $3")
-            .bind(secret)
+            .bind(codec::totp_secret_column(secret, &self.sealer))
             .bind(enabled)
             .bind(user_id)
             .execute(&self.pool)
@@ -956,7 +974,7 @@ impl Store for PostgresStore {
         idem: Option<&IdempotencyKey>,
         analysis: Option<&StoredAnalysis>,
     ) -> Result<Created> {
-        let cols = codec::case_columns(state)?;
+        let cols = codec::case_columns(state, &self.sealer)?;
         let mut tx = self.begin().await?;
         if let Some(k) = idem {
             let prior: Option<(i64, String)> = sqlx::query_as(
@@ -977,10 +995,10 @@ impl Store for PostgresStore {
         let mut acc = stats::Delta::default();
         let id = insert_case_row(&mut tx, &mut acc, state, &cols, 1, event.at).await?;
         apply_stats(&mut tx, &acc).await?;
-        insert_events(&mut tx, id, std::slice::from_ref(event)).await?;
+        insert_events(&mut tx, id, std::slice::from_ref(event), &self.sealer).await?;
         queue_for_webhooks(&mut tx, id, std::slice::from_ref(event)).await?;
         if let Some(a) = analysis {
-            insert_analysis(&mut tx, id, a).await?;
+            insert_analysis(&mut tx, id, a, &self.sealer).await?;
         }
         if let Some(k) = idem {
             let r = sqlx::query(
@@ -1022,7 +1040,7 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        row.as_ref().map(case_row).transpose()
+        row.as_ref().map(|r| case_row(r, &self.sealer)).transpose()
     }
 
     async fn get_cases(&self, ids: &[i64]) -> Result<Vec<StoredCase>> {
@@ -1032,7 +1050,7 @@ impl Store for PostgresStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>> {
@@ -1041,11 +1059,11 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        row.as_ref().map(case_row).transpose()
+        row.as_ref().map(|r| case_row(r, &self.sealer)).transpose()
     }
 
     async fn append(&self, ch: Append<'_>) -> Result<()> {
-        let c = codec::case_columns(ch.state)?;
+        let c = codec::case_columns(ch.state, &self.sealer)?;
         let new_version = ch.expected_version + ch.events.len() as i64;
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
@@ -1054,9 +1072,9 @@ impl Store for PostgresStore {
             &mut acc,
             ch.case_id,
             (ch.expected_version, new_version),
-            ch.state,
-            &c,
+            (ch.state, &c),
             Some(ch.now),
+            &self.sealer,
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
@@ -1068,7 +1086,7 @@ impl Store for PostgresStore {
         }) {
             rewrite_case_units(&mut tx, ch.case_id, &c).await?;
         }
-        insert_events(&mut tx, ch.case_id, ch.events).await?;
+        insert_events(&mut tx, ch.case_id, ch.events, &self.sealer).await?;
         queue_for_webhooks(&mut tx, ch.case_id, ch.events).await?;
         insert_notifications(&mut tx, ch.notifications, ch.now).await?;
         for b in ch.blobs {
@@ -1098,6 +1116,7 @@ impl Store for PostgresStore {
                     r.get("at"),
                     r.get("actor_id"),
                     r.get("payload"),
+                    &self.sealer,
                 )
             })
             .collect()
@@ -1113,7 +1132,10 @@ impl Store for PostgresStore {
         qb.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(limit) + 1);
         let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
-        let mut items = rows.iter().map(case_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(|r| case_row(r, &self.sealer))
+            .collect::<Result<Vec<_>>>()?;
         let next_before_id = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|c| c.id)
@@ -1146,11 +1168,11 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
-        let c = codec::case_columns(state)?;
+        let c = codec::case_columns(state, &self.sealer)?;
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
         update_case_row(
@@ -1158,9 +1180,9 @@ impl Store for PostgresStore {
             &mut acc,
             case_id,
             (version, version),
-            state,
-            &c,
+            (state, &c),
             None,
+            &self.sealer,
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
@@ -1229,14 +1251,47 @@ impl Store for PostgresStore {
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
         for (state, events) in cases {
-            let cols = codec::case_columns(state)?;
+            let cols = codec::case_columns(state, &self.sealer)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
             let id =
                 insert_case_row(&mut tx, &mut acc, state, &cols, events.len() as i64, now).await?;
-            insert_events(&mut tx, id, events).await?;
+            insert_events(&mut tx, id, events, &self.sealer).await?;
         }
         apply_stats(&mut tx, &acc).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn reseal(&self) -> Result<u64> {
+        let mut rewritten = 0;
+        for col in seal::SEALED_COLUMNS {
+            let (page, update) = reseal_sql(col);
+            let mut after = (i64::MIN, i64::MIN);
+            loop {
+                let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(&page)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let Some(last) = rows.last() else { break };
+                after = (last.0, last.1);
+                for (k1, k2, stored) in &rows {
+                    let Some(stored) = stored else { continue };
+                    if let Some(new) = self.sealer.reseal_stored(col.kind, stored)? {
+                        sqlx::query(&update)
+                            .bind(&new)
+                            .bind(k1)
+                            .bind(k2)
+                            .bind(stored)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(db)?;
+                        rewritten += 1;
+                    }
+                }
+            }
+        }
+        Ok(rewritten)
     }
 
     async fn backup(&self, dest: &str) -> Result<()> {
@@ -1258,7 +1313,7 @@ impl Store for PostgresStore {
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()> {
         let mut tx = self.begin().await?;
         for a in rows {
-            insert_analysis(&mut tx, a.case_id, a).await?;
+            insert_analysis(&mut tx, a.case_id, a, &self.sealer).await?;
         }
         tx.commit().await.map_err(db)
     }
@@ -1273,14 +1328,15 @@ impl Store for PostgresStore {
         .await
         .map_err(db)?;
         row.map(|r: PgRow| -> Result<StoredAnalysis> {
-            Ok(StoredAnalysis {
+            let stored = StoredAnalysis {
                 case_id: r.try_get("case_id").map_err(db)?,
                 analyser_version: r.try_get("analyser_version").map_err(db)?,
                 analysed_at: r.try_get("analysed_at").map_err(db)?,
                 registered_at: r.try_get("registered_at").map_err(db)?,
                 analysis: r.try_get("analysis").map_err(db)?,
                 fingerprint: r.try_get("fingerprint").map_err(db)?,
-            })
+            };
+            codec::opened_analysis(stored, &self.sealer)
         })
         .transpose()
     }
@@ -1320,7 +1376,7 @@ impl Store for PostgresStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn confirmed_cases(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>> {
@@ -1333,7 +1389,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn stats_totals(&self) -> Result<stats::Delta> {
@@ -1511,7 +1567,7 @@ impl Store for PostgresStore {
             after = *last;
             let mut d = stats::Delta::default();
             for (_, json) in &rows {
-                d.add(&codec::state_from_json(json)?, 1);
+                d.add(&codec::state_from_json(json, &self.sealer)?, 1);
             }
             read += rows.len() as u64;
             apply_stats(&mut tx, &d).await?;
@@ -1551,7 +1607,10 @@ impl Store for PostgresStore {
         )
         .bind(user_id)
         .bind(&contact.email)
-        .bind(&contact.phone)
+        .bind(codec::contact_phone_column(
+            contact.phone.as_deref(),
+            &self.sealer,
+        ))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -1614,15 +1673,13 @@ impl Store for PostgresStore {
             }
             qb.push(") ORDER BY user_id");
             let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
-            out.extend(rows.iter().map(|r| {
-                (
-                    r.get::<i64, _>(0),
-                    Contact {
-                        email: r.get(1),
-                        phone: r.get(2),
-                    },
-                )
-            }));
+            for r in &rows {
+                let contact = Contact {
+                    email: r.get(1),
+                    phone: codec::contact_phone(r.get(2), &self.sealer)?,
+                };
+                out.push((r.get::<i64, _>(0), contact));
+            }
         }
         Ok(out)
     }
@@ -1798,7 +1855,7 @@ impl Store for PostgresStore {
         .map_err(db)?;
         let mut out = rows
             .iter()
-            .map(delivery_from_row)
+            .map(|r| delivery_from_row(r, &self.sealer))
             .collect::<Result<Vec<_>>>()?;
         out.sort_by_key(|d| d.id);
         Ok(out)
@@ -1838,7 +1895,9 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter().map(delivery_from_row).collect()
+        rows.iter()
+            .map(|r| delivery_from_row(r, &self.sealer))
+            .collect()
     }
 
     async fn retry_delivery(&self, id: i64, now: Millis) -> Result<()> {
@@ -1873,7 +1932,9 @@ async fn insert_analysis(
     tx: &mut Transaction<'_, Postgres>,
     case_id: i64,
     a: &StoredAnalysis,
+    sl: &Sealer,
 ) -> Result<()> {
+    let a = &codec::sealed_analysis(a, sl)?;
     sqlx::query(
         "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) \
          VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (case_id) DO UPDATE SET \
@@ -1903,7 +1964,7 @@ impl PostgresStore {
         ids: &[i64],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
+        insert_deliveries(&mut tx, deliveries, now, &self.sealer).await?;
         for id in ids {
             sqlx::query(done)
                 .bind(id)
@@ -1919,6 +1980,7 @@ async fn insert_deliveries(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     deliveries: &[NewDelivery],
     now: Millis,
+    sl: &Sealer,
 ) -> Result<()> {
     for d in deliveries {
         let event = d.source.event();
@@ -1931,7 +1993,7 @@ async fn insert_deliveries(
         .bind(event.map(|e| e.0))
         .bind(event.map(|e| e.1))
         .bind(d.medium.as_str())
-        .bind(&d.target)
+        .bind(codec::delivery_target_column(d.medium, &d.target, sl))
         .bind(&d.payload)
         .bind(now)
         .bind(now)
@@ -1942,7 +2004,10 @@ async fn insert_deliveries(
     Ok(())
 }
 
-fn delivery_from_row(r: &sqlx::postgres::PgRow) -> Result<fengqiao_domain::outbound::Delivery> {
+fn delivery_from_row(
+    r: &sqlx::postgres::PgRow,
+    sl: &Sealer,
+) -> Result<fengqiao_domain::outbound::Delivery> {
     Ok(fengqiao_domain::outbound::Delivery {
         id: r.get(0),
         source: DeliverySource::from_columns(
@@ -1950,7 +2015,7 @@ fn delivery_from_row(r: &sqlx::postgres::PgRow) -> Result<fengqiao_domain::outbo
             r.get::<Option<i64>, _>(11).zip(r.get::<Option<i64>, _>(12)),
         ),
         medium: codec::medium(&r.get::<String, _>(2))?,
-        target: r.get(3),
+        target: sl.open("target", r.get(3))?,
         payload: r.get(4),
         status: codec::delivery_status(&r.get::<String, _>(5))?,
         attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
@@ -1959,4 +2024,18 @@ fn delivery_from_row(r: &sqlx::postgres::PgRow) -> Result<fengqiao_domain::outbo
         created_at: r.get(9),
         delivered_at: r.get(10),
     })
+}
+
+/// The statements key rotation runs over a sealed column: a page of rows after a key (500,
+/// in key order), and the replacement of one value if it is still the one read.
+fn reseal_sql(col: &seal::SealedColumn) -> (String, String) {
+    let [k1, k2] = col.keys;
+    let (t, c, only) = (col.table, col.column, col.only);
+    (
+        format!(
+            "SELECT CAST({k1} AS BIGINT), CAST({k2} AS BIGINT), {c} FROM {t} \
+             WHERE {only} AND ({k1}, {k2}) > ($1, $2) ORDER BY 1, 2 LIMIT 500"
+        ),
+        format!("UPDATE {t} SET {c} = $1 WHERE {k1} = $2 AND {k2} = $3 AND {c} = $4"),
+    )
 }

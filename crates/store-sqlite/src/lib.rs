@@ -21,12 +21,14 @@ use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
 use fengqiao_domain::workflow::{CaseEvent, EventKind};
 use fengqiao_store::codec::{self, CaseColumns};
+use fengqiao_store::seal::Sealer;
 use fengqiao_store::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -35,6 +37,7 @@ pub struct SqliteStore {
     write: SqlitePool,
     /// Case writes go through the group-commit writer task.
     writer: mpsc::Sender<Job>,
+    sealer: Arc<Sealer>,
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -46,8 +49,14 @@ fn db(e: sqlx::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) a database: a path or a `sqlite:` URL.
+    /// Opens (creating if missing) a database: a path or a `sqlite:` URL, sealing personal
+    /// numbers with the demo's published keys (tests and the demo).
     pub async fn open(url: &str) -> Result<SqliteStore> {
+        SqliteStore::open_sealed(url, Arc::new(Sealer::demo())).await
+    }
+
+    /// [`SqliteStore::open`] with the keyring personal numbers are sealed with.
+    pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<SqliteStore> {
         let url = if url.starts_with("sqlite:") {
             url.to_string()
         } else {
@@ -77,11 +86,12 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         let (writer, rx) = mpsc::channel(4096);
-        tokio::spawn(writer_loop(write.clone(), rx));
+        tokio::spawn(writer_loop(write.clone(), rx, sealer.clone()));
         Ok(SqliteStore {
             read,
             write,
             writer,
+            sealer,
         })
     }
 
@@ -105,7 +115,7 @@ fn subtree_range(prefix: &str) -> (String, String) {
     (prefix.to_string(), upper)
 }
 
-fn user_row(r: &SqliteRow) -> Result<UserRecord> {
+fn user_row(r: &SqliteRow, sl: &Sealer) -> Result<UserRecord> {
     Ok(UserRecord {
         id: r.get("id"),
         username: r.get("username"),
@@ -119,7 +129,7 @@ fn user_row(r: &SqliteRow) -> Result<UserRecord> {
         created_at: r.get("created_at"),
         password_changed_at: r.get("password_changed_at"),
         must_change_password: r.get::<i64, _>("must_change_password") != 0,
-        totp_secret: r.get("totp_secret"),
+        totp_secret: codec::totp_secret(r.get("totp_secret"), sl)?,
         totp_enabled: r.get::<i64, _>("totp_enabled") != 0,
         totp_last_step: r.get("totp_last_step"),
     })
@@ -150,11 +160,11 @@ fn node_row(r: &SqliteRow) -> Result<Jurisdiction> {
     })
 }
 
-fn case_row(r: &SqliteRow) -> Result<StoredCase> {
+fn case_row(r: &SqliteRow, sl: &Sealer) -> Result<StoredCase> {
     Ok(StoredCase {
         id: r.get("id"),
         version: r.get("version"),
-        state: codec::state_from_json(r.get("state"))?,
+        state: codec::state_from_json(r.get("state"), sl)?,
     })
 }
 
@@ -288,6 +298,7 @@ async fn insert_events(
     tx: &mut SqliteConnection,
     case_id: i64,
     events: &[CaseEvent],
+    sl: &Sealer,
 ) -> Result<()> {
     for e in events {
         sqlx::query("INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) VALUES (?,?,?,?,?,?)")
@@ -296,7 +307,7 @@ async fn insert_events(
             .bind(e.at)
             .bind(e.actor_id)
             .bind(e.kind.name())
-            .bind(codec::event_payload(&e.kind)?)
+            .bind(codec::event_payload(&e.kind, sl)?)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -311,8 +322,9 @@ async fn create_in(
     event: &CaseEvent,
     idem: Option<&IdempotencyKey>,
     analysis: Option<&StoredAnalysis>,
+    sl: &Sealer,
 ) -> Result<Created> {
-    let cols = codec::case_columns(state)?;
+    let cols = codec::case_columns(state, sl)?;
     if let Some(k) = idem {
         let prior: Option<(i64, String)> = sqlx::query_as(
             "SELECT case_id, body_hash FROM idempotency_keys WHERE scope = ? AND key = ?",
@@ -330,10 +342,10 @@ async fn create_in(
         }
     }
     let id = insert_case_row(tx, stats_acc, state, &cols, 1, event.at).await?;
-    insert_events(tx, id, std::slice::from_ref(event)).await?;
+    insert_events(tx, id, std::slice::from_ref(event), sl).await?;
     queue_for_webhooks(tx, id, std::slice::from_ref(event)).await?;
     if let Some(a) = analysis {
-        insert_analysis(tx, id, a).await?;
+        insert_analysis(tx, id, &codec::sealed_analysis(a, sl)?).await?;
     }
     if let Some(k) = idem {
         sqlx::query("INSERT INTO idempotency_keys (scope, key, body_hash, case_id, created_at) VALUES (?,?,?,?,?)")
@@ -356,9 +368,9 @@ async fn update_case_row(
     stats_acc: &mut stats::Delta,
     case_id: i64,
     (expected, new_version): (i64, i64),
-    state: &CaseState,
-    c: &CaseColumns,
+    (state, c): (&CaseState, &CaseColumns),
     now: Option<Millis>,
+    sl: &Sealer,
 ) -> Result<()> {
     // The state being replaced, for the statistics' change.
     let old: Option<String> =
@@ -368,7 +380,10 @@ async fn update_case_row(
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-    let old = old.as_deref().map(codec::state_from_json).transpose()?;
+    let old = old
+        .as_deref()
+        .map(|s| codec::state_from_json(s, sl))
+        .transpose()?;
     let r = sqlx::query(
         "UPDATE cases SET version = ?, status = ?, dispute_type = ?, node_path = ?, lead_unit_id = ?, light = ?, \
          due_date = ?, open_supervisions = ?, updated_at = COALESCE(?, updated_at), state = ? WHERE id = ? AND version = ?",
@@ -425,23 +440,24 @@ async fn append_in(
     tx: &mut SqliteConnection,
     stats_acc: &mut stats::Delta,
     ch: &OwnedAppend,
+    sl: &Sealer,
 ) -> Result<()> {
-    let c = codec::case_columns(&ch.state)?;
+    let c = codec::case_columns(&ch.state, sl)?;
     let new_version = ch.expected_version + ch.events.len() as i64;
     update_case_row(
         tx,
         stats_acc,
         ch.case_id,
         (ch.expected_version, new_version),
-        &ch.state,
-        &c,
+        (&ch.state, &c),
         Some(ch.now),
+        sl,
     )
     .await?;
     if ch.events.iter().any(|e| rewrites_units(&e.kind)) {
         rewrite_case_units(tx, ch.case_id, &c).await?;
     }
-    insert_events(tx, ch.case_id, &ch.events).await?;
+    insert_events(tx, ch.case_id, &ch.events, sl).await?;
     queue_for_webhooks(tx, ch.case_id, &ch.events).await?;
     insert_notifications(tx, &ch.notifications, ch.now).await?;
     insert_blobs(tx, &ch.blobs).await
@@ -534,7 +550,8 @@ enum JobOut {
 /// (one failing write does not undo the others) inside one transaction, commits once — one
 /// fsync for the group — and only then answers each caller. Durability is unchanged: no
 /// caller hears "done" before the commit that holds its write.
-async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
+async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, sealer: Arc<Sealer>) {
+    let sl: &Sealer = &sealer;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < 256 {
@@ -565,20 +582,23 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
                         event,
                         idem.as_ref(),
                         analysis.as_deref(),
+                        sl,
                     )
                     .await
                     .map(JobOut::One),
-                    Job::Append { change, .. } => append_in(&mut sp, &mut job_stats, change)
+                    Job::Append { change, .. } => append_in(&mut sp, &mut job_stats, change, sl)
                         .await
                         .map(|()| JobOut::Nothing),
-                    Job::Analyses { rows, .. } => {
-                        analyses_in(&mut sp, rows).await.map(|()| JobOut::Nothing)
-                    }
-                    Job::CreateMany { items, .. } => create_many_in(&mut sp, &mut job_stats, items)
+                    Job::Analyses { rows, .. } => analyses_in(&mut sp, rows, sl)
                         .await
-                        .map(JobOut::Many),
+                        .map(|()| JobOut::Nothing),
+                    Job::CreateMany { items, .. } => {
+                        create_many_in(&mut sp, &mut job_stats, items, sl)
+                            .await
+                            .map(JobOut::Many)
+                    }
                     Job::AppendMany { changes, .. } => {
-                        append_many_in(&mut sp, &mut job_stats, changes)
+                        append_many_in(&mut sp, &mut job_stats, changes, sl)
                             .await
                             .map(JobOut::Each)
                     }
@@ -631,13 +651,21 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) -> Result<()> {
+async fn analyses_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    rows: &[StoredAnalysis],
+    sl: &Sealer,
+) -> Result<()> {
+    let rows = rows
+        .iter()
+        .map(|a| codec::sealed_analysis(a, sl))
+        .collect::<Result<Vec<_>>>()?;
     // Several rows a statement (one round trip to SQLite's thread for each).
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO case_analyses (case_id, analyser_version, analysed_at, registered_at, analysis, fingerprint) ",
         );
-        qb.push_values(chunk, |mut b, a| {
+        qb.push_values(chunk, |mut b, a: &StoredAnalysis| {
             b.push_bind(a.case_id)
                 .push_bind(&a.analyser_version)
                 .push_bind(a.analysed_at)
@@ -656,11 +684,15 @@ async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) 
 }
 
 /// Events of several cases, and their webhook queue entries, several rows a statement.
-async fn insert_events_many(tx: &mut SqliteConnection, events: &[(i64, &CaseEvent)]) -> Result<()> {
+async fn insert_events_many(
+    tx: &mut SqliteConnection,
+    events: &[(i64, &CaseEvent)],
+    sl: &Sealer,
+) -> Result<()> {
     for chunk in events.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<(i64, &CaseEvent, String)> = chunk
             .iter()
-            .map(|(id, e)| Ok((*id, *e, codec::event_payload(&e.kind)?)))
+            .map(|(id, e)| Ok((*id, *e, codec::event_payload(&e.kind, sl)?)))
             .collect::<Result<_>>()?;
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) ",
@@ -704,6 +736,7 @@ async fn append_many_in(
     tx: &mut SqliteConnection,
     stats_acc: &mut stats::Delta,
     changes: &[OwnedAppend],
+    sl: &Sealer,
 ) -> Result<Vec<Result<()>>> {
     use std::collections::HashMap;
     let mut ids: Vec<i64> = changes.iter().map(|c| c.case_id).collect();
@@ -718,7 +751,7 @@ async fn append_many_in(
             .await
             .map_err(db)?
         {
-            let c = case_row(&r)?;
+            let c = case_row(&r, sl)?;
             current.insert(c.id, (c.version, c.state));
         }
     }
@@ -737,7 +770,7 @@ async fn append_many_in(
             answers.push(Err(StoreError::Conflict));
             continue;
         }
-        let c = codec::case_columns(&ch.state)?;
+        let c = codec::case_columns(&ch.state, sl)?;
         stats_acc.add(state, -1);
         stats_acc.add(&ch.state, 1);
         *version = ch.expected_version + ch.events.len() as i64;
@@ -784,7 +817,7 @@ async fn append_many_in(
     for id in units {
         rewrite_case_units(tx, id, &rows[row_of[&id]].2).await?;
     }
-    insert_events_many(tx, &events).await?;
+    insert_events_many(tx, &events, sl).await?;
     Ok(answers)
 }
 
@@ -798,6 +831,7 @@ async fn create_many_in(
     tx: &mut SqliteConnection,
     stats_acc: &mut stats::Delta,
     items: &[NewCaseWrite],
+    sl: &Sealer,
 ) -> Result<Vec<Created>> {
     use std::collections::HashMap;
     // Keys used before this call, by scope.
@@ -854,7 +888,7 @@ async fn create_many_in(
     for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
         let cols: Vec<(usize, CaseColumns)> = chunk
             .iter()
-            .map(|i| Ok((*i, codec::case_columns(&items[*i].state)?)))
+            .map(|i| Ok((*i, codec::case_columns(&items[*i].state, sl)?)))
             .collect::<Result<_>>()?;
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO cases (tracking_code, version, status, channel, dispute_type, node_path, lead_unit_id, light, \
@@ -889,7 +923,7 @@ async fn create_many_in(
         }
         let events: Vec<(i64, &CaseEvent)> =
             chunk.iter().map(|i| (ids[i], &items[*i].event)).collect();
-        insert_events_many(tx, &events).await?;
+        insert_events_many(tx, &events, sl).await?;
         let keyed: Vec<(i64, &IdempotencyKey, Millis)> = chunk
             .iter()
             .filter_map(|i| {
@@ -1048,6 +1082,10 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter, newest: bool) 
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations")
             .run(&self.write)
@@ -1220,7 +1258,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db)?;
-        row.as_ref().map(user_row).transpose()
+        row.as_ref().map(|r| user_row(r, &self.sealer)).transpose()
     }
 
     async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
@@ -1229,7 +1267,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db)?;
-        row.as_ref().map(user_row).transpose()
+        row.as_ref().map(|r| user_row(r, &self.sealer)).transpose()
     }
 
     async fn list_users(&self, scope_path: &str, role: Option<Role>) -> Result<Vec<UserRecord>> {
@@ -1244,7 +1282,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        rows.iter().map(user_row).collect()
+        rows.iter().map(|r| user_row(r, &self.sealer)).collect()
     }
 
     async fn insert_session(
@@ -1288,7 +1326,7 @@ impl Store for SqliteStore {
         let Some(r) = row else { return Ok(None) };
         let stage: String = r.get("s_stage");
         Ok(Some(SessionRecord {
-            user: user_row(&r)?,
+            user: user_row(&r, &self.sealer)?,
             stage: SessionStage::parse(&stage)
                 .ok_or_else(|| StoreError::Corrupt(format!("session stage {stage}")))?,
             created_at: r.get("s_created"),
@@ -1356,7 +1394,7 @@ impl Store for SqliteStore {
 
     async fn set_totp(&self, user_id: i64, secret: Option<&str>, enabled: bool) -> Result<()> {
         let r = sqlx::query("UPDATE users SET totp_secret = ?, totp_enabled = ? WHERE id = ?")
-            .bind(secret)
+            .bind(codec::totp_secret_column(secret, &self.sealer))
             .bind(enabled)
             .bind(user_id)
             .execute(&self.write)
@@ -1635,7 +1673,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db)?;
-        row.as_ref().map(case_row).transpose()
+        row.as_ref().map(|r| case_row(r, &self.sealer)).transpose()
     }
 
     async fn find_case_by_tracking_code(&self, code: &str) -> Result<Option<StoredCase>> {
@@ -1644,7 +1682,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.read)
             .await
             .map_err(db)?;
-        row.as_ref().map(case_row).transpose()
+        row.as_ref().map(|r| case_row(r, &self.sealer)).transpose()
     }
 
     async fn append(&self, ch: Append<'_>) -> Result<()> {
@@ -1674,7 +1712,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(db)?
             {
-                out.push(case_row(&r)?);
+                out.push(case_row(&r, &self.sealer)?);
             }
         }
         out.sort_by_key(|c| c.id);
@@ -1697,6 +1735,7 @@ impl Store for SqliteStore {
                     r.get("at"),
                     r.get("actor_id"),
                     r.get("payload"),
+                    &self.sealer,
                 )
             })
             .collect()
@@ -1712,7 +1751,10 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(limit) + 1);
         let rows = qb.build().fetch_all(&self.read).await.map_err(db)?;
-        let mut items = rows.iter().map(case_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(|r| case_row(r, &self.sealer))
+            .collect::<Result<Vec<_>>>()?;
         let next_before_id = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|c| c.id)
@@ -1745,11 +1787,11 @@ impl Store for SqliteStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn replace_state(&self, case_id: i64, version: i64, state: &CaseState) -> Result<()> {
-        let c = codec::case_columns(state)?;
+        let c = codec::case_columns(state, &self.sealer)?;
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
         update_case_row(
@@ -1757,9 +1799,9 @@ impl Store for SqliteStore {
             &mut acc,
             case_id,
             (version, version),
-            state,
-            &c,
+            (state, &c),
             None,
+            &self.sealer,
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
@@ -1830,14 +1872,47 @@ impl Store for SqliteStore {
         let mut tx = self.begin().await?;
         let mut acc = stats::Delta::default();
         for (state, events) in cases {
-            let cols = codec::case_columns(state)?;
+            let cols = codec::case_columns(state, &self.sealer)?;
             let now = events.last().map(|e| e.at).unwrap_or(state.registered_at);
             let id =
                 insert_case_row(&mut tx, &mut acc, state, &cols, events.len() as i64, now).await?;
-            insert_events(&mut tx, id, events).await?;
+            insert_events(&mut tx, id, events, &self.sealer).await?;
         }
         apply_stats(&mut tx, &acc).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn reseal(&self) -> Result<u64> {
+        let mut rewritten = 0;
+        for col in seal::SEALED_COLUMNS {
+            let (page, update) = reseal_sql(col);
+            let mut after = (i64::MIN, i64::MIN);
+            loop {
+                let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(&page)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .fetch_all(&self.write)
+                    .await
+                    .map_err(db)?;
+                let Some(last) = rows.last() else { break };
+                after = (last.0, last.1);
+                for (k1, k2, stored) in &rows {
+                    let Some(stored) = stored else { continue };
+                    if let Some(new) = self.sealer.reseal_stored(col.kind, stored)? {
+                        sqlx::query(&update)
+                            .bind(&new)
+                            .bind(k1)
+                            .bind(k2)
+                            .bind(stored)
+                            .execute(&self.write)
+                            .await
+                            .map_err(db)?;
+                        rewritten += 1;
+                    }
+                }
+            }
+        }
+        Ok(rewritten)
     }
 
     async fn backup(&self, dest: &str) -> Result<()> {
@@ -1871,14 +1946,15 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         row.map(|r: SqliteRow| -> Result<StoredAnalysis> {
-            Ok(StoredAnalysis {
+            let stored = StoredAnalysis {
                 case_id: r.try_get("case_id").map_err(db)?,
                 analyser_version: r.try_get("analyser_version").map_err(db)?,
                 analysed_at: r.try_get("analysed_at").map_err(db)?,
                 registered_at: r.try_get("registered_at").map_err(db)?,
                 analysis: r.try_get("analysis").map_err(db)?,
                 fingerprint: r.try_get("fingerprint").map_err(db)?,
-            })
+            };
+            codec::opened_analysis(stored, &self.sealer)
         })
         .transpose()
     }
@@ -1918,7 +1994,7 @@ impl Store for SqliteStore {
                 .fetch_all(&self.read)
                 .await
                 .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn confirmed_cases(&self, after_id: i64, limit: u32) -> Result<Vec<StoredCase>> {
@@ -1931,7 +2007,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        rows.iter().map(case_row).collect()
+        rows.iter().map(|r| case_row(r, &self.sealer)).collect()
     }
 
     async fn stats_totals(&self) -> Result<stats::Delta> {
@@ -2112,7 +2188,7 @@ impl Store for SqliteStore {
             after = *last;
             let mut d = stats::Delta::default();
             for (_, json) in &rows {
-                d.add(&codec::state_from_json(json)?, 1);
+                d.add(&codec::state_from_json(json, &self.sealer)?, 1);
             }
             read += rows.len() as u64;
             apply_stats(&mut tx, &d).await?;
@@ -2152,7 +2228,10 @@ impl Store for SqliteStore {
         )
         .bind(user_id)
         .bind(&contact.email)
-        .bind(&contact.phone)
+        .bind(codec::contact_phone_column(
+            contact.phone.as_deref(),
+            &self.sealer,
+        ))
         .execute(&self.write)
         .await
         .map_err(db)?;
@@ -2220,15 +2299,13 @@ impl Store for SqliteStore {
             }
             qb.push(") ORDER BY user_id");
             let rows = qb.build().fetch_all(&self.read).await.map_err(db)?;
-            out.extend(rows.iter().map(|r| {
-                (
-                    r.get::<i64, _>(0),
-                    Contact {
-                        email: r.get(1),
-                        phone: r.get(2),
-                    },
-                )
-            }));
+            for r in &rows {
+                let contact = Contact {
+                    email: r.get(1),
+                    phone: codec::contact_phone(r.get(2), &self.sealer)?,
+                };
+                out.push((r.get::<i64, _>(0), contact));
+            }
         }
         Ok(out)
     }
@@ -2403,7 +2480,7 @@ impl Store for SqliteStore {
         .map_err(db)?;
         let mut out = rows
             .iter()
-            .map(delivery_from_row)
+            .map(|r| delivery_from_row(r, &self.sealer))
             .collect::<Result<Vec<_>>>()?;
         out.sort_by_key(|d| d.id);
         Ok(out)
@@ -2443,7 +2520,9 @@ impl Store for SqliteStore {
         .fetch_all(&self.read)
         .await
         .map_err(db)?;
-        rows.iter().map(delivery_from_row).collect()
+        rows.iter()
+            .map(|r| delivery_from_row(r, &self.sealer))
+            .collect()
     }
 
     async fn retry_delivery(&self, id: i64, now: Millis) -> Result<()> {
@@ -2485,7 +2564,7 @@ impl SqliteStore {
         ids: &[i64],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        insert_deliveries(&mut tx, deliveries, now).await?;
+        insert_deliveries(&mut tx, deliveries, now, &self.sealer).await?;
         for id in ids {
             sqlx::query(done)
                 .bind(id)
@@ -2501,6 +2580,7 @@ async fn insert_deliveries(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     deliveries: &[NewDelivery],
     now: Millis,
+    sl: &Sealer,
 ) -> Result<()> {
     for d in deliveries {
         let event = d.source.event();
@@ -2513,7 +2593,7 @@ async fn insert_deliveries(
         .bind(event.map(|e| e.0))
         .bind(event.map(|e| e.1))
         .bind(d.medium.as_str())
-        .bind(&d.target)
+        .bind(codec::delivery_target_column(d.medium, &d.target, sl))
         .bind(&d.payload)
         .bind(now)
         .bind(now)
@@ -2524,7 +2604,7 @@ async fn insert_deliveries(
     Ok(())
 }
 
-fn delivery_from_row(r: &SqliteRow) -> Result<fengqiao_domain::outbound::Delivery> {
+fn delivery_from_row(r: &SqliteRow, sl: &Sealer) -> Result<fengqiao_domain::outbound::Delivery> {
     Ok(fengqiao_domain::outbound::Delivery {
         id: r.get(0),
         source: DeliverySource::from_columns(
@@ -2532,7 +2612,7 @@ fn delivery_from_row(r: &SqliteRow) -> Result<fengqiao_domain::outbound::Deliver
             r.get::<Option<i64>, _>(11).zip(r.get::<Option<i64>, _>(12)),
         ),
         medium: codec::medium(&r.get::<String, _>(2))?,
-        target: r.get(3),
+        target: sl.open("target", r.get(3))?,
         payload: r.get(4),
         status: codec::delivery_status(&r.get::<String, _>(5))?,
         attempts: u32::try_from(r.get::<i64, _>(6)).unwrap_or(0),
@@ -2541,4 +2621,18 @@ fn delivery_from_row(r: &SqliteRow) -> Result<fengqiao_domain::outbound::Deliver
         created_at: r.get(9),
         delivered_at: r.get(10),
     })
+}
+
+/// The statements key rotation runs over a sealed column: a page of rows after a key (500,
+/// in key order), and the replacement of one value if it is still the one read.
+fn reseal_sql(col: &seal::SealedColumn) -> (String, String) {
+    let [k1, k2] = col.keys;
+    let (t, c, only) = (col.table, col.column, col.only);
+    (
+        format!(
+            "SELECT CAST({k1} AS BIGINT), CAST({k2} AS BIGINT), {c} FROM {t} \
+             WHERE {only} AND ({k1}, {k2}) > (?, ?) ORDER BY 1, 2 LIMIT 500"
+        ),
+        format!("UPDATE {t} SET {c} = ? WHERE {k1} = ? AND {k2} = ? AND {c} = ?"),
+    )
 }

@@ -1,6 +1,7 @@
 //! How domain values become column values and back, shared by every backend so that
 //! SQLite and PostgreSQL store exactly the same representation.
-use crate::{Result, StoreError};
+use crate::seal::Sealer;
+use crate::{Result, StoreError, StoredAnalysis};
 use fengqiao_domain::access::Role;
 use fengqiao_domain::case::{CaseState, Status};
 use fengqiao_domain::jurisdiction::Level;
@@ -28,7 +29,8 @@ pub struct CaseColumns {
     pub units: Vec<(i64, bool)>,
 }
 
-pub fn case_columns(state: &CaseState) -> Result<CaseColumns> {
+/// The columns of a case, its state's personal members sealed.
+pub fn case_columns(state: &CaseState, sealer: &Sealer) -> Result<CaseColumns> {
     let mut units: Vec<(i64, bool)> = state.co_unit_ids.iter().map(|u| (*u, false)).collect();
     if let Some(lead) = state.lead_unit_id {
         units.push((lead, true));
@@ -53,17 +55,50 @@ pub fn case_columns(state: &CaseState) -> Result<CaseColumns> {
         open_supervisions: state.open_supervisions().count() as i64,
         submitted_by: state.submitted_by,
         registered_at: state.registered_at,
-        state_json: serde_json::to_string(state).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        state_json: sealer.to_sealed_json(state)?,
         units,
     })
 }
 
-pub fn state_from_json(s: &str) -> Result<CaseState> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("case state: {e}")))
+pub fn state_from_json(s: &str, sealer: &Sealer) -> Result<CaseState> {
+    sealer.from_sealed_json(s, "case state")
 }
 
-pub fn event_payload(kind: &EventKind) -> Result<String> {
-    serde_json::to_string(kind).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// An event's stored payload, its personal members sealed.
+pub fn event_payload(kind: &EventKind, sealer: &Sealer) -> Result<String> {
+    sealer.to_sealed_json(kind)
+}
+
+/// An analysis row as stored: the analysis and the fingerprint with personal members sealed
+/// (the numbers a text names, and the mentions of them).
+pub fn sealed_analysis(a: &StoredAnalysis, sealer: &Sealer) -> Result<StoredAnalysis> {
+    let seal = |s: &str| -> Result<String> {
+        let mut v: serde_json::Value = serde_json::from_str(s)
+            .map_err(|e| StoreError::Corrupt(format!("analysis to store: {e}")))?;
+        sealer.seal_json(&mut v);
+        serde_json::to_string(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    Ok(StoredAnalysis {
+        analysis: seal(&a.analysis)?,
+        fingerprint: seal(&a.fingerprint)?,
+        ..a.clone()
+    })
+}
+
+/// A stored analysis row, opened.
+pub fn opened_analysis(mut a: StoredAnalysis, sealer: &Sealer) -> Result<StoredAnalysis> {
+    a.analysis = open_json_text(&a.analysis, sealer)?;
+    a.fingerprint = open_json_text(&a.fingerprint, sealer)?;
+    Ok(a)
+}
+
+/// Stored JSON text with its sealed members opened.
+pub fn open_json_text(s: &str, sealer: &Sealer) -> Result<String> {
+    if !s.contains(crate::seal::PREFIX) {
+        return Ok(s.to_string());
+    }
+    let v: serde_json::Value = sealer.from_sealed_json(s, "stored document")?;
+    serde_json::to_string(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub fn event_from_row(
@@ -71,9 +106,9 @@ pub fn event_from_row(
     at: Millis,
     actor_id: Option<i64>,
     payload: &str,
+    sealer: &Sealer,
 ) -> Result<CaseEvent> {
-    let kind: EventKind = serde_json::from_str(payload)
-        .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+    let kind: EventKind = sealer.from_sealed_json(payload, "event payload")?;
     Ok(CaseEvent {
         seq: u32::try_from(seq).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         at,
@@ -193,4 +228,38 @@ pub fn outcome_columns(
 /// Keeps an error message short enough for the table and the admin page.
 pub fn clip_error(e: &str) -> String {
     e.chars().take(500).collect()
+}
+
+/// A delivery's `target` column: an SMS's phone number sealed (deterministically: the column
+/// is part of the key that keeps a notification from being queued twice); webhook ids and
+/// e-mail addresses as they are.
+pub fn delivery_target_column(
+    medium: fengqiao_domain::outbound::Medium,
+    target: &str,
+    sealer: &Sealer,
+) -> String {
+    match medium {
+        fengqiao_domain::outbound::Medium::Sms => sealer.seal_deterministic("target", target),
+        _ => target.to_string(),
+    }
+}
+
+/// A contact's phone as stored (sealed).
+pub fn contact_phone_column(phone: Option<&str>, sealer: &Sealer) -> Option<String> {
+    phone.map(|p| sealer.seal("phone", p))
+}
+
+/// A stored contact phone, opened.
+pub fn contact_phone(stored: Option<String>, sealer: &Sealer) -> Result<Option<String>> {
+    stored.map(|p| sealer.open("phone", &p)).transpose()
+}
+
+/// A TOTP secret as stored (sealed).
+pub fn totp_secret_column(secret: Option<&str>, sealer: &Sealer) -> Option<String> {
+    secret.map(|s| sealer.seal("totp_secret", s))
+}
+
+/// A stored TOTP secret, opened.
+pub fn totp_secret(stored: Option<String>, sealer: &Sealer) -> Result<Option<String>> {
+    stored.map(|s| sealer.open("totp_secret", &s)).transpose()
 }

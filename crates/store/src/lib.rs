@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod seal;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -278,6 +279,8 @@ pub struct FingerprintRow {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The keyring that seals personal numbers in this store (and gives their blind index).
+    fn sealer(&self) -> &seal::Sealer;
     /// Creates or upgrades the schema.
     async fn migrate(&self) -> Result<()>;
 
@@ -449,6 +452,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// A consistent copy of the whole database while it is in use.
     async fn backup(&self, dest: &str) -> Result<()>;
+    /// Seals every sealed column's values under the newest key of the keyring (key rotation;
+    /// also seals values written before encryption). A row written meanwhile keeps its newer
+    /// value. The number of values rewritten.
+    async fn reseal(&self) -> Result<u64>;
 
     /// Inserts or replaces case analyses, in one transaction.
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()>;

@@ -62,12 +62,6 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 fn minhash(chars: &[char]) -> Vec<u32> {
     let mut mins = vec![u32::MAX; K];
     for b in bigrams(chars) {
@@ -123,13 +117,14 @@ impl Fingerprint {
     }
 
     /// Adds the parties a record names in its fields (not only in its text): full names, and
-    /// their phone and ID-card numbers as keys (`#` + a 64-bit digest, never shown), so that a
-    /// dispute re-reported through another channel in other words is still recognised by who
-    /// reports it.
+    /// keys standing for their phone and ID-card numbers (`#` + the key), so that a dispute
+    /// re-reported through another channel in other words is still recognised by who reports
+    /// it. The caller derives the keys (the app: the keyed blind index of each number, so a
+    /// stored fingerprint does not give the number back); equal numbers must give equal keys.
     pub fn with_parties<'a>(
         mut self,
         names: impl IntoIterator<Item = &'a str>,
-        numbers: impl IntoIterator<Item = &'a str>,
+        number_keys: impl IntoIterator<Item = String>,
     ) -> Fingerprint {
         for n in names {
             let n = n.trim();
@@ -138,13 +133,10 @@ impl Fingerprint {
                 self.names.push(n.to_string());
             }
         }
-        for num in numbers {
-            let digits: String = num.chars().filter(char::is_ascii_alphanumeric).collect();
-            if digits.len() >= 7 {
-                let key = format!("#{:016x}", fnv1a(digits.to_ascii_uppercase().as_bytes()));
-                if !self.names.contains(&key) {
-                    self.names.push(key);
-                }
+        for key in number_keys {
+            let key = format!("#{key}");
+            if !self.names.contains(&key) {
+                self.names.push(key);
             }
         }
         self.names.sort();
