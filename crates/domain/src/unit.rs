@@ -5,9 +5,21 @@ use utoipa::ToSchema;
 macro_rules! labelled_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $code:literal / $zh:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         // Each variant's JSON name is its declared code, the same string as `as_str` and the database.
         pub enum $name { $(#[serde(rename = $code)] $variant),+ }
+
+        // The OpenAPI schema lists the codes, as JSON carries them (utoipa's derive does not
+        // see the `serde(rename)` a macro passes it, and would list the variants' names).
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($code),+]))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
