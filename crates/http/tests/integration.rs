@@ -3040,3 +3040,202 @@ on_both!(
         assert_eq!(report["records"].as_u64().unwrap(), seqs.len() as u64);
     }
 );
+
+/// Every API operation of the oracle table (`access_oracle.tsv`) × account × target, on both
+/// backends: each answer is compared with the table, and every disagreement is listed. A
+/// refused look-up of a case outside the account's scope answers exactly as a case that does
+/// not exist (IDOR: the path, the query, the body, attachments, listings, search and reports).
+#[tokio::test]
+async fn access_follows_the_oracle_table() {
+    use fengqiao_domain::access::Actor;
+    use fengqiao_domain::jurisdiction::{Jurisdiction, Level};
+    let oracle = include_str!("access_oracle.tsv");
+    let rows: Vec<Vec<&str>> = oracle
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert!(rows.iter().all(|r| r.len() == 7), "7 columns a row");
+    const TARGETS: [&str; 5] = ["own", "ancestor", "descendant", "sibling", "other_county"];
+    for backend in ["sqlite", "postgres"] {
+        let t = spawn(backend).await;
+        // Another county beside ours, with a town and a village.
+        let city = t
+            .app
+            .store
+            .get_jurisdiction("990100")
+            .await
+            .unwrap()
+            .unwrap();
+        let other = Jurisdiction::new("990199", "远山县", Level::County, Some(&city)).unwrap();
+        let town = Jurisdiction::new("990199001", "远山镇", Level::Town, Some(&other)).unwrap();
+        let village =
+            Jurisdiction::new("990199001001", "远山村", Level::Village, Some(&town)).unwrap();
+        t.app
+            .store
+            .upsert_jurisdictions(&[other, town, village])
+            .await
+            .unwrap();
+        // One case (with an attachment) at every place a target can be.
+        let places = [
+            "990100",
+            "990102",
+            "990102001",
+            "990102001001",
+            "990102002",
+            "990199",
+            "990199001001",
+        ];
+        let mut case_at = std::collections::HashMap::new();
+        let mut attachment_of = std::collections::HashMap::new();
+        for place in places {
+            let mut body = staff_case(place);
+            body["text"] = json!(format!("琵琶湖边邻里纠纷，位置{place}，双方争执不下。"));
+            let input = serde_json::from_value(body).unwrap();
+            let (c, _) = t
+                .app
+                .submit_case(Some(&Actor::system()), &input, None)
+                .await
+                .unwrap();
+            let a = t
+                .app
+                .add_attachment(
+                    &Actor::system(),
+                    c.id,
+                    "note.pdf",
+                    format!("%PDF-1.4\n% {place}\n%%EOF\n").into_bytes(),
+                )
+                .await
+                .unwrap();
+            case_at.insert(place, c.id);
+            attachment_of.insert(c.id, a.id);
+        }
+        // Where each target lies for an account at the county, or at town 990102001.
+        let place_of = |account: &str, target: &str| -> &'static str {
+            let county = !matches!(account, "u02staff" | "grid01");
+            match (county, target) {
+                (true, "own") => "990102",
+                (true, "ancestor") => "990100",
+                (true, "descendant") => "990102001001",
+                (true, "sibling") => "990199",
+                (false, "own") => "990102001",
+                (false, "ancestor") => "990102",
+                (false, "descendant") => "990102001001",
+                (false, "sibling") => "990102002",
+                (_, _) => "990199001001",
+            }
+        };
+        // Searchable first (the index is fed in the background).
+        let dispatcher = t.login("dispatcher").await;
+        for _ in 0..200 {
+            let (_, r) = t
+                .get(
+                    &format!("/api/v1/search/cases?q={}", q("琵琶湖")),
+                    &dispatcher,
+                )
+                .await;
+            if r["total"].as_u64() == Some(4) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut disagreements = Vec::new();
+        let mut checked = 0;
+        for row in &rows {
+            let (op, account) = (row[0], row[1]);
+            let token = t.login(account).await;
+            for (i, target) in TARGETS.iter().enumerate() {
+                let place = place_of(account, target);
+                let id = case_at[place];
+                let listed = |v: &Value, key: &str| {
+                    v[key]
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|c| c["id"].as_i64() == Some(id)))
+                };
+                let (status, body) = match op {
+                    "read" => t.get(&format!("/api/v1/cases/{id}"), &token).await,
+                    "events" => t.get(&format!("/api/v1/cases/{id}/events"), &token).await,
+                    "risk" => t.get(&format!("/api/v1/cases/{id}/risk"), &token).await,
+                    "sources" => t.get(&format!("/api/v1/cases/{id}/sources"), &token).await,
+                    "reveal" => {
+                        t.post(
+                            &format!("/api/v1/cases/{id}/parties/0/reveal"),
+                            &token,
+                            json!({"purpose": "核实当事人身份"}),
+                        )
+                        .await
+                    }
+                    "attachment" => {
+                        let a = &attachment_of[&id];
+                        t.get(&format!("/api/v1/cases/{id}/attachments/{a}"), &token)
+                            .await
+                    }
+                    "list" => {
+                        let (s, v) = t.get("/api/v1/cases?limit=500", &token).await;
+                        let found = listed(&v, "items");
+                        (if found { s } else { StatusCode::NOT_FOUND }, v)
+                    }
+                    "search" => {
+                        let (s, v) = t
+                            .get(&format!("/api/v1/search/cases?q={}", q("琵琶湖")), &token)
+                            .await;
+                        let found = listed(&v, "hits");
+                        (if found { s } else { StatusCode::NOT_FOUND }, v)
+                    }
+                    "report" => {
+                        t.get(&format!("/api/v1/reports/monthly?node={place}"), &token)
+                            .await
+                    }
+                    "create" => t.post("/api/v1/cases", &token, staff_case(place)).await,
+                    other => panic!("unknown operation {other} in the oracle"),
+                };
+                let got = match status.as_u16() {
+                    200..=299 => "allow",
+                    403 => "forbidden",
+                    404 => "hidden",
+                    _ => "other",
+                };
+                // A hidden case answers exactly as a missing one.
+                if got == "hidden" && !matches!(op, "list" | "search" | "report") {
+                    assert_eq!(body["code"], "case_not_found", "{op} {account}: {body}");
+                }
+                checked += 1;
+                if got != row[2 + i] {
+                    disagreements.push(format!(
+                        "{op} by {account} on {target} ({place}): expected {}, got {got} ({status}: {})",
+                        row[2 + i],
+                        body.to_string().chars().take(120).collect::<String>()
+                    ));
+                }
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{backend}: {} of {checked} answers disagree with the oracle:\n{}",
+            disagreements.len(),
+            disagreements.join("\n")
+        );
+        // Through a case it may see, an account cannot reach another case's attachment.
+        let grid = t.login("grid01").await;
+        let (mine, theirs) = (case_at["990102001001"], case_at["990102002"]);
+        let (s, b) = t
+            .get(
+                &format!(
+                    "/api/v1/cases/{mine}/attachments/{}",
+                    attachment_of[&theirs]
+                ),
+                &grid,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+        // A case that does not exist answers like a hidden one.
+        let missing = 9_999_999;
+        let (s, b) = t
+            .get(&format!("/api/v1/cases/{missing}"), &dispatcher)
+            .await;
+        assert_eq!(
+            (s, b["code"].clone()),
+            (StatusCode::NOT_FOUND, json!("case_not_found"))
+        );
+    }
+}
