@@ -21,6 +21,7 @@ pub mod reports;
 pub mod search;
 pub mod text;
 pub mod totp;
+pub mod unmasked;
 pub mod warnings;
 pub mod workbench;
 

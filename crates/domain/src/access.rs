@@ -58,6 +58,7 @@ crate::unit::labelled_enum!(
         SummonUnits = "summon_units" / "吹哨",
         AnswerSummons = "answer_summons" / "吹哨响应",
         ImportRecords = "import_records" / "导入外部系统数据",
+        ApproveExport = "approve_export" / "审批不脱敏导出",
     }
 );
 
@@ -167,12 +168,14 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::CloseWarning,
             O::RunWarnings,
             O::SummonUnits,
+            O::ApproveExport,
         ],
     ),
     (
         R::Leader,
         &[
             O::ReadCase,
+            O::ApproveExport,
             O::ViewStatistics,
             O::ViewWarnings,
             O::CloseWarning,

@@ -29,6 +29,12 @@ pub enum DomainError {
     RevisitNotDue,
     #[error("unknown supervision {0}")]
     SupervisionNotOpen(i64),
+    #[error("an unmasked export needs the approval of another person")]
+    SameApprover,
+    #[error("the export request was already decided")]
+    ExportNotPending,
+    #[error("the export is not approved, was downloaded already, or its approval expired")]
+    ExportNotAvailable,
 }
 
 impl DomainError {
@@ -46,6 +52,9 @@ impl DomainError {
             DomainError::ExtensionPending => "extension_pending",
             DomainError::RevisitNotDue => "revisit_not_due",
             DomainError::SupervisionNotOpen(_) => "supervision_not_open",
+            DomainError::SameApprover => "same_approver",
+            DomainError::ExportNotPending => "export_not_pending",
+            DomainError::ExportNotAvailable => "export_not_available",
         }
     }
 

@@ -149,6 +149,7 @@ fn the_access_matrix() {
             Role::Leader,
             &[
                 O::ReadCase,
+                O::ApproveExport,
                 O::ViewStatistics,
                 O::ViewWarnings,
                 O::CloseWarning,
@@ -188,6 +189,12 @@ fn the_access_matrix() {
         assert_eq!(
             role.permits(O::RouteCase),
             *role == Role::Dispatcher,
+            "{role:?}"
+        );
+        // The second person of an unmasked export: supervisors and leaders only.
+        assert_eq!(
+            role.permits(O::ApproveExport),
+            matches!(role, Role::Supervisor | Role::Leader),
             "{role:?}"
         );
     }

@@ -44,12 +44,14 @@ impl ApiError {
 
 fn domain_status(d: &DomainError) -> StatusCode {
     match d {
-        DomainError::Forbidden => StatusCode::FORBIDDEN,
+        DomainError::Forbidden | DomainError::SameApprover => StatusCode::FORBIDDEN,
         DomainError::InvalidTransition { .. }
         | DomainError::NoPendingExtension
         | DomainError::ExtensionPending
         | DomainError::RevisitNotDue
-        | DomainError::SupervisionNotOpen(_) => StatusCode::CONFLICT,
+        | DomainError::SupervisionNotOpen(_)
+        | DomainError::ExportNotPending
+        | DomainError::ExportNotAvailable => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

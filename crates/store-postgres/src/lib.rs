@@ -1261,6 +1261,87 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn insert_export_request(
+        &self,
+        req: &fengqiao_domain::export::ExportRequest,
+    ) -> Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO export_requests (requested_by, scope_path, list_filter, purpose, status, \
+             decided_by, requested_at, decided_at, downloaded_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id",
+        )
+        .bind(req.requested_by)
+        .bind(&req.scope_path)
+        .bind(&req.filter)
+        .bind(&req.purpose)
+        .bind(req.status.as_str())
+        .bind(req.decided_by)
+        .bind(req.requested_at)
+        .bind(req.decided_at)
+        .bind(req.downloaded_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn get_export_request(
+        &self,
+        id: i64,
+    ) -> Result<Option<fengqiao_domain::export::ExportRequest>> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXPORT_COLS} FROM export_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(export_row).transpose()
+    }
+
+    async fn list_export_requests(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<fengqiao_domain::export::ExportRequest>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EXPORT_COLS} FROM export_requests ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(export_row).collect()
+    }
+
+    async fn set_export_status(
+        &self,
+        id: i64,
+        from: fengqiao_domain::export::ExportStatus,
+        to: fengqiao_domain::export::ExportStatus,
+        by: Option<i64>,
+        at: Millis,
+    ) -> Result<bool> {
+        let downloaded = to == fengqiao_domain::export::ExportStatus::Downloaded;
+        let r = sqlx::query(
+            "UPDATE export_requests SET status = $1, \
+             decided_by = CASE WHEN $2 THEN decided_by ELSE $3 END, \
+             decided_at = CASE WHEN $4 THEN decided_at ELSE $5 END, \
+             downloaded_at = CASE WHEN $6 THEN $7 ELSE downloaded_at END \
+             WHERE id = $8 AND status = $9",
+        )
+        .bind(to.as_str())
+        .bind(downloaded)
+        .bind(by)
+        .bind(downloaded)
+        .bind(at)
+        .bind(downloaded)
+        .bind(at)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn reseal(&self) -> Result<u64> {
         let mut rewritten = 0;
         for col in seal::SEALED_COLUMNS {
@@ -2038,4 +2119,23 @@ fn reseal_sql(col: &seal::SealedColumn) -> (String, String) {
         ),
         format!("UPDATE {t} SET {c} = $1 WHERE {k1} = $2 AND {k2} = $3 AND {c} = $4"),
     )
+}
+
+const EXPORT_COLS: &str =
+    "id, requested_by, scope_path, list_filter, purpose, status, decided_by, \
+     requested_at, decided_at, downloaded_at";
+
+fn export_row(r: &PgRow) -> Result<fengqiao_domain::export::ExportRequest> {
+    Ok(fengqiao_domain::export::ExportRequest {
+        id: r.get("id"),
+        requested_by: r.get("requested_by"),
+        scope_path: r.get("scope_path"),
+        filter: r.get("list_filter"),
+        purpose: r.get("purpose"),
+        status: codec::export_status(r.get("status"))?,
+        decided_by: r.get("decided_by"),
+        requested_at: r.get("requested_at"),
+        decided_at: r.get("decided_at"),
+        downloaded_at: r.get("downloaded_at"),
+    })
 }

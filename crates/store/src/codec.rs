@@ -263,3 +263,8 @@ pub fn totp_secret_column(secret: Option<&str>, sealer: &Sealer) -> Option<Strin
 pub fn totp_secret(stored: Option<String>, sealer: &Sealer) -> Result<Option<String>> {
     stored.map(|s| sealer.open("totp_secret", &s)).transpose()
 }
+
+pub fn export_status(s: &str) -> Result<fengqiao_domain::export::ExportStatus> {
+    fengqiao_domain::export::ExportStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("export status {s}")))
+}

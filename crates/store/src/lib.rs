@@ -456,6 +456,30 @@ pub trait Store: Send + Sync + 'static {
     /// also seals values written before encryption). A row written meanwhile keeps its newer
     /// value. The number of values rewritten.
     async fn reseal(&self) -> Result<u64>;
+    /// Records a request for an unmasked export (its `id` is ignored); the new id.
+    async fn insert_export_request(
+        &self,
+        req: &fengqiao_domain::export::ExportRequest,
+    ) -> Result<i64>;
+    async fn get_export_request(
+        &self,
+        id: i64,
+    ) -> Result<Option<fengqiao_domain::export::ExportRequest>>;
+    /// The newest requests first (at most `limit`).
+    async fn list_export_requests(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<fengqiao_domain::export::ExportRequest>>;
+    /// Moves a request from `from` to `to` if it is still at `from` (a decision records who
+    /// and when, a download when); `false` when it moved meanwhile.
+    async fn set_export_status(
+        &self,
+        id: i64,
+        from: fengqiao_domain::export::ExportStatus,
+        to: fengqiao_domain::export::ExportStatus,
+        by: Option<i64>,
+        at: Millis,
+    ) -> Result<bool>;
 
     /// Inserts or replaces case analyses, in one transaction.
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()>;

@@ -1,5 +1,6 @@
 //! The case list as an XLSX workbook: the same filters as the list page, personal numbers
-//! masked (in the party columns and inside the free text).
+//! masked (in the party columns and inside the free text); unmasked only as an approved
+//! unmasked export (`/exports`), downloaded once by its requester.
 use crate::i18n::Tr;
 use crate::session::Web;
 use crate::staff::{to_login, ListParams};
@@ -8,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use fengqiao_app::{App, AppError};
+use fengqiao_domain::access::Actor;
 use fengqiao_domain::validate::mask_numbers_in_text;
 use fengqiao_store::StoredCase;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
@@ -43,14 +45,75 @@ pub async fn cases_xlsx(
     let Some((s, _)) = &web.session else {
         return to_login("/cases");
     };
+    let (cases, total, units, places) = match gather(&app, &s.actor, &p).await {
+        Ok(x) => x,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let recorded = app
+        .record_export(
+            &s.actor,
+            "cases.xlsx",
+            serde_json::json!({"rows": cases.len(), "total": total, "filters": p.query_string()}),
+        )
+        .await;
+    if let Err(e) = recorded {
+        return error_page(t, &e, true, web.csrf());
+    }
+    let date = fengqiao_domain::time::local_date(app.now()).format("%Y%m%d");
+    match workbook(&t, &cases, total, &units, &places, false) {
+        Ok(bytes) => xlsx(bytes, &format!("fengqiao-cases-{date}.xlsx")),
+        Err(e) => error_page(t, &AppError::Internal(e.to_string()), true, web.csrf()),
+    }
+}
+
+/// The approved unmasked export of a request, downloaded once by its requester: the list of
+/// the request's filter as the requester sees it, personal numbers in clear.
+pub async fn unmasked_xlsx(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let Some((s, _)) = &web.session else {
+        return to_login("/exports");
+    };
+    let req = match app.take_unmasked_export(&s.actor, id).await {
+        Ok(r) => r,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let uri: axum::http::Uri = match format!("/cases?{}", req.filter).parse() {
+        Ok(u) => u,
+        Err(e) => return error_page(t, &AppError::Internal(e.to_string()), true, web.csrf()),
+    };
+    let p = match Query::<ListParams>::try_from_uri(&uri) {
+        Ok(Query(p)) => p,
+        Err(e) => return error_page(t, &AppError::Internal(e.to_string()), true, web.csrf()),
+    };
+    let (cases, total, units, places) = match gather(&app, &s.actor, &p).await {
+        Ok(x) => x,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    match workbook(&t, &cases, total, &units, &places, true) {
+        Ok(bytes) => xlsx(bytes, &format!("fengqiao-cases-unmasked-{id}.xlsx")),
+        Err(e) => error_page(t, &AppError::Internal(e.to_string()), true, web.csrf()),
+    }
+}
+
+type Gathered = (
+    Vec<StoredCase>,
+    u64,
+    HashMap<i64, String>,
+    HashMap<String, String>,
+);
+
+/// The cases of a list (at most [`MAX_ROWS`]), the list's total, and the names of their units
+/// and places.
+async fn gather(app: &App, actor: &Actor, p: &ListParams) -> Result<Gathered, AppError> {
     let mut cases = Vec::new();
     let mut q = p.query(Some(500));
     let mut total = 0;
     loop {
-        let (page, next, count) = match app.list_case_states(&s.actor, &q).await {
-            Ok(l) => l,
-            Err(e) => return error_page(t, &e, true, web.csrf()),
-        };
+        let (page, next, count) = app.list_case_states(actor, &q).await?;
         if let Some(n) = count {
             total = n;
             q.with_total = Some(false);
@@ -76,47 +139,36 @@ pub async fn cases_xlsx(
             places.insert(code.clone(), app.node_name(code).await);
         }
     }
-    let recorded = app
-        .record_export(
-            &s.actor,
-            "cases.xlsx",
-            serde_json::json!({"rows": cases.len(), "total": total, "filters": p.query_string()}),
-        )
-        .await;
-    if let Err(e) = recorded {
-        return error_page(t, &e, true, web.csrf());
-    }
-    match workbook(&t, &cases, total, &units, &places) {
-        Ok(bytes) => {
-            let date = fengqiao_domain::time::local_date(app.now()).format("%Y%m%d");
+    Ok((cases, total, units, places))
+}
+
+fn xlsx(bytes: Vec<u8>, name: &str) -> Response {
+    (
+        [
             (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-                            .to_string(),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"fengqiao-cases-{date}.xlsx\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
-        Err(e) => error_page(t, &AppError::Internal(e.to_string()), true, web.csrf()),
-    }
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// The workbook: a header row (frozen, with filters), one row per case, and a note when the
-/// list was longer than [`MAX_ROWS`].
+/// list was longer than [`MAX_ROWS`]. Personal numbers masked unless `unmasked` (an approved
+/// unmasked export).
 fn workbook(
     t: &Tr,
     cases: &[StoredCase],
     total: u64,
     units: &HashMap<i64, String>,
     places: &HashMap<String, String>,
+    unmasked: bool,
 ) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -160,17 +212,30 @@ fn workbook(
             join(
                 st.parties
                     .iter()
-                    .filter_map(|p| p.phone.as_ref().map(|x| x.masked()))
+                    .filter_map(|p| {
+                        p.phone.as_ref().map(|x| match unmasked {
+                            true => x.as_str().to_string(),
+                            false => x.masked(),
+                        })
+                    })
                     .collect(),
             ),
             join(
                 st.parties
                     .iter()
-                    .filter_map(|p| p.id_number.as_ref().map(|x| x.masked()))
+                    .filter_map(|p| {
+                        p.id_number.as_ref().map(|x| match unmasked {
+                            true => x.as_str().to_string(),
+                            false => x.masked(),
+                        })
+                    })
                     .collect(),
             ),
             st.amount_fen.map(fmt_fen).unwrap_or_default(),
-            mask_numbers_in_text(&st.text),
+            match unmasked {
+                true => st.text.clone(),
+                false => mask_numbers_in_text(&st.text),
+            },
         ];
         for (col, v) in cells.iter().enumerate() {
             if col == cells.len() - 1 {

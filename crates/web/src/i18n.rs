@@ -106,6 +106,9 @@ impl Tr {
                 "risk" => RiskLevel::parse(code).map(|v| v.zh()),
                 "complexity" => Complexity::parse(code).map(|v| v.zh()),
                 "unit_kind" => UnitKind::parse(code).map(|v| v.zh()),
+                "export_status" => {
+                    fengqiao_domain::export::ExportStatus::parse(code).map(|v| v.zh())
+                }
                 _ => None,
             };
             if let Some(zh) = zh {

@@ -21,6 +21,7 @@ mod search;
 mod session;
 mod signin;
 mod staff;
+mod unmasked;
 mod view;
 mod warnings;
 
@@ -152,6 +153,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases", get(staff::case_list))
         .route("/search", get(search::page))
         .route("/cases/export.xlsx", get(export::cases_xlsx))
+        .route("/exports", get(unmasked::page).post(unmasked::request))
+        .route("/exports/{id}/decision", post(unmasked::decide))
+        .route("/exports/{id}/file.xlsx", get(export::unmasked_xlsx))
         .route("/cases/{id}", get(staff::case_page))
         .route("/cases/{id}/act", post(staff::act))
         .route("/cases/{id}/route-dialog", get(staff::route_dialog))

@@ -428,6 +428,8 @@ pub struct ListPage {
     pub total: u64,
     pub next: String,
     pub export: String,
+    /// The request page of an unmasked export of this list (for who may reveal numbers).
+    pub unmasked: String,
     pub signed_in: bool,
     pub csrf: String,
 }
@@ -480,6 +482,18 @@ pub async fn case_list(
         rows: CaseRow::all(&app, &t, &list.0).await,
         total: list.2.unwrap_or(0),
         next,
+        unmasked: if s
+            .actor
+            .role
+            .permits(fengqiao_domain::access::Operation::RevealPersonalInfo)
+        {
+            format!(
+                "/exports?filter={}",
+                form_urlencoded::byte_serialize(filters.as_bytes()).collect::<String>()
+            )
+        } else {
+            String::new()
+        },
         export: if filters.is_empty() {
             "/cases/export.xlsx".to_string()
         } else {

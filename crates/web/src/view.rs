@@ -109,7 +109,13 @@ pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Respons
         | AppError::SignInIncomplete(_)
         | AppError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
         AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Domain(fengqiao_domain::DomainError::Forbidden) => StatusCode::FORBIDDEN,
+        AppError::Domain(
+            fengqiao_domain::DomainError::Forbidden | fengqiao_domain::DomainError::SameApprover,
+        ) => StatusCode::FORBIDDEN,
+        AppError::Domain(
+            fengqiao_domain::DomainError::ExportNotPending
+            | fengqiao_domain::DomainError::ExportNotAvailable,
+        ) => StatusCode::CONFLICT,
         AppError::Internal(_) | AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };

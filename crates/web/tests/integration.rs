@@ -2137,3 +2137,248 @@ on_both!(
         assert!(v.contains("用户变更") && v.contains(&format!("user:{id}")));
     }
 );
+
+on_both!(
+    an_unmasked_export_needs_a_second_approver_and_downloads_once,
+    |t: T| async move {
+        let text = format!("我叫赵某，电话{PHONE}，隔壁装修把我家墙面震裂了。");
+        let code = t.citizen_submit(&text, "k-unmasked").await;
+        let d = t.login("dispatcher").await;
+        let s = t.login("supervisor").await;
+        let l = t.login("leader").await;
+        // A supervisor of another town: its scope does not cover the county's requests.
+        let town = t.app.get_jurisdiction("990102002").await.unwrap();
+        let hash = fengqiao_app::auth::hash_password(PASSWORD).unwrap();
+        t.app
+            .store
+            .insert_user(
+                &fengqiao_store::NewUser {
+                    username: "town-supervisor".into(),
+                    display_name: "镇督办员".into(),
+                    password_hash: hash,
+                    role: fengqiao_domain::access::Role::Supervisor,
+                    scope_code: town.code.clone(),
+                    scope_path: town.path.clone(),
+                    unit_id: None,
+                    must_change_password: false,
+                },
+                t.app.now(),
+            )
+            .await
+            .unwrap();
+        let ts = t.login("town-supervisor").await;
+
+        // The list links to the request page with its filter; a grid worker may not ask.
+        let list = t.get("/cases?status=registered", &d).await.text();
+        assert!(
+            list.contains("/exports?filter=status%3Dregistered"),
+            "{}",
+            t.backend
+        );
+        let g = t.login("grid01").await;
+        let refused = t
+            .post(
+                "/exports",
+                &g,
+                &[
+                    ("csrf", &t.csrf(&g).await),
+                    ("filter", "status=registered"),
+                    ("purpose", "核查当事人身份"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        // No purpose, no request.
+        let csrf = t.get("/exports", &d).await.csrf();
+        let p = t
+            .post(
+                "/exports",
+                &d,
+                &[
+                    ("csrf", &csrf),
+                    ("filter", "status=registered"),
+                    ("purpose", "查"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+        let p = t
+            .post(
+                "/exports",
+                &d,
+                &[
+                    ("csrf", &csrf),
+                    ("filter", "status=registered"),
+                    ("purpose", "配合派出所核实当事人身份"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (p.status, p.location.as_str()),
+            (StatusCode::SEE_OTHER, "/exports?sent=1")
+        );
+        let requests = t.app.store.list_export_requests(10).await.unwrap();
+        let id = requests[0].id;
+        let file = format!("/exports/{id}/file.xlsx");
+        let decision = format!("/exports/{id}/decision");
+        // Not before an approval.
+        assert_eq!(t.get(&file, &d).await.status, StatusCode::CONFLICT);
+        // The requester may not approve; the other town's supervisor does not see it.
+        let approve = |csrf: String| {
+            vec![
+                ("csrf".to_string(), csrf),
+                ("decision".into(), "approve".into()),
+            ]
+        };
+        let post = |path: String, cookie: String, pairs: Vec<(String, String)>| {
+            let t = &t;
+            async move {
+                let pairs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                t.post(&path, &cookie, &pairs).await
+            }
+        };
+        let p = post(decision.clone(), d.clone(), approve(csrf.clone())).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", t.backend);
+        let ts_page = t.get("/exports", &ts).await.text();
+        assert!(
+            !ts_page.contains(&format!("export-{id}\"")),
+            "{}",
+            t.backend
+        );
+        let p = post(decision.clone(), ts.clone(), approve(t.csrf(&ts).await)).await;
+        assert_eq!(p.status, StatusCode::NOT_FOUND, "{}", t.backend);
+        // The county's supervisor sees the purpose and approves.
+        let s_page = t.get("/exports", &s).await.text();
+        assert!(s_page.contains("配合派出所核实当事人身份"), "{}", t.backend);
+        assert!(s_page.contains(&decision), "{}", t.backend);
+        let p = post(decision.clone(), s.clone(), approve(t.csrf(&s).await)).await;
+        assert_eq!(
+            (p.status, p.location.as_str()),
+            (StatusCode::SEE_OTHER, "/exports?decided=1"),
+            "{}",
+            p.text()
+        );
+        // Decided once: the leader's second approval is refused.
+        let p = post(decision.clone(), l.clone(), approve(t.csrf(&l).await)).await;
+        assert_eq!(p.status, StatusCode::CONFLICT, "{}", t.backend);
+        // Only the requester downloads, once.
+        assert_eq!(t.get(&file, &s).await.status, StatusCode::FORBIDDEN);
+        let x = t.get(&file, &d).await;
+        assert_eq!(x.status, StatusCode::OK, "{}: {}", t.backend, x.text());
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(x.body)).unwrap();
+        let mut strings = String::new();
+        zip.by_name("xl/sharedStrings.xml")
+            .unwrap()
+            .read_to_string(&mut strings)
+            .unwrap();
+        assert!(strings.contains(&code), "{}", t.backend);
+        assert!(strings.contains(PHONE), "{}: numbers in clear", t.backend);
+        assert_eq!(t.get(&file, &d).await.status, StatusCode::CONFLICT);
+
+        // A supervisor's own request needs someone else; an approval goes stale after a day;
+        // a rejection ends it.
+        let p = post(
+            "/exports".into(),
+            s.clone(),
+            vec![
+                ("csrf".into(), t.csrf(&s).await),
+                ("filter".into(), String::new()),
+                ("purpose".into(), "年度台账核对".into()),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let own = t.app.store.list_export_requests(10).await.unwrap()[0].id;
+        let p = post(
+            format!("/exports/{own}/decision"),
+            s.clone(),
+            approve(t.csrf(&s).await),
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", t.backend);
+        assert!(
+            p.text().contains("申请人以外") || p.text().contains("other than"),
+            "{}",
+            p.text()
+        );
+        let p = post(
+            format!("/exports/{own}/decision"),
+            l.clone(),
+            approve(t.csrf(&l).await),
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        t.clock.advance(25 * 3_600_000);
+        let s = t.login("supervisor").await;
+        assert_eq!(
+            t.get(&format!("/exports/{own}/file.xlsx"), &s).await.status,
+            StatusCode::CONFLICT
+        );
+        let p = post(
+            "/exports".into(),
+            d.clone(),
+            vec![
+                ("csrf".into(), t.csrf(&d).await),
+                ("filter".into(), String::new()),
+                ("purpose".into(), "再次核对台账".into()),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        let third = t.app.store.list_export_requests(10).await.unwrap()[0].id;
+        let p = post(
+            format!("/exports/{third}/decision"),
+            s.clone(),
+            vec![
+                ("csrf".into(), t.csrf(&s).await),
+                ("decision".into(), "reject".into()),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            t.get(&format!("/exports/{third}/file.xlsx"), &d)
+                .await
+                .status,
+            StatusCode::CONFLICT
+        );
+
+        // The trail: asked, refused, approved, downloaded, rejected; nothing personal in it.
+        t.app.flush_audit().await;
+        let trail = t.app.store.audit_records(0, 10_000).await.unwrap();
+        let steps: Vec<(String, String, String)> = trail
+            .iter()
+            .filter(|r| r.record.target.starts_with("unmasked_export:"))
+            .map(|r| {
+                (
+                    r.record.actor_name.clone(),
+                    r.record.target.clone(),
+                    r.record.outcome.clone(),
+                )
+            })
+            .collect();
+        let target = format!("unmasked_export:{id}");
+        for (who, outcome) in [
+            ("dispatcher", "requested"),
+            ("supervisor", "approved"),
+            ("dispatcher", "ok"),
+        ] {
+            assert!(
+                steps
+                    .iter()
+                    .any(|(a, tg, o)| a == who && *tg == target && o == outcome),
+                "{}: no {who} {outcome} in {steps:#?}",
+                t.backend
+            );
+        }
+        assert!(steps
+            .iter()
+            .any(|(a, _, o)| a == "supervisor" && o == "refused"));
+        assert!(steps.iter().any(|(_, _, o)| o == "rejected"));
+        assert!(trail.iter().all(|r| !r.record.detail.contains(PHONE)));
+        assert_eq!(t.app.verify_audit().await.unwrap().problems, vec![]);
+    }
+);
