@@ -19,6 +19,7 @@ crate::unit::labelled_enum!(
         SecondFactorFailed = "second_factor_failed" / "动态口令错误",
         AccessDenied = "access_denied" / "拒绝访问",
         PersonalInfoRevealed = "personal_info_revealed" / "查看个人信息",
+        PartyLookedUp = "party_looked_up" / "按证件号或电话查询案件",
         Export = "export" / "导出",
         UserChanged = "user_changed" / "用户变更",
         ConfigChanged = "config_changed" / "配置变更",

@@ -147,6 +147,42 @@ pub fn mask_middle(s: &str, head: usize, tail: usize) -> String {
     out
 }
 
+/// An ID-card or a phone number, whichever the text is (the ID-card first).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PersonalNumber {
+    IdCard(IdCardNumber),
+    Phone(PhoneNumber),
+}
+
+impl PersonalNumber {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        IdCardNumber::parse(raw)
+            .map(PersonalNumber::IdCard)
+            .or_else(|_| PhoneNumber::parse(raw).map(PersonalNumber::Phone))
+            .map_err(|_| {
+                DomainError::validation(
+                    "number",
+                    "an ID-card number (18 characters) or a phone number",
+                )
+            })
+    }
+
+    /// The number as parsed (normalised).
+    pub fn as_str(&self) -> &str {
+        match self {
+            PersonalNumber::IdCard(n) => n.as_str(),
+            PersonalNumber::Phone(n) => n.as_str(),
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            PersonalNumber::IdCard(n) => n.masked(),
+            PersonalNumber::Phone(n) => n.masked(),
+        }
+    }
+}
+
 /// Masks personal numbers written inside free text: every run of 11 or more digits (a mobile
 /// number, a landline with its area code, an ID-card number, whose last character may be X)
 /// keeps 3 leading and 4 trailing characters. The length in characters is unchanged, so

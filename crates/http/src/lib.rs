@@ -65,6 +65,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::me))
         .routes(routes!(cases::create_case, cases::list_cases))
         .routes(routes!(cases::get_case))
+        .routes(routes!(cases::cases_by_party_number))
         .routes(routes!(cases::case_events))
         .routes(routes!(cases::case_sources))
         .routes(routes!(cases::act))

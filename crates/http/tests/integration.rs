@@ -3175,6 +3175,25 @@ async fn access_follows_the_oracle_table() {
                         let found = listed(&v, "items");
                         (if found { s } else { StatusCode::NOT_FOUND }, v)
                     }
+                    "by_number" => {
+                        // Every case's applicant has this phone, written another way.
+                        let (s, v) = t
+                            .post(
+                                "/api/v1/cases/by-party-number",
+                                &token,
+                                json!({"number": "138-0013-8000"}),
+                            )
+                            .await;
+                        let found = listed(&v, "items");
+                        (
+                            if s.is_success() && !found {
+                                StatusCode::NOT_FOUND
+                            } else {
+                                s
+                            },
+                            v,
+                        )
+                    }
                     "search" => {
                         let (s, v) = t
                             .get(&format!("/api/v1/search/cases?q={}", q("琵琶湖")), &token)
@@ -3196,7 +3215,7 @@ async fn access_follows_the_oracle_table() {
                     _ => "other",
                 };
                 // A hidden case answers exactly as a missing one.
-                if got == "hidden" && !matches!(op, "list" | "search" | "report") {
+                if got == "hidden" && !matches!(op, "list" | "by_number" | "search" | "report") {
                     assert_eq!(body["code"], "case_not_found", "{op} {account}: {body}");
                 }
                 checked += 1;
@@ -3239,3 +3258,76 @@ async fn access_follows_the_oracle_table() {
         );
     }
 }
+
+on_both!(
+    a_party_number_finds_the_persons_cases_through_the_blind_index,
+    |t: T| async move {
+        let d = t.login("dispatcher").await;
+        let (s, a) = t.post("/api/v1/cases", &d, staff_case(VILLAGE_A)).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        // The same applicant through the citizen form, the phone written another way.
+        let sub = json!({"text": "隔壁饭店油烟直排我家窗户，找过老板没有改。", "node_code": VILLAGE_B,
+                         "name": "王某", "phone": "138-0013-8000", "consent": true});
+        let (s, b) = t
+            .call(Method::POST, "/api/v1/public/cases", None, Some(sub), &[])
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+        let look = |number: &'static str, token: String| {
+            let t = &t;
+            async move {
+                t.post(
+                    "/api/v1/cases/by-party-number",
+                    &token,
+                    json!({ "number": number }),
+                )
+                .await
+            }
+        };
+        let ids = |v: &Value| -> Vec<i64> {
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect()
+        };
+        let (s, v) = look("+86 138 0013 8000", d.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(ids(&v), vec![b, a], "{}", t.backend);
+        assert!(!v.to_string().contains("13800138000"), "masked: {v}");
+        let (_, v) = look("11010519491231002x", d.clone()).await;
+        assert_eq!(ids(&v), vec![a], "{}", t.backend);
+        let (_, v) = look("13900139000", d.clone()).await;
+        assert_eq!(ids(&v), Vec::<i64>::new());
+        let (s, v) = look("12345", d.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["code"], "validation_failed");
+        // A town's staff sees only its town's case; a grid worker may not look numbers up.
+        let u = t.login("u02staff").await;
+        let (_, v) = look("13800138000", u).await;
+        assert_eq!(ids(&v), vec![a], "{}", t.backend);
+        let g = t.login("grid01").await;
+        assert_eq!(look("13800138000", g).await.0, StatusCode::FORBIDDEN);
+        // Each look-up is in the audit trail, the number masked.
+        t.app.flush_audit().await;
+        let trail = t.app.store.audit_records(0, 10_000).await.unwrap();
+        let lookups: Vec<_> = trail
+            .iter()
+            .filter(|r| r.record.action.as_str() == "party_looked_up")
+            .collect();
+        assert_eq!(lookups.len(), 4, "{}: {lookups:#?}", t.backend);
+        assert!(
+            lookups[0].record.detail.contains("138****8000"),
+            "{lookups:?}"
+        );
+        assert!(
+            lookups[0].record.detail.contains("\"found\":2"),
+            "{lookups:?}"
+        );
+        assert!(trail
+            .iter()
+            .all(|r| !r.record.detail.contains("13800138000")
+                && !r.record.detail.contains("11010519491231002X")));
+    }
+);

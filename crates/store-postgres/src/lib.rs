@@ -163,6 +163,7 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
+    write_party_keys(tx, id, &c.party_keys).await?;
     stats_acc.add(state, 1);
     Ok(id)
 }
@@ -219,6 +220,56 @@ async fn insert_notifications(
             .map_err(db)?;
     }
     Ok(())
+}
+
+/// Writes the `party_keys` projection of a new case.
+async fn write_party_keys(
+    tx: &mut Transaction<'static, Postgres>,
+    id: i64,
+    keys: &[String],
+) -> Result<()> {
+    for k in keys {
+        sqlx::query(
+            "INSERT INTO party_keys (blind, case_id) VALUES ($1,$2) ON CONFLICT DO NOTHING",
+        )
+        .bind(k)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Indexes the parties of cases stored before the `party_keys` table (once: when it is empty
+/// and cases exist), a thousand cases a transaction.
+async fn backfill_party_keys(pool: &PgPool, sl: &Sealer) -> Result<()> {
+    let indexed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM party_keys)")
+        .fetch_one(pool)
+        .await
+        .map_err(db)?;
+    if indexed {
+        return Ok(());
+    }
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM cases WHERE id > $1 ORDER BY id LIMIT 1000")
+                .bind(after)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = *last;
+        let mut tx = pool.begin().await.map_err(db)?;
+        for (id, state) in &rows {
+            let keys = codec::party_keys(&codec::state_from_json(state, sl)?, sl);
+            write_party_keys(&mut tx, *id, &keys).await?;
+        }
+        tx.commit().await.map_err(db)?;
+    }
 }
 
 async fn write_case_units(
@@ -381,6 +432,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &CaseFilter) {
             .push_bind(u)
             .push(")");
     }
+    if let Some(k) = &f.party_key {
+        qb.push(" AND id IN (SELECT case_id FROM party_keys WHERE blind = ")
+            .push_bind(k.clone())
+            .push(")");
+    }
     if let Some(p) = &f.node_path {
         qb.push(" AND node_path LIKE ").push_bind(subtree_like(p));
     }
@@ -408,7 +464,8 @@ impl Store for PostgresStore {
         sqlx::migrate!("./migrations")
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Backend(e.to_string()))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        backfill_party_keys(&self.pool, &self.sealer).await
     }
 
     async fn upsert_jurisdictions(&self, nodes: &[Jurisdiction]) -> Result<()> {

@@ -10,6 +10,19 @@ async fn conformance() {
     let dir = tempfile::tempdir().unwrap();
     fengqiao_store::conformance::run_all(&store, dir.path().join("backup.dump").to_str().unwrap())
         .await;
+    // Cases stored before the party index existed are indexed when the store opens.
+    use fengqiao_store::Store;
+    let raw = sqlx::PgPool::connect(&url).await.unwrap();
+    let count = "SELECT COUNT(*) FROM party_keys";
+    let indexed: i64 = sqlx::query_scalar(count).fetch_one(&raw).await.unwrap();
+    assert!(indexed > 0);
+    sqlx::query("DELETE FROM party_keys")
+        .execute(&raw)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let again: i64 = sqlx::query_scalar(count).fetch_one(&raw).await.unwrap();
+    assert_eq!(again, indexed);
 }
 
 /// The audit tables refuse UPDATE, DELETE and TRUNCATE, even to a superuser (triggers; the

@@ -203,6 +203,7 @@ async fn insert_case_row(
     .await
     .map_err(db)?;
     write_case_units(tx, id, c).await?;
+    write_party_keys(tx, id, &c.party_keys).await?;
     stats_acc.add(state, 1);
     Ok(id)
 }
@@ -274,6 +275,50 @@ async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -
             .map_err(db)?;
     }
     Ok(())
+}
+
+/// Writes the `party_keys` projection of a new case.
+async fn write_party_keys(tx: &mut SqliteConnection, id: i64, keys: &[String]) -> Result<()> {
+    for k in keys {
+        sqlx::query("INSERT INTO party_keys (blind, case_id) VALUES (?,?) ON CONFLICT DO NOTHING")
+            .bind(k)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Indexes the parties of cases stored before the `party_keys` table (once: when it is empty
+/// and cases exist), a thousand cases a transaction.
+async fn backfill_party_keys(pool: &SqlitePool, sl: &Sealer) -> Result<()> {
+    let indexed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM party_keys)")
+        .fetch_one(pool)
+        .await
+        .map_err(db)?;
+    if indexed {
+        return Ok(());
+    }
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM cases WHERE id > ? ORDER BY id LIMIT 1000")
+                .bind(after)
+                .fetch_all(pool)
+                .await
+                .map_err(db)?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = *last;
+        let mut tx = pool.begin().await.map_err(db)?;
+        for (id, state) in &rows {
+            let keys = codec::party_keys(&codec::state_from_json(state, sl)?, sl);
+            write_party_keys(&mut tx, *id, &keys).await?;
+        }
+        tx.commit().await.map_err(db)?;
+    }
 }
 
 /// Queues appended events for the webhooks that follow cases (fanned out by the courier).
@@ -919,6 +964,7 @@ async fn create_many_in(
                 .ok_or_else(|| StoreError::Backend("a created case was not returned".into()))?;
             ids.insert(*i, id);
             write_case_units(tx, id, c).await?;
+            write_party_keys(tx, id, &c.party_keys).await?;
             stats_acc.add(&items[*i].state, 1);
         }
         let events: Vec<(i64, &CaseEvent)> =
@@ -1003,6 +1049,7 @@ fn newest_by_id(f: &CaseFilter) -> bool {
         && f.dispute_type.is_none()
         && f.channel.is_none()
         && f.unit_id.is_none()
+        && f.party_key.is_none()
         && f.light.is_none()
         && f.registered_from.is_none()
         && f.registered_to.is_none()
@@ -1055,6 +1102,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter, newest: bool) 
             .push_bind(u)
             .push(")");
     }
+    if let Some(k) = &f.party_key {
+        qb.push(" AND id IN (SELECT case_id FROM party_keys WHERE blind = ")
+            .push_bind(k.clone())
+            .push(")");
+    }
     if let Some(p) = &f.node_path {
         let (lo, hi) = subtree_range(p);
         qb.push(" AND ")
@@ -1090,7 +1142,8 @@ impl Store for SqliteStore {
         sqlx::migrate!("./migrations")
             .run(&self.write)
             .await
-            .map_err(|e| StoreError::Backend(e.to_string()))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        backfill_party_keys(&self.write, &self.sealer).await
     }
 
     async fn upsert_jurisdictions(&self, nodes: &[Jurisdiction]) -> Result<()> {

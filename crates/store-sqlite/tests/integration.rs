@@ -16,6 +16,20 @@ async fn conformance() {
     let (store, dir) = fresh().await;
     fengqiao_store::conformance::run_all(&store, dir.path().join("backup.db").to_str().unwrap())
         .await;
+    // Cases stored before the party index existed are indexed when the store opens.
+    use fengqiao_store::Store;
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let count = "SELECT COUNT(*) FROM party_keys";
+    let indexed: i64 = sqlx::query_scalar(count).fetch_one(&raw).await.unwrap();
+    assert!(indexed > 0);
+    sqlx::query("DELETE FROM party_keys")
+        .execute(&raw)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let again: i64 = sqlx::query_scalar(count).fetch_one(&raw).await.unwrap();
+    assert_eq!(again, indexed);
 }
 
 /// The audit table refuses UPDATE and DELETE (triggers); someone with the file who drops the

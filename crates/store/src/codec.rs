@@ -27,6 +27,8 @@ pub struct CaseColumns {
     pub state_json: String,
     /// (unit id, is lead) for the `case_units` projection.
     pub units: Vec<(i64, bool)>,
+    /// The blind index of the parties' numbers, for the `party_keys` projection.
+    pub party_keys: Vec<String>,
 }
 
 /// The columns of a case, its state's personal members sealed.
@@ -57,7 +59,27 @@ pub fn case_columns(state: &CaseState, sealer: &Sealer) -> Result<CaseColumns> {
         registered_at: state.registered_at,
         state_json: sealer.to_sealed_json(state)?,
         units,
+        party_keys: party_keys(state, sealer),
     })
+}
+
+/// The blind index of each ID-card and phone number of a case's parties, sorted, once each.
+pub fn party_keys(state: &CaseState, sealer: &Sealer) -> Vec<String> {
+    let mut keys: Vec<String> = state
+        .parties
+        .iter()
+        .flat_map(|p| {
+            p.phone
+                .as_ref()
+                .map(|x| x.as_str())
+                .into_iter()
+                .chain(p.id_number.as_ref().map(|x| x.as_str()))
+        })
+        .map(|n| sealer.blind(n))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 pub fn state_from_json(s: &str, sealer: &Sealer) -> Result<CaseState> {

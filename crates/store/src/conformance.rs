@@ -1337,6 +1337,38 @@ async fn many_at_once<S: Store>(s: &S, nodes: &[Jurisdiction]) {
         Some(last)
     );
     assert_eq!(s.case_sources(&[last]).await.unwrap()[0].source_id, "XF-2");
+    // The blind index of the parties' numbers finds the cases of one and the other write path,
+    // however the number is written, within the filter's visibility; another number, none.
+    let by_number = |path: &str, number: &str| CaseFilter {
+        party_key: Some(s.sealer().blind(number)),
+        ..vis_path(path)
+    };
+    let found: Vec<i64> = s
+        .list_cases(&by_number(&nodes[0].path, "138 0013 8000"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    for id in [before, first, last] {
+        assert!(found.contains(&id), "{id} not in {found:?}");
+    }
+    let in_b: Vec<i64> = s
+        .list_cases(&by_number(&nodes[6].path, "13800138000"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(in_b.contains(&first) && !in_b.contains(&before), "{in_b:?}");
+    assert_eq!(
+        s.count_cases(&by_number(&nodes[0].path, "13800138001"))
+            .await
+            .unwrap(),
+        0
+    );
     // A tracking-code collision writes nothing… on a backend that writes all at once; either
     // way it is an error, and what was written can be recognised by its key.
     let clash = vec![

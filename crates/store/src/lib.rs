@@ -244,6 +244,8 @@ pub struct CaseFilter {
     pub registered_from: Option<Millis>,
     pub registered_to: Option<Millis>,
     pub with_open_supervision: bool,
+    /// Only cases with a party whose number has this blind index (`Sealer::blind`).
+    pub party_key: Option<String>,
     /// Keyset pagination: only ids below this one (the list is newest first).
     pub before_id: Option<i64>,
     pub limit: u32,

@@ -14,6 +14,7 @@ mod grid;
 mod i18n;
 mod imports;
 mod legal;
+mod lookup;
 mod outbound;
 mod poster;
 mod reports;
@@ -153,6 +154,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases", get(staff::case_list))
         .route("/search", get(search::page))
         .route("/cases/export.xlsx", get(export::cases_xlsx))
+        .route("/cases/by-number", get(lookup::page).post(lookup::post))
         .route("/exports", get(unmasked::page).post(unmasked::request))
         .route("/exports/{id}/decision", post(unmasked::decide))
         .route("/exports/{id}/file.xlsx", get(export::unmasked_xlsx))

@@ -2382,3 +2382,48 @@ on_both!(
         assert_eq!(t.app.verify_audit().await.unwrap().problems, vec![]);
     }
 );
+
+on_both!(
+    staff_find_a_persons_cases_by_number_without_it_in_the_address,
+    |t: T| async move {
+        let code = t
+            .citizen_submit("楼上漏水把我家天花板泡坏了，物业不管。", "k-lookup")
+            .await;
+        let d = t.login("dispatcher").await;
+        assert!(t
+            .get("/cases", &d)
+            .await
+            .text()
+            .contains("/cases/by-number"));
+        let csrf = t.get("/cases/by-number", &d).await.csrf();
+        let p = t
+            .post(
+                "/cases/by-number",
+                &d,
+                &[("csrf", &csrf), ("number", "139 1234 5678")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::OK, "{}", t.backend);
+        let html = p.text();
+        assert!(html.contains(&code), "{}: the case is found", t.backend);
+        assert!(html.contains("139****5678") && !html.contains(PHONE));
+        let p = t
+            .post(
+                "/cases/by-number",
+                &d,
+                &[("csrf", &csrf), ("number", "abc")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // A grid worker may not look people up.
+        let g = t.login("grid01").await;
+        let p = t
+            .post(
+                "/cases/by-number",
+                &g,
+                &[("csrf", &t.csrf(&g).await), ("number", PHONE)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
+);

@@ -187,6 +187,33 @@ pub async fn reveal(
     ))
 }
 
+/// A party's number to look cases up by.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PartyLookup {
+    /// An ID-card number (18 characters) or a phone number, as written anywhere.
+    pub number: String,
+}
+
+/// The cases the user sees in which a party has this ID-card or phone number (exact match
+/// through the blind index; at most 200, newest first). Needs the permission to see personal
+/// numbers; each look-up is recorded in the audit trail with the number masked. A POST, so
+/// the number is in no address or access log.
+#[utoipa::path(post, path = "/api/v1/cases/by-party-number", tag = "cases", security(("bearer" = [])),
+    request_body = PartyLookup,
+    responses((status = 200, body = CaseList), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn cases_by_party_number(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Body(req): Body<PartyLookup>,
+) -> ApiResult<Json<CaseList>> {
+    let items = app.cases_by_party_number(&s.actor, &req.number).await?;
+    Ok(Json(CaseList {
+        total: Some(items.len() as u64),
+        items: items.iter().map(fengqiao_app::cases::case_view).collect(),
+        next_before_id: None,
+    }))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AttachmentParams {
