@@ -338,6 +338,16 @@ async fn notifications_for(
                 }
                 continue;
             }
+            EventKind::ExpertAdded { user_id, question } => {
+                out.push(NewNotification {
+                    user_id: *user_id,
+                    case_id: Some(case_id),
+                    kind: "expert_added".into(),
+                    title: format!("会诊邀请 {}", state.tracking_code),
+                    body: format!("{}：{question}", state.dispute_type.zh()),
+                });
+                continue;
+            }
             EventKind::SupervisionEscalated { no, level, .. } => {
                 let Some(sup) = state.supervisions.iter().find(|s| s.no == *no) else {
                     continue;
@@ -727,6 +737,9 @@ impl App {
         let merged = self
             .change(actor, id, |app, case| async move {
                 let cmd = app.prepare(actor, cmd).await?;
+                if let Command::AddExpert { user_id, .. } = &cmd {
+                    app.check_expert(*user_id, &case.state).await?;
+                }
                 let calendar = app.calendar();
                 let rules = app.rules();
                 let ctx = Context {
@@ -982,6 +995,48 @@ impl App {
     }
 
     /// Checks references a command makes and fills in what the server owns (node paths).
+    /// An expert may be added to a case when the user has the expert role, is not disabled, and
+    /// belongs to the case's area (their scope covers the case, or lies inside its place).
+    pub async fn check_expert(&self, user_id: i64, case: &CaseState) -> Result<()> {
+        let not_an_expert = || {
+            AppError::from(fengqiao_domain::DomainError::validation(
+                "user_id",
+                "not an expert of this case's area",
+            ))
+        };
+        let u = self
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or_else(not_an_expert)?;
+        let path = &case.location.node_path;
+        if u.role != Role::Expert
+            || u.disabled
+            || !(path_within(path, &u.scope_path) || path_within(&u.scope_path, path))
+        {
+            return Err(not_an_expert());
+        }
+        Ok(())
+    }
+
+    /// The experts who may be added to the case (see [`App::check_expert`]) and are not on it:
+    /// (user id, display name).
+    pub async fn expert_candidates(&self, case: &CaseState) -> Result<Vec<(i64, String)>> {
+        let path = &case.location.node_path;
+        Ok(self
+            .store
+            .list_users("/", Some(Role::Expert))
+            .await?
+            .into_iter()
+            .filter(|u| {
+                !u.disabled
+                    && !case.expert_ids.contains(&u.id)
+                    && (path_within(path, &u.scope_path) || path_within(&u.scope_path, path))
+            })
+            .map(|u| (u.id, u.display_name))
+            .collect())
+    }
+
     async fn prepare(&self, actor: &Actor, cmd: &Command) -> Result<Command> {
         match cmd {
             Command::Route {
@@ -1295,12 +1350,18 @@ pub fn sniff(b: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The cases a user's lists may show: a citizen's own submissions; for staff, their subtree
-/// and the cases their unit handles.
+/// The cases a user's lists may show (as `access::can_view`): a citizen's own submissions; an
+/// expert's cases they were added to; for other staff, their subtree and the cases their unit
+/// handles.
 fn visibility(actor: &Actor) -> Visibility {
     if actor.role == Role::Citizen {
         Visibility {
             submitted_by: Some(actor.user_id),
+            ..Default::default()
+        }
+    } else if actor.role == Role::Expert {
+        Visibility {
+            expert_id: Some(actor.user_id),
             ..Default::default()
         }
     } else {
@@ -1308,6 +1369,7 @@ fn visibility(actor: &Actor) -> Visibility {
             scope_path: Some(actor.scope_path.clone()),
             unit_id: actor.unit_id,
             submitted_by: None,
+            expert_id: None,
         }
     }
 }

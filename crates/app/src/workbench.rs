@@ -92,6 +92,7 @@ impl Queue {
                     scope_path: Some(actor.scope_path.clone()),
                     unit_id: actor.unit_id,
                     submitted_by: None,
+                    expert_id: None,
                 },
                 status: *status,
                 unit_id: if unit_staff && self != Queue::ToRoute {

@@ -58,6 +58,8 @@ pub struct Reference {
     pub units: Vec<DemoUnit>,
     pub dispatcher: i64,
     pub supervisor: i64,
+    /// The county's legal expert, asked about some complex cases.
+    pub expert: i64,
     /// Grid worker account of each town (by town index).
     pub grid_workers: Vec<i64>,
 }
@@ -138,7 +140,7 @@ pub async fn seed_reference(
             now,
         )
         .await?;
-    store
+    let expert = store
         .insert_user(
             &user("expert".into(), "法律专家".into(), Role::Expert, cn, None),
             now,
@@ -163,6 +165,11 @@ pub async fn seed_reference(
         username: leader.username,
         role: Role::Leader,
         note: "只读总览（全县）",
+    });
+    logins.push(Login {
+        username: expert.username.clone(),
+        role: Role::Expert,
+        note: "只看被邀请会诊的案件",
     });
 
     let mut units = Vec::new();
@@ -264,6 +271,7 @@ pub async fn seed_reference(
             units,
             dispatcher: dispatcher.id,
             supervisor: supervisor.id,
+            expert: expert.id,
             grid_workers,
         },
         logins,
@@ -874,6 +882,19 @@ pub fn case_labelled(
     }
     b.step(&sys, Some(unit.handler), t, Command::Accept)?;
     let handler = Some(unit.handler);
+    // Every fifth complex case: the unit asks the county's legal expert (no draw from the
+    // generator, so the rest of the county is as before).
+    if complexity == Complexity::Complex && i.is_multiple_of(5) && t + 60_000 <= now {
+        b.step(
+            &sys,
+            handler,
+            t + 60_000,
+            Command::AddExpert {
+                user_id: r.expert,
+                question: format!("{}：请从法律上分析责任认定与调解方案。", ty.zh()),
+            },
+        )?;
+    }
 
     // How long handling takes, in working days: most on time, some late.
     let budget = rules.working_days(ty, complexity, Stage::Handle) as i64;
@@ -1141,6 +1162,7 @@ pub fn offline_reference(seed: u64) -> Result<Reference> {
         units,
         dispatcher: 1,
         supervisor: 2,
+        expert: 3,
         grid_workers: (0..towns as i64).map(|t| 100 + t).collect(),
     })
 }

@@ -59,6 +59,7 @@ crate::unit::labelled_enum!(
         AnswerSummons = "answer_summons" / "吹哨响应",
         ImportRecords = "import_records" / "导入外部系统数据",
         ApproveExport = "approve_export" / "审批不脱敏导出",
+        AssignExpert = "assign_expert" / "指派专家会诊",
     }
 );
 
@@ -79,6 +80,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
         R::Mediator,
         &[
             O::ReadCase,
+            O::AssignExpert,
             O::AcceptCase,
             O::ReturnCase,
             O::Mediate,
@@ -94,6 +96,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
         &[
             O::CreateCase,
             O::ReadCase,
+            O::AssignExpert,
             O::AcceptCase,
             O::ReturnCase,
             O::Mediate,
@@ -113,6 +116,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
         &[
             O::CreateCase,
             O::ReadCase,
+            O::AssignExpert,
             O::AcceptCase,
             O::ReturnCase,
             O::Mediate,
@@ -135,6 +139,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
         &[
             O::CreateCase,
             O::ReadCase,
+            O::AssignExpert,
             O::RejectCase,
             O::EditCase,
             O::RouteCase,
@@ -156,6 +161,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
         R::Supervisor,
         &[
             O::ReadCase,
+            O::AssignExpert,
             O::OpenSupervision,
             O::DecideExtension,
             O::Archive,
@@ -250,6 +256,8 @@ pub fn can_view(actor: &Actor, case: &CaseState) -> bool {
         Role::Citizen => {
             actor.user_id == PUBLIC_CITIZEN || case.submitted_by == Some(actor.user_id)
         }
+        // An expert sees the cases they were added to, and nothing else of their area.
+        Role::Expert => case.expert_ids.contains(&actor.user_id),
         _ => {
             path_within(&case.location.node_path, &actor.scope_path)
                 || actor.unit_id.is_some_and(|u| case.involves_unit(u))
@@ -283,6 +291,8 @@ pub fn authorize(actor: &Actor, op: Operation, case: &CaseState) -> Result<(), D
                 .any(|s| s.unit_id == u && s.responded_at.is_none())
         }),
         O::GiveFeedback if unit_member => lead,
+        // Unit staff bring experts into the cases their unit handles.
+        O::AssignExpert if unit_member => actor.unit_id.is_some_and(|u| case.involves_unit(u)),
         O::DecideExtension if actor.role == Role::UnitLeader => lead,
         _ => true,
     };

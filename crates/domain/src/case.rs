@@ -308,6 +308,9 @@ pub struct CaseState {
     /// Units summoned to this case (吹哨报到) and their answers.
     #[serde(default)]
     pub summons: Vec<crate::warning::Summons>,
+    /// Experts added to this case (explicit assignment): an expert sees only such cases.
+    #[serde(default)]
+    pub expert_ids: Vec<i64>,
 }
 
 impl CaseState {

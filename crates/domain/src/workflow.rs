@@ -183,6 +183,17 @@ pub enum Command {
         case_id: i64,
         reason: String,
     },
+    /// Adds an expert (a user with the expert role, checked by the caller) to the case, with
+    /// the question put to them: the expert sees this case, and only the cases they were
+    /// added to.
+    AddExpert {
+        user_id: i64,
+        question: String,
+    },
+    /// Takes an expert off the case.
+    RemoveExpert {
+        user_id: i64,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -230,6 +241,8 @@ impl Command {
             Command::Merge { .. } => "merge",
             Command::Unmerge { .. } => "unmerge",
             Command::Unlink { .. } => "unlink",
+            Command::AddExpert { .. } => "add_expert",
+            Command::RemoveExpert { .. } => "remove_expert",
         }
     }
 
@@ -259,6 +272,7 @@ impl Command {
             Command::Link { .. } => O::EditCase,
             Command::Merge { .. } | Command::Unmerge { .. } => O::RejectCase,
             Command::Unlink { .. } => O::EditCase,
+            Command::AddExpert { .. } | Command::RemoveExpert { .. } => O::AssignExpert,
         }
     }
 }
@@ -375,6 +389,13 @@ pub enum EventKind {
     LightChanged {
         light: Light,
     },
+    ExpertAdded {
+        user_id: i64,
+        question: String,
+    },
+    ExpertRemoved {
+        user_id: i64,
+    },
 }
 
 impl EventKind {
@@ -409,6 +430,8 @@ impl EventKind {
             EventKind::MergedInto { .. } => "merged_into",
             EventKind::Unmerged { .. } => "unmerged",
             EventKind::Unlinked { .. } => "unlinked",
+            EventKind::ExpertAdded { .. } => "expert_added",
+            EventKind::ExpertRemoved { .. } => "expert_removed",
         }
     }
 }
@@ -511,6 +534,10 @@ pub fn allowed_actions(case: &CaseState, ctx: &Context<'_>) -> Vec<&'static str>
             reason: text(),
         },
         Command::Unmerge { reason: text() },
+        Command::AddExpert {
+            user_id: 0,
+            question: text(),
+        },
     ];
     let reply = case
         .open_supervisions()
@@ -755,6 +782,31 @@ pub fn decide(
                 note: note.trim().to_string(),
             }]
         }
+        Command::AddExpert { user_id, question } => {
+            if !st.is_open() {
+                return Err(refuse(cmd, st));
+            }
+            non_empty("question", question)?;
+            if case.expert_ids.contains(user_id) {
+                return Err(DomainError::validation(
+                    "user_id",
+                    "this expert is on the case already",
+                ));
+            }
+            vec![EventKind::ExpertAdded {
+                user_id: *user_id,
+                question: question.trim().to_string(),
+            }]
+        }
+        Command::RemoveExpert { user_id } => {
+            if !case.expert_ids.contains(user_id) {
+                return Err(DomainError::validation(
+                    "user_id",
+                    "this expert is not on the case",
+                ));
+            }
+            vec![EventKind::ExpertRemoved { user_id: *user_id }]
+        }
         Command::AnswerSummons { reply } => {
             non_empty("reply", reply)?;
             let unit_id = ctx
@@ -995,6 +1047,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             attachments: Vec::new(),
             merged_into: None,
             deadline_before_merge: None,
+            expert_ids: Vec::new(),
         });
     }
     let mut s = state?;
@@ -1193,6 +1246,12 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                 }
             }
         }
+        EventKind::ExpertAdded { user_id, .. } => {
+            if !s.expert_ids.contains(user_id) {
+                s.expert_ids.push(*user_id);
+            }
+        }
+        EventKind::ExpertRemoved { user_id } => s.expert_ids.retain(|u| u != user_id),
         EventKind::SummonsAnswered { unit_id, reply } => {
             if let Some(x) = s
                 .summons

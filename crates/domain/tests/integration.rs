@@ -191,6 +191,19 @@ fn the_access_matrix() {
             *role == Role::Dispatcher,
             "{role:?}"
         );
+        // Experts are brought into a case by the centre and the units handling it.
+        assert_eq!(
+            role.permits(O::AssignExpert),
+            matches!(
+                role,
+                Role::Dispatcher
+                    | Role::Supervisor
+                    | Role::UnitHandler
+                    | Role::UnitLeader
+                    | Role::Mediator
+            ),
+            "{role:?}"
+        );
         // The second person of an unmasked export: supervisors and leaders only.
         assert_eq!(
             role.permits(O::ApproveExport),
@@ -253,12 +266,13 @@ fn actors() -> Vec<Actor> {
         ),
         a(PUBLIC_CITIZEN, Role::Citizen, "", None),
         Actor::system(),
+        a(7, Role::Expert, "/990000/990100/990102/", None),
     ]
 }
 
 /// Mostly actors who may act (system, dispatcher, the lead unit, the citizen), some who may not.
 fn actor_index() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => Just(6usize), 2 => Just(0usize), 2 => Just(2usize), 1 => 0usize..7]
+    prop_oneof![3 => Just(6usize), 2 => Just(0usize), 2 => Just(2usize), 1 => 0usize..8]
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -344,6 +358,11 @@ fn command() -> impl Strategy<Value = Command> {
             case_id: c,
             reason: "不是同一纠纷".into()
         }),
+        (7i64..9).prop_map(|u| Command::AddExpert {
+            user_id: u,
+            question: "能否调解？".into()
+        }),
+        (7i64..9).prop_map(|u| Command::RemoveExpert { user_id: u }),
     ]
 }
 
@@ -391,6 +410,13 @@ proptest! {
             }
             prop_assert!(count(stats::Metric::Concluded) <= 1 && count(stats::Metric::Resolved) <= count(stats::Metric::Concluded));
             prop_assert!(count(stats::Metric::MediationSuccess) <= count(stats::Metric::Mediated));
+            // Each expert is on the case once; the expert of the area sees the case exactly
+            // while on it.
+            let mut experts = state.expert_ids.clone();
+            experts.sort_unstable();
+            experts.dedup();
+            prop_assert_eq!(experts.len(), state.expert_ids.len());
+            prop_assert_eq!(can_view(&actors[7], &state), state.expert_ids.contains(&7));
             // A concluded case has an outcome.
             if matches!(state.status, Status::Concluded | Status::FeedbackGiven | Status::Evaluated) {
                 prop_assert!(state.outcome.is_some());

@@ -3173,7 +3173,14 @@ async fn access_follows_the_oracle_table() {
                     "list" => {
                         let (s, v) = t.get("/api/v1/cases?limit=500", &token).await;
                         let found = listed(&v, "items");
-                        (if found { s } else { StatusCode::NOT_FOUND }, v)
+                        (
+                            if s.is_success() && !found {
+                                StatusCode::NOT_FOUND
+                            } else {
+                                s
+                            },
+                            v,
+                        )
                     }
                     "by_number" => {
                         // Every case's applicant has this phone, written another way.
@@ -3199,7 +3206,14 @@ async fn access_follows_the_oracle_table() {
                             .get(&format!("/api/v1/search/cases?q={}", q("琵琶湖")), &token)
                             .await;
                         let found = listed(&v, "hits");
-                        (if found { s } else { StatusCode::NOT_FOUND }, v)
+                        (
+                            if s.is_success() && !found {
+                                StatusCode::NOT_FOUND
+                            } else {
+                                s
+                            },
+                            v,
+                        )
                     }
                     "report" => {
                         t.get(&format!("/api/v1/reports/monthly?node={place}"), &token)
@@ -3329,5 +3343,117 @@ on_both!(
             .iter()
             .all(|r| !r.record.detail.contains("13800138000")
                 && !r.record.detail.contains("11010519491231002X")));
+    }
+);
+
+on_both!(
+    an_expert_added_to_a_case_sees_that_case_and_no_other,
+    |t: T| async move {
+        let d = t.login("dispatcher").await;
+        let mut ids = Vec::new();
+        for v in [VILLAGE_A, VILLAGE_B] {
+            let (s, c) = t.post("/api/v1/cases", &d, staff_case(v)).await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().unwrap());
+        }
+        let (a, b) = (ids[0], ids[1]);
+        let e = t.login("expert").await;
+        let expert = t.user_id("expert").await;
+        // An expert of the county sees none of its cases until added to one.
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{a}"), &e).await.0,
+            StatusCode::NOT_FOUND
+        );
+        // Only an expert can be added; a grid worker may not add one.
+        let (s, v) = t
+            .act(a, &d, json!({"action": "add_expert", "user_id": t.user_id("grid01").await, "question": "邻里通道能否堆物？"}))
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")),
+            "{v}"
+        );
+        let (s, _) = t
+            .act(
+                a,
+                &t.login("grid01").await,
+                json!({"action": "add_expert", "user_id": expert, "question": "?"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, v) = t
+            .act(a, &d, json!({"action": "add_expert", "user_id": expert, "question": "公共通道堆放杂物，物业能否强制清理？"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = t
+            .act(
+                a,
+                &d,
+                json!({"action": "add_expert", "user_id": expert, "question": "再问一次"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "added once: {v}");
+        // The expert reads that case, its log and its risk; lists only it; not the other case.
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{a}"), &e).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{a}/events"), &e).await.0,
+            StatusCode::OK
+        );
+        let (_, list) = t.get("/api/v1/cases?limit=500&with_total=true", &e).await;
+        let listed: Vec<i64> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            (listed, list["total"].as_u64()),
+            (vec![a], Some(1)),
+            "{}",
+            t.backend
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{b}"), &e).await.0,
+            StatusCode::NOT_FOUND
+        );
+        // The expert cannot act on the case or bring in others.
+        let (s, _) = t
+            .act(
+                a,
+                &e,
+                json!({"action": "add_expert", "user_id": expert, "question": "x"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        // The invitation reached the expert's inbox, with the question.
+        let notes = t.notices("expert", "expert_added").await;
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0]["body"].as_str().unwrap().contains("强制清理"));
+        // Taken off the case, the expert no longer sees it.
+        let (s, v) = t
+            .act(a, &d, json!({"action": "remove_expert", "user_id": expert}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            t.get(&format!("/api/v1/cases/{a}"), &e).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, list) = t.get("/api/v1/cases?limit=500", &e).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 0, "{}", t.backend);
+        // The log holds both steps; a replay gives the stored state.
+        let (_, log) = t.get(&format!("/api/v1/cases/{a}/events"), &d).await;
+        let names: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"]["action"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"expert_added") && names.contains(&"expert_removed"),
+            "{names:?}"
+        );
     }
 );

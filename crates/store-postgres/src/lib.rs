@@ -18,7 +18,7 @@ use fengqiao_domain::security::{SessionStage, Throttle};
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
-use fengqiao_domain::workflow::{CaseEvent, EventKind};
+use fengqiao_domain::workflow::CaseEvent;
 use fengqiao_store::codec::{self, CaseColumns};
 use fengqiao_store::seal::Sealer;
 use fengqiao_store::*;
@@ -286,6 +286,14 @@ async fn write_case_units(
             .await
             .map_err(db)?;
     }
+    for user in &c.experts {
+        sqlx::query("INSERT INTO case_experts (case_id, user_id) VALUES ($1,$2)")
+            .bind(id)
+            .bind(user)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
     Ok(())
 }
 
@@ -395,11 +403,13 @@ async fn rewrite_case_units(
     case_id: i64,
     c: &CaseColumns,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM case_units WHERE case_id = $1")
-        .bind(case_id)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
+    for table in ["case_units", "case_experts"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE case_id = $1"))
+            .bind(case_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
     write_case_units(tx, case_id, c).await
 }
 
@@ -416,6 +426,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &CaseFilter) {
     }
     if let Some(u) = v.submitted_by {
         qb.push(" OR submitted_by = ").push_bind(u);
+    }
+    if let Some(u) = v.expert_id {
+        qb.push(" OR id IN (SELECT case_id FROM case_experts WHERE user_id = ")
+            .push_bind(u)
+            .push(")");
     }
     qb.push(")");
     if let Some(s) = f.status {
@@ -1135,12 +1150,11 @@ impl Store for PostgresStore {
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
-        if ch.events.iter().any(|e| {
-            matches!(
-                e.kind,
-                EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
-            )
-        }) {
+        if ch
+            .events
+            .iter()
+            .any(|e| codec::rewrites_case_people(&e.kind))
+        {
             rewrite_case_units(&mut tx, ch.case_id, &c).await?;
         }
         insert_events(&mut tx, ch.case_id, ch.events, &self.sealer).await?;

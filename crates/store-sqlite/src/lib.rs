@@ -19,7 +19,7 @@ use fengqiao_domain::security::{SessionStage, Throttle};
 use fengqiao_domain::stats;
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::Unit;
-use fengqiao_domain::workflow::{CaseEvent, EventKind};
+use fengqiao_domain::workflow::CaseEvent;
 use fengqiao_store::codec::{self, CaseColumns};
 use fengqiao_store::seal::Sealer;
 use fengqiao_store::*;
@@ -264,12 +264,21 @@ async fn insert_notifications(
     Ok(())
 }
 
+/// Writes the `case_units` and `case_experts` projections of a case.
 async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -> Result<()> {
     for (unit, lead) in &c.units {
         sqlx::query("INSERT INTO case_units (case_id, unit_id, lead) VALUES (?,?,?)")
             .bind(id)
             .bind(unit)
             .bind(i64::from(*lead))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    for user in &c.experts {
+        sqlx::query("INSERT INTO case_experts (case_id, user_id) VALUES (?,?)")
+            .bind(id)
+            .bind(user)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -473,11 +482,13 @@ async fn rewrite_case_units(
     case_id: i64,
     c: &CaseColumns,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM case_units WHERE case_id = ?")
-        .bind(case_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    for table in ["case_units", "case_experts"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE case_id = ?"))
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
     write_case_units(tx, case_id, c).await
 }
 
@@ -499,21 +510,17 @@ async fn append_in(
         sl,
     )
     .await?;
-    if ch.events.iter().any(|e| rewrites_units(&e.kind)) {
+    if ch
+        .events
+        .iter()
+        .any(|e| codec::rewrites_case_people(&e.kind))
+    {
         rewrite_case_units(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events, sl).await?;
     queue_for_webhooks(tx, ch.case_id, &ch.events).await?;
     insert_notifications(tx, &ch.notifications, ch.now).await?;
     insert_blobs(tx, &ch.blobs).await
-}
-
-/// Whether an event changes the units a case is with (the `case_units` projection).
-fn rewrites_units(kind: &EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Routed { .. } | EventKind::Returned { .. } | EventKind::Reopened { .. }
-    )
 }
 
 async fn insert_blobs(tx: &mut SqliteConnection, blobs: &[Blob]) -> Result<()> {
@@ -828,7 +835,11 @@ async fn append_many_in(
                 rows.push(row);
             }
         }
-        if ch.events.iter().any(|e| rewrites_units(&e.kind)) {
+        if ch
+            .events
+            .iter()
+            .any(|e| codec::rewrites_case_people(&e.kind))
+        {
             units.push(ch.case_id);
         }
         events.extend(ch.events.iter().map(|e| (ch.case_id, e)));
@@ -1086,6 +1097,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter, newest: bool) 
     }
     if let Some(u) = v.submitted_by {
         qb.push(" OR submitted_by = ").push_bind(u);
+    }
+    if let Some(u) = v.expert_id {
+        qb.push(" OR id IN (SELECT case_id FROM case_experts WHERE user_id = ")
+            .push_bind(u)
+            .push(")");
     }
     qb.push(")");
     if let Some(s) = f.status {

@@ -29,6 +29,22 @@ pub struct CaseColumns {
     pub units: Vec<(i64, bool)>,
     /// The blind index of the parties' numbers, for the `party_keys` projection.
     pub party_keys: Vec<String>,
+    /// The experts added to the case, for the `case_experts` projection.
+    pub experts: Vec<i64>,
+}
+
+/// Whether an event changes the units or the experts a case is with (the `case_units` and
+/// `case_experts` projections, rewritten together).
+pub fn rewrites_case_people(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Routed { .. }
+            | EventKind::Returned { .. }
+            | EventKind::Reopened { .. }
+            | EventKind::UnitsSummoned { .. }
+            | EventKind::ExpertAdded { .. }
+            | EventKind::ExpertRemoved { .. }
+    )
 }
 
 /// The columns of a case, its state's personal members sealed.
@@ -60,6 +76,7 @@ pub fn case_columns(state: &CaseState, sealer: &Sealer) -> Result<CaseColumns> {
         state_json: sealer.to_sealed_json(state)?,
         units,
         party_keys: party_keys(state, sealer),
+        experts: state.expert_ids.clone(),
     })
 }
 

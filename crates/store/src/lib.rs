@@ -227,8 +227,10 @@ pub struct Visibility {
     pub scope_path: Option<String>,
     /// …or handled (lead or co-handling) by this unit…
     pub unit_id: Option<i64>,
-    /// …or, for citizens, submitted by this user. All `None` means nothing is visible.
+    /// …or, for citizens, submitted by this user…
     pub submitted_by: Option<i64>,
+    /// …or, for experts, the cases this user was added to. All `None` means nothing is visible.
+    pub expert_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

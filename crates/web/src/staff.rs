@@ -631,6 +631,10 @@ pub struct CasePage {
     pub summons: Vec<SummonsView>,
     /// The units the viewer may summon to this open case (empty: no 吹哨 form).
     pub summonable: Vec<(i64, String)>,
+    /// The experts on the case: (user id, name).
+    pub experts: Vec<(i64, String)>,
+    /// The experts the viewer may add (when `add_expert` is allowed): (user id, name).
+    pub expert_candidates: Vec<(i64, String)>,
     pub actions: Vec<&'static str>,
     pub may_attach: bool,
     pub merged_into: i64,
@@ -842,6 +846,19 @@ async fn build_case_page(
             st,
         )
         .is_ok();
+    let mut experts = Vec::new();
+    for u in &st.expert_ids {
+        let name = match app.store.get_user(*u).await {
+            Ok(Some(u)) => u.display_name,
+            _ => format!("#{u}"),
+        };
+        experts.push((*u, name));
+    }
+    let expert_candidates = if actions.contains(&"add_expert") {
+        app.expert_candidates(st).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let summonable = if may_summon {
         app.list_units(Some(&s.user.scope_code))
             .await
@@ -943,6 +960,8 @@ async fn build_case_page(
         duplicates,
         summons,
         summonable,
+        experts,
+        expert_candidates,
         supervisions: st
             .supervisions
             .iter()
@@ -1078,6 +1097,13 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
                 .collect(),
             hours: f.get("hours").parse().map_err(|_| invalid("hours"))?,
             note: text("note"),
+        },
+        "add_expert" => Command::AddExpert {
+            user_id: id("user_id")?,
+            question: text("question"),
+        },
+        "remove_expert" => Command::RemoveExpert {
+            user_id: id("user_id")?,
         },
         "answer_summons" => Command::AnswerSummons {
             reply: text("reply"),

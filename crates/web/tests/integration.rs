@@ -2427,3 +2427,61 @@ on_both!(
         assert_eq!(p.status, StatusCode::FORBIDDEN);
     }
 );
+
+on_both!(
+    a_dispatcher_asks_an_expert_who_then_sees_only_that_case,
+    |t: T| async move {
+        let code = t
+            .citizen_submit(
+                "承包地边界被邻居挪了界桩，双方争执，想问法律上怎么认定。",
+                "k-expert",
+            )
+            .await;
+        let other = t
+            .citizen_submit("隔壁养狗夜里一直叫，影响休息。", "k-expert-2")
+            .await;
+        let id = t.case_id(&code).await;
+        let d = t.login("dispatcher").await;
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(page.contains("value=\"add_expert\""), "{}", t.backend);
+        let expert = t
+            .app
+            .store
+            .get_user_by_username("expert")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(page.contains(&format!("<option value=\"{}\">", expert.id)));
+        let p = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &d,
+                &[
+                    ("csrf", &t.csrf(&d).await),
+                    ("action", "add_expert"),
+                    ("user_id", &expert.id.to_string()),
+                    ("question", "界桩被挪动，土地承包经营权如何举证？"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.text());
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(page.contains(&expert.display_name) && page.contains("value=\"remove_expert\""));
+        let e = t.login("expert").await;
+        let list = t.get("/cases", &e).await.text();
+        assert!(
+            list.contains(&code) && !list.contains(&other),
+            "{}",
+            t.backend
+        );
+        assert_eq!(
+            t.get(&format!("/cases/{id}"), &e).await.status,
+            StatusCode::OK
+        );
+        let other_id = t.case_id(&other).await;
+        assert_eq!(
+            t.get(&format!("/cases/{other_id}"), &e).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+);
