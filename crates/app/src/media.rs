@@ -1,6 +1,7 @@
 //! Photos lose where they were taken before they are stored: EXIF (which holds the GPS
-//! position) and XMP metadata are removed from JPEG, PNG and WebP files, the picture itself
-//! untouched. Other files pass as they are.
+//! position) and XMP metadata are removed from JPEG, PNG and WebP files, and blanked in HEIC
+//! files (zeroed in place: the file keeps its layout, so no offset needs rewriting), the picture
+//! itself untouched. Other files pass as they are.
 
 /// The file without its EXIF and XMP metadata (unchanged when it holds none, or is not a
 /// JPEG, PNG or WebP picture, or is malformed).
@@ -9,6 +10,7 @@ pub fn strip_metadata(content_type: &str, bytes: Vec<u8>) -> Vec<u8> {
         "image/jpeg" => strip_jpeg(&bytes),
         "image/png" => strip_png(&bytes),
         "image/webp" => strip_webp(&bytes),
+        "image/heic" => blank_heic(&bytes),
         _ => None,
     };
     stripped.unwrap_or(bytes)
@@ -111,6 +113,169 @@ fn strip_webp(b: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// An ISO BMFF box: its type, where its content starts (after the header) and where it ends.
+struct BoxAt<'a> {
+    kind: &'a [u8],
+    body: usize,
+    end: usize,
+}
+
+/// The boxes in `b[from..to]`, in order; `None` when one overruns.
+fn boxes(b: &[u8], from: usize, to: usize) -> Option<Vec<BoxAt<'_>>> {
+    let mut out = Vec::new();
+    let mut i = from;
+    while i + 8 <= to {
+        let size32 = u32::from_be_bytes(b[i..i + 4].try_into().ok()?) as usize;
+        let (size, header) = match size32 {
+            0 => (to - i, 8),
+            1 => (
+                usize::try_from(u64::from_be_bytes(b.get(i + 8..i + 16)?.try_into().ok()?)).ok()?,
+                16,
+            ),
+            n => (n, 8),
+        };
+        if size < header || i + size > to {
+            return None;
+        }
+        out.push(BoxAt {
+            kind: &b[i + 4..i + 8],
+            body: i + header,
+            end: i + size,
+        });
+        i += size;
+    }
+    Some(out)
+}
+
+/// A big-endian unsigned number of `n` bytes (0, 2, 4 or 8) at `*at`, moving `at` on.
+fn read_be(b: &[u8], at: &mut usize, n: usize) -> Option<u64> {
+    let bytes = b.get(*at..*at + n)?;
+    *at += n;
+    Some(bytes.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)))
+}
+
+/// HEIC (ISO BMFF, HEIF): the items of type `Exif`, and `mime` items of XMP, are found in the
+/// `meta` box's `iinf`, located through its `iloc` (in the file or in `idat`), and their bytes
+/// overwritten with empty metadata of the same length.
+fn blank_heic(b: &[u8]) -> Option<Vec<u8>> {
+    let top = boxes(b, 0, b.len())?;
+    let meta = top.iter().find(|x| x.kind == b"meta")?;
+    // `meta` is a full box: version and flags first.
+    let inner = boxes(b, meta.body + 4, meta.end)?;
+    let iinf = inner.iter().find(|x| x.kind == b"iinf")?;
+    let iloc = inner.iter().find(|x| x.kind == b"iloc")?;
+    let idat = inner
+        .iter()
+        .find(|x| x.kind == b"idat")
+        .map(|x| (x.body, x.end));
+    // iinf: version, flags, entry count (16 or 32 bits), then `infe` boxes.
+    let mut at = iinf.body;
+    let version = b[at];
+    at += 4;
+    read_be(b, &mut at, if version == 0 { 2 } else { 4 })?;
+    // (item id, whether it is EXIF rather than XMP)
+    let mut hidden: Vec<(u64, bool)> = Vec::new();
+    for infe in boxes(b, at, iinf.end)?.iter().filter(|x| x.kind == b"infe") {
+        let mut p = infe.body;
+        let v = *b.get(p)?;
+        p += 4;
+        if v < 2 {
+            continue;
+        }
+        let id = read_be(b, &mut p, if v == 2 { 2 } else { 4 })?;
+        p += 2; // protection index
+        let item_type = b.get(p..p + 4)?;
+        p += 4;
+        let metadata = match item_type {
+            b"Exif" => Some(true),
+            b"mime" => {
+                // item_name, then content_type, each NUL-terminated.
+                let rest = b.get(p..infe.end)?;
+                let mut parts = rest.split(|c| *c == 0);
+                parts.next();
+                parts
+                    .next()
+                    .is_some_and(|ct| ct.starts_with(b"application/rdf+xml"))
+                    .then_some(false)
+            }
+            _ => None,
+        };
+        if let Some(exif) = metadata {
+            hidden.push((id, exif));
+        }
+    }
+    if hidden.is_empty() {
+        return None;
+    }
+    // iloc: where each item's bytes are.
+    let mut p = iloc.body;
+    let v = b[p];
+    p += 4;
+    let sizes = *b.get(p)?;
+    let more = *b.get(p + 1)?;
+    p += 2;
+    let (offset_size, length_size) = (usize::from(sizes >> 4), usize::from(sizes & 15));
+    let base_size = usize::from(more >> 4);
+    let index_size = if v >= 1 { usize::from(more & 15) } else { 0 };
+    let count = read_be(b, &mut p, if v < 2 { 2 } else { 4 })?;
+    let mut ranges: Vec<(usize, usize, bool)> = Vec::new();
+    for _ in 0..count {
+        let id = read_be(b, &mut p, if v < 2 { 2 } else { 4 })?;
+        let method = if v >= 1 {
+            read_be(b, &mut p, 2)? & 15
+        } else {
+            0
+        };
+        read_be(b, &mut p, 2)?; // data reference index
+        let base = read_be(b, &mut p, base_size)?;
+        let extents = read_be(b, &mut p, 2)?;
+        for _ in 0..extents {
+            read_be(b, &mut p, index_size)?;
+            let offset = read_be(b, &mut p, offset_size)?;
+            let length = read_be(b, &mut p, length_size)?;
+            let Some(&(_, exif)) = hidden.iter().find(|(h, _)| *h == id) else {
+                continue;
+            };
+            let start = usize::try_from(base.checked_add(offset)?).ok()?;
+            let (from, limit) = match method {
+                0 => (start, b.len()),
+                1 => {
+                    let (body, end) = idat?;
+                    (body.checked_add(start)?, end)
+                }
+                _ => return None,
+            };
+            // A length of 0 means "to the end" of the data.
+            let to = if length == 0 {
+                limit
+            } else {
+                from.checked_add(usize::try_from(length).ok()?)?
+            };
+            if to > limit || from > to {
+                return None;
+            }
+            ranges.push((from, to, exif));
+        }
+    }
+    // What is left reads as empty metadata: EXIF with no entries (the item's 4-byte offset to
+    // its TIFF header, a big-endian header and an empty directory), XMP with no properties.
+    const EMPTY_EXIF: &[u8] = b"\0\0\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0";
+    const EMPTY_XMP: &[u8] = b"<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>";
+    let mut out = b.to_vec();
+    for (from, to, exif) in ranges {
+        let (fill, empty) = if exif {
+            (0, EMPTY_EXIF)
+        } else {
+            (b' ', EMPTY_XMP)
+        };
+        out[from..to].fill(fill);
+        if to - from >= empty.len() {
+            out[from..from + empty.len()].copy_from_slice(empty);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +367,85 @@ mod tests {
             out.len() - 8
         );
         assert!(out.ends_with(&[9, 9, 9, 9]));
+    }
+
+    fn bmff(kind: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn infe(id: u16, kind: &[u8], extra: &[u8]) -> Vec<u8> {
+        let mut body = vec![2, 0, 0, 0];
+        body.extend_from_slice(&id.to_be_bytes());
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(kind);
+        body.extend_from_slice(extra);
+        bmff(b"infe", &body)
+    }
+
+    #[test]
+    fn a_heic_has_its_exif_and_xmp_blanked_and_keeps_its_picture() {
+        let picture = b"HEVC-PICTURE-DATA".to_vec();
+        let exif = b"\0\0\0\x06Exif\0\0MM\0*GPSLatitude 30.52N GPSLongitude 120.1E".to_vec();
+        let xmp = b"<x:xmpmeta><exif:GPSLatitude>30,31N</exif:GPSLatitude></x:xmpmeta>".to_vec();
+        let ftyp = bmff(b"ftyp", b"heic\0\0\0\0mif1heic");
+        let mut iinf_body = vec![0, 0, 0, 0, 0, 3];
+        iinf_body.extend(infe(1, b"hvc1", b"\0"));
+        iinf_body.extend(infe(2, b"Exif", b"\0"));
+        iinf_body.extend(infe(3, b"mime", b"\0application/rdf+xml\0"));
+        let iinf = bmff(b"iinf", &iinf_body);
+        // The offsets depend on the meta box's size: build it once with zeros to measure.
+        let iloc_of = |offsets: [u32; 3]| {
+            let mut body = vec![0, 0, 0, 0, 0x44, 0x00, 0, 3];
+            for (i, (off, len)) in offsets
+                .iter()
+                .zip([picture.len(), exif.len(), xmp.len()])
+                .enumerate()
+            {
+                body.extend_from_slice(&(i as u16 + 1).to_be_bytes());
+                body.extend_from_slice(&[0, 0, 0, 1]);
+                body.extend_from_slice(&off.to_be_bytes());
+                body.extend_from_slice(&(len as u32).to_be_bytes());
+            }
+            bmff(b"iloc", &body)
+        };
+        let meta_of = |iloc: Vec<u8>| {
+            let mut body = vec![0, 0, 0, 0];
+            body.extend(bmff(
+                b"hdlr",
+                b"\0\0\0\0\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ));
+            body.extend(iinf.clone());
+            body.extend(iloc);
+            bmff(b"meta", &body)
+        };
+        let head = ftyp.len() + meta_of(iloc_of([0; 3])).len() + 8;
+        let offsets = [
+            head as u32,
+            (head + picture.len()) as u32,
+            (head + picture.len() + exif.len()) as u32,
+        ];
+        let mut file = ftyp.clone();
+        file.extend(meta_of(iloc_of(offsets)));
+        file.extend(bmff(
+            b"mdat",
+            &[picture.clone(), exif.clone(), xmp.clone()].concat(),
+        ));
+        let out = strip_metadata("image/heic", file.clone());
+        assert_eq!(out.len(), file.len(), "the layout is kept");
+        assert!(!contains(&out, b"GPSLatitude"), "the position is gone");
+        assert!(contains(&out, &picture), "the picture is kept");
+        assert!(
+            contains(&out, b"application/rdf+xml"),
+            "the item stays declared"
+        );
+        // A HEIC without metadata items, or a damaged one, passes unchanged.
+        let mut plain = ftyp;
+        plain.extend(bmff(b"mdat", &picture));
+        assert_eq!(strip_metadata("image/heic", plain.clone()), plain);
+        let cut = file[..file.len() / 2].to_vec();
+        assert_eq!(strip_metadata("image/heic", cut.clone()), cut);
     }
 }
