@@ -579,3 +579,121 @@ fn vertex_mean(geometry: &serde_json::Value) -> Option<[f64; 2]> {
     }
     (n > 0.0).then(|| [sx / n, sy / n])
 }
+
+/// A new deployment's first places and administrator (`fengqiao init`).
+#[derive(Debug, Clone)]
+pub struct Initialisation {
+    /// The county's 6-digit code; its province and city codes follow from it.
+    pub county_code: String,
+    pub province_name: String,
+    pub city_name: String,
+    pub county_name: String,
+    pub admin_username: String,
+}
+
+/// 20 characters from letters (both cases), digits and signs, at least one of each: passes
+/// any password policy of length ≤ 20, and is shown once.
+pub fn initial_password() -> String {
+    use rand_core::{OsRng, RngCore};
+    const SETS: [&[u8]; 4] = [
+        b"ABCDEFGHJKLMNPQRSTUVWXYZ",
+        b"abcdefghijkmnopqrstuvwxyz",
+        b"23456789",
+        b"@#%+=-_",
+    ];
+    let pick = |set: &[u8]| set[(OsRng.next_u32() as usize) % set.len()] as char;
+    let all: Vec<u8> = SETS.concat();
+    let mut chars: Vec<char> = SETS.iter().map(|s| pick(s)).collect();
+    while chars.len() < 20 {
+        chars.push(pick(&all));
+    }
+    // Shuffle, so the classes are not always in the same places.
+    for i in (1..chars.len()).rev() {
+        chars.swap(i, (OsRng.next_u32() as usize) % (i + 1));
+    }
+    chars.into_iter().collect()
+}
+
+impl App {
+    /// Sets up a new deployment: its province, city and county (those not there yet) and its
+    /// first administrator, with a random password returned once, to be replaced at the first
+    /// sign-in (where the administrator also enrols a second factor). Refused when an
+    /// administrator exists already: later accounts are made by administrators.
+    pub async fn initialise(&self, init: &Initialisation) -> Result<(UserView, String)> {
+        if !self
+            .store
+            .list_users("/", Some(Role::Admin))
+            .await?
+            .is_empty()
+        {
+            return Err(DomainError::validation(
+                "admin",
+                "this database has an administrator already; create accounts on /admin/users",
+            )
+            .into());
+        }
+        let code = init.county_code.trim();
+        Level::County.validate_code(code)?;
+        let province_code = format!("{}0000", &code[..2]);
+        let city_code = format!("{}00", &code[..4]);
+        let mut parent: Option<Jurisdiction> = None;
+        let mut created = Vec::new();
+        for (c, name, level) in [
+            (province_code.as_str(), &init.province_name, Level::Province),
+            (city_code.as_str(), &init.city_name, Level::City),
+            (code, &init.county_name, Level::County),
+        ] {
+            let node = match self.store.get_jurisdiction(c).await? {
+                Some(n) => n,
+                None => {
+                    let n = Jurisdiction::new(c, name, level, parent.as_ref())?;
+                    created.push(n.clone());
+                    n
+                }
+            };
+            parent = Some(node);
+        }
+        self.store.upsert_jurisdictions(&created).await?;
+        let county = parent.ok_or(AppError::NotFound("jurisdiction"))?;
+        let password = initial_password();
+        let name = init.admin_username.trim();
+        check_password_policy(&password, name)?;
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
+        }
+        let rec = self
+            .store
+            .insert_user(
+                &NewUser {
+                    username: name.to_string(),
+                    display_name: "系统管理员".into(),
+                    password_hash: hash_password(&password)?,
+                    role: Role::Admin,
+                    scope_code: county.code.clone(),
+                    scope_path: county.path.clone(),
+                    unit_id: None,
+                    must_change_password: true,
+                },
+                self.now(),
+            )
+            .await?;
+        self.audit(
+            crate::audit::Who {
+                id: None,
+                name: "cli:init".into(),
+            },
+            AuditAction::UserChanged,
+            &format!("user:{}", rec.id),
+            "ok",
+            json!({"op": "initialise", "username": rec.username, "scope": rec.scope_code,
+                   "jurisdictions_created": created.iter().map(|n| n.code.clone()).collect::<Vec<_>>()}),
+        )
+        .await?;
+        Ok((UserView::from(&rec), password))
+    }
+}

@@ -45,6 +45,24 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         sweep_every: u64,
     },
+    /// Set up a new deployment: its province, city and county, and the first administrator,
+    /// whose one-time password is printed (replaced at the first sign-in, where a second factor
+    /// is enrolled). Refused when the database has an administrator already.
+    Init {
+        #[command(flatten)]
+        db: Db,
+        /// The county's 6-digit administrative division code (e.g. 330521).
+        #[arg(long)]
+        county_code: String,
+        #[arg(long)]
+        county_name: String,
+        #[arg(long)]
+        city_name: String,
+        #[arg(long)]
+        province_name: String,
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
     /// Build a fresh demo county (deleting the demo database first) and serve it.
     Demo {
         #[arg(long, default_value = "fengqiao-demo.db")]
@@ -553,6 +571,33 @@ async fn main() -> Result<()> {
                 return Ok(());
             }
             serve(app, &listen, 60).await
+        }
+        Cmd::Init {
+            db,
+            county_code,
+            county_name,
+            city_name,
+            province_name,
+            admin,
+        } => {
+            let app = start_app(&db.database_url).await?;
+            let (user, password) = app
+                .initialise(&fengqiao_app::admin::Initialisation {
+                    county_code,
+                    province_name,
+                    city_name,
+                    county_name,
+                    admin_username: admin,
+                })
+                .await?;
+            app.flush_audit().await;
+            println!(
+                "{} is ready. First sign-in: username {}, one-time password {password}\n\
+                 (to be changed at that sign-in, where a second factor is also enrolled; it is \
+                 shown only now)",
+                db.database_url, user.username
+            );
+            Ok(())
         }
         Cmd::Migrate { db } => {
             open_store(&db.database_url).await?.migrate().await?;

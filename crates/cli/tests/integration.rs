@@ -697,3 +697,60 @@ async fn audit_verify_reports_tampering_at_its_record() {
         assert!(out.contains(p), "{p} in {out}");
     }
 }
+
+/// A real deployment starts with `fengqiao init`: its places and one administrator, whose
+/// printed one-time password signs in only to be changed; a second `init` is refused.
+#[test]
+fn init_creates_the_first_administrator_with_a_one_time_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+    let db = db.to_str().unwrap();
+    let args = [
+        "init",
+        "--database-url",
+        db,
+        "--county-code",
+        "990102",
+        "--county-name",
+        "青溪县",
+        "--city-name",
+        "示例市",
+        "--province-name",
+        "示例省",
+        "--admin",
+        "chief",
+    ];
+    let out = run(&args);
+    let password = out
+        .split("one-time password ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no password in {out}"))
+        .to_string();
+    assert_eq!(password.chars().count(), 20, "{out}");
+    let again = Command::new(BIN).args(args).output().unwrap();
+    assert!(!again.status.success(), "a second init is refused");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("administrator"));
+    let port = free_port();
+    let mut server = serve(db, port);
+    let login = |password: &str| {
+        http(
+            port,
+            "POST",
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": "chief", "password": password}).to_string(),
+        )
+        .unwrap()
+    };
+    let (status, body) = login(&password);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["next_step"], "change_password", "{body}");
+    assert_eq!(login("Wrong#Password1").0, 401);
+    let (_, places) = http(port, "GET", "/api/v1/jurisdictions/990102", "").unwrap();
+    assert_ne!(
+        places["name"], "青溪县",
+        "nothing is readable without a full session"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
