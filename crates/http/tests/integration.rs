@@ -150,6 +150,10 @@ impl T {
         self.call(Method::POST, path, Some(token), Some(body), &[])
             .await
     }
+    async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body), &[])
+            .await
+    }
     async fn act(&self, id: i64, token: &str, body: Value) -> (StatusCode, Value) {
         self.post(&format!("/api/v1/cases/{id}/actions"), token, body)
             .await
@@ -3139,6 +3143,11 @@ async fn access_follows_the_oracle_table() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        // The settings as they are, to write back unchanged.
+        let admin = t.login("admin").await;
+        let policy = t.get("/api/v1/security-policy", &admin).await.1;
+        let rules = t.get("/api/v1/deadline-rules", &admin).await.1;
+        let weights = t.get("/api/v1/stats/index-weights", &admin).await.1;
         let mut disagreements = Vec::new();
         let mut checked = 0;
         for row in &rows {
@@ -3229,6 +3238,50 @@ async fn access_follows_the_oracle_table() {
                     "health" => {
                         t.get(&format!("/api/v1/reports/health?node={place}"), &token)
                             .await
+                    }
+                    "policy_put" => {
+                        t.put("/api/v1/security-policy", &token, policy.clone())
+                            .await
+                    }
+                    "rules_put" => t.put("/api/v1/deadline-rules", &token, rules.clone()).await,
+                    "weights_put" => {
+                        t.put("/api/v1/stats/index-weights", &token, weights.clone())
+                            .await
+                    }
+                    "analyze" => {
+                        t.post(
+                            "/api/v1/text/analyze",
+                            &token,
+                            json!({"text": "邻居装修噪音扰民，多次沟通无果。"}),
+                        )
+                        .await
+                    }
+                    "sweep" => {
+                        t.post("/api/v1/admin/deadline-sweep", &token, json!({}))
+                            .await
+                    }
+                    "warnings_run" => t.post("/api/v1/warnings/run", &token, json!({})).await,
+                    "deliveries_run" => {
+                        t.post("/api/v1/admin/deliveries/run", &token, json!({}))
+                            .await
+                    }
+                    // Operations without a target: the same answer whatever the column.
+                    "me" | "inbox" | "jurisdictions" | "units" | "calendar" | "deadline_rules"
+                    | "index_weights" | "supervisions" | "users" | "audit"
+                    | "audit_verification" | "security_policy" | "deliveries" | "outbound"
+                    | "geo" | "warnings" | "hotspots" => {
+                        let path = match op {
+                            "deadline_rules" => "deadline-rules",
+                            "index_weights" => "stats/index-weights",
+                            "audit_verification" => "audit/verification",
+                            "security_policy" => "security-policy",
+                            "deliveries" => "admin/deliveries",
+                            "outbound" => "admin/outbound",
+                            "geo" => "stats/geo",
+                            "hotspots" => "warnings/hotspots",
+                            other => other,
+                        };
+                        t.get(&format!("/api/v1/{path}"), &token).await
                     }
                     "by_number" => {
                         // Every case's applicant has this phone, written another way.
