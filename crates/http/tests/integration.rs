@@ -3239,6 +3239,29 @@ async fn access_follows_the_oracle_table() {
                         t.get(&format!("/api/v1/reports/health?node={place}"), &token)
                             .await
                     }
+                    "user_create" => {
+                        t.post(
+                            "/api/v1/users",
+                            &token,
+                            json!({"username": format!("oracle-{account}-{target}"),
+                                   "display_name": "核验用户", "password": "Oracle#Check2026",
+                                   "role": "dispatcher", "scope_code": place}),
+                        )
+                        .await
+                    }
+                    "unit_create" => {
+                        t.post(
+                            "/api/v1/units",
+                            &token,
+                            json!({"name": format!("核验调委会{place}"),
+                                   "kind": "village_mediation_committee", "node_code": place}),
+                        )
+                        .await
+                    }
+                    "jurisdiction_get" => {
+                        t.get(&format!("/api/v1/jurisdictions/{place}"), &token)
+                            .await
+                    }
                     "policy_put" => {
                         t.put("/api/v1/security-policy", &token, policy.clone())
                             .await
