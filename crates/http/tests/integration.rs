@@ -3114,6 +3114,84 @@ async fn access_follows_the_oracle_table() {
             case_at.insert(place, c.id);
             attachment_of.insert(c.id, a.id);
         }
+        // At every place also a user, a unit and an area warning, for the operations on those.
+        let hash = fengqiao_app::auth::hash_password("Oracle#Check2026").unwrap();
+        let (mut user_at, mut unit_at, mut warning_at) = (
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+            std::collections::HashMap::new(),
+        );
+        for place in places {
+            use fengqiao_domain::warning::*;
+            let node = t.app.store.get_jurisdiction(place).await.unwrap().unwrap();
+            let u = t
+                .app
+                .store
+                .insert_user(
+                    &fengqiao_store::NewUser {
+                        username: format!("staff-{place}"),
+                        display_name: "核验员".into(),
+                        password_hash: hash.clone(),
+                        role: fengqiao_domain::access::Role::Dispatcher,
+                        scope_code: place.into(),
+                        scope_path: node.path.clone(),
+                        unit_id: None,
+                        must_change_password: false,
+                    },
+                    t.app.now(),
+                )
+                .await
+                .unwrap();
+            user_at.insert(place, u.id);
+            let unit = t
+                .app
+                .store
+                .insert_unit(
+                    &fengqiao_store::NewUnit {
+                        name: format!("核验调委会{place}"),
+                        kind: fengqiao_domain::unit::UnitKind::VillageMediationCommittee,
+                        node_code: place.into(),
+                        specialty: None,
+                    },
+                    &node.path,
+                )
+                .await
+                .unwrap();
+            unit_at.insert(place, unit.id);
+            let w = Warning::raise(
+                Signal {
+                    // A key the detector's own signals never continue (the table also runs it).
+                    key: format!("oracle:{place}"),
+                    kind: WarningKind::Surge,
+                    level: WarningLevel::Yellow,
+                    dispute_type: fengqiao_domain::case::DisputeType::Neighbourhood,
+                    area_code: place.into(),
+                    area_name: node.name.clone(),
+                    area_path: node.path.clone(),
+                    day: chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(),
+                    evidence: Evidence {
+                        method: "glm_scan".into(),
+                        observed: 9.0,
+                        expected: 2.0,
+                        p_value: 0.001,
+                        recurrence_days: Some(400.0),
+                        window_days: 7,
+                        series: vec![],
+                        places: vec![place.into()],
+                        case_ids: vec![],
+                    },
+                    unit_ids: vec![],
+                },
+                t.app.now(),
+            );
+            let ids = t
+                .app
+                .store
+                .save_warnings(&[(w, 0)], &[], t.app.now())
+                .await
+                .unwrap();
+            warning_at.insert(place, ids[0]);
+        }
         // Where each target lies for an account at the county, or at town 990102001.
         let place_of = |account: &str, target: &str| -> &'static str {
             let county = !matches!(account, "u02staff" | "grid01");
@@ -3148,6 +3226,41 @@ async fn access_follows_the_oracle_table() {
         let policy = t.get("/api/v1/security-policy", &admin).await.1;
         let rules = t.get("/api/v1/deadline-rules", &admin).await.1;
         let weights = t.get("/api/v1/stats/index-weights", &admin).await.1;
+        let missing_warning = t.get("/api/v1/warnings/999999", &admin).await.1;
+        let outbound = t.get("/api/v1/admin/outbound", &admin).await.1;
+        let (_, hook) = t
+            .post(
+                "/api/v1/admin/webhooks",
+                &admin,
+                json!({"url": "http://127.0.0.1:9/hook", "secret": "oracle-secret-0123456789", "kinds": []}),
+            )
+            .await;
+        let hook = hook["id"].as_i64().expect("a webhook");
+        // A notification of the administrator's, which no one else may mark read.
+        let admin_id = t.user_id("admin").await;
+        t.app
+            .store
+            .save_warnings(
+                &[],
+                &[fengqiao_store::NewNotification {
+                    user_id: admin_id,
+                    case_id: None,
+                    kind: "oracle".into(),
+                    title: "核验".into(),
+                    body: "核验".into(),
+                }],
+                t.app.now(),
+            )
+            .await
+            .unwrap();
+        let (_, inbox) = t.get("/api/v1/inbox", &admin).await;
+        let note = inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["kind"] == "oracle")
+            .and_then(|n| n["id"].as_i64())
+            .expect("the administrator's notification");
         let mut disagreements = Vec::new();
         let mut checked = 0;
         for row in &rows {
@@ -3262,6 +3375,140 @@ async fn access_follows_the_oracle_table() {
                         t.get(&format!("/api/v1/jurisdictions/{place}"), &token)
                             .await
                     }
+                    "analysis" => t.get(&format!("/api/v1/cases/{id}/analysis"), &token).await,
+                    "warning_get" => {
+                        t.get(&format!("/api/v1/warnings/{}", warning_at[place]), &token)
+                            .await
+                    }
+                    "warning_ack" | "warning_close" | "warning_summon" | "warning_reply" => {
+                        let w = warning_at[place];
+                        let (path, body) = match op {
+                            "warning_ack" => (
+                                format!("/api/v1/warnings/{w}/actions"),
+                                json!({"action": "acknowledge", "note": "已知悉"}),
+                            ),
+                            "warning_close" => (
+                                format!("/api/v1/warnings/{w}/actions"),
+                                json!({"action": "close", "note": "已处置"}),
+                            ),
+                            "warning_summon" => (
+                                format!("/api/v1/warnings/{w}/summons"),
+                                json!({"unit_ids": [unit_at["990102001"]], "hours": 24}),
+                            ),
+                            _ => (
+                                format!("/api/v1/warnings/{w}/summons/reply"),
+                                json!({"reply": "已到场"}),
+                            ),
+                        };
+                        // Visibility, then permission, then the warning's state: a refusal
+                        // for its state (409) comes after the account was allowed to act.
+                        let (s, v) = t.post(&path, &token, body).await;
+                        if s == StatusCode::CONFLICT {
+                            (StatusCode::OK, v)
+                        } else {
+                            (s, v)
+                        }
+                    }
+                    "user_update" => {
+                        let u = user_at[place];
+                        t.put(
+                            &format!("/api/v1/users/{u}"),
+                            &token,
+                            json!({"display_name": "核验员", "role": "dispatcher",
+                                   "scope_code": place, "unit_id": null, "disabled": false}),
+                        )
+                        .await
+                    }
+                    "user_credentials" => {
+                        let u = user_at[place];
+                        t.post(
+                            &format!("/api/v1/users/{u}/credentials"),
+                            &token,
+                            json!({"reset_second_factor": false}),
+                        )
+                        .await
+                    }
+                    "contact_get" => {
+                        t.get(&format!("/api/v1/users/{}/contact", user_at[place]), &token)
+                            .await
+                    }
+                    "contact_put" => {
+                        t.put(
+                            &format!("/api/v1/users/{}/contact", user_at[place]),
+                            &token,
+                            json!({}),
+                        )
+                        .await
+                    }
+                    "unit_get" => {
+                        t.get(&format!("/api/v1/units/{}", unit_at[place]), &token)
+                            .await
+                    }
+                    "unit_leader" => {
+                        t.put(
+                            &format!("/api/v1/units/{}/leader", unit_at[place]),
+                            &token,
+                            json!({"user_id": null}),
+                        )
+                        .await
+                    }
+                    "jurisdiction_create" => {
+                        // A child of the target's node (a code no one else takes).
+                        let (code, level) = match place.len() {
+                            6 if place.ends_with("00") => (format!("{}77", &place[..4]), "county"),
+                            6 => (format!("{place}077"), "town"),
+                            9 => (format!("{place}077"), "village"),
+                            _ => (format!("{place}077"), "grid"),
+                        };
+                        t.post(
+                            "/api/v1/jurisdictions",
+                            &token,
+                            json!({"code": code, "name": format!("核验{account}"),
+                                   "level": level, "parent_code": place}),
+                        )
+                        .await
+                    }
+                    "calendar_put" => {
+                        t.put(
+                            "/api/v1/calendar/2031-06-02",
+                            &token,
+                            json!({"kind": null, "note": ""}),
+                        )
+                        .await
+                    }
+                    "outbound_put" => t.put("/api/v1/admin/outbound", &token, outbound.clone()).await,
+                    "webhook_create" => {
+                        t.post(
+                            "/api/v1/admin/webhooks",
+                            &token,
+                            json!({"url": "http://127.0.0.1:9/other", "secret": "oracle-secret-0123456789", "kinds": []}),
+                        )
+                        .await
+                    }
+                    "webhook_active" => {
+                        t.put(
+                            &format!("/api/v1/admin/webhooks/{hook}/active"),
+                            &token,
+                            json!({"active": true}),
+                        )
+                        .await
+                    }
+                    "delivery_retry" => {
+                        t.post("/api/v1/admin/deliveries/999999/retry", &token, json!({}))
+                            .await
+                    }
+                    "inbox_read" => {
+                        t.post(&format!("/api/v1/inbox/{note}/read"), &token, json!({}))
+                            .await
+                    }
+                    "channels_push" => {
+                        t.post(
+                            "/api/v1/channels/police/records",
+                            &token,
+                            json!({"records": []}),
+                        )
+                        .await
+                    }
                     "policy_put" => {
                         t.put("/api/v1/security-policy", &token, policy.clone())
                             .await
@@ -3352,14 +3599,24 @@ async fn access_follows_the_oracle_table() {
                     404 => "hidden",
                     _ => "other",
                 };
-                // A hidden case answers exactly as a missing one.
+                // A hidden case (or warning) answers exactly as a missing one.
                 if got == "hidden"
                     && !matches!(
                         op,
                         "list" | "by_number" | "search" | "report" | "cockpit" | "health"
                     )
                 {
-                    assert_eq!(body["code"], "case_not_found", "{op} {account}: {body}");
+                    if op.starts_with("warning_") {
+                        assert_eq!(missing_warning, body, "{op} {account}");
+                    } else if op == "inbox_read" {
+                        let missing = t
+                            .post("/api/v1/inbox/999999/read", &token, json!({}))
+                            .await
+                            .1;
+                        assert_eq!(missing, body, "{op} {account}");
+                    } else if op != "delivery_retry" {
+                        assert_eq!(body["code"], "case_not_found", "{op} {account}: {body}");
+                    }
                 }
                 checked += 1;
                 if got != row[2 + i] {
