@@ -277,14 +277,7 @@ impl App {
         authorize_node(actor, Operation::ManageReference, &node.path)?;
         let name = input.username.trim();
         check_password_policy(&input.password, name)?;
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
-            return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
-        }
+        check_username(name)?;
         if let Some(u) = input.unit_id {
             self.get_unit(u).await?;
         }
@@ -580,6 +573,19 @@ fn vertex_mean(geometry: &serde_json::Value) -> Option<[f64; 2]> {
     (n > 0.0).then(|| [sx / n, sy / n])
 }
 
+/// A user name: 1 to 64 of a-z, A-Z, 0-9, `.`, `_`, `-`.
+fn check_username(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
+    }
+    Ok(())
+}
+
 /// A new deployment's first places and administrator (`fengqiao init`).
 #[derive(Debug, Clone)]
 pub struct Initialisation {
@@ -658,14 +664,7 @@ impl App {
         let password = initial_password();
         let name = init.admin_username.trim();
         check_password_policy(&password, name)?;
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
-            return Err(DomainError::validation("username", "1 to 64 of a-z, 0-9, . _ -").into());
-        }
+        check_username(name)?;
         let rec = self
             .store
             .insert_user(

@@ -1009,11 +1009,7 @@ impl App {
             .get_user(user_id)
             .await?
             .ok_or_else(not_an_expert)?;
-        let path = &case.location.node_path;
-        if u.role != Role::Expert
-            || u.disabled
-            || !(path_within(path, &u.scope_path) || path_within(&u.scope_path, path))
-        {
+        if !serves_case(&u, case) {
             return Err(not_an_expert());
         }
         Ok(())
@@ -1022,17 +1018,12 @@ impl App {
     /// The experts who may be added to the case (see [`App::check_expert`]) and are not on it:
     /// (user id, display name).
     pub async fn expert_candidates(&self, case: &CaseState) -> Result<Vec<(i64, String)>> {
-        let path = &case.location.node_path;
         Ok(self
             .store
             .list_users("/", Some(Role::Expert))
             .await?
             .into_iter()
-            .filter(|u| {
-                !u.disabled
-                    && !case.expert_ids.contains(&u.id)
-                    && (path_within(path, &u.scope_path) || path_within(&u.scope_path, path))
-            })
+            .filter(|u| serves_case(u, case) && !case.expert_ids.contains(&u.id))
             .map(|u| (u.id, u.display_name))
             .collect())
     }
@@ -1372,6 +1363,15 @@ fn visibility(actor: &Actor) -> Visibility {
             expert_id: None,
         }
     }
+}
+
+/// Whether the user is an expert (not disabled) of the case's area: their scope covers the case,
+/// or lies inside its place.
+fn serves_case(u: &fengqiao_store::UserRecord, case: &CaseState) -> bool {
+    let path = &case.location.node_path;
+    u.role == Role::Expert
+        && !u.disabled
+        && (path_within(path, &u.scope_path) || path_within(&u.scope_path, path))
 }
 
 /// The most cases a look-up by a party's number answers.
