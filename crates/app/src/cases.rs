@@ -1344,7 +1344,7 @@ pub fn sniff(b: &[u8]) -> Option<&'static str> {
 /// The cases a user's lists may show (as `access::can_view`): a citizen's own submissions; an
 /// expert's cases they were added to; for other staff, their subtree and the cases their unit
 /// handles.
-fn visibility(actor: &Actor) -> Visibility {
+pub(crate) fn visibility(actor: &Actor) -> Visibility {
     if actor.role == Role::Citizen {
         Visibility {
             submitted_by: Some(actor.user_id),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cases;
 pub mod clock;
 pub mod cockpit;
+pub mod dossier;
 pub mod error;
 pub mod imports;
 pub mod laws;

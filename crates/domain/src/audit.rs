@@ -20,6 +20,7 @@ crate::unit::labelled_enum!(
         AccessDenied = "access_denied" / "拒绝访问",
         PersonalInfoRevealed = "personal_info_revealed" / "查看个人信息",
         PartyLookedUp = "party_looked_up" / "按证件号或电话查询案件",
+        PersonViewed = "person_viewed" / "查看人员全息档案",
         Export = "export" / "导出",
         UserChanged = "user_changed" / "用户变更",
         ConfigChanged = "config_changed" / "配置变更",

@@ -137,6 +137,22 @@ pub struct Party {
     pub address: Option<String>,
 }
 
+impl Party {
+    /// What identifies a named party without a number: the name and the village of the
+    /// dispute (`name:<name>@<village path>`), for the blind index of a person's cases. None
+    /// for an anonymised name (王某) or a one-character one, which identify nobody.
+    pub fn name_place_key(&self, node_path: &str) -> Option<String> {
+        let name: String = self.name.chars().filter(|c| !c.is_whitespace()).collect();
+        if name.chars().count() < 2 || name.contains('某') {
+            return None;
+        }
+        Some(format!(
+            "name:{name}@{}",
+            crate::jurisdiction::village_path(node_path)
+        ))
+    }
+}
+
 /// Where the dispute is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Location {

@@ -128,6 +128,19 @@ impl Jurisdiction {
     }
 }
 
+/// The path down to the village a path lies in (`/…/<12-digit village>/`); a path above village
+/// level is returned whole.
+pub fn village_path(path: &str) -> &str {
+    let mut end = 0;
+    for seg in path.split_inclusive('/') {
+        end += seg.len();
+        if seg.trim_end_matches('/').len() == 12 {
+            return &path[..end];
+        }
+    }
+    path
+}
+
 /// True when `path` lies in the subtree rooted at `scope_path` (the root itself included).
 pub fn path_within(path: &str, scope_path: &str) -> bool {
     path.starts_with(scope_path)

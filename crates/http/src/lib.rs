@@ -31,6 +31,7 @@ pub use extract::Authed;
         (name = "reference", description = "Jurisdictions, units, users, calendar, deadline rules"),
         (name = "inbox", description = "In-app notifications"),
         (name = "search", description = "Full-text search over cases"),
+        (name = "dossier", description = "全息档案: the full history of a person or a place"),
         (name = "text", description = "Reading dispute texts: elements, type, risk, duplicates"),
         (name = "stats", description = "Cockpit, monthly report, health checks, Fengqiao index"),
         (name = "warnings", description = "Early warnings: surges, clusters, hotspots, and acting on them"),
@@ -74,6 +75,8 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::get_attachment))
         .routes(routes!(cases::supervisions))
         .routes(routes!(cases::risk))
+        .routes(routes!(dossier::person))
+        .routes(routes!(dossier::place))
         .routes(routes!(search::search_cases))
         .routes(routes!(search::similar_cases))
         .routes(routes!(search::legal_basis))

@@ -3572,6 +3572,38 @@ async fn access_follows_the_oracle_table() {
                             v,
                         )
                     }
+                    "person_number" => {
+                        let (s, v) = t
+                            .post(
+                                "/api/v1/people/dossier",
+                                &token,
+                                json!({"by": "number", "number": "138-0013-8000"}),
+                            )
+                            .await;
+                        let found = v["cases"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|c| c["case_id"] == id));
+                        (
+                            if s.is_success() && !found {
+                                StatusCode::NOT_FOUND
+                            } else {
+                                s
+                            },
+                            v,
+                        )
+                    }
+                    "person_party" => {
+                        t.post(
+                            "/api/v1/people/dossier",
+                            &token,
+                            json!({"by": "party", "case_id": id, "party_index": 0}),
+                        )
+                        .await
+                    }
+                    "place" => {
+                        t.get(&format!("/api/v1/places/{place}/dossier"), &token)
+                            .await
+                    }
                     "search" => {
                         let (s, v) = t
                             .get(&format!("/api/v1/search/cases?q={}", q("琵琶湖")), &token)
@@ -3603,11 +3635,20 @@ async fn access_follows_the_oracle_table() {
                 if got == "hidden"
                     && !matches!(
                         op,
-                        "list" | "by_number" | "search" | "report" | "cockpit" | "health"
+                        "list"
+                            | "by_number"
+                            | "person_number"
+                            | "search"
+                            | "report"
+                            | "cockpit"
+                            | "health"
                     )
                 {
                     if op.starts_with("warning_") {
                         assert_eq!(missing_warning, body, "{op} {account}");
+                    } else if op == "place" {
+                        let missing = t.get("/api/v1/places/990102999999/dossier", &token).await.1;
+                        assert_eq!(missing, body, "{op} {account}");
                     } else if op == "inbox_read" {
                         let missing = t
                             .post("/api/v1/inbox/999999/read", &token, json!({}))
@@ -3729,6 +3770,244 @@ on_both!(
             .iter()
             .all(|r| !r.record.detail.contains("13800138000")
                 && !r.record.detail.contains("11010519491231002X")));
+    }
+);
+
+on_both!(
+    a_persons_page_gathers_their_cases_by_number_and_by_name_in_the_village,
+    |t: T| async move {
+        let d = t.login("dispatcher").await;
+        let mut ids = Vec::new();
+        // (channel, name, role, id number, phone, village)
+        for (channel, name, role, id, phone, village) in [
+            (
+                "walk_in",
+                "张建国",
+                "applicant",
+                Some("11010519491231002X"),
+                Some("13800138000"),
+                VILLAGE_A,
+            ),
+            ("police", "张建国", "respondent", None, None, VILLAGE_A),
+            (
+                "petition",
+                "张建国",
+                "applicant",
+                Some("11010519491231002X"),
+                None,
+                VILLAGE_B,
+            ),
+            ("walk_in", "张建军", "applicant", None, None, VILLAGE_A),
+            ("walk_in", "张建国", "applicant", None, None, VILLAGE_B),
+        ] {
+            let body = json!({
+                "channel": channel,
+                "text": format!("{name}反映邻居在公共通道堆放杂物，影响通行。"),
+                "parties": [{"name": name, "role": role, "id_number": id, "phone": phone},
+                            {"name": "李某", "role": "other"}],
+                "dispute_type": "neighbourhood",
+                "node_code": village,
+            });
+            let (s, c) = t.post("/api/v1/cases", &d, body).await;
+            assert_eq!(s, StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().unwrap());
+        }
+        let (a, b, c, namesake, e) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
+        let dossier = |token: String, q: Value| {
+            let t = &t;
+            async move { t.post("/api/v1/people/dossier", &token, q).await }
+        };
+        let matched = |v: &Value| -> Vec<(i64, String)> {
+            let mut m: Vec<(i64, String)> = v["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["case_id"].as_i64().unwrap(),
+                        c["matched_by"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            m.sort();
+            m
+        };
+        let m = |x: &[(i64, &str)]| -> Vec<(i64, String)> {
+            let mut v: Vec<_> = x.iter().map(|(i, s)| (*i, s.to_string())).collect();
+            v.sort();
+            v
+        };
+        // By ID number: both cases with it, and the cases naming him in those two villages.
+        let (s, v) = dossier(
+            d.clone(),
+            json!({"by": "number", "number": "11010519491231002x"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            matched(&v),
+            m(&[
+                (a, "id_number"),
+                (b, "name_place"),
+                (c, "id_number"),
+                (e, "name_place")
+            ]),
+            "{}",
+            t.backend
+        );
+        assert!(!matched(&v).iter().any(|(i, _)| *i == namesake));
+        assert_eq!(v["name"], "张建国");
+        assert_eq!(v["petitions"], 1);
+        assert_eq!(
+            (v["as_applicant"].as_u64(), v["as_respondent"].as_u64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(v["repeat"], true);
+        assert_eq!(v["numbers"], json!(["1101**********002X"]));
+        assert!(!v.to_string().contains("11010519491231002X"), "masked: {v}");
+        let b_row = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["case_id"] == b)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (b_row["role"].as_str(), b_row["channel"].as_str()),
+            (Some("respondent"), Some("police"))
+        );
+        assert!(b_row["confidence"].as_f64().unwrap() < 1.0);
+        // From a party of a case with no numbers: the name in that village only.
+        let (_, v) = dossier(
+            d.clone(),
+            json!({"by": "party", "case_id": b, "party_index": 0}),
+        )
+        .await;
+        assert_eq!(
+            matched(&v),
+            m(&[(a, "name_place"), (b, "name_place")]),
+            "{}",
+            t.backend
+        );
+        assert_eq!(v["identified_by"], "name_place");
+        // By name in a village.
+        let (_, v) = dossier(
+            d.clone(),
+            json!({"by": "name", "name": "张建国", "place_code": VILLAGE_B}),
+        )
+        .await;
+        assert_eq!(
+            matched(&v),
+            m(&[(c, "name_place"), (e, "name_place")]),
+            "{}",
+            t.backend
+        );
+        // An anonymised name identifies nobody; a party without a number or a full name neither.
+        let (s, v) = dossier(
+            d.clone(),
+            json!({"by": "name", "name": "王某", "place_code": VILLAGE_A}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (s, v) = dossier(
+            d.clone(),
+            json!({"by": "party", "case_id": a, "party_index": 1}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        // Town A's staff see only town A's cases of the same person.
+        let u = t.login("u02staff").await;
+        let (_, v) = dossier(
+            u.clone(),
+            json!({"by": "number", "number": "11010519491231002X"}),
+        )
+        .await;
+        assert_eq!(
+            matched(&v),
+            m(&[(a, "id_number"), (b, "name_place")]),
+            "{}",
+            t.backend
+        );
+        // …and a case outside their scope answers as a missing one.
+        let (s, v) = dossier(
+            u.clone(),
+            json!({"by": "party", "case_id": c, "party_index": 0}),
+        )
+        .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("case_not_found"))
+        );
+        let (s, _) = dossier(
+            u.clone(),
+            json!({"by": "name", "name": "张建国", "place_code": VILLAGE_B}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        // A grid worker may not look up by number; an expert has no person pages.
+        let g = t.login("grid01").await;
+        assert_eq!(
+            dossier(g, json!({"by": "number", "number": "13800138000"}))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        let ex = t.login("expert").await;
+        assert_eq!(
+            dossier(
+                ex.clone(),
+                json!({"by": "name", "name": "张建国", "place_code": VILLAGE_A})
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        // Every view is in the audit trail, numbers masked.
+        t.app.flush_audit().await;
+        let trail = t.app.store.audit_records(0, 10_000).await.unwrap();
+        let views: Vec<_> = trail
+            .iter()
+            .filter(|r| r.record.action.as_str() == "person_viewed")
+            .collect();
+        assert_eq!(views.len(), 4, "{}: {views:#?}", t.backend);
+        assert!(
+            views[0].record.detail.contains("1101**********002X"),
+            "{views:?}"
+        );
+        assert!(trail
+            .iter()
+            .all(|r| !r.record.detail.contains("11010519491231002X")));
+
+        // A place's page: its cases by type and month, its latest cases.
+        let (s, v) = t
+            .get(&format!("/api/v1/places/{VILLAGE_A}/dossier"), &d)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["total"], 3, "{v}");
+        assert_eq!(v["types"][0]["key"], "neighbourhood");
+        assert_eq!(v["types"][0]["value"], 3);
+        assert_eq!(v["months"].as_array().unwrap().len(), 24);
+        assert_eq!(v["months"][23]["registered"], 3);
+        let mut recent: Vec<i64> = v["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["case_id"].as_i64().unwrap())
+            .collect();
+        recent.sort();
+        assert_eq!(recent, vec![a, b, namesake]);
+        assert_eq!(
+            t.get(&format!("/api/v1/places/{VILLAGE_B}/dossier"), &u)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            t.get(&format!("/api/v1/places/{VILLAGE_A}/dossier"), &ex)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
     }
 );
 

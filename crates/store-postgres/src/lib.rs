@@ -397,19 +397,20 @@ async fn update_case_row(
     })
 }
 
-/// Rewrites the `case_units` projection of a case.
-async fn rewrite_case_units(
+/// Rewrites the projections of who a case is with: `case_units`, `case_experts`, `party_keys`.
+async fn rewrite_case_people(
     tx: &mut Transaction<'static, Postgres>,
     case_id: i64,
     c: &CaseColumns,
 ) -> Result<()> {
-    for table in ["case_units", "case_experts"] {
+    for table in ["case_units", "case_experts", "party_keys"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE case_id = $1"))
             .bind(case_id)
             .execute(&mut **tx)
             .await
             .map_err(db)?;
     }
+    write_party_keys(tx, case_id, &c.party_keys).await?;
     write_case_units(tx, case_id, c).await
 }
 
@@ -1155,7 +1156,7 @@ impl Store for PostgresStore {
             .iter()
             .any(|e| codec::rewrites_case_people(&e.kind))
         {
-            rewrite_case_units(&mut tx, ch.case_id, &c).await?;
+            rewrite_case_people(&mut tx, ch.case_id, &c).await?;
         }
         insert_events(&mut tx, ch.case_id, ch.events, &self.sealer).await?;
         queue_for_webhooks(&mut tx, ch.case_id, ch.events).await?;
@@ -1257,7 +1258,7 @@ impl Store for PostgresStore {
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
-        rewrite_case_units(&mut tx, case_id, &c).await?;
+        rewrite_case_people(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
 

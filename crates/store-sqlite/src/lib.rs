@@ -476,19 +476,20 @@ async fn update_case_row(
     })
 }
 
-/// Rewrites the `case_units` projection of a case.
-async fn rewrite_case_units(
+/// Rewrites the projections of who a case is with: `case_units`, `case_experts`, `party_keys`.
+async fn rewrite_case_people(
     tx: &mut SqliteConnection,
     case_id: i64,
     c: &CaseColumns,
 ) -> Result<()> {
-    for table in ["case_units", "case_experts"] {
+    for table in ["case_units", "case_experts", "party_keys"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE case_id = ?"))
             .bind(case_id)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
     }
+    write_party_keys(tx, case_id, &c.party_keys).await?;
     write_case_units(tx, case_id, c).await
 }
 
@@ -515,7 +516,7 @@ async fn append_in(
         .iter()
         .any(|e| codec::rewrites_case_people(&e.kind))
     {
-        rewrite_case_units(tx, ch.case_id, &c).await?;
+        rewrite_case_people(tx, ch.case_id, &c).await?;
     }
     insert_events(tx, ch.case_id, &ch.events, sl).await?;
     queue_for_webhooks(tx, ch.case_id, &ch.events).await?;
@@ -871,7 +872,7 @@ async fn append_many_in(
     }
     units.dedup();
     for id in units {
-        rewrite_case_units(tx, id, &rows[row_of[&id]].2).await?;
+        rewrite_case_people(tx, id, &rows[row_of[&id]].2).await?;
     }
     insert_events_many(tx, &events, sl).await?;
     Ok(answers)
@@ -1874,7 +1875,7 @@ impl Store for SqliteStore {
         )
         .await?;
         apply_stats(&mut tx, &acc).await?;
-        rewrite_case_units(&mut tx, case_id, &c).await?;
+        rewrite_case_people(&mut tx, case_id, &c).await?;
         tx.commit().await.map_err(db)
     }
 

@@ -8,7 +8,7 @@ use fengqiao_domain::jurisdiction::Level;
 use fengqiao_domain::stats::{Grain, RollKey};
 use fengqiao_domain::time::Millis;
 use fengqiao_domain::unit::UnitKind;
-use fengqiao_domain::workflow::{CaseEvent, EventKind};
+use fengqiao_domain::workflow::{CaseEdit, CaseEvent, EventKind};
 
 /// The columns of the `cases` table that are projections of the state, for filtering.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +33,9 @@ pub struct CaseColumns {
     pub experts: Vec<i64>,
 }
 
-/// Whether an event changes the units or the experts a case is with (the `case_units` and
-/// `case_experts` projections, rewritten together).
+/// Whether an event changes the units or the experts a case is with, or the village its
+/// parties' names are keyed with (the `case_units`, `case_experts` and `party_keys`
+/// projections, rewritten together).
 pub fn rewrites_case_people(kind: &EventKind) -> bool {
     matches!(
         kind,
@@ -44,6 +45,10 @@ pub fn rewrites_case_people(kind: &EventKind) -> bool {
             | EventKind::UnitsSummoned { .. }
             | EventKind::ExpertAdded { .. }
             | EventKind::ExpertRemoved { .. }
+            | EventKind::Edited(CaseEdit {
+                location: Some(_),
+                ..
+            })
     )
 }
 
@@ -80,7 +85,8 @@ pub fn case_columns(state: &CaseState, sealer: &Sealer) -> Result<CaseColumns> {
     })
 }
 
-/// The blind index of each ID-card and phone number of a case's parties, sorted, once each.
+/// The blind index of each ID-card and phone number of a case's parties and of each named
+/// party's name in the case's village (`Party::name_place_key`), sorted, once each.
 pub fn party_keys(state: &CaseState, sealer: &Sealer) -> Vec<String> {
     let mut keys: Vec<String> = state
         .parties
@@ -88,11 +94,12 @@ pub fn party_keys(state: &CaseState, sealer: &Sealer) -> Vec<String> {
         .flat_map(|p| {
             p.phone
                 .as_ref()
-                .map(|x| x.as_str())
+                .map(|x| x.as_str().to_string())
                 .into_iter()
-                .chain(p.id_number.as_ref().map(|x| x.as_str()))
+                .chain(p.id_number.as_ref().map(|x| x.as_str().to_string()))
+                .chain(p.name_place_key(&state.location.node_path))
         })
-        .map(|n| sealer.blind(n))
+        .map(|n| sealer.blind(&n))
         .collect();
     keys.sort();
     keys.dedup();

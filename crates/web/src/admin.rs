@@ -305,7 +305,7 @@ pub async fn units(
 }
 
 /// The nodes of the admin's scope down to villages, indented, for a select.
-async fn node_choices(app: &App, scope_code: &str, selected: &str) -> Vec<Choice> {
+pub(crate) async fn node_choices(app: &App, scope_code: &str, selected: &str) -> Vec<Choice> {
     let top = subtree(app, scope_code, Level::Village).await;
     let depth0 = top.first().map(|j| j.level).unwrap_or(Level::County);
     top.into_iter()

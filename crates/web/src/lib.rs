@@ -9,6 +9,7 @@
 mod admin;
 mod citizen;
 mod cockpit;
+mod dossier;
 mod export;
 mod grid;
 mod i18n;
@@ -155,6 +156,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/search", get(search::page))
         .route("/cases/export.xlsx", get(export::cases_xlsx))
         .route("/cases/by-number", get(lookup::page).post(lookup::post))
+        .route("/people", get(dossier::people).post(dossier::people_post))
+        .route("/places/{code}", get(dossier::place))
+        .route("/cases/{id}/parties/{index}", get(dossier::party))
         .route("/exports", get(unmasked::page).post(unmasked::request))
         .route("/exports/{id}/decision", post(unmasked::decide))
         .route("/exports/{id}/file.xlsx", get(export::unmasked_xlsx))

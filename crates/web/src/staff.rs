@@ -612,6 +612,10 @@ pub struct CasePage {
     pub grade_reasons: Vec<String>,
     pub channel: String,
     pub place: String,
+    /// The place's code (its page's address).
+    pub place_code: String,
+    /// The viewer may open the person and place pages (staff other than experts).
+    pub may_dossier: bool,
     pub address: String,
     pub registered: String,
     pub occurred: String,
@@ -927,6 +931,9 @@ async fn build_case_page(
             .collect(),
         channel: t.label("channel", st.channel.as_str()),
         place: app.node_name(&st.location.node_code).await,
+        place_code: st.location.node_code.clone(),
+        may_dossier: s.actor.role.is_staff()
+            && s.actor.role != fengqiao_domain::access::Role::Expert,
         address: st.location.address.clone().unwrap_or_default(),
         registered: fmt_ms(st.registered_at),
         occurred: st.occurred_at.map(fmt_ms).unwrap_or_default(),

@@ -2429,6 +2429,91 @@ on_both!(
 );
 
 on_both!(
+    the_person_and_place_pages_show_a_history_within_scope,
+    |t: T| async move {
+        let first = t
+            .citizen_submit("楼上漏水把我家天花板泡坏了，物业不管。", "k-person-1")
+            .await;
+        let second = t
+            .citizen_submit("楼上又漏水了，上次说好的维修没有做。", "k-person-2")
+            .await;
+        let id = t.case_id(&second).await;
+        let d = t.login("dispatcher").await;
+        // The case page links its parties and its place to their pages.
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(
+            page.contains(&format!("/cases/{id}/parties/0")),
+            "{}",
+            t.backend
+        );
+        assert!(page.contains(&format!("/places/{VILLAGE_A}")));
+        // The party's page lists both of the citizen's cases, the phone masked.
+        let p = t.get(&format!("/cases/{id}/parties/0"), &d).await;
+        assert_eq!(p.status, StatusCode::OK, "{}", t.backend);
+        let html = p.text();
+        assert!(
+            html.contains(&first) && html.contains(&second),
+            "{}",
+            t.backend
+        );
+        assert!(html.contains("139****5678") && !html.contains(PHONE));
+        assert!(html.contains("id=\"person-count\">2"), "{html}");
+        // By number, posted: the same two cases.
+        let csrf = t.get("/people", &d).await.csrf();
+        let p = t
+            .post(
+                "/people",
+                &d,
+                &[("csrf", &csrf), ("number", "139-1234-5678")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.text().contains(&first) && p.text().contains(&second));
+        // An anonymised name is refused with a message.
+        let p = t
+            .post(
+                "/people",
+                &d,
+                &[("csrf", &csrf), ("name", "赵某"), ("place", VILLAGE_A)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // The place's page lists the village's cases.
+        let p = t.get(&format!("/places/{VILLAGE_A}"), &d).await;
+        assert_eq!(p.status, StatusCode::OK);
+        let html = p.text();
+        assert!(html.contains(&first) && html.contains(&second));
+        assert!(html.contains("id=\"place-total\">2"), "{html}");
+        // An expert has no such pages; a grid worker may not look up by number.
+        let e = t.login("expert").await;
+        assert_eq!(
+            t.get(&format!("/places/{VILLAGE_A}"), &e).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let g = t.login("grid01").await;
+        let p = t
+            .post(
+                "/people",
+                &g,
+                &[("csrf", &t.csrf(&g).await), ("number", PHONE)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        t.app.flush_audit().await;
+        let trail = t.app.store.audit_records(0, 10_000).await.unwrap();
+        assert_eq!(
+            trail
+                .iter()
+                .filter(|r| r.record.action.as_str() == "person_viewed")
+                .count(),
+            2,
+            "{}",
+            t.backend
+        );
+    }
+);
+
+on_both!(
     a_dispatcher_asks_an_expert_who_then_sees_only_that_case,
     |t: T| async move {
         let code = t

@@ -2,6 +2,7 @@
 pub mod auth;
 pub mod cases;
 pub mod channels;
+pub mod dossier;
 pub mod outbound;
 pub mod public;
 pub mod reference;
