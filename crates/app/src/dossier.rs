@@ -316,15 +316,15 @@ impl App {
         let mut searched: Vec<String> = Vec::new();
         // Numbers first; then the names those cases record for the person, one round.
         for round in 0..2 {
-            let mut keys: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
-            keys.extend(names.iter().cloned());
+            let mut keys: Vec<String> = numbers.iter().map(|n| sealer.blind(n.as_str())).collect();
+            keys.extend(names.iter().map(|k| sealer.blind_text(k)));
             keys.retain(|k| !searched.contains(k));
             for k in &keys {
                 let page = self
                     .store
                     .list_cases(&CaseFilter {
                         visibility: visibility(actor),
-                        party_key: Some(sealer.blind(k)),
+                        party_key: Some(k.clone()),
                         limit: PERSON_CASES_LIMIT,
                         ..CaseFilter::default()
                     })

@@ -94,12 +94,14 @@ pub fn party_keys(state: &CaseState, sealer: &Sealer) -> Vec<String> {
         .flat_map(|p| {
             p.phone
                 .as_ref()
-                .map(|x| x.as_str().to_string())
+                .map(|x| sealer.blind(x.as_str()))
                 .into_iter()
-                .chain(p.id_number.as_ref().map(|x| x.as_str().to_string()))
-                .chain(p.name_place_key(&state.location.node_path))
+                .chain(p.id_number.as_ref().map(|x| sealer.blind(x.as_str())))
+                .chain(
+                    p.name_place_key(&state.location.node_path)
+                        .map(|k| sealer.blind_text(&k)),
+                )
         })
-        .map(|n| sealer.blind(&n))
         .collect();
     keys.sort();
     keys.dedup();

@@ -246,7 +246,8 @@ pub struct CaseFilter {
     pub registered_from: Option<Millis>,
     pub registered_to: Option<Millis>,
     pub with_open_supervision: bool,
-    /// Only cases with a party whose number has this blind index (`Sealer::blind`).
+    /// Only cases with a party whose number (`Sealer::blind`) or name in the village
+    /// (`Sealer::blind_text` of `Party::name_place_key`) has this blind index.
     pub party_key: Option<String>,
     /// Keyset pagination: only ids below this one (the list is newest first).
     pub before_id: Option<i64>,

@@ -239,6 +239,20 @@ impl Sealer {
         d[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The blind index of a text taken as written (a party's name in a village,
+    /// `Party::name_place_key`): HMAC-SM3 under the index key, 128 bits in hex, apart from the
+    /// numbers' keys by its label.
+    pub fn blind_text(&self, text: &str) -> String {
+        let d = self.mac(&[b"blind-text", text.as_bytes()]);
+        d[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A secret derived from the index key for one purpose (`label`) and one input: what
+    /// links and one-time codes are made of, so that nothing secret needs storing.
+    pub fn derive(&self, label: &str, input: &str) -> Vec<u8> {
+        self.mac(&[b"derive", label.as_bytes(), input.as_bytes()])
+    }
+
     fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
         let Ok(mut mac) = <SimpleHmac<Sm3> as Mac>::new_from_slice(&self.index_key) else {
             unreachable!("HMAC takes keys of any length");

@@ -188,6 +188,35 @@ fn the_blind_index_is_keyed_and_ignores_how_a_number_is_written() {
 }
 
 #[test]
+fn names_in_a_village_have_keys_of_their_own() {
+    use fengqiao_domain::case::{Party, PartyRole};
+    let a = Sealer::from_config(K1, INDEX).unwrap();
+    let party = |name: &str| Party {
+        name: name.into(),
+        role: PartyRole::Applicant,
+        id_number: None,
+        phone: None,
+        address: None,
+    };
+    let village = "/990000/990100/990102/990102001/990102001001/";
+    let grid = "/990000/990100/990102/990102001/990102001001/990102001001001/";
+    let key = |name: &str, path: &str| party(name).name_place_key(path).map(|k| a.blind_text(&k));
+    // Every character of the name counts (the numbers' normalisation would drop them).
+    assert_ne!(key("张建国", village), key("张建军", village));
+    assert_ne!(key("张建国", village), key("李建国", village));
+    // A grid is its village; another village is another key; spaces do not count.
+    assert_eq!(key("张建国", grid), key("张 建国", village));
+    assert_ne!(
+        key("张建国", village),
+        key("张建国", "/990000/990100/990102/990102001/990102001002/")
+    );
+    // Anonymised and one-character names identify nobody.
+    assert_eq!(key("张某", village), None);
+    assert_eq!(key("张", village), None);
+    assert_ne!(key("张建国", village).unwrap(), a.blind("张建国"));
+}
+
+#[test]
 fn keyring_configuration_errors_are_named() {
     let code = |k: &str, i: &str| Sealer::from_config(k, i).unwrap_err().code();
     assert_eq!(code("", INDEX), "data_key_missing");
