@@ -368,6 +368,44 @@ async fn notifications_for(
                 }
                 continue;
             }
+            // A party wrote in the room: the staff member who opened it is told.
+            EventKind::MessagePosted {
+                party_index: Some(i),
+                text,
+                ..
+            } => {
+                if let Some(host) = state.room.host {
+                    let who = state.parties.get(*i).map(|p| p.name.as_str()).unwrap_or("");
+                    out.push(NewNotification {
+                        user_id: host,
+                        case_id: Some(case_id),
+                        kind: "room_message".into(),
+                        title: format!("在线调解新留言 {}", state.tracking_code),
+                        body: format!(
+                            "{who}：{}",
+                            fengqiao_domain::validate::mask_numbers_in_text(
+                                &text.chars().take(60).collect::<String>()
+                            )
+                        ),
+                    });
+                }
+                continue;
+            }
+            EventKind::SessionReminded { no } => {
+                let Some(x) = state.room.sessions.iter().find(|x| x.no == *no) else {
+                    continue;
+                };
+                if let Some(user_id) = x.scheduled_by.filter(|u| *u > 0) {
+                    out.push(NewNotification {
+                        user_id,
+                        case_id: Some(case_id),
+                        kind: "session_reminder".into(),
+                        title: format!("调解会议提醒 {}", state.tracking_code),
+                        body: crate::room::session_text(x),
+                    });
+                }
+                continue;
+            }
             EventKind::RevisitDue => (
                 "revisit_due",
                 format!("待回访 {}", state.tracking_code),

@@ -19,6 +19,7 @@ pub mod open311;
 pub mod outbound;
 pub mod privacy;
 pub mod reports;
+pub mod room;
 pub mod search;
 pub mod text;
 pub mod totp;
@@ -46,6 +47,8 @@ pub struct Settings {
     /// The key signing the audit trail's checkpoints (HMAC-SM3); kept outside the database.
     pub audit_key: Option<Vec<u8>>,
     pub max_attachment_bytes: usize,
+    /// The address citizens and parties reach (links in SMS); `FENGQIAO_PUBLIC_URL`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             behind_tls: false,
             audit_key: None,
             max_attachment_bytes: 10 * 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct App {
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
     /// Sign-in attempts per client address.
     login_limiter: auth::AttemptLimiter,
+    /// Wrong room codes per (case, party, code's log position).
+    pub(crate) room_tries: std::sync::Mutex<std::collections::HashMap<(i64, usize, u32), u32>>,
     /// User id → username, for audit records (usernames never change).
     usernames: RwLock<std::collections::HashMap<i64, String>>,
     /// Case changes' audit records on their way to the batched append.
@@ -135,6 +141,7 @@ impl App {
             laws: Default::default(),
             courier: RwLock::new(None),
             login_limiter: Default::default(),
+            room_tries: Default::default(),
             usernames: Default::default(),
         };
         app.reload().await?;

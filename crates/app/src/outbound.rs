@@ -272,7 +272,12 @@ impl App {
                 .filter(|w| w.active && w.kinds.iter().any(|k| k.starts_with(CASE_EVENT_PREFIX)))
                 .collect();
             let mut deliveries = Vec::new();
-            if !webhooks.is_empty() {
+            // Room events text the parties when an SMS gateway is configured.
+            let sms_on = self.outbound_config().await?.sms.is_some();
+            let room = |q: &fengqiao_store::QueuedCaseEvent| {
+                sms_on && crate::room::ROOM_SMS_ACTIONS.contains(&q.action.as_str())
+            };
+            if !webhooks.is_empty() || batch.iter().any(room) {
                 // One read of each case's log for the batch.
                 let mut logs: HashMap<i64, (Vec<CaseEvent>, Option<StoredCase>)> = HashMap::new();
                 for q in &batch {
@@ -300,6 +305,31 @@ impl App {
                         event: crate::cases::event_view(e),
                     };
                     deliveries.extend(plan_case_event(&msg, &webhooks));
+                    if room(q) {
+                        for (phone, title, body) in
+                            self.room_sms(q.case_id, &case.state, q.seq, &e.kind)
+                        {
+                            let message = Message {
+                                notification_id: 0,
+                                user_id: 0,
+                                username: String::new(),
+                                case_id: Some(q.case_id),
+                                kind: q.action.clone(),
+                                title,
+                                body,
+                                created_at: e.at,
+                            };
+                            deliveries.push(fengqiao_domain::outbound::NewDelivery {
+                                source: fengqiao_domain::outbound::DeliverySource::CaseEvent {
+                                    case_id: q.case_id,
+                                    seq: q.seq,
+                                },
+                                medium: Medium::Sms,
+                                target: phone,
+                                payload: serde_json::to_string(&message).unwrap_or_default(),
+                            });
+                        }
+                    }
                 }
             }
             let ids: Vec<i64> = batch.iter().map(|q| q.id).collect();

@@ -385,6 +385,10 @@ pub async fn start_app_keyed(url: &str, fallback_audit_key: Option<&str>) -> Res
     let settings = Settings {
         behind_tls: std::env::var("FENGQIAO_BEHIND_TLS").is_ok_and(|v| v == "1" || v == "true"),
         audit_key,
+        // The address in the links sent to parties by SMS (the room's invitations).
+        public_url: std::env::var("FENGQIAO_PUBLIC_URL")
+            .ok()
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://")),
         ..Settings::default()
     };
     Ok(Arc::new(

@@ -60,6 +60,7 @@ crate::unit::labelled_enum!(
         ImportRecords = "import_records" / "导入外部系统数据",
         ApproveExport = "approve_export" / "审批不脱敏导出",
         AssignExpert = "assign_expert" / "指派专家会诊",
+        TakePartInRoom = "take_part_in_room" / "参与在线调解",
     }
 );
 
@@ -70,7 +71,13 @@ use Role as R;
 pub const MATRIX: &[(Role, &[Operation])] = &[
     (
         R::Citizen,
-        &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],
+        &[
+            O::CreateCase,
+            O::ReadCase,
+            O::Evaluate,
+            O::AddAttachment,
+            O::TakePartInRoom,
+        ],
     ),
     (
         R::GridWorker,
@@ -220,6 +227,10 @@ impl Role {
 /// such an actor, and only after that proof.
 pub const PUBLIC_CITIZEN: i64 = -1;
 
+/// User ids of a case room's parties: `ROOM_PARTY_BASE - party_index`. Only the application
+/// builds such an actor, and only for the case whose room session the party proved.
+pub const ROOM_PARTY_BASE: i64 = -1000;
+
 /// The authenticated user on whose behalf an operation runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Actor {
@@ -244,6 +255,25 @@ impl Actor {
     pub fn is_system(&self) -> bool {
         self.user_id == 0
     }
+
+    /// A party of a case in its room (after confirming the invitation with a code).
+    pub fn room_party(party_index: usize) -> Actor {
+        Actor {
+            user_id: ROOM_PARTY_BASE - i64::try_from(party_index).unwrap_or(i64::MAX / 2),
+            role: Role::Citizen,
+            scope_path: String::new(),
+            unit_id: None,
+        }
+    }
+
+    /// The party index of a room party actor.
+    pub fn room_party_index(&self) -> Option<usize> {
+        if self.role == Role::Citizen && self.user_id <= ROOM_PARTY_BASE {
+            usize::try_from(ROOM_PARTY_BASE - self.user_id).ok()
+        } else {
+            None
+        }
+    }
 }
 
 /// Whether the actor may see the case at all. Callers answer "not found" when this is false,
@@ -254,7 +284,9 @@ pub fn can_view(actor: &Actor, case: &CaseState) -> bool {
     }
     match actor.role {
         Role::Citizen => {
-            actor.user_id == PUBLIC_CITIZEN || case.submitted_by == Some(actor.user_id)
+            actor.user_id == PUBLIC_CITIZEN
+                || actor.room_party_index().is_some()
+                || case.submitted_by == Some(actor.user_id)
         }
         // An expert sees the cases they were added to, and nothing else of their area.
         Role::Expert => case.expert_ids.contains(&actor.user_id),

@@ -327,6 +327,9 @@ pub struct CaseState {
     /// Experts added to this case (explicit assignment): an expert sees only such cases.
     #[serde(default)]
     pub expert_ids: Vec<i64>,
+    /// The case room: invited parties and scheduled sessions (messages are events).
+    #[serde(default)]
+    pub room: crate::room::Room,
 }
 
 impl CaseState {

@@ -33,6 +33,7 @@ pub mod jurisdiction;
 pub mod law;
 pub mod outbound;
 pub mod risk;
+pub mod room;
 pub mod security;
 pub mod stats;
 pub mod time;

@@ -8,7 +8,9 @@ use crate::access::{authorize, Actor, Operation, Role};
 use crate::calendar::WorkCalendar;
 use crate::case::*;
 use crate::deadline::DeadlineRules;
+use crate::room;
 use crate::time::{local_date, Millis};
+use crate::validate::PhoneNumber;
 use crate::DomainError;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -194,6 +196,43 @@ pub enum Command {
     RemoveExpert {
         user_id: i64,
     },
+    /// Invites a party to the case room (in mediation), at the party's phone or the one given;
+    /// inviting again makes a new link (the old one stops working).
+    InviteParty {
+        party_index: usize,
+        #[serde(default)]
+        #[schema(value_type = Option<String>)]
+        phone: Option<PhoneNumber>,
+    },
+    /// A one-time code to an invited party's phone (the application, for the link's holder).
+    SendRoomCode {
+        party_index: usize,
+    },
+    /// The party confirmed the link with the code (the application, after checking it).
+    JoinRoom {
+        party_index: usize,
+    },
+    /// A message in the case room, with attachments already on the case.
+    PostMessage {
+        #[serde(default)]
+        text: String,
+        #[serde(default)]
+        attachment_ids: Vec<String>,
+    },
+    /// Schedules a mediation session (online in the room, or at a place).
+    ScheduleSession {
+        at: Millis,
+        #[serde(default)]
+        online: bool,
+        #[serde(default)]
+        place: Option<String>,
+        #[serde(default)]
+        note: String,
+    },
+    CancelSession {
+        no: u32,
+        reason: String,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -243,6 +282,12 @@ impl Command {
             Command::Unlink { .. } => "unlink",
             Command::AddExpert { .. } => "add_expert",
             Command::RemoveExpert { .. } => "remove_expert",
+            Command::InviteParty { .. } => "invite_party",
+            Command::SendRoomCode { .. } => "send_room_code",
+            Command::JoinRoom { .. } => "join_room",
+            Command::PostMessage { .. } => "post_message",
+            Command::ScheduleSession { .. } => "schedule_session",
+            Command::CancelSession { .. } => "cancel_session",
         }
     }
 
@@ -273,6 +318,13 @@ impl Command {
             Command::Merge { .. } | Command::Unmerge { .. } => O::RejectCase,
             Command::Unlink { .. } => O::EditCase,
             Command::AddExpert { .. } | Command::RemoveExpert { .. } => O::AssignExpert,
+            Command::PostMessage { .. } if actor.role == Role::Citizen => O::TakePartInRoom,
+            Command::InviteParty { .. }
+            | Command::SendRoomCode { .. }
+            | Command::JoinRoom { .. }
+            | Command::PostMessage { .. }
+            | Command::ScheduleSession { .. }
+            | Command::CancelSession { .. } => O::Mediate,
         }
     }
 }
@@ -396,6 +448,39 @@ pub enum EventKind {
     ExpertRemoved {
         user_id: i64,
     },
+    /// A party invited to the room (`phone`: when not the party's own).
+    PartyInvited {
+        party_index: usize,
+        #[serde(default)]
+        #[schema(value_type = Option<String>)]
+        phone: Option<PhoneNumber>,
+    },
+    RoomCodeSent {
+        party_index: usize,
+    },
+    PartyJoined {
+        party_index: usize,
+    },
+    /// A message in the room: by a party (`party_index`) or by the staff member who acted.
+    MessagePosted {
+        party_index: Option<usize>,
+        text: String,
+        attachment_ids: Vec<String>,
+    },
+    SessionScheduled {
+        no: u32,
+        at: Millis,
+        online: bool,
+        place: Option<String>,
+        note: String,
+    },
+    SessionReminded {
+        no: u32,
+    },
+    SessionCancelled {
+        no: u32,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -432,6 +517,13 @@ impl EventKind {
             EventKind::Unlinked { .. } => "unlinked",
             EventKind::ExpertAdded { .. } => "expert_added",
             EventKind::ExpertRemoved { .. } => "expert_removed",
+            EventKind::PartyInvited { .. } => "party_invited",
+            EventKind::RoomCodeSent { .. } => "room_code_sent",
+            EventKind::PartyJoined { .. } => "party_joined",
+            EventKind::MessagePosted { .. } => "message_posted",
+            EventKind::SessionScheduled { .. } => "session_scheduled",
+            EventKind::SessionReminded { .. } => "session_reminded",
+            EventKind::SessionCancelled { .. } => "session_cancelled",
         }
     }
 }
@@ -538,6 +630,20 @@ pub fn allowed_actions(case: &CaseState, ctx: &Context<'_>) -> Vec<&'static str>
             user_id: 0,
             question: text(),
         },
+        Command::InviteParty {
+            party_index: usize::MAX,
+            phone: None,
+        },
+        Command::PostMessage {
+            text: text(),
+            attachment_ids: Vec::new(),
+        },
+        Command::ScheduleSession {
+            at: 0,
+            online: true,
+            place: None,
+            note: String::new(),
+        },
     ];
     let reply = case
         .open_supervisions()
@@ -571,7 +677,11 @@ pub fn decide(
     ctx: &Context<'_>,
 ) -> Result<Vec<EventKind>, DomainError> {
     use Status as S;
-    if matches!(cmd, Command::RefreshLight) && !ctx.actor.is_system() {
+    if matches!(
+        cmd,
+        Command::RefreshLight | Command::SendRoomCode { .. } | Command::JoinRoom { .. }
+    ) && !ctx.actor.is_system()
+    {
         return Err(DomainError::Forbidden);
     }
     authorize(ctx.actor, cmd.operation(ctx.actor), case)?;
@@ -934,6 +1044,163 @@ pub fn decide(
             }]
         }
         Command::RefreshLight => refresh_light(case, ctx),
+        Command::InviteParty { party_index, phone } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            let party = case
+                .parties
+                .get(*party_index)
+                .ok_or_else(|| DomainError::validation("party_index", "no such party"))?;
+            if phone.is_none() && party.phone.is_none() {
+                return Err(DomainError::validation(
+                    "phone",
+                    "the party has no phone: give the one to invite",
+                ));
+            }
+            vec![EventKind::PartyInvited {
+                party_index: *party_index,
+                phone: phone.clone(),
+            }]
+        }
+        Command::SendRoomCode { party_index } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            let inv = case
+                .room
+                .invitation(*party_index)
+                .ok_or_else(|| DomainError::validation("party_index", "not invited"))?;
+            if inv
+                .code_sent_at
+                .is_some_and(|t| ctx.now - t < room::CODE_RESEND_MS)
+            {
+                return Err(DomainError::validation(
+                    "code",
+                    "a code was sent less than a minute ago",
+                ));
+            }
+            vec![EventKind::RoomCodeSent {
+                party_index: *party_index,
+            }]
+        }
+        Command::JoinRoom { party_index } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            if case
+                .room
+                .invitation(*party_index)
+                .and_then(|i| i.code_seq)
+                .is_none()
+            {
+                return Err(DomainError::validation("code", "no code was sent"));
+            }
+            vec![EventKind::PartyJoined {
+                party_index: *party_index,
+            }]
+        }
+        Command::PostMessage {
+            text,
+            attachment_ids,
+        } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            let party_index = match ctx.actor.room_party_index() {
+                Some(i) => {
+                    if case.room.invitation(i).and_then(|x| x.joined_seq).is_none() {
+                        return Err(DomainError::Forbidden);
+                    }
+                    Some(i)
+                }
+                None if ctx.actor.role == Role::Citizen => return Err(DomainError::Forbidden),
+                None => None,
+            };
+            let text = text.trim();
+            if text.is_empty() && attachment_ids.is_empty() {
+                return Err(DomainError::validation("text", "empty"));
+            }
+            if text.chars().count() > room::MAX_MESSAGE_CHARS {
+                return Err(DomainError::validation(
+                    "text",
+                    format!("longer than {} characters", room::MAX_MESSAGE_CHARS),
+                ));
+            }
+            if attachment_ids.len() > room::MAX_MESSAGE_ATTACHMENTS {
+                return Err(DomainError::validation(
+                    "attachment_ids",
+                    format!("more than {}", room::MAX_MESSAGE_ATTACHMENTS),
+                ));
+            }
+            if attachment_ids
+                .iter()
+                .any(|a| !case.attachments.iter().any(|m| &m.id == a))
+            {
+                return Err(DomainError::validation(
+                    "attachment_ids",
+                    "not an attachment of the case",
+                ));
+            }
+            vec![EventKind::MessagePosted {
+                party_index,
+                text: text.to_string(),
+                attachment_ids: attachment_ids.clone(),
+            }]
+        }
+        Command::ScheduleSession {
+            at,
+            online,
+            place,
+            note,
+        } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            if *at <= ctx.now {
+                return Err(DomainError::validation("at", "in the past"));
+            }
+            if *at > ctx.now + 366 * 86_400_000 {
+                return Err(DomainError::validation("at", "more than a year ahead"));
+            }
+            let place = place
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string);
+            if !*online && place.is_none() {
+                return Err(DomainError::validation(
+                    "place",
+                    "a place, or a session online",
+                ));
+            }
+            if note.chars().count() > 500 || place.as_ref().is_some_and(|p| p.chars().count() > 100)
+            {
+                return Err(DomainError::validation("note", "too long"));
+            }
+            vec![EventKind::SessionScheduled {
+                no: u32::try_from(case.room.sessions.len()).unwrap_or(u32::MAX - 1) + 1,
+                at: *at,
+                online: *online,
+                place,
+                note: note.trim().to_string(),
+            }]
+        }
+        Command::CancelSession { no, reason } => {
+            non_empty("reason", reason)?;
+            if !case
+                .room
+                .sessions
+                .iter()
+                .any(|x| x.no == *no && x.cancelled.is_none() && x.at > ctx.now)
+            {
+                return Err(DomainError::validation("no", "no such session to come"));
+            }
+            vec![EventKind::SessionCancelled {
+                no: *no,
+                reason: reason.trim().to_string(),
+            }]
+        }
     };
     Ok(ev)
 }
@@ -978,6 +1245,11 @@ fn refresh_light(case: &CaseState, ctx: &Context<'_>) -> Vec<EventKind> {
             .is_some_and(|d| local_date(ctx.now) >= d)
     {
         out.push(EventKind::RevisitDue);
+    }
+    if case.status == Status::InMediation {
+        for x in case.room.due_reminders(ctx.now) {
+            out.push(EventKind::SessionReminded { no: x.no });
+        }
     }
     if light != case.light {
         out.push(EventKind::LightChanged { light });
@@ -1048,6 +1320,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             merged_into: None,
             deadline_before_merge: None,
             expert_ids: Vec::new(),
+            room: room::Room::default(),
         });
     }
     let mut s = state?;
@@ -1301,6 +1574,61 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
         EventKind::PersonalInfoRevealed { .. } => {}
         EventKind::AttachmentAdded(a) => s.attachments.push(a.clone()),
         EventKind::LightChanged { light } => s.light = *light,
+        EventKind::PartyInvited { party_index, phone } => {
+            s.room.invitations.retain(|i| i.party_index != *party_index);
+            s.room.invitations.push(room::Invitation {
+                party_index: *party_index,
+                invited_seq: event.seq,
+                invited_at: at,
+                invited_by: event.actor_id,
+                phone: phone.clone(),
+                code_seq: None,
+                code_sent_at: None,
+                joined_seq: None,
+                joined_at: None,
+            });
+            s.room.host = s.room.host.or(event.actor_id);
+        }
+        EventKind::RoomCodeSent { party_index } => {
+            if let Some(i) = s.room.invitation_mut(*party_index) {
+                i.code_seq = Some(event.seq);
+                i.code_sent_at = Some(at);
+            }
+        }
+        EventKind::PartyJoined { party_index } => {
+            if let Some(i) = s.room.invitation_mut(*party_index) {
+                i.joined_seq = Some(event.seq);
+                i.joined_at = Some(at);
+            }
+        }
+        EventKind::MessagePosted { .. } => s.room.messages += 1,
+        EventKind::SessionScheduled {
+            no,
+            at: starts,
+            online,
+            place,
+            note,
+        } => s.room.sessions.push(room::ScheduledSession {
+            no: *no,
+            at: *starts,
+            online: *online,
+            place: place.clone(),
+            note: note.clone(),
+            scheduled_by: event.actor_id,
+            // Scheduled close to its start: the notice is the reminder.
+            reminded: *starts - at <= room::REMIND_BEFORE_MS,
+            cancelled: None,
+        }),
+        EventKind::SessionReminded { no } => {
+            if let Some(x) = s.room.sessions.iter_mut().find(|x| x.no == *no) {
+                x.reminded = true;
+            }
+        }
+        EventKind::SessionCancelled { no, reason } => {
+            if let Some(x) = s.room.sessions.iter_mut().find(|x| x.no == *no) {
+                x.cancelled = Some(reason.clone());
+            }
+        }
     }
     Some(s)
 }

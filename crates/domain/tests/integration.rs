@@ -158,7 +158,13 @@ fn the_access_matrix() {
         ),
         (
             Role::Citizen,
-            &[O::CreateCase, O::ReadCase, O::Evaluate, O::AddAttachment],
+            &[
+                O::CreateCase,
+                O::ReadCase,
+                O::Evaluate,
+                O::AddAttachment,
+                O::TakePartInRoom,
+            ],
         ),
     ];
     for (role, allowed) in oracle {
@@ -219,7 +225,13 @@ fn registered_case(path: &str) -> (CaseState, CaseEvent) {
     let nc = NewCase {
         channel: Channel::WalkIn,
         text: "邻里纠纷".into(),
-        parties: vec![],
+        parties: vec![Party {
+            name: "张建国".into(),
+            role: PartyRole::Applicant,
+            id_number: None,
+            phone: Some(PhoneNumber::parse("13800138000").unwrap()),
+            address: None,
+        }],
         dispute_type: DisputeType::Neighbourhood,
         subtype: None,
         location: Location {
@@ -267,12 +279,13 @@ fn actors() -> Vec<Actor> {
         a(PUBLIC_CITIZEN, Role::Citizen, "", None),
         Actor::system(),
         a(7, Role::Expert, "/990000/990100/990102/", None),
+        Actor::room_party(0),
     ]
 }
 
 /// Mostly actors who may act (system, dispatcher, the lead unit, the citizen), some who may not.
 fn actor_index() -> impl Strategy<Value = usize> {
-    prop_oneof![3 => Just(6usize), 2 => Just(0usize), 2 => Just(2usize), 1 => 0usize..8]
+    prop_oneof![3 => Just(6usize), 2 => Just(0usize), 2 => Just(2usize), 1 => 0usize..9]
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -363,6 +376,26 @@ fn command() -> impl Strategy<Value = Command> {
             question: "能否调解？".into()
         }),
         (7i64..9).prop_map(|u| Command::RemoveExpert { user_id: u }),
+        (0usize..2).prop_map(|i| Command::InviteParty {
+            party_index: i,
+            phone: None
+        }),
+        Just(Command::SendRoomCode { party_index: 0 }),
+        Just(Command::JoinRoom { party_index: 0 }),
+        Just(Command::PostMessage {
+            text: "我同意调解".into(),
+            attachment_ids: vec![]
+        }),
+        (0i64..10).prop_map(|h| Command::ScheduleSession {
+            at: T0 + h * 12 * 3_600_000,
+            online: true,
+            place: None,
+            note: String::new()
+        }),
+        (1u32..3).prop_map(|no| Command::CancelSession {
+            no,
+            reason: "改期".into()
+        }),
     ]
 }
 
@@ -457,6 +490,36 @@ proptest! {
                 if matches!(last.kind, EventKind::Accepted | EventKind::Concluded { .. }) && !actor.is_system() {
                     prop_assert_eq!(actor.unit_id, state.lead_unit_id);
                 }
+            }
+            // The room: its codes and joins come from the application only; a party writes
+            // only after joining; the room is written to only in mediation; a session is
+            // reminded at most once; one invitation per party.
+            for e in &events[logged..] {
+                match &e.kind {
+                    EventKind::RoomCodeSent { .. } | EventKind::PartyJoined { .. } => prop_assert!(actor.is_system()),
+                    EventKind::MessagePosted { party_index, .. } => {
+                        prop_assert_eq!(*party_index, actor.room_party_index());
+                        if let Some(i) = party_index {
+                            prop_assert!(before.room.invitation(*i).and_then(|x| x.joined_seq).is_some());
+                        }
+                        prop_assert_eq!(before.status, Status::InMediation);
+                    }
+                    EventKind::PartyInvited { .. } | EventKind::SessionScheduled { .. } => {
+                        prop_assert_eq!(before.status, Status::InMediation);
+                    }
+                    _ => {}
+                }
+            }
+            for x in &state.room.sessions {
+                let is_reminder = |e: &CaseEvent| matches!(e.kind, EventKind::SessionReminded { no } if no == x.no);
+                let reminded = events.iter().filter(|e| is_reminder(e)).count();
+                prop_assert!(reminded <= 1);
+            }
+            prop_assert!(state.room.invitations.len() <= state.parties.len());
+            // A plain citizen never writes in a room.
+            if actor.user_id == PUBLIC_CITIZEN {
+                let wrote = events[logged..].iter().any(|e| matches!(e.kind, EventKind::MessagePosted { .. }));
+                prop_assert!(!wrote);
             }
             // The other town's unit never acts unless the case is routed to it.
             if actor.user_id == 5 {

@@ -75,6 +75,7 @@ pub fn api(app: Arc<App>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(cases::get_attachment))
         .routes(routes!(cases::supervisions))
         .routes(routes!(cases::risk))
+        .routes(routes!(cases::room))
         .routes(routes!(dossier::person))
         .routes(routes!(dossier::place))
         .routes(routes!(search::search_cases))

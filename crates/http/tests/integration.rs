@@ -3277,6 +3277,7 @@ async fn access_follows_the_oracle_table() {
                 let (status, body) = match op {
                     "read" => t.get(&format!("/api/v1/cases/{id}"), &token).await,
                     "events" => t.get(&format!("/api/v1/cases/{id}/events"), &token).await,
+                    "room" => t.get(&format!("/api/v1/cases/{id}/room"), &token).await,
                     "risk" => t.get(&format!("/api/v1/cases/{id}/risk"), &token).await,
                     "sources" => t.get(&format!("/api/v1/cases/{id}/sources"), &token).await,
                     "reveal" => {

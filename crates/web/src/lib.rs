@@ -19,6 +19,7 @@ mod lookup;
 mod outbound;
 mod poster;
 mod reports;
+mod room;
 mod search;
 mod session;
 mod signin;
@@ -159,6 +160,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/people", get(dossier::people).post(dossier::people_post))
         .route("/places/{code}", get(dossier::place))
         .route("/cases/{id}/parties/{index}", get(dossier::party))
+        .route("/cases/{id}/room", get(room::staff))
+        .route("/cases/{id}/room/invite", post(room::invite))
+        .route("/cases/{id}/room/schedule", post(room::schedule))
+        .route("/cases/{id}/room/cancel", post(room::cancel))
+        .route("/cases/{id}/room/post", post(room::staff_post))
+        .route("/room/{link}", get(room::party))
+        .route("/room/{link}/code", post(room::send_code))
+        .route("/room/{link}/join", post(room::join))
+        .route("/room/{link}/post", post(room::party_post))
+        .route("/room/{link}/files/{blob}", get(room::party_file))
         .route("/exports", get(unmasked::page).post(unmasked::request))
         .route("/exports/{id}/decision", post(unmasked::decide))
         .route("/exports/{id}/file.xlsx", get(export::unmasked_xlsx))

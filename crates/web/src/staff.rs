@@ -616,6 +616,8 @@ pub struct CasePage {
     pub place_code: String,
     /// The viewer may open the person and place pages (staff other than experts).
     pub may_dossier: bool,
+    /// The case has a room to show (in mediation, or one was used).
+    pub room_link: bool,
     pub address: String,
     pub registered: String,
     pub occurred: String,
@@ -815,6 +817,17 @@ async fn build_case_page(
                 at: fmt_ms(e["at"].as_i64().unwrap_or(0)),
                 action: t.label("action", &action),
                 by: match e["actor_id"].as_i64() {
+                    // A party in the case room.
+                    Some(a) if a <= fengqiao_domain::access::ROOM_PARTY_BASE => {
+                        let i = usize::try_from(fengqiao_domain::access::ROOM_PARTY_BASE - a)
+                            .unwrap_or(usize::MAX);
+                        st.parties
+                            .get(i)
+                            .map(|p| {
+                                format!("{}（{}）", p.name, t.label("party_role", p.role.as_str()))
+                            })
+                            .unwrap_or_default()
+                    }
                     Some(a) => match names.get(&a) {
                         Some((name, role)) => {
                             format!("{name}（{}）", t.label("role", role.as_str()))
@@ -932,6 +945,9 @@ async fn build_case_page(
         channel: t.label("channel", st.channel.as_str()),
         place: app.node_name(&st.location.node_code).await,
         place_code: st.location.node_code.clone(),
+        room_link: st.status == fengqiao_domain::case::Status::InMediation
+            || !st.room.invitations.is_empty()
+            || st.room.messages > 0,
         may_dossier: s.actor.role.is_staff()
             && s.actor.role != fengqiao_domain::access::Role::Expert,
         address: st.location.address.clone().unwrap_or_default(),
@@ -1283,18 +1299,22 @@ pub async fn attachment(
         return to_login(&format!("/cases/{id}"));
     };
     match app.get_attachment(&s.actor, id, &blob).await {
-        Ok(b) => (
-            [
-                (header::CONTENT_TYPE, b.content_type.clone()),
-                // A download, never a page of this site (pictures still show in <img>).
-                (header::CONTENT_DISPOSITION, "attachment".to_string()),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            ],
-            b.bytes,
-        )
-            .into_response(),
+        Ok(b) => attachment_response(b),
         Err(e) => error_page(t, &e, true, web.csrf()),
     }
+}
+
+/// A stored file as a download, never a page of this site (pictures still show in `<img>`).
+pub fn attachment_response(b: fengqiao_store::Blob) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, b.content_type.clone()),
+            (header::CONTENT_DISPOSITION, "attachment".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        b.bytes,
+    )
+        .into_response()
 }
 
 /// A file added by staff on the case page (multipart: the CSRF token, then the file). Errors

@@ -2513,6 +2513,337 @@ on_both!(
     }
 );
 
+/// A real SMS gateway on loopback: every request's `text` parameter, decoded.
+async fn sms_gateway() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf).to_string();
+            let target = head.split(' ').nth(1).unwrap_or("").to_string();
+            let text = target
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("text="))
+                .unwrap_or("");
+            let mut bytes = Vec::new();
+            let raw = text.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' && i + 2 < raw.len() {
+                    let h = std::str::from_utf8(&raw[i + 1..i + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(h, 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(if raw[i] == b'+' { b' ' } else { raw[i] });
+                    i += 1;
+                }
+            }
+            sink.lock().unwrap().push(String::from_utf8(bytes).unwrap());
+            let _ = sock
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+                .await;
+        }
+    });
+    (format!("http://{addr}/sms?to={{phone}}&text={{text}}"), got)
+}
+
+on_both!(
+    a_party_joins_the_room_by_link_and_code_and_writes_with_a_photo,
+    |t: T| async move {
+        use fengqiao_domain::access::Actor;
+        use fengqiao_domain::workflow::Command;
+        let code = t
+            .citizen_submit("邻居家空调外机对着我家窗户，噪音很大，协商未果。", "k-room")
+            .await;
+        let id = t.case_id(&code).await;
+        let user = |name: &str| {
+            let app = t.app.clone();
+            let name = name.to_string();
+            async move {
+                fengqiao_app::auth::actor_of(
+                    &app.store
+                        .get_user_by_username(&name)
+                        .await
+                        .unwrap()
+                        .unwrap(),
+                )
+            }
+        };
+        let handler = user("u02staff").await;
+        t.app
+            .act(
+                &Actor::system(),
+                id,
+                &Command::Route {
+                    lead_unit_id: handler.unit_id.unwrap(),
+                    co_unit_ids: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        for c in [Command::Accept, Command::StartMediation] {
+            t.app.act(&handler, id, &c).await.unwrap();
+        }
+        let (url, sms) = sms_gateway().await;
+        t.app
+            .put_outbound_config(
+                &user("admin").await,
+                fengqiao_domain::outbound::OutboundConfig {
+                    smtp: None,
+                    sms: Some(fengqiao_domain::outbound::SmsConfig {
+                        url_template: url,
+                        method: fengqiao_domain::outbound::HttpMethod::Get,
+                        body_template: None,
+                        kinds: vec![],
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+        t.app
+            .set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+        let deliver = || async {
+            t.app.run_courier().await.unwrap();
+            sms.lock().unwrap().last().cloned().unwrap_or_default()
+        };
+
+        // The mediator invites the citizen; the link goes by SMS and shows for reading out.
+        let h = t.login("u02staff").await;
+        let page = t.get(&format!("/cases/{id}"), &h).await.text();
+        assert!(page.contains(&format!("/cases/{id}/room")), "{}", t.backend);
+        let room = t.get(&format!("/cases/{id}/room"), &h).await;
+        assert_eq!(room.status, StatusCode::OK);
+        let csrf = room.csrf();
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/invite"),
+                &h,
+                &[("csrf", &csrf), ("party", "0"), ("phone", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let invite = deliver().await;
+        let at = invite.find("/room/").expect("a link in the SMS");
+        let link: String = invite[at + 6..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        assert!(t
+            .get(&format!("/cases/{id}/room"), &h)
+            .await
+            .text()
+            .contains(&link));
+        // A forged or altered link leads nowhere.
+        let forged = format!("{}0", &link[..link.len() - 1]);
+        assert_eq!(
+            t.get(&format!("/room/{forged}"), "").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // The party opens the link: asked to confirm with a code sent to the masked phone.
+        let door = t.get(&format!("/room/{link}"), "").await;
+        assert_eq!(door.status, StatusCode::OK);
+        assert!(door.text().contains("139****5678") && !door.text().contains(PHONE));
+        let r = t.post(&format!("/room/{link}/code"), "", &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let text = deliver().await;
+        let sent: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+        assert_eq!(sent.len(), 6, "{text}");
+        // A second code within the minute is refused with a message.
+        assert_eq!(
+            t.post(&format!("/room/{link}/code"), "", &[]).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let wrong = if sent == "000000" { "111111" } else { "000000" };
+        let r = t
+            .post(&format!("/room/{link}/join"), "", &[("code", wrong)])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = t
+            .post(&format!("/room/{link}/join"), "", &[("code", &sent)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let cookie = r.cookie.clone();
+        assert!(cookie.starts_with(&format!("fqroom{id}=")), "{cookie}");
+        // The code is used up.
+        assert_eq!(
+            t.post(&format!("/room/{link}/join"), "", &[("code", &sent)])
+                .await
+                .status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+
+        // In the room: the party writes with a photo; the mediator sees it and answers.
+        let inside = t.get(&format!("/room/{link}"), &cookie).await;
+        assert!(
+            inside.text().contains("id=\"room-me\""),
+            "{}",
+            inside.text()
+        );
+        let body = multipart(
+            &[
+                ("csrf", &inside.csrf()),
+                ("text", "这是空调外机的位置照片，晚上十点后最吵。"),
+            ],
+            &[("files", "waiji.png", PNG)],
+        );
+        let r = t
+            .send("POST", &format!("/room/{link}/post"), &cookie, Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // Without the room's token, nothing is written.
+        let body = multipart(&[("csrf", "x"), ("text", "伪造")], &[]);
+        assert_eq!(
+            t.send("POST", &format!("/room/{link}/post"), &cookie, Some(body))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let staff_view = t.get(&format!("/cases/{id}/room"), &h).await.text();
+        assert!(
+            staff_view.contains("这是空调外机的位置照片"),
+            "{staff_view}"
+        );
+        assert!(staff_view.contains("waiji.png"));
+        let body = multipart(
+            &[
+                ("csrf", &csrf),
+                ("text", "收到，明天上午十点线上调解，请准时进入调解室。"),
+            ],
+            &[],
+        );
+        let r = t
+            .send("POST", &format!("/cases/{id}/room/post"), &h, Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let inside = t.get(&format!("/room/{link}"), &cookie).await.text();
+        assert!(inside.contains("收到，明天上午十点线上调解") && inside.contains("waiji.png"));
+        let file_at = inside.find(&format!("/room/{link}/files/")).unwrap();
+        let file_path: String = inside[file_at..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        let f = t.get(&file_path, &cookie).await;
+        assert_eq!((f.status, f.body.as_slice()), (StatusCode::OK, PNG));
+        assert_eq!(t.get(&file_path, "").await.status, StatusCode::NOT_FOUND);
+        // The host was told of the party's message.
+        let host_inbox = t
+            .app
+            .store
+            .list_notifications(handler.user_id, false, 10)
+            .await
+            .unwrap();
+        assert!(
+            host_inbox.iter().any(|n| n.kind == "room_message"),
+            "{host_inbox:?}"
+        );
+
+        // A session tomorrow: the party gets the notice, then a reminder two hours before.
+        let tomorrow = fengqiao_domain::time::local_date(t.app.now() + 86_400_000);
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/schedule"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("date", &tomorrow.to_string()),
+                    ("time", "10:00"),
+                    ("online", "on"),
+                    ("place", ""),
+                    ("note", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert!(deliver().await.contains("调解会议通知"));
+        let starts = t
+            .app
+            .store
+            .get_case(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .room
+            .sessions[0]
+            .at;
+        t.clock.set(starts - 3_600_000);
+        t.app.sweep_deadlines().await.unwrap();
+        assert!(
+            deliver().await.contains("调解会议提醒"),
+            "{:?}",
+            sms.lock().unwrap()
+        );
+        assert!(t
+            .app
+            .store
+            .list_notifications(handler.user_id, false, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|n| n.kind == "session_reminder"));
+        t.app.sweep_deadlines().await.unwrap();
+        assert_eq!(
+            sms.lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m.contains("调解会议提醒"))
+                .count(),
+            1,
+            "reminded once"
+        );
+
+        // Inviting again ends the old link and the old session.
+        let h = t.login("u02staff").await;
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/invite"),
+                &h,
+                &[
+                    (
+                        "csrf",
+                        &t.get(&format!("/cases/{id}/room"), &h).await.csrf(),
+                    ),
+                    ("party", "0"),
+                    ("phone", "13600136000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert_eq!(
+            t.get(&format!("/room/{link}"), &cookie).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(deliver().await.contains("/room/"));
+        // The log holds the whole room, the new phone sealed and masked.
+        let events = t.app.store.case_events(id).await.unwrap();
+        let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+        for n in [
+            "party_invited",
+            "room_code_sent",
+            "party_joined",
+            "message_posted",
+            "session_scheduled",
+            "session_reminded",
+        ] {
+            assert!(names.contains(&n), "{n} in {names:?}");
+        }
+        let timeline = t.get(&format!("/cases/{id}"), &h).await.text();
+        assert!(!timeline.contains("13600136000"));
+    }
+);
+
 on_both!(
     a_dispatcher_asks_an_expert_who_then_sees_only_that_case,
     |t: T| async move {

@@ -284,3 +284,19 @@ pub async fn risk(
 ) -> super::ApiResult<axum::Json<fengqiao_domain::risk::RiskAssessment>> {
     Ok(axum::Json(app.case_risk(&s.actor, id).await?))
 }
+
+/// The case room (云端解纷): its parties (invited, joined; the invitation links for those who
+/// run the room), its scheduled sessions and its thread of messages with their attachments.
+/// Invite, write, schedule and cancel through the case's actions (`invite_party`,
+/// `post_message`, `schedule_session`, `cancel_session`); parties take part through the
+/// link they are sent, confirmed with a code to their phone.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/room", tag = "cases", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Case id")),
+    responses((status = 200, body = fengqiao_app::room::RoomView), (status = 404, body = ErrorBody)))]
+pub async fn room(
+    State(app): State<Arc<App>>,
+    Authed(s): Authed,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<fengqiao_app::room::RoomView>> {
+    Ok(Json(app.room_view(&s.actor, id).await?))
+}

@@ -1,0 +1,560 @@
+//! The case room (云端解纷) as the application runs it: invitation links, one-time codes and
+//! the parties' room sessions — all made from the index key for the log position they belong
+//! to (`Sealer::derive`), so nothing secret is stored and a new invitation, code or join makes
+//! the older one worthless — and the room's thread, read from the case log.
+//!
+//! Owns: link/code/session formats and checks, the wrong-code counter (in memory: a restart
+//! only gives a code its tries back, and it expires in ten minutes anyway), the room view for
+//! staff and parties, and the SMS texts the courier sends to parties.
+use crate::error::{AppError, Result};
+use crate::App;
+use fengqiao_domain::access::{Actor, Operation};
+use fengqiao_domain::case::{AttachmentMeta, CaseState, PartyRole, Status};
+use fengqiao_domain::room::{ScheduledSession, CODE_MAX_TRIES, CODE_VALID_MS, PARTY_SESSION_MS};
+use fengqiao_domain::time::{cst, Millis};
+use fengqiao_domain::validate::{mask_numbers_in_text, PhoneNumber};
+use fengqiao_domain::workflow::{Command, EventKind};
+use fengqiao_domain::DomainError;
+use fengqiao_store::StoredCase;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const LINK_LABEL: &str = "room-link";
+const CODE_LABEL: &str = "room-code";
+const SESSION_LABEL: &str = "room-session";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// `<case>-<party>-<seq>-<mac>`: what a link or a party session is made for, and its proof.
+fn token(app: &App, label: &str, case_id: i64, party: usize, seq: u32) -> String {
+    let mac = app
+        .store
+        .sealer()
+        .derive(label, &format!("{case_id}:{party}:{seq}"));
+    format!("{case_id}-{party}-{seq}-{}", &hex(&mac)[..32])
+}
+
+/// The parts of a token whose proof is right.
+fn parse_token(app: &App, label: &str, t: &str) -> Option<(i64, usize, u32)> {
+    let mut it = t.splitn(4, '-');
+    let case_id: i64 = it.next()?.parse().ok()?;
+    let party: usize = it.next()?.parse().ok()?;
+    let seq: u32 = it.next()?.parse().ok()?;
+    let _ = it.next()?;
+    constant_time_eq(&token(app, label, case_id, party, seq), t).then_some((case_id, party, seq))
+}
+
+/// A party's invitation link (the path; the public address goes in front).
+pub fn link_path(app: &App, case_id: i64, party: usize, invited_seq: u32) -> String {
+    format!(
+        "/room/{}",
+        token(app, LINK_LABEL, case_id, party, invited_seq)
+    )
+}
+
+/// The six-digit code sent at a log position.
+fn code_for(app: &App, case_id: i64, party: usize, code_seq: u32) -> String {
+    let d = app
+        .store
+        .sealer()
+        .derive(CODE_LABEL, &format!("{case_id}:{party}:{code_seq}"));
+    let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % 1_000_000;
+    format!("{n:06}")
+}
+
+/// `YYYY-MM-DD HH:MM` in China time.
+pub fn local_time(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&cst()).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A scheduled session in one line (SMS, inbox).
+pub fn session_text(x: &ScheduledSession) -> String {
+    let place = if x.online {
+        "线上视频（请届时打开调解室链接）".to_string()
+    } else {
+        x.place.clone().unwrap_or_default()
+    };
+    let mut s = format!("{}，{place}", local_time(x.at));
+    if !x.note.is_empty() {
+        s.push('，');
+        s.push_str(&x.note);
+    }
+    s
+}
+
+/// Where a party's link leads before they are in the room.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoomDoor {
+    pub case_id: i64,
+    pub party_index: usize,
+    pub tracking_code: String,
+    pub party_name: String,
+    /// The phone the code goes to, masked.
+    pub phone: String,
+    /// A code was sent and is still good.
+    pub code_pending: bool,
+}
+
+/// One message of the room's thread.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoomMessage {
+    pub seq: u32,
+    pub at: Millis,
+    /// A party's index, when a party wrote it.
+    pub party_index: Option<usize>,
+    /// Who wrote it: the party's name and role, or the staff member's name.
+    pub author: String,
+    pub staff: bool,
+    pub text: String,
+    pub attachments: Vec<AttachmentMeta>,
+}
+
+/// A party as the room shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoomParty {
+    pub index: usize,
+    pub name: String,
+    pub role: PartyRole,
+    pub invited_at: Option<Millis>,
+    pub joined_at: Option<Millis>,
+    /// The invitation link (for the mediator to read out), when the viewer runs the room.
+    pub link: Option<String>,
+    /// The party has a phone of their own to invite at.
+    pub has_phone: bool,
+}
+
+/// The room of a case.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoomView {
+    pub case_id: i64,
+    pub tracking_code: String,
+    pub status: Status,
+    /// Messages may be written (the case is in mediation).
+    pub open: bool,
+    /// The viewer runs the room (invites, schedules).
+    pub host: bool,
+    /// The viewer's party index, for a party.
+    pub me: Option<usize>,
+    pub parties: Vec<RoomParty>,
+    pub sessions: Vec<ScheduledSession>,
+    pub messages: Vec<RoomMessage>,
+}
+
+impl App {
+    /// The invitation link of a party as it stands (for those who run the room).
+    fn party_link(&self, case: &StoredCase, party: usize) -> Option<String> {
+        let inv = case.state.room.invitation(party)?;
+        Some(link_path(self, case.id, party, inv.invited_seq))
+    }
+
+    /// Invites a party to the case room: the link goes by SMS to the party's phone (or the one
+    /// given) when a gateway is configured; the answer carries the link to read out.
+    pub async fn invite_party(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        party_index: usize,
+        phone: Option<&str>,
+    ) -> Result<String> {
+        let phone = phone
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PhoneNumber::parse)
+            .transpose()?;
+        let case = self
+            .act(actor, case_id, &Command::InviteParty { party_index, phone })
+            .await?;
+        self.party_link(&case, party_index)
+            .ok_or_else(|| AppError::Internal("invitation not applied".into()))
+    }
+
+    /// The case a link is for, when it is the party's current invitation and the room open.
+    async fn door(&self, link: &str) -> Result<(StoredCase, usize)> {
+        let (case_id, party, seq) =
+            parse_token(self, LINK_LABEL, link).ok_or(AppError::NotFound("room"))?;
+        let case = self
+            .store
+            .get_case(case_id)
+            .await?
+            .ok_or(AppError::NotFound("room"))?;
+        match case.state.room.invitation(party) {
+            Some(i) if i.invited_seq == seq && case.state.status == Status::InMediation => {
+                Ok((case, party))
+            }
+            _ => Err(AppError::NotFound("room")),
+        }
+    }
+
+    /// What the link's holder sees before the code: whose invitation it is.
+    pub async fn room_door(&self, link: &str) -> Result<RoomDoor> {
+        let (case, party) = self.door(link).await?;
+        let p = &case.state.parties[party];
+        let inv = case.state.room.invitation(party);
+        let now = self.now();
+        Ok(RoomDoor {
+            case_id: case.id,
+            party_index: party,
+            tracking_code: case.state.tracking_code.clone(),
+            party_name: p.name.clone(),
+            phone: inv
+                .and_then(|i| i.phone_of(p))
+                .map(|x| x.masked())
+                .unwrap_or_default(),
+            code_pending: inv
+                .and_then(|i| i.code_sent_at)
+                .is_some_and(|t| now - t < CODE_VALID_MS),
+        })
+    }
+
+    /// Sends a one-time code to the invited party's phone (by the courier, through the SMS
+    /// gateway); at most one a minute.
+    pub async fn room_send_code(&self, link: &str) -> Result<()> {
+        let (case, party) = self.door(link).await?;
+        self.act(
+            &Actor::system(),
+            case.id,
+            &Command::SendRoomCode { party_index: party },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Checks the code and lets the party in: the answer is the party's room session (a
+    /// cookie's value). Five wrong codes use a code up.
+    pub async fn room_join(&self, link: &str, code: &str) -> Result<String> {
+        let (case, party) = self.door(link).await?;
+        let inv = case
+            .state
+            .room
+            .invitation(party)
+            .ok_or(AppError::NotFound("room"))?;
+        let (Some(code_seq), Some(sent_at)) = (inv.code_seq, inv.code_sent_at) else {
+            return Err(DomainError::validation("code", "ask for a code first").into());
+        };
+        let wrong = || DomainError::validation("code", "wrong or expired code").into();
+        if self.now() - sent_at >= CODE_VALID_MS {
+            return Err(wrong());
+        }
+        let key = (case.id, party, code_seq);
+        {
+            let Ok(mut tries) = self.room_tries.lock() else {
+                return Err(AppError::Internal("room tries".into()));
+            };
+            if tries.len() > 10_000 {
+                tries.clear();
+            }
+            let n = tries.entry(key).or_insert(0);
+            if *n >= CODE_MAX_TRIES {
+                return Err(wrong());
+            }
+            let given: String = code.chars().filter(char::is_ascii_digit).collect();
+            if !constant_time_eq(&given, &code_for(self, case.id, party, code_seq)) {
+                *n += 1;
+                return Err(wrong());
+            }
+            // A right code is used up.
+            *n = CODE_MAX_TRIES;
+        }
+        let joined = self
+            .act(
+                &Actor::system(),
+                case.id,
+                &Command::JoinRoom { party_index: party },
+            )
+            .await?;
+        let seq = joined
+            .state
+            .room
+            .invitation(party)
+            .and_then(|i| i.joined_seq)
+            .ok_or_else(|| AppError::Internal("join not applied".into()))?;
+        Ok(token(self, SESSION_LABEL, case.id, party, seq))
+    }
+
+    /// The party a room session is for: (actor, case id). The session ends with a new
+    /// invitation or join of that party, after 30 days, or when the case is archived.
+    pub async fn room_party(&self, session: &str) -> Result<(Actor, i64)> {
+        let (case_id, party, seq) =
+            parse_token(self, SESSION_LABEL, session).ok_or(AppError::Unauthenticated)?;
+        let case = self
+            .store
+            .get_case(case_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let ok = case.state.room.invitation(party).is_some_and(|i| {
+            i.joined_seq == Some(seq)
+                && i.joined_at
+                    .is_some_and(|t| self.now() - t < PARTY_SESSION_MS)
+        }) && !matches!(case.state.status, Status::Archived | Status::Merged);
+        if ok {
+            Ok((Actor::room_party(party), case_id))
+        } else {
+            Err(AppError::Unauthenticated)
+        }
+    }
+
+    /// The room of a case: for staff who see the case, and for its parties in the room.
+    pub async fn room_view(&self, actor: &Actor, case_id: i64) -> Result<RoomView> {
+        let case = self.load_visible(actor, case_id).await?;
+        let s = &case.state;
+        let host = actor.role.permits(Operation::Mediate)
+            && fengqiao_domain::access::authorize(actor, Operation::Mediate, s).is_ok();
+        let events = self.store.case_events(case_id).await?;
+        let staff_ids: Vec<i64> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::MessagePosted {
+                        party_index: None,
+                        ..
+                    }
+                )
+            })
+            .filter_map(|e| e.actor_id)
+            .collect();
+        let names = self.user_names(&staff_ids).await?;
+        let mut messages = Vec::new();
+        for e in &events {
+            let EventKind::MessagePosted {
+                party_index,
+                text,
+                attachment_ids,
+            } = &e.kind
+            else {
+                continue;
+            };
+            let author = match party_index {
+                Some(i) => s
+                    .parties
+                    .get(*i)
+                    .map(|p| format!("{}（{}）", p.name, p.role.zh()))
+                    .unwrap_or_default(),
+                None => e
+                    .actor_id
+                    .and_then(|u| names.get(&u))
+                    .map(|(n, r)| format!("{n}（{}）", r.zh()))
+                    .unwrap_or_default(),
+            };
+            messages.push(RoomMessage {
+                seq: e.seq,
+                at: e.at,
+                party_index: *party_index,
+                author,
+                staff: party_index.is_none(),
+                text: mask_numbers_in_text(text),
+                attachments: attachment_ids
+                    .iter()
+                    .filter_map(|id| s.attachments.iter().find(|a| &a.id == id).cloned())
+                    .collect(),
+            });
+        }
+        let parties = s
+            .parties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let inv = s.room.invitation(i);
+                RoomParty {
+                    index: i,
+                    name: p.name.clone(),
+                    role: p.role,
+                    invited_at: inv.map(|x| x.invited_at),
+                    joined_at: inv.and_then(|x| x.joined_at),
+                    link: if host {
+                        self.party_link(&case, i)
+                    } else {
+                        None
+                    },
+                    has_phone: p.phone.is_some(),
+                }
+            })
+            .collect();
+        Ok(RoomView {
+            case_id,
+            tracking_code: s.tracking_code.clone(),
+            status: s.status,
+            open: s.status == Status::InMediation,
+            host,
+            me: actor.room_party_index(),
+            parties,
+            sessions: s.room.sessions.clone(),
+            messages,
+        })
+    }
+
+    /// Writes in the room, with files (each added to the case first, then named by the
+    /// message).
+    pub async fn room_post(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        text: &str,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<StoredCase> {
+        // Refused before any file lands when the actor may not write here now.
+        let case = self.load_visible(actor, case_id).await?;
+        if case.state.status != Status::InMediation {
+            return Err(DomainError::InvalidTransition {
+                action: "post_message",
+                status: case.state.status.as_str(),
+            }
+            .into());
+        }
+        if files.len() > fengqiao_domain::room::MAX_MESSAGE_ATTACHMENTS {
+            return Err(DomainError::validation("attachment_ids", "too many files").into());
+        }
+        let mut ids = Vec::new();
+        for (name, bytes) in files {
+            ids.push(self.add_attachment(actor, case_id, &name, bytes).await?.id);
+        }
+        self.act(
+            actor,
+            case_id,
+            &Command::PostMessage {
+                text: text.to_string(),
+                attachment_ids: ids,
+            },
+        )
+        .await
+    }
+
+    /// A file of the room's thread, for a party in the room (staff use the case's files).
+    pub async fn room_attachment(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        blob_id: &str,
+    ) -> Result<fengqiao_store::Blob> {
+        let posted = self.store.case_events(case_id).await?.iter().any(|e| {
+            matches!(&e.kind, EventKind::MessagePosted { attachment_ids, .. } if attachment_ids.iter().any(|a| a == blob_id))
+        });
+        if !posted {
+            return Err(AppError::NotFound("attachment"));
+        }
+        self.get_attachment(actor, case_id, blob_id).await
+    }
+
+    /// The SMS a room event sends to parties: (phone, title, body) each. Codes and links are
+    /// made here, from the event's log position; nothing else holds them.
+    pub(crate) fn room_sms(
+        &self,
+        case_id: i64,
+        state: &CaseState,
+        seq: u32,
+        kind: &EventKind,
+    ) -> Vec<(String, String, String)> {
+        let to = |party: usize| -> Option<String> {
+            let inv = state.room.invitation(party)?;
+            let p = state.parties.get(party)?;
+            inv.phone_of(p).map(|x| x.as_str().to_string())
+        };
+        let everyone = || -> Vec<String> {
+            let mut v: Vec<String> = state
+                .room
+                .invitations
+                .iter()
+                .filter_map(|i| to(i.party_index))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let code = &state.tracking_code;
+        match kind {
+            EventKind::PartyInvited { party_index, .. } => {
+                let url = format!(
+                    "{}{}",
+                    self.public_url(),
+                    link_path(self, case_id, *party_index, seq)
+                );
+                to(*party_index)
+                    .map(|phone| {
+                        vec![(
+                            phone,
+                            "在线调解邀请".to_string(),
+                            format!("您被邀请参加纠纷（{code}）的在线调解，请打开 {url} 并按提示验证手机"),
+                        )]
+                    })
+                    .unwrap_or_default()
+            }
+            EventKind::RoomCodeSent { party_index } => to(*party_index)
+                .map(|phone| {
+                    vec![(
+                        phone,
+                        "验证码".to_string(),
+                        format!(
+                            "您的在线调解验证码为 {}，10分钟内有效，请勿告诉他人",
+                            code_for(self, case_id, *party_index, seq)
+                        ),
+                    )]
+                })
+                .unwrap_or_default(),
+            EventKind::SessionScheduled { no, .. }
+            | EventKind::SessionReminded { no }
+            | EventKind::SessionCancelled { no, .. } => {
+                let Some(x) = state.room.sessions.iter().find(|x| x.no == *no) else {
+                    return Vec::new();
+                };
+                let (title, body) = match kind {
+                    EventKind::SessionScheduled { .. } => {
+                        ("调解会议通知", format!("案件{code}：{}", session_text(x)))
+                    }
+                    EventKind::SessionReminded { .. } => (
+                        "调解会议提醒",
+                        format!("案件{code}的调解会议即将开始：{}", session_text(x)),
+                    ),
+                    _ => (
+                        "调解会议取消",
+                        format!(
+                            "案件{code}原定{}的调解会议取消：{}",
+                            local_time(x.at),
+                            x.cancelled.clone().unwrap_or_default()
+                        ),
+                    ),
+                };
+                everyone()
+                    .into_iter()
+                    .map(|p| (p, title.to_string(), body.clone()))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The token a party's room forms carry (bound to their room session).
+    pub fn room_csrf(&self, session: &str) -> String {
+        hex(&self.store.sealer().derive("room-csrf", session))[..32].to_string()
+    }
+
+    /// The address parties and citizens reach (`Settings::public_url`), no trailing slash.
+    pub fn public_url(&self) -> String {
+        self.settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+/// The case-log actions whose SMS the courier sends to parties.
+pub const ROOM_SMS_ACTIONS: &[&str] = &[
+    "party_invited",
+    "room_code_sent",
+    "session_scheduled",
+    "session_reminded",
+    "session_cancelled",
+];

@@ -1,0 +1,109 @@
+//! The case room (云端解纷): while a case is in mediation, the mediator invites its parties by
+//! a link (sent by SMS or read out on the phone), each party confirms the link with a one-time
+//! code sent to their phone, and everyone writes in one thread (messages and evidence) that is
+//! part of the case's log; sessions are scheduled and reminded.
+//!
+//! Owns: the room's state inside a case (invitations, scheduled sessions) and its rules: who
+//! may write, when a code may be sent again, when a session is reminded. Links, codes and party
+//! sessions are made from a server secret by the application (nothing secret is stored or
+//! logged here); they are valid only for the invitation, code or join they were made for.
+use crate::time::Millis;
+use crate::validate::PhoneNumber;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A message's longest text.
+pub const MAX_MESSAGE_CHARS: usize = 2_000;
+/// At most this many attachments with one message.
+pub const MAX_MESSAGE_ATTACHMENTS: usize = 6;
+/// A code is good this long after it was sent.
+pub const CODE_VALID_MS: Millis = 10 * 60_000;
+/// A new code no sooner than this after the last one.
+pub const CODE_RESEND_MS: Millis = 60_000;
+/// Wrong codes before a new one must be asked for.
+pub const CODE_MAX_TRIES: u32 = 5;
+/// A party's session in the room lasts at most this long after joining.
+pub const PARTY_SESSION_MS: Millis = 30 * 24 * 3_600_000;
+/// Parties are reminded of a session this long before it starts.
+pub const REMIND_BEFORE_MS: Millis = 2 * 3_600_000;
+/// At most this many people in a video session (the mesh each browser keeps).
+pub const MAX_VIDEO_PARTICIPANTS: usize = 6;
+
+/// A party's invitation to the room, as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    pub party_index: usize,
+    /// The case-log position of the invitation (what its link is made for; inviting again
+    /// makes a new link and the old one stops working).
+    pub invited_seq: u32,
+    pub invited_at: Millis,
+    pub invited_by: Option<i64>,
+    /// The phone the invitation went to when it is not the party's own (sealed at rest).
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<PhoneNumber>,
+    /// The last code sent: its log position (what the code is made for) and time.
+    pub code_seq: Option<u32>,
+    pub code_sent_at: Option<Millis>,
+    /// The join with the code: its log position (what the party's session is made for).
+    pub joined_seq: Option<u32>,
+    pub joined_at: Option<Millis>,
+}
+
+impl Invitation {
+    /// The phone the room's messages to this party go to.
+    pub fn phone_of<'a>(&'a self, party: &'a crate::case::Party) -> Option<&'a PhoneNumber> {
+        self.phone.as_ref().or(party.phone.as_ref())
+    }
+}
+
+/// A session of the mediation, scheduled ahead (held in the room by video, or in person).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ScheduledSession {
+    pub no: u32,
+    /// When it starts.
+    pub at: Millis,
+    /// Held online (video in the room) rather than at a place.
+    pub online: bool,
+    pub place: Option<String>,
+    pub note: String,
+    pub scheduled_by: Option<i64>,
+    pub reminded: bool,
+    pub cancelled: Option<String>,
+}
+
+/// The room of a case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Room {
+    /// The latest invitation of each invited party.
+    #[serde(default)]
+    pub invitations: Vec<Invitation>,
+    #[serde(default)]
+    pub sessions: Vec<ScheduledSession>,
+    /// The staff member who opened the room (first invitation): told of the parties' messages.
+    #[serde(default)]
+    pub host: Option<i64>,
+    #[serde(default)]
+    pub messages: u32,
+}
+
+impl Room {
+    pub fn invitation(&self, party_index: usize) -> Option<&Invitation> {
+        self.invitations
+            .iter()
+            .find(|i| i.party_index == party_index)
+    }
+
+    pub fn invitation_mut(&mut self, party_index: usize) -> Option<&mut Invitation> {
+        self.invitations
+            .iter_mut()
+            .find(|i| i.party_index == party_index)
+    }
+
+    /// Sessions to remind now: not cancelled, not reminded, starting within
+    /// [`REMIND_BEFORE_MS`] and not yet begun.
+    pub fn due_reminders(&self, now: Millis) -> impl Iterator<Item = &ScheduledSession> {
+        self.sessions.iter().filter(move |s| {
+            s.cancelled.is_none() && !s.reminded && now >= s.at - REMIND_BEFORE_MS && now < s.at
+        })
+    }
+}

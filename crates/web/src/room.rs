@@ -1,0 +1,510 @@
+//! The case room's pages. Staff: `/cases/{id}/room` (invite parties, write with files,
+//! schedule and cancel sessions). Parties: `/room/{link}` — the link from the invitation, a
+//! one-time code to their phone, then the room (read, write with photos and documents, see
+//! the sessions), on a phone-sized page with large text. A party's room session is a cookie
+//! (`fqroom<case>`, path `/room/`) made by `App::room_join`.
+use crate::admin::form;
+use crate::i18n::Tr;
+use crate::session::Web;
+use crate::staff::to_login;
+use crate::view::{error_message, error_page, render};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use fengqiao_app::room::{local_time, RoomDoor, RoomView};
+use fengqiao_app::{App, AppError};
+use fengqiao_domain::access::Actor;
+use fengqiao_domain::DomainError;
+use std::sync::Arc;
+
+/// A message as the page shows it.
+pub struct MessageRow {
+    pub author: String,
+    pub staff: bool,
+    pub mine: bool,
+    pub at: String,
+    pub text: String,
+    /// (address, file name).
+    pub files: Vec<(String, String)>,
+}
+
+/// A scheduled session as the page shows it.
+pub struct SessionRow {
+    pub no: u32,
+    pub at: String,
+    pub online: bool,
+    pub place: String,
+    pub note: String,
+    pub cancelled: String,
+    pub upcoming: bool,
+}
+
+/// A party as the staff page shows them.
+pub struct PartyRow {
+    pub index: usize,
+    pub name: String,
+    pub role: String,
+    pub invited: String,
+    pub joined: String,
+    pub link: String,
+    pub has_phone: bool,
+}
+
+fn rows(app: &App, t: &Tr, v: &RoomView, files_base: &str) -> (Vec<MessageRow>, Vec<SessionRow>) {
+    let now = app.now();
+    let messages = v
+        .messages
+        .iter()
+        .map(|m| MessageRow {
+            author: m.author.clone(),
+            staff: m.staff,
+            mine: v.me.is_some() && m.party_index == v.me,
+            at: local_time(m.at),
+            text: m.text.clone(),
+            files: m
+                .attachments
+                .iter()
+                .map(|a| (format!("{files_base}/{}", a.id), a.filename.clone()))
+                .collect(),
+        })
+        .collect();
+    let sessions = v
+        .sessions
+        .iter()
+        .map(|x| SessionRow {
+            no: x.no,
+            at: local_time(x.at),
+            online: x.online,
+            place: x
+                .place
+                .clone()
+                .unwrap_or_else(|| t.s("room.online").to_string()),
+            note: x.note.clone(),
+            cancelled: x.cancelled.clone().unwrap_or_default(),
+            upcoming: x.cancelled.is_none() && x.at > now,
+        })
+        .collect();
+    (messages, sessions)
+}
+
+#[derive(Template)]
+#[template(path = "room_staff.html")]
+pub struct StaffRoomPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub id: i64,
+    pub tracking_code: String,
+    pub status: String,
+    pub open: bool,
+    pub host: bool,
+    pub parties: Vec<PartyRow>,
+    pub messages: Vec<MessageRow>,
+    pub sessions: Vec<SessionRow>,
+    pub public_url: String,
+    pub error: String,
+    pub today: String,
+}
+
+async fn staff_page(app: &App, t: Tr, web: &Web, id: i64, error: String) -> Response {
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/cases/{id}/room"));
+    };
+    let v = match app.room_view(&s.actor, id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let (messages, sessions) = rows(app, &t, &v, &format!("/cases/{id}/files"));
+    let parties = v
+        .parties
+        .iter()
+        .map(|p| PartyRow {
+            index: p.index,
+            name: p.name.clone(),
+            role: t.label("party_role", p.role.as_str()),
+            invited: p.invited_at.map(local_time).unwrap_or_default(),
+            joined: p.joined_at.map(local_time).unwrap_or_default(),
+            link: p.link.clone().unwrap_or_default(),
+            has_phone: p.has_phone,
+        })
+        .collect();
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (
+        status,
+        render(&StaffRoomPage {
+            t,
+            signed_in: true,
+            csrf: web.csrf(),
+            id,
+            tracking_code: v.tracking_code.clone(),
+            status: t.label("status", v.status.as_str()),
+            open: v.open,
+            host: v.host,
+            parties,
+            messages,
+            sessions,
+            public_url: app.public_url(),
+            error,
+            today: fengqiao_domain::time::local_date(app.now()).to_string(),
+        }),
+    )
+        .into_response()
+}
+
+pub async fn staff(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<i64>) -> Response {
+    staff_page(&app, t, &web, id, String::new()).await
+}
+
+/// After a staff form: back to the room, or the room with the error.
+async fn after(app: &App, t: Tr, web: &Web, id: i64, r: Result<(), AppError>) -> Response {
+    match r {
+        Ok(()) => Redirect::to(&format!("/cases/{id}/room")).into_response(),
+        Err(e @ AppError::Domain(DomainError::Validation { .. })) => {
+            staff_page(app, t, web, id, error_message(&t, &e)).await
+        }
+        Err(e) => error_page(t, &e, true, web.csrf()),
+    }
+}
+
+pub async fn invite(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let Ok(party) = f.get("party").parse::<usize>() else {
+        return after(
+            &app,
+            t,
+            &web,
+            id,
+            Err(DomainError::validation("party_index", "invalid").into()),
+        )
+        .await;
+    };
+    let phone = Some(f.get("phone")).filter(|p| !p.trim().is_empty());
+    let r = app
+        .invite_party(&s.actor, id, party, phone)
+        .await
+        .map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+pub async fn schedule(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let at = chrono::NaiveDateTime::parse_from_str(
+        &format!("{} {}", f.get("date"), f.get("time")),
+        "%Y-%m-%d %H:%M",
+    )
+    .ok()
+    .and_then(|d| d.and_local_timezone(fengqiao_domain::time::cst()).single())
+    .map(|d| d.timestamp_millis());
+    let Some(at) = at else {
+        return after(
+            &app,
+            t,
+            &web,
+            id,
+            Err(DomainError::validation("at", "a date and a time").into()),
+        )
+        .await;
+    };
+    let cmd = fengqiao_domain::workflow::Command::ScheduleSession {
+        at,
+        online: f.get("online") == "on",
+        place: Some(f.get("place").to_string()),
+        note: f.get("note").to_string(),
+    };
+    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let cmd = fengqiao_domain::workflow::Command::CancelSession {
+        no: f.get("no").parse().unwrap_or(0),
+        reason: f.get("reason").to_string(),
+    };
+    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+/// A room message form: its token, text and files.
+struct Posted {
+    csrf: String,
+    text: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+async fn read_post(mut m: Multipart) -> Result<Posted, AppError> {
+    let mut p = Posted {
+        csrf: String::new(),
+        text: String::new(),
+        files: Vec::new(),
+    };
+    let unreadable = || AppError::from(DomainError::validation("file", "unreadable"));
+    while let Some(field) = m.next_field().await.map_err(|_| unreadable())? {
+        match field.name().unwrap_or("") {
+            "files" | "file" => {
+                let name = field.file_name().unwrap_or("file").to_string();
+                let b = field.bytes().await.map_err(|_| unreadable())?;
+                if !b.is_empty() {
+                    p.files.push((name, b.to_vec()));
+                }
+            }
+            "csrf" => p.csrf = field.text().await.unwrap_or_default(),
+            "text" => p.text = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+pub async fn staff_post(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    m: Multipart,
+) -> Response {
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/cases/{id}/room"));
+    };
+    let p = match read_post(m).await {
+        Ok(p) => p,
+        Err(e) => return after(&app, t, &web, id, Err(e)).await,
+    };
+    if !web.csrf_ok(&p.csrf) {
+        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
+    }
+    let r = app
+        .room_post(&s.actor, id, &p.text, p.files)
+        .await
+        .map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+// ---- the parties' side ----
+
+fn cookie_name(case_id: i64) -> String {
+    format!("fqroom{case_id}")
+}
+
+/// The party in the room through this link, if their session cookie is good for it.
+async fn party_of(app: &App, headers: &HeaderMap, door: &RoomDoor) -> Option<(Actor, String)> {
+    let session = crate::session::cookie(headers, &cookie_name(door.case_id))?;
+    match app.room_party(&session).await {
+        Ok((actor, case_id))
+            if case_id == door.case_id && actor.room_party_index() == Some(door.party_index) =>
+        {
+            Some((actor, session))
+        }
+        _ => None,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "room_door.html")]
+pub struct DoorPage {
+    pub t: Tr,
+    pub link: String,
+    pub d: RoomDoor,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "room_party.html")]
+pub struct PartyRoomPage {
+    pub t: Tr,
+    pub link: String,
+    pub csrf: String,
+    pub tracking_code: String,
+    pub me: String,
+    pub open: bool,
+    pub messages: Vec<MessageRow>,
+    pub sessions: Vec<SessionRow>,
+    pub error: String,
+}
+
+fn gone(t: Tr) -> Response {
+    error_page(t, &AppError::NotFound("room"), false, String::new())
+}
+
+async fn party_page(app: &App, t: Tr, link: &str, headers: &HeaderMap, error: String) -> Response {
+    let door = match app.room_door(link).await {
+        Ok(d) => d,
+        Err(_) => return gone(t),
+    };
+    let status = if error.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let Some((actor, session)) = party_of(app, headers, &door).await else {
+        return (
+            status,
+            render(&DoorPage {
+                t,
+                link: link.to_string(),
+                d: door,
+                error,
+            }),
+        )
+            .into_response();
+    };
+    let v = match app.room_view(&actor, door.case_id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(t, &e, false, String::new()),
+    };
+    let (messages, sessions) = rows(app, &t, &v, &format!("/room/{link}/files"));
+    (
+        status,
+        render(&PartyRoomPage {
+            t,
+            link: link.to_string(),
+            csrf: app.room_csrf(&session),
+            tracking_code: v.tracking_code.clone(),
+            me: door.party_name.clone(),
+            open: v.open,
+            messages,
+            sessions,
+            error,
+        }),
+    )
+        .into_response()
+}
+
+pub async fn party(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+) -> Response {
+    party_page(&app, t, &link, &headers, String::new()).await
+}
+
+pub async fn send_code(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+) -> Response {
+    match app.room_send_code(&link).await {
+        Ok(()) => Redirect::to(&format!("/room/{link}")).into_response(),
+        Err(e @ AppError::Domain(DomainError::Validation { .. })) => {
+            party_page(&app, t, &link, &headers, error_message(&t, &e)).await
+        }
+        Err(_) => gone(t),
+    }
+}
+
+pub async fn join(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = crate::staff::Fields::parse(&body);
+    match app.room_join(&link, f.get("code")).await {
+        Ok(session) => {
+            let case_id = link
+                .split('-')
+                .next()
+                .and_then(|c| c.parse::<i64>().ok())
+                .unwrap_or(0);
+            let secure = if app.settings.behind_tls {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{}={session}; Path=/room/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                cookie_name(case_id),
+                fengqiao_domain::room::PARTY_SESSION_MS / 1000
+            );
+            let mut r = Redirect::to(&format!("/room/{link}")).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e @ AppError::Domain(DomainError::Validation { .. })) => {
+            party_page(&app, t, &link, &headers, error_message(&t, &e)).await
+        }
+        Err(_) => gone(t),
+    }
+}
+
+pub async fn party_post(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+    m: Multipart,
+) -> Response {
+    let Ok(door) = app.room_door(&link).await else {
+        return gone(t);
+    };
+    let Some((actor, session)) = party_of(&app, &headers, &door).await else {
+        return Redirect::to(&format!("/room/{link}")).into_response();
+    };
+    let p = match read_post(m).await {
+        Ok(p) => p,
+        Err(e) => return party_page(&app, t, &link, &headers, error_message(&t, &e)).await,
+    };
+    if p.csrf.is_empty() || p.csrf != app.room_csrf(&session) {
+        return (StatusCode::FORBIDDEN, t.s("error.csrf").to_string()).into_response();
+    }
+    match app.room_post(&actor, door.case_id, &p.text, p.files).await {
+        Ok(_) => Redirect::to(&format!("/room/{link}")).into_response(),
+        Err(e) => party_page(&app, t, &link, &headers, error_message(&t, &e)).await,
+    }
+}
+
+pub async fn party_file(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path((link, blob)): Path<(String, String)>,
+) -> Response {
+    let Ok(door) = app.room_door(&link).await else {
+        return gone(t);
+    };
+    let Some((actor, _)) = party_of(&app, &headers, &door).await else {
+        return gone(t);
+    };
+    match app.room_attachment(&actor, door.case_id, &blob).await {
+        Ok(b) => crate::staff::attachment_response(b),
+        Err(e) => error_page(t, &e, false, String::new()),
+    }
+}
