@@ -196,6 +196,63 @@ try {
   await act(u.page, "签收");
   await act(u.page, "开始调解");
   await snap(u.page, "mediation");
+
+  // 3a. The case room: the mediator invites the citizen, whose phone gets the link and a code
+  // (the demo's SMS inbox stands in for the phone), and who writes with a photo.
+  await u.page.goto(`${caseUrl}/room`);
+  await u.page.locator('button[data-invite="0"]').click();
+  await u.page.waitForLoadState("load");
+  assert.equal(await u.page.locator("#room-error").count(), 0, "invited");
+  await u.page.waitForSelector('code.link[data-party="0"]');
+  await snap(u.page, "room-staff-invited");
+  // The newest SMS to the citizen's phone (masked in the inbox) that matches.
+  async function sms(pattern) {
+    for (let i = 0; i < 100; i++) {
+      const html = await (await fetch(`${base}/demo/sms`)).text();
+      for (const item of html.split('<li class="msg">').slice(1)) {
+        const m = item.includes("139****5678") && item.match(pattern);
+        if (m) return m;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no SMS matching ${pattern}`);
+  }
+  const [roomLink] = await sms(/http:\/\/[^\s<"]+\/room\/[0-9a-f-]+/);
+  assert.ok(roomLink.endsWith(await u.page.locator('code.link[data-party="0"]').innerText()) || (await u.page.locator('code.link[data-party="0"]').innerText()).endsWith(roomLink.split("/room/")[1]), "the SMS carries the link the mediator sees");
+  await cit.goto(roomLink);
+  await snap(cit, "room-door");
+  await cit.getByRole("button", { name: "发送验证码" }).click();
+  await cit.waitForLoadState("load");
+  const [, roomCode] = await sms(/验证码为 (\d{6})/);
+  await cit.getByLabel("验证码（6位数字）").fill(roomCode);
+  await cit.getByRole("button", { name: "进入调解室" }).click();
+  await cit.waitForSelector("#room-me");
+  const photo = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+  await cit.locator("textarea[name=text]").fill("这是楼上施工的照片，晚上十点后还在响。");
+  await cit.locator("input[type=file][name=files]").setInputFiles({ name: "zhaopian.png", mimeType: "image/png", buffer: photo });
+  await cit.getByRole("button", { name: "发送", exact: true }).click();
+  await cit.waitForSelector("text=晚上十点后还在响");
+  await snap(cit, "room-party");
+  await u.page.goto(`${caseUrl}/room`);
+  assert.match(await u.page.locator("#thread").innerText(), /晚上十点后还在响/);
+  assert.match(await u.page.locator("#thread").innerText(), /zhaopian\.png/);
+  assert.match(await u.page.locator("td.joined").first().innerText(), /\d{4}-\d{2}-\d{2}/);
+  await u.page.locator("textarea[name=text]").fill("收到照片，明天上午线上调解。");
+  await u.page.getByRole("button", { name: "发送", exact: true }).click();
+  await u.page.waitForLoadState("load");
+  await snap(u.page, "room-staff");
+  await cit.reload();
+  assert.match(await cit.locator("#thread").innerText(), /收到照片/);
+
+  // 3a'. The person's and the place's full history (全息档案).
+  await u.page.goto(`${caseUrl}/parties/0`);
+  assert.ok(Number(await u.page.locator("#person-count").innerText()) >= 1);
+  assert.ok(!(await u.page.content()).includes(PHONE), "phone masked on the person page");
+  await snap(u.page, "person-history");
+  await u.page.goto(`${base}/places/${VILLAGE}`);
+  assert.ok(Number(await u.page.locator("#place-total").innerText()) >= 1);
+  await snap(u.page, "place-history");
+  await u.page.goto(caseUrl);
   await u.page.getByLabel("协议内容").fill("张某承诺晚上十点后不再装修施工，双方互留电话，有事先沟通。");
   await act(u.page, "办结");
   assert.match(await u.page.locator("h1").innerText(), /已办结/);

@@ -327,7 +327,13 @@ impl App {
             .collect();
         let names = self.user_names(&staff_ids).await?;
         let mut messages = Vec::new();
+        // Files by id as added so far (the same content added again carries its new name).
+        let mut files: std::collections::HashMap<&str, &AttachmentMeta> = Default::default();
         for e in &events {
+            if let EventKind::AttachmentAdded(m) = &e.kind {
+                files.insert(&m.id, m);
+                continue;
+            }
             let EventKind::MessagePosted {
                 party_index,
                 text,
@@ -357,7 +363,7 @@ impl App {
                 text: mask_numbers_in_text(text),
                 attachments: attachment_ids
                     .iter()
-                    .filter_map(|id| s.attachments.iter().find(|a| &a.id == id).cloned())
+                    .filter_map(|id| files.get(id.as_str()).map(|m| (*m).clone()))
                     .collect(),
             });
         }

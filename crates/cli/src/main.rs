@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use fengqiao_app::clock::SystemClock;
 use fengqiao_app::{App, Settings};
+use fengqiao_domain::access::Actor;
 use fengqiao_store::seal::Sealer;
 use fengqiao_store::Store;
 use std::sync::Arc;
@@ -365,11 +366,15 @@ pub fn attach_search(app: &Arc<App>, url: &str, catchup: Catchup) -> Result<()> 
 pub const DEMO_AUDIT_KEY: &str = "fengqiao-demo-audit-key";
 
 pub async fn start_app(url: &str) -> Result<Arc<App>> {
-    start_app_keyed(url, None).await
+    start_app_keyed(url, None, None).await
 }
 
 /// [`start_app`] with an audit key to use when FENGQIAO_AUDIT_KEY is not set (the demo's).
-pub async fn start_app_keyed(url: &str, fallback_audit_key: Option<&str>) -> Result<Arc<App>> {
+pub async fn start_app_keyed(
+    url: &str,
+    fallback_audit_key: Option<&str>,
+    fallback_public_url: Option<String>,
+) -> Result<Arc<App>> {
     let store = open_store(url).await?;
     // FENGQIAO_BEHIND_TLS=1 when a TLS-terminating proxy is in front: Secure cookies and HSTS.
     // FENGQIAO_AUDIT_KEY signs the audit trail's checkpoints (HMAC-SM3); keep it out of the
@@ -388,7 +393,8 @@ pub async fn start_app_keyed(url: &str, fallback_audit_key: Option<&str>) -> Res
         // The address in the links sent to parties by SMS (the room's invitations).
         public_url: std::env::var("FENGQIAO_PUBLIC_URL")
             .ok()
-            .filter(|u| u.starts_with("http://") || u.starts_with("https://")),
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .or(fallback_public_url),
         ..Settings::default()
     };
     Ok(Arc::new(
@@ -506,6 +512,104 @@ pub async fn build_demo(
     })
 }
 
+/// Points the SMS gateway at the demo's own inbox (`/demo/sms`).
+async fn demo_sms_gateway(app: &App, listen: &str) -> Result<()> {
+    use fengqiao_domain::outbound::{HttpMethod, OutboundConfig, SmsConfig};
+    app.store
+        .put_setting(fengqiao_web::demo_sms::SETTING, "on")
+        .await?;
+    let mut cfg: OutboundConfig = app.outbound_config().await?;
+    cfg.sms = Some(SmsConfig {
+        url_template: format!("http://{listen}/demo/sms-gateway?phone={{phone}}&text={{text}}"),
+        method: HttpMethod::Get,
+        body_template: None,
+        kinds: fengqiao_domain::outbound::DEFAULT_SMS_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
+    });
+    app.put_outbound_config(&Actor::system(), cfg).await?;
+    Ok(())
+}
+
+/// Opens the room of a few cases in mediation: the lead unit's mediator invites the applicant,
+/// who joins and writes; the mediator answers and schedules an online session for tomorrow.
+async fn demo_rooms(app: &App) -> Result<usize> {
+    use fengqiao_domain::case::{PartyRole, Status};
+    use fengqiao_domain::workflow::Command;
+    let system = Actor::system();
+    let page = app
+        .list_case_states(
+            &system,
+            &fengqiao_app::cases::CaseQuery {
+                status: Some(Status::InMediation),
+                limit: Some(200),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+    let staff = app.store.list_users("/", None).await?;
+    let mut opened = 0;
+    for c in page {
+        if opened == 3 {
+            break;
+        }
+        let Some(p) = c
+            .state
+            .parties
+            .iter()
+            .position(|p| p.role == PartyRole::Applicant && p.phone.is_some())
+        else {
+            continue;
+        };
+        let Some(mediator) = staff.iter().find(|u| {
+            !u.disabled
+                && u.unit_id.is_some()
+                && u.unit_id == c.state.lead_unit_id
+                && u.role.permits(fengqiao_domain::access::Operation::Mediate)
+        }) else {
+            continue;
+        };
+        let host = fengqiao_app::auth::actor_of(mediator);
+        app.invite_party(&host, c.id, p, None).await?;
+        app.act(&system, c.id, &Command::SendRoomCode { party_index: p })
+            .await?;
+        app.act(&system, c.id, &Command::JoinRoom { party_index: p })
+            .await?;
+        let party = Actor::room_party(p);
+        app.room_post(
+            &party,
+            c.id,
+            "您好，我把情况再说明一下：对方一直不肯当面谈，希望通过线上调解解决。",
+            Vec::new(),
+        )
+        .await?;
+        app.room_post(
+            &host,
+            c.id,
+            "收到。我们先分别听取双方意见，明天上午十点线上调解，请准时进入调解室。",
+            Vec::new(),
+        )
+        .await?;
+        let tomorrow = fengqiao_domain::time::local_date(app.now()) + chrono::Duration::days(1);
+        let at = fengqiao_domain::time::local_instant(tomorrow, 10, 0);
+        app.act(
+            &host,
+            c.id,
+            &Command::ScheduleSession {
+                at,
+                online: true,
+                place: None,
+                note: "请提前准备相关照片和票据".into(),
+            },
+        )
+        .await?;
+        opened += 1;
+    }
+    Ok(opened)
+}
+
 fn today() -> chrono::NaiveDate {
     fengqiao_domain::time::local_date(chrono::Utc::now().timestamp_millis())
 }
@@ -540,7 +644,12 @@ async fn main() -> Result<()> {
                 let _ = std::fs::remove_file(format!("{database}{suffix}"));
             }
             let _ = std::fs::remove_dir_all(search_dir(&database));
-            let app = start_app_keyed(&database, Some(DEMO_AUDIT_KEY)).await?;
+            let app = start_app_keyed(
+                &database,
+                Some(DEMO_AUDIT_KEY),
+                Some(format!("http://{listen}")),
+            )
+            .await?;
             // Imports below reach the index as they land; the generated history by the rebuild.
             attach_search(&app, &database, Catchup::None)?;
             let built = build_demo(&app, cases, seed, today()).await?;
@@ -558,6 +667,10 @@ async fn main() -> Result<()> {
             }
             let n = app.reindex().await?;
             eprintln!("indexed {n} cases for search");
+            // The demo's parties read their SMS (room links, codes) in the demo's inbox.
+            demo_sms_gateway(&app, &listen).await?;
+            let rooms = demo_rooms(&app).await?;
+            eprintln!("opened {rooms} mediation rooms");
             let logins = built.logins;
             println!(
                 "\nDemo county 青溪县 is ready in {database}. Logins (password {}):",
@@ -571,6 +684,7 @@ async fn main() -> Result<()> {
                 fengqiao_demo::DEMO_TOTP_USERS.join(", "),
                 fengqiao_demo::DEMO_TOTP_SECRET
             );
+            println!("Parties' SMS (room links, codes): http://{listen}/demo/sms");
             if no_serve {
                 return Ok(());
             }

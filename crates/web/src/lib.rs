@@ -9,6 +9,7 @@
 mod admin;
 mod citizen;
 mod cockpit;
+pub mod demo_sms;
 mod dossier;
 mod export;
 mod grid;
@@ -165,6 +166,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/room/schedule", post(room::schedule))
         .route("/cases/{id}/room/cancel", post(room::cancel))
         .route("/cases/{id}/room/post", post(room::staff_post))
+        .route("/demo/sms", get(demo_sms::inbox))
+        .route("/demo/sms-gateway", get(demo_sms::gateway))
         .route("/room/{link}", get(room::party))
         .route("/room/{link}/code", post(room::send_code))
         .route("/room/{link}/join", post(room::join))
@@ -264,4 +267,9 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         "echarts.min.js" => vendored(&headers, ECHARTS, ECHARTS_GZ),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `YYYY-MM-DD HH:MM` in China time.
+pub(crate) fn room_time(ms: fengqiao_domain::time::Millis) -> String {
+    fengqiao_app::room::local_time(ms)
 }
