@@ -1312,6 +1312,30 @@ impl App {
         let content_type = self.check_attachment(filename, &bytes)?;
         // Photos lose their EXIF (with the GPS position) and XMP before they are kept.
         let bytes = crate::media::strip_metadata(content_type, bytes);
+        self.attach(actor, id, filename, content_type, bytes).await
+    }
+
+    /// Keeps a file the system made (a signed agreement's PDF) with the case: no upload
+    /// limits, recorded like any attachment.
+    pub(crate) async fn attach_generated(
+        &self,
+        id: i64,
+        filename: &str,
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    ) -> Result<AttachmentMeta> {
+        self.attach(&Actor::system(), id, filename, content_type, bytes)
+            .await
+    }
+
+    async fn attach(
+        &self,
+        actor: &Actor,
+        id: i64,
+        filename: &str,
+        content_type: &'static str,
+        bytes: Vec<u8>,
+    ) -> Result<AttachmentMeta> {
         let name: String = filename
             .chars()
             .filter(|c| !c.is_control() && *c != '/' && *c != '\\')

@@ -91,6 +91,8 @@ pub struct App {
     pub(crate) laws: laws::Laws,
     /// Sends queued deliveries (webhook, e-mail, SMS); none in tests that do not send.
     courier: RwLock<Option<Arc<dyn outbound::Courier>>>,
+    /// Typesets signed agreements (the web layer's Typst); none: agreements wait unsealed.
+    pub(crate) renderer: RwLock<Option<Arc<dyn room::AgreementRenderer>>>,
     /// Sign-in attempts per client address.
     login_limiter: auth::AttemptLimiter,
     /// Wrong room codes per (case, party, code's log position).
@@ -140,6 +142,7 @@ impl App {
             search: Default::default(),
             laws: Default::default(),
             courier: RwLock::new(None),
+            renderer: RwLock::new(None),
             login_limiter: Default::default(),
             room_tries: Default::default(),
             usernames: Default::default(),

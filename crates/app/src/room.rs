@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 const LINK_LABEL: &str = "room-link";
 const CODE_LABEL: &str = "room-code";
 const SESSION_LABEL: &str = "room-session";
+const SIGN_LABEL: &str = "sign-code";
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -64,10 +65,14 @@ pub fn link_path(app: &App, case_id: i64, party: usize, invited_seq: u32) -> Str
 
 /// The six-digit code sent at a log position.
 fn code_for(app: &App, case_id: i64, party: usize, code_seq: u32) -> String {
+    six_digits(app, CODE_LABEL, case_id, party, code_seq)
+}
+
+fn six_digits(app: &App, label: &str, case_id: i64, party: usize, seq: u32) -> String {
     let d = app
         .store
         .sealer()
-        .derive(CODE_LABEL, &format!("{case_id}:{party}:{code_seq}"));
+        .derive(label, &format!("{case_id}:{party}:{seq}"));
     let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % 1_000_000;
     format!("{n:06}")
 }
@@ -150,6 +155,7 @@ pub struct RoomView {
     pub parties: Vec<RoomParty>,
     pub sessions: Vec<ScheduledSession>,
     pub messages: Vec<RoomMessage>,
+    pub agreement: Option<AgreementView>,
 }
 
 impl App {
@@ -388,7 +394,41 @@ impl App {
                 }
             })
             .collect();
+        let now = self.now();
+        let me = actor.room_party_index();
+        let agreement = s.room.agreement.as_ref().map(|a| AgreementView {
+            version: a.version,
+            facts: mask_numbers_in_text(&a.facts),
+            terms: mask_numbers_in_text(&a.terms),
+            obligations: a.obligations.clone(),
+            signatories: a
+                .signatories
+                .iter()
+                .map(|p| {
+                    (
+                        *p,
+                        s.parties
+                            .get(*p)
+                            .map(|x| x.name.clone())
+                            .unwrap_or_default(),
+                        a.signatures
+                            .iter()
+                            .find(|g| g.party_index == *p && g.version == a.version)
+                            .map(|g| g.at),
+                    )
+                })
+                .collect(),
+            sealed: a.sealed.clone(),
+            performance: a.performance.clone(),
+            mine_to_sign: me.is_some_and(|p| {
+                a.sealed.is_none() && a.signatories.contains(&p) && !a.signed_by(p)
+            }),
+            sign_code_pending: me
+                .and_then(|p| a.sign_code(p))
+                .is_some_and(|(_, t)| now - t < CODE_VALID_MS),
+        });
         Ok(RoomView {
+            agreement,
             case_id,
             tracking_code: s.tracking_code.clone(),
             status: s.status,
@@ -437,6 +477,226 @@ impl App {
         .await
     }
 
+    /// Typesets signed agreements from now on.
+    pub fn set_renderer(&self, r: std::sync::Arc<dyn AgreementRenderer>) {
+        if let Ok(mut x) = self.renderer.write() {
+            *x = Some(r);
+        }
+    }
+
+    /// Sends the party a one-time code to confirm their signature (by SMS).
+    pub async fn agreement_sign_code(&self, actor: &Actor, case_id: i64) -> Result<()> {
+        let party = actor.room_party_index().ok_or(DomainError::Forbidden)?;
+        self.act(
+            &Actor::system(),
+            case_id,
+            &Command::SendSignCode { party_index: party },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A party signs the current version of the agreement: their drawn signature (PNG) and
+    /// the code sent to their phone. When every signatory has signed, the agreement is
+    /// typeset with the signatures, kept as the case's file, and its SM3 digest written to
+    /// the case log and the audit trail.
+    pub async fn agreement_sign(
+        &self,
+        actor: &Actor,
+        case_id: i64,
+        version: u32,
+        code: &str,
+        png: Vec<u8>,
+    ) -> Result<StoredCase> {
+        let party = actor.room_party_index().ok_or(DomainError::Forbidden)?;
+        let case = self.load_visible(actor, case_id).await?;
+        let a = case
+            .state
+            .room
+            .agreement
+            .as_ref()
+            .ok_or_else(|| DomainError::validation("agreement", "nothing to sign"))?;
+        let wrong = || AppError::from(DomainError::validation("code", "wrong or expired code"));
+        let Some((seq, sent)) = a.sign_code(party) else {
+            return Err(DomainError::validation("code", "ask for a code first").into());
+        };
+        if self.now() - sent >= CODE_VALID_MS {
+            return Err(wrong());
+        }
+        {
+            let Ok(mut tries) = self.room_tries.lock() else {
+                return Err(AppError::Internal("room tries".into()));
+            };
+            let n = tries.entry((case_id, party, seq)).or_insert(0);
+            if *n >= CODE_MAX_TRIES {
+                return Err(wrong());
+            }
+            let given: String = code.chars().filter(char::is_ascii_digit).collect();
+            if !constant_time_eq(&given, &six_digits(self, SIGN_LABEL, case_id, party, seq)) {
+                *n += 1;
+                return Err(wrong());
+            }
+            *n = CODE_MAX_TRIES;
+        }
+        if self.check_attachment("signature.png", &png)? != "image/png" {
+            return Err(DomainError::validation("signature", "a PNG drawing").into());
+        }
+        let name = case.state.parties[party].name.clone();
+        let meta = self
+            .add_attachment(&Actor::system(), case_id, &format!("签名-{name}.png"), png)
+            .await?;
+        let signed = self
+            .act(
+                &Actor::system(),
+                case_id,
+                &Command::SignAgreement {
+                    party_index: party,
+                    version,
+                    image_id: meta.id,
+                },
+            )
+            .await?;
+        if signed
+            .state
+            .room
+            .agreement
+            .as_ref()
+            .is_some_and(|a| a.complete())
+        {
+            return self.seal_agreement(case_id).await;
+        }
+        Ok(signed)
+    }
+
+    /// Typesets the fully signed agreement and records it (also a retry after a failure).
+    pub async fn seal_agreement(&self, case_id: i64) -> Result<StoredCase> {
+        let case = self
+            .store
+            .get_case(case_id)
+            .await?
+            .ok_or(AppError::NotFound("case"))?;
+        let s = &case.state;
+        let a = s
+            .room
+            .agreement
+            .as_ref()
+            .filter(|a| a.complete() && a.sealed.is_none())
+            .ok_or_else(|| DomainError::validation("agreement", "not signed by all, or sealed"))?;
+        let renderer = self
+            .renderer
+            .read()
+            .ok()
+            .and_then(|r| r.clone())
+            .ok_or_else(|| AppError::Internal("no agreement renderer".into()))?;
+        let unit = match s.lead_unit_id {
+            Some(u) => self
+                .store
+                .get_unit(u)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let mut signatures = Vec::new();
+        let mut last = 0;
+        for p in &a.signatories {
+            let Some(g) = a
+                .signatures
+                .iter()
+                .find(|g| g.party_index == *p && g.version == a.version)
+            else {
+                continue;
+            };
+            last = last.max(g.at);
+            let png = self
+                .store
+                .get_blob(&g.image_id)
+                .await?
+                .map(|b| b.bytes)
+                .unwrap_or_default();
+            let party = &s.parties[*p];
+            signatures.push((
+                party.name.clone(),
+                party.role.zh().to_string(),
+                local_time(g.at),
+                png,
+            ));
+        }
+        let doc = AgreementDoc {
+            tracking_code: s.tracking_code.clone(),
+            version: a.version,
+            dispute_type: s.dispute_type.zh().to_string(),
+            unit,
+            parties: s
+                .parties
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.role.zh().to_string(),
+                        p.id_number.as_ref().map(|x| x.masked()).unwrap_or_default(),
+                        p.phone.as_ref().map(|x| x.masked()).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            facts: mask_numbers_in_text(&a.facts),
+            terms: mask_numbers_in_text(&a.terms),
+            obligations: a
+                .obligations
+                .iter()
+                .map(|o| {
+                    (
+                        s.parties
+                            .get(o.party_index)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                        o.what.clone(),
+                        o.amount_fen
+                            .map(|f| format!("{}.{:02}", f / 100, f % 100))
+                            .unwrap_or_default(),
+                        o.due.to_string(),
+                    )
+                })
+                .collect(),
+            signatures,
+            signed_at: local_time(last),
+        };
+        let pdf = tokio::task::spawn_blocking(move || renderer.render(&doc))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(AppError::Internal)?;
+        let sm3 = crate::auth::sm3_hex(&pdf);
+        let version = a.version;
+        let meta = self
+            .attach_generated(
+                case_id,
+                &format!("调解协议书-{}-v{version}.pdf", s.tracking_code),
+                "application/pdf",
+                pdf,
+            )
+            .await?;
+        let sealed = self
+            .act(
+                &Actor::system(),
+                case_id,
+                &Command::SealAgreement {
+                    version,
+                    pdf_id: meta.id.clone(),
+                    sm3: sm3.clone(),
+                },
+            )
+            .await?;
+        self.audit_actor(
+            &Actor::system(),
+            fengqiao_domain::audit::AuditAction::AgreementSealed,
+            &format!("case:{case_id}"),
+            "ok",
+            serde_json::json!({"version": version, "pdf": meta.id, "sm3": sm3}),
+        )
+        .await?;
+        Ok(sealed)
+    }
+
     /// A file of the room's thread, for a party in the room (staff use the case's files).
     pub async fn room_attachment(
         &self,
@@ -444,7 +704,15 @@ impl App {
         case_id: i64,
         blob_id: &str,
     ) -> Result<fengqiao_store::Blob> {
-        let posted = self.store.case_events(case_id).await?.iter().any(|e| {
+        let case = self.load_visible(actor, case_id).await?;
+        let sealed = case
+            .state
+            .room
+            .agreement
+            .as_ref()
+            .and_then(|a| a.sealed.as_ref())
+            .is_some_and(|x| x.pdf_id == blob_id);
+        let posted = sealed || self.store.case_events(case_id).await?.iter().any(|e| {
             matches!(&e.kind, EventKind::MessagePosted { attachment_ids, .. } if attachment_ids.iter().any(|a| a == blob_id))
         });
         if !posted {
@@ -508,6 +776,18 @@ impl App {
                     )]
                 })
                 .unwrap_or_default(),
+            EventKind::SignCodeSent { party_index, .. } => to(*party_index)
+                .map(|phone| {
+                    vec![(
+                        phone,
+                        "签署验证码".to_string(),
+                        format!(
+                            "您正在签署纠纷（{code}）的调解协议，验证码为 {}，10分钟内有效，请勿告诉他人",
+                            six_digits(self, SIGN_LABEL, case_id, *party_index, seq)
+                        ),
+                    )]
+                })
+                .unwrap_or_default(),
             EventKind::SessionScheduled { no, .. }
             | EventKind::SessionReminded { no }
             | EventKind::SessionCancelled { no, .. } => {
@@ -563,4 +843,46 @@ pub const ROOM_SMS_ACTIONS: &[&str] = &[
     "session_scheduled",
     "session_reminded",
     "session_cancelled",
+    "sign_code_sent",
 ];
+
+/// What the signed agreement's PDF shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgreementDoc {
+    pub tracking_code: String,
+    pub version: u32,
+    pub dispute_type: String,
+    pub unit: String,
+    /// (name, role, ID-card number masked, phone masked).
+    pub parties: Vec<(String, String, String, String)>,
+    pub facts: String,
+    pub terms: String,
+    /// (who, what, amount in yuan, due date).
+    pub obligations: Vec<(String, String, String, String)>,
+    /// (name, role, signed at, PNG of the drawn signature).
+    #[serde(skip)]
+    pub signatures: Vec<(String, String, String, Vec<u8>)>,
+    pub signed_at: String,
+}
+
+/// Typesets a signed agreement as PDF (the web layer's Typst; tests may bring their own).
+pub trait AgreementRenderer: Send + Sync + 'static {
+    fn render(&self, doc: &AgreementDoc) -> std::result::Result<Vec<u8>, String>;
+}
+
+/// The agreement as the room shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgreementView {
+    pub version: u32,
+    pub facts: String,
+    pub terms: String,
+    pub obligations: Vec<fengqiao_domain::room::Obligation>,
+    /// (party index, name, signed at).
+    pub signatories: Vec<(usize, String, Option<Millis>)>,
+    pub sealed: Option<fengqiao_domain::room::SealedAgreement>,
+    pub performance: Vec<fengqiao_domain::room::Performance>,
+    /// The viewing party is to sign this version.
+    pub mine_to_sign: bool,
+    /// A signing code was sent to the viewing party and is still good.
+    pub sign_code_pending: bool,
+}

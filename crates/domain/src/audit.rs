@@ -21,6 +21,7 @@ crate::unit::labelled_enum!(
         PersonalInfoRevealed = "personal_info_revealed" / "查看个人信息",
         PartyLookedUp = "party_looked_up" / "按证件号或电话查询案件",
         PersonViewed = "person_viewed" / "查看人员全息档案",
+        AgreementSealed = "agreement_sealed" / "调解协议签署完成",
         Export = "export" / "导出",
         UserChanged = "user_changed" / "用户变更",
         ConfigChanged = "config_changed" / "配置变更",

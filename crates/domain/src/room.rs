@@ -84,6 +84,8 @@ pub struct Room {
     pub host: Option<i64>,
     #[serde(default)]
     pub messages: u32,
+    #[serde(default)]
+    pub agreement: Option<Agreement>,
 }
 
 impl Room {
@@ -105,5 +107,90 @@ impl Room {
         self.sessions.iter().filter(move |s| {
             s.cancelled.is_none() && !s.reminded && now >= s.at - REMIND_BEFORE_MS && now < s.at
         })
+    }
+}
+
+/// What a party undertakes in an agreement (履行义务), with its due date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Obligation {
+    /// The party who must do it.
+    pub party_index: usize,
+    pub what: String,
+    /// An amount to pay, in fen.
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+    pub due: chrono::NaiveDate,
+}
+
+/// A party's drawn signature on a version of the agreement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Signature {
+    pub party_index: usize,
+    pub version: u32,
+    /// The PNG of the drawn signature (an attachment of the case).
+    pub image_id: String,
+    pub at: Millis,
+}
+
+/// The signed agreement as a PDF, with its SM3 digest (also in the audit trail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SealedAgreement {
+    pub version: u32,
+    pub pdf_id: String,
+    pub sm3: String,
+    pub at: Millis,
+}
+
+/// Whether an obligation was honoured, as recorded by the mediator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Performance {
+    pub no: u32,
+    pub honoured: bool,
+    pub note: String,
+    pub at: Millis,
+}
+
+/// The mediation agreement (调解协议书) of a case: the current draft, its signatures, and the
+/// sealed PDF once every signatory has signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Agreement {
+    /// Each new draft is a new version; signatures of an older one no longer count.
+    pub version: u32,
+    pub facts: String,
+    pub terms: String,
+    pub obligations: Vec<Obligation>,
+    /// The parties who sign (by index).
+    pub signatories: Vec<usize>,
+    pub drafted_at: Millis,
+    pub drafted_by: Option<i64>,
+    #[serde(default)]
+    pub signatures: Vec<Signature>,
+    /// The last signing code sent to each party: (party, log position, time).
+    #[serde(default)]
+    pub sign_codes: Vec<(usize, u32, Millis)>,
+    #[serde(default)]
+    pub sealed: Option<SealedAgreement>,
+    /// Obligations performed or not (by number, 1-based).
+    #[serde(default)]
+    pub performance: Vec<Performance>,
+}
+
+impl Agreement {
+    pub fn signed_by(&self, party: usize) -> bool {
+        self.signatures
+            .iter()
+            .any(|s| s.party_index == party && s.version == self.version)
+    }
+
+    /// Every signatory has signed the current version.
+    pub fn complete(&self) -> bool {
+        self.signatories.iter().all(|p| self.signed_by(*p))
+    }
+
+    pub fn sign_code(&self, party: usize) -> Option<(u32, Millis)> {
+        self.sign_codes
+            .iter()
+            .find(|(p, _, _)| *p == party)
+            .map(|(_, seq, at)| (*seq, *at))
     }
 }

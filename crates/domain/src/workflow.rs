@@ -233,6 +233,40 @@ pub enum Command {
         no: u32,
         reason: String,
     },
+    /// Drafts (or redrafts: a new version, earlier signatures void) the mediation agreement.
+    DraftAgreement {
+        facts: String,
+        terms: String,
+        #[serde(default)]
+        obligations: Vec<room::Obligation>,
+        /// The parties who sign; all parties when empty.
+        #[serde(default)]
+        signatories: Vec<usize>,
+    },
+    /// A one-time signing code to a signatory's phone (the application, for the party).
+    SendSignCode {
+        party_index: usize,
+    },
+    /// A signatory's drawn signature on the current version, confirmed with the code (the
+    /// application, after checking it). `image_id`: the PNG, an attachment of the case.
+    SignAgreement {
+        party_index: usize,
+        version: u32,
+        image_id: String,
+    },
+    /// The signed agreement's PDF and its SM3 digest (the application, once all signed).
+    SealAgreement {
+        version: u32,
+        pdf_id: String,
+        sm3: String,
+    },
+    /// Whether an obligation of the sealed agreement was honoured (履行情况).
+    RecordPerformance {
+        no: u32,
+        honoured: bool,
+        #[serde(default)]
+        note: String,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -288,6 +322,11 @@ impl Command {
             Command::PostMessage { .. } => "post_message",
             Command::ScheduleSession { .. } => "schedule_session",
             Command::CancelSession { .. } => "cancel_session",
+            Command::DraftAgreement { .. } => "draft_agreement",
+            Command::SendSignCode { .. } => "send_sign_code",
+            Command::SignAgreement { .. } => "sign_agreement",
+            Command::SealAgreement { .. } => "seal_agreement",
+            Command::RecordPerformance { .. } => "record_performance",
         }
     }
 
@@ -324,7 +363,12 @@ impl Command {
             | Command::JoinRoom { .. }
             | Command::PostMessage { .. }
             | Command::ScheduleSession { .. }
-            | Command::CancelSession { .. } => O::Mediate,
+            | Command::CancelSession { .. }
+            | Command::DraftAgreement { .. }
+            | Command::SendSignCode { .. }
+            | Command::SignAgreement { .. }
+            | Command::SealAgreement { .. }
+            | Command::RecordPerformance { .. } => O::Mediate,
         }
     }
 }
@@ -481,6 +525,32 @@ pub enum EventKind {
         no: u32,
         reason: String,
     },
+    AgreementDrafted {
+        version: u32,
+        facts: String,
+        terms: String,
+        obligations: Vec<room::Obligation>,
+        signatories: Vec<usize>,
+    },
+    SignCodeSent {
+        party_index: usize,
+        version: u32,
+    },
+    AgreementSigned {
+        party_index: usize,
+        version: u32,
+        image_id: String,
+    },
+    AgreementSealed {
+        version: u32,
+        pdf_id: String,
+        sm3: String,
+    },
+    PerformanceRecorded {
+        no: u32,
+        honoured: bool,
+        note: String,
+    },
 }
 
 impl EventKind {
@@ -524,6 +594,11 @@ impl EventKind {
             EventKind::SessionScheduled { .. } => "session_scheduled",
             EventKind::SessionReminded { .. } => "session_reminded",
             EventKind::SessionCancelled { .. } => "session_cancelled",
+            EventKind::AgreementDrafted { .. } => "agreement_drafted",
+            EventKind::SignCodeSent { .. } => "sign_code_sent",
+            EventKind::AgreementSigned { .. } => "agreement_signed",
+            EventKind::AgreementSealed { .. } => "agreement_sealed",
+            EventKind::PerformanceRecorded { .. } => "performance_recorded",
         }
     }
 }
@@ -679,7 +754,12 @@ pub fn decide(
     use Status as S;
     if matches!(
         cmd,
-        Command::RefreshLight | Command::SendRoomCode { .. } | Command::JoinRoom { .. }
+        Command::RefreshLight
+            | Command::SendRoomCode { .. }
+            | Command::JoinRoom { .. }
+            | Command::SendSignCode { .. }
+            | Command::SignAgreement { .. }
+            | Command::SealAgreement { .. }
     ) && !ctx.actor.is_system()
     {
         return Err(DomainError::Forbidden);
@@ -1186,6 +1266,142 @@ pub fn decide(
                 note: note.trim().to_string(),
             }]
         }
+        Command::DraftAgreement {
+            facts,
+            terms,
+            obligations,
+            signatories,
+        } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            if case
+                .room
+                .agreement
+                .as_ref()
+                .is_some_and(|a| a.sealed.is_some())
+            {
+                return Err(DomainError::validation(
+                    "agreement",
+                    "already signed by all",
+                ));
+            }
+            non_empty("terms", terms)?;
+            if facts.chars().count() > 5_000 || terms.chars().count() > 5_000 {
+                return Err(DomainError::validation("terms", "too long"));
+            }
+            let n = case.parties.len();
+            let mut signatories = if signatories.is_empty() {
+                (0..n).collect::<Vec<_>>()
+            } else {
+                signatories.clone()
+            };
+            signatories.sort_unstable();
+            signatories.dedup();
+            if signatories.is_empty() || signatories.iter().any(|p| *p >= n) {
+                return Err(DomainError::validation("signatories", "no such party"));
+            }
+            for o in obligations {
+                if o.party_index >= n {
+                    return Err(DomainError::validation("obligations", "no such party"));
+                }
+                non_empty("obligations.what", &o.what)?;
+                if o.amount_fen.is_some_and(|a| a < 0) {
+                    return Err(DomainError::validation(
+                        "obligations.amount_fen",
+                        "negative",
+                    ));
+                }
+            }
+            vec![EventKind::AgreementDrafted {
+                version: case.room.agreement.as_ref().map_or(0, |a| a.version) + 1,
+                facts: facts.trim().to_string(),
+                terms: terms.trim().to_string(),
+                obligations: obligations.clone(),
+                signatories,
+            }]
+        }
+        Command::SendSignCode { party_index } => {
+            let a = signing(case, cmd, *party_index)?;
+            if a.sign_code(*party_index)
+                .is_some_and(|(_, t)| ctx.now - t < room::CODE_RESEND_MS)
+            {
+                return Err(DomainError::validation(
+                    "code",
+                    "a code was sent less than a minute ago",
+                ));
+            }
+            vec![EventKind::SignCodeSent {
+                party_index: *party_index,
+                version: a.version,
+            }]
+        }
+        Command::SignAgreement {
+            party_index,
+            version,
+            image_id,
+        } => {
+            let a = signing(case, cmd, *party_index)?;
+            if *version != a.version {
+                return Err(DomainError::validation(
+                    "version",
+                    "a newer draft replaced it",
+                ));
+            }
+            if !case.attachments.iter().any(|m| &m.id == image_id) {
+                return Err(DomainError::validation(
+                    "image_id",
+                    "not an attachment of the case",
+                ));
+            }
+            vec![EventKind::AgreementSigned {
+                party_index: *party_index,
+                version: *version,
+                image_id: image_id.clone(),
+            }]
+        }
+        Command::SealAgreement {
+            version,
+            pdf_id,
+            sm3,
+        } => {
+            let Some(a) = case.room.agreement.as_ref() else {
+                return Err(DomainError::validation("agreement", "no draft"));
+            };
+            if a.version != *version || !a.complete() || a.sealed.is_some() {
+                return Err(DomainError::validation(
+                    "agreement",
+                    "not signed by all, or sealed",
+                ));
+            }
+            if !case.attachments.iter().any(|m| &m.id == pdf_id) {
+                return Err(DomainError::validation(
+                    "pdf_id",
+                    "not an attachment of the case",
+                ));
+            }
+            vec![EventKind::AgreementSealed {
+                version: *version,
+                pdf_id: pdf_id.clone(),
+                sm3: sm3.clone(),
+            }]
+        }
+        Command::RecordPerformance { no, honoured, note } => {
+            let Some(a) = case.room.agreement.as_ref().filter(|a| a.sealed.is_some()) else {
+                return Err(DomainError::validation("agreement", "no signed agreement"));
+            };
+            if *no == 0 || *no as usize > a.obligations.len() {
+                return Err(DomainError::validation("no", "no such obligation"));
+            }
+            if !*honoured {
+                non_empty("note", note)?;
+            }
+            vec![EventKind::PerformanceRecorded {
+                no: *no,
+                honoured: *honoured,
+                note: note.trim().to_string(),
+            }]
+        }
         Command::CancelSession { no, reason } => {
             non_empty("reason", reason)?;
             if !case
@@ -1203,6 +1419,37 @@ pub fn decide(
         }
     };
     Ok(ev)
+}
+
+/// The agreement a signatory may sign now: a draft in mediation, not sealed, the party a
+/// signatory who joined the room and has not signed this version.
+fn signing<'a>(
+    case: &'a CaseState,
+    cmd: &Command,
+    party: usize,
+) -> Result<&'a room::Agreement, DomainError> {
+    if case.status != Status::InMediation {
+        return Err(refuse(cmd, case.status));
+    }
+    let a = case
+        .room
+        .agreement
+        .as_ref()
+        .filter(|a| a.sealed.is_none())
+        .ok_or_else(|| DomainError::validation("agreement", "nothing to sign"))?;
+    if !a.signatories.contains(&party)
+        || case
+            .room
+            .invitation(party)
+            .and_then(|i| i.joined_seq)
+            .is_none()
+    {
+        return Err(DomainError::Forbidden);
+    }
+    if a.signed_by(party) {
+        return Err(DomainError::validation("agreement", "signed already"));
+    }
+    Ok(a)
 }
 
 fn open_supervision(case: &CaseState, ctx: &Context<'_>, reason: String) -> EventKind {
@@ -1627,6 +1874,78 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
         EventKind::SessionCancelled { no, reason } => {
             if let Some(x) = s.room.sessions.iter_mut().find(|x| x.no == *no) {
                 x.cancelled = Some(reason.clone());
+            }
+        }
+        EventKind::AgreementDrafted {
+            version,
+            facts,
+            terms,
+            obligations,
+            signatories,
+        } => {
+            let signatures = s
+                .room
+                .agreement
+                .take()
+                .map(|a| a.signatures)
+                .unwrap_or_default();
+            s.room.agreement = Some(room::Agreement {
+                version: *version,
+                facts: facts.clone(),
+                terms: terms.clone(),
+                obligations: obligations.clone(),
+                signatories: signatories.clone(),
+                drafted_at: at,
+                drafted_by: event.actor_id,
+                signatures,
+                sign_codes: Vec::new(),
+                sealed: None,
+                performance: Vec::new(),
+            });
+        }
+        EventKind::SignCodeSent { party_index, .. } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.sign_codes.retain(|(p, _, _)| p != party_index);
+                a.sign_codes.push((*party_index, event.seq, at));
+            }
+        }
+        EventKind::AgreementSigned {
+            party_index,
+            version,
+            image_id,
+        } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.signatures.push(room::Signature {
+                    party_index: *party_index,
+                    version: *version,
+                    image_id: image_id.clone(),
+                    at,
+                });
+                a.sign_codes.retain(|(p, _, _)| p != party_index);
+            }
+        }
+        EventKind::AgreementSealed {
+            version,
+            pdf_id,
+            sm3,
+        } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.sealed = Some(room::SealedAgreement {
+                    version: *version,
+                    pdf_id: pdf_id.clone(),
+                    sm3: sm3.clone(),
+                    at,
+                });
+            }
+        }
+        EventKind::PerformanceRecorded { no, honoured, note } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.performance.push(room::Performance {
+                    no: *no,
+                    honoured: *honoured,
+                    note: note.clone(),
+                    at,
+                });
             }
         }
     }

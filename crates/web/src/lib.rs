@@ -7,6 +7,7 @@
 //! `SameSite=Strict`); every form that changes something also carries a CSRF token derived
 //! from the session, checked before anything else.
 mod admin;
+mod agreement;
 mod citizen;
 mod cockpit;
 pub mod demo_sms;
@@ -122,6 +123,8 @@ fn add_security_headers(h: &mut HeaderMap, tls: bool) {
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    // Signed agreements are typeset with Typst (the app seals them once all have signed).
+    app.set_renderer(Arc::new(agreement::TypstAgreement));
     Router::new()
         .route("/", get(|| async { Redirect::to("/workbench") }))
         .route("/login", get(staff::login_page).post(staff::login))
@@ -166,6 +169,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/room/schedule", post(room::schedule))
         .route("/cases/{id}/room/cancel", post(room::cancel))
         .route("/cases/{id}/room/post", post(room::staff_post))
+        .route("/cases/{id}/room/agreement", post(room::draft))
+        .route("/cases/{id}/room/performance", post(room::performance))
+        .route("/room/{link}/sign-code", post(room::sign_code))
+        .route("/room/{link}/sign", post(room::sign))
         .route("/demo/sms", get(demo_sms::inbox))
         .route("/demo/sms-gateway", get(demo_sms::gateway))
         .route("/room/{link}", get(room::party))
@@ -224,6 +231,7 @@ pub fn router(app: Arc<App>) -> Router {
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 const COCKPIT_JS: &str = include_str!("../assets/cockpit.js");
+const SIGN_JS: &str = include_str!("../assets/sign.js");
 const HTMX: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js");
 const HTMX_GZ: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js.gz");
 const ECHARTS: &[u8] = include_bytes!("../assets/vendor/echarts/echarts.min.js");
@@ -263,6 +271,7 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
             COCKPIT_JS,
         )
             .into_response(),
+        "sign.js" => ([(header::CONTENT_TYPE, "text/javascript"), cache], SIGN_JS).into_response(),
         "htmx.min.js" => vendored(&headers, HTMX, HTMX_GZ),
         "echarts.min.js" => vendored(&headers, ECHARTS, ECHARTS_GZ),
         _ => StatusCode::NOT_FOUND.into_response(),

@@ -52,6 +52,95 @@ pub struct PartyRow {
     pub has_phone: bool,
 }
 
+/// The agreement as the pages show it.
+pub struct AgreementRow {
+    pub version: u32,
+    pub facts: String,
+    pub terms: String,
+    /// (no, who, what, amount in yuan, due, performance).
+    pub obligations: Vec<(u32, String, String, String, String, String)>,
+    /// (name, signed at or "").
+    pub signatories: Vec<(String, String)>,
+    pub pdf: String,
+    pub sm3: String,
+    pub sealed_at: String,
+    pub mine_to_sign: bool,
+    pub code_pending: bool,
+}
+
+fn agreement_row(t: &Tr, v: &RoomView, files_base: &str) -> Option<AgreementRow> {
+    let a = v.agreement.as_ref()?;
+    let name = |i: usize| {
+        v.parties
+            .iter()
+            .find(|p| p.index == i)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    Some(AgreementRow {
+        version: a.version,
+        facts: a.facts.clone(),
+        terms: a.terms.clone(),
+        obligations: a
+            .obligations
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let no = i as u32 + 1;
+                let done = a
+                    .performance
+                    .iter()
+                    .rev()
+                    .find(|p| p.no == no)
+                    .map(|p| {
+                        format!(
+                            "{}{}",
+                            if p.honoured {
+                                t.s("agreement.honoured")
+                            } else {
+                                t.s("agreement.not_honoured")
+                            },
+                            if p.note.is_empty() {
+                                String::new()
+                            } else {
+                                format!("：{}", p.note)
+                            }
+                        )
+                    })
+                    .unwrap_or_default();
+                (
+                    no,
+                    name(o.party_index),
+                    o.what.clone(),
+                    o.amount_fen
+                        .map(|f| format!("{}.{:02}", f / 100, f % 100))
+                        .unwrap_or_default(),
+                    o.due.to_string(),
+                    done,
+                )
+            })
+            .collect(),
+        signatories: a
+            .signatories
+            .iter()
+            .map(|(_, n, at)| (n.clone(), at.map(local_time).unwrap_or_default()))
+            .collect(),
+        pdf: a
+            .sealed
+            .as_ref()
+            .map(|x| format!("{files_base}/{}", x.pdf_id))
+            .unwrap_or_default(),
+        sm3: a.sealed.as_ref().map(|x| x.sm3.clone()).unwrap_or_default(),
+        sealed_at: a
+            .sealed
+            .as_ref()
+            .map(|x| local_time(x.at))
+            .unwrap_or_default(),
+        mine_to_sign: a.mine_to_sign,
+        code_pending: a.sign_code_pending,
+    })
+}
+
 fn rows(app: &App, t: &Tr, v: &RoomView, files_base: &str) -> (Vec<MessageRow>, Vec<SessionRow>) {
     let now = app.now();
     let messages = v
@@ -106,6 +195,12 @@ pub struct StaffRoomPage {
     pub public_url: String,
     pub error: String,
     pub today: String,
+    pub agreement: Option<AgreementRow>,
+    /// The agreement is signed by all (no more drafts).
+    pub sealed: bool,
+    /// The current draft's texts (to edit into a new one).
+    pub draft_facts: String,
+    pub draft_terms: String,
 }
 
 async fn staff_page(app: &App, t: Tr, web: &Web, id: i64, error: String) -> Response {
@@ -152,6 +247,18 @@ async fn staff_page(app: &App, t: Tr, web: &Web, id: i64, error: String) -> Resp
             public_url: app.public_url(),
             error,
             today: fengqiao_domain::time::local_date(app.now()).to_string(),
+            agreement: agreement_row(&t, &v, &format!("/cases/{id}/files")),
+            sealed: v.agreement.as_ref().is_some_and(|a| a.sealed.is_some()),
+            draft_facts: v
+                .agreement
+                .as_ref()
+                .map(|a| a.facts.clone())
+                .unwrap_or_default(),
+            draft_terms: v
+                .agreement
+                .as_ref()
+                .map(|a| a.terms.clone())
+                .unwrap_or_default(),
         }),
     )
         .into_response()
@@ -353,6 +460,7 @@ pub struct PartyRoomPage {
     pub messages: Vec<MessageRow>,
     pub sessions: Vec<SessionRow>,
     pub error: String,
+    pub agreement: Option<AgreementRow>,
 }
 
 fn gone(t: Tr) -> Response {
@@ -398,6 +506,7 @@ async fn party_page(app: &App, t: Tr, link: &str, headers: &HeaderMap, error: St
             messages,
             sessions,
             error,
+            agreement: agreement_row(&t, &v, &format!("/room/{link}/files")),
         }),
     )
         .into_response()
@@ -506,5 +615,180 @@ pub async fn party_file(
     match app.room_attachment(&actor, door.case_id, &blob).await {
         Ok(b) => crate::staff::attachment_response(b),
         Err(e) => error_page(t, &e, false, String::new()),
+    }
+}
+
+/// `POST /cases/{id}/room/agreement`: the draft (facts, terms, signatories `sign_<i>`, up to
+/// three obligations `o<k>_party`, `o<k>_what`, `o<k>_amount` in yuan, `o<k>_due`).
+pub async fn draft(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let signatories: Vec<usize> =
+        f.0.iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("sign_")
+                    .filter(|_| v == "on")
+                    .and_then(|i| i.parse().ok())
+            })
+            .collect();
+    let mut obligations = Vec::new();
+    for k in 1..=3 {
+        let what = f.get(&format!("o{k}_what")).trim().to_string();
+        if what.is_empty() {
+            continue;
+        }
+        let Ok(party_index) = f.get(&format!("o{k}_party")).parse::<usize>() else {
+            return after(
+                &app,
+                t,
+                &web,
+                id,
+                Err(DomainError::validation("obligations", "who").into()),
+            )
+            .await;
+        };
+        let Ok(due) = chrono::NaiveDate::parse_from_str(f.get(&format!("o{k}_due")), "%Y-%m-%d")
+        else {
+            return after(
+                &app,
+                t,
+                &web,
+                id,
+                Err(DomainError::validation("obligations.due", "a date").into()),
+            )
+            .await;
+        };
+        let amount = f.get(&format!("o{k}_amount")).trim().to_string();
+        let amount_fen = if amount.is_empty() {
+            None
+        } else {
+            match amount.parse::<f64>() {
+                Ok(x) if x.is_finite() => Some((x * 100.0).round() as i64),
+                _ => {
+                    return after(
+                        &app,
+                        t,
+                        &web,
+                        id,
+                        Err(
+                            DomainError::validation("obligations.amount_fen", "a number of yuan")
+                                .into(),
+                        ),
+                    )
+                    .await;
+                }
+            }
+        };
+        obligations.push(fengqiao_domain::room::Obligation {
+            party_index,
+            what,
+            amount_fen,
+            due,
+        });
+    }
+    let cmd = fengqiao_domain::workflow::Command::DraftAgreement {
+        facts: f.get("facts").to_string(),
+        terms: f.get("terms").to_string(),
+        obligations,
+        signatories,
+    };
+    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+/// `POST /cases/{id}/room/performance`: whether obligation `no` was honoured.
+pub async fn performance(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let cmd = fengqiao_domain::workflow::Command::RecordPerformance {
+        no: f.get("no").parse().unwrap_or(0),
+        honoured: f.get("honoured") == "yes",
+        note: f.get("note").to_string(),
+    };
+    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+/// The party in the room for a form of theirs, with its token checked.
+async fn party_form(
+    app: &App,
+    headers: &HeaderMap,
+    link: &str,
+    csrf: &str,
+) -> Result<(Actor, RoomDoor), Response> {
+    let Ok(door) = app.room_door(link).await else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
+    let Some((actor, session)) = party_of(app, headers, &door).await else {
+        return Err(Redirect::to(&format!("/room/{link}")).into_response());
+    };
+    if csrf.is_empty() || csrf != app.room_csrf(&session) {
+        return Err(StatusCode::FORBIDDEN.into_response());
+    }
+    Ok((actor, door))
+}
+
+pub async fn sign_code(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Response {
+    let f = crate::staff::Fields::parse(&body);
+    let (actor, door) = match party_form(&app, &headers, &link, f.get("csrf")).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match app.agreement_sign_code(&actor, door.case_id).await {
+        Ok(()) => Redirect::to(&format!("/room/{link}#agreement")).into_response(),
+        Err(e) => party_page(&app, t, &link, &headers, error_message(&t, &e)).await,
+    }
+}
+
+pub async fn sign(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    headers: HeaderMap,
+    Path(link): Path<String>,
+    body: Bytes,
+) -> Response {
+    use base64::Engine;
+    let f = crate::staff::Fields::parse(&body);
+    let (actor, door) = match party_form(&app, &headers, &link, f.get("csrf")).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let png = f
+        .get("signature")
+        .strip_prefix("data:image/png;base64,")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+    let Some(png) = png.filter(|p| !p.is_empty()) else {
+        let e: AppError = DomainError::validation("signature", "draw your signature").into();
+        return party_page(&app, t, &link, &headers, error_message(&t, &e)).await;
+    };
+    let version = f.get("version").parse().unwrap_or(0);
+    match app
+        .agreement_sign(&actor, door.case_id, version, f.get("code"), png)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/room/{link}#agreement")).into_response(),
+        Err(e) => party_page(&app, t, &link, &headers, error_message(&t, &e)).await,
     }
 }

@@ -2845,6 +2845,284 @@ on_both!(
 );
 
 on_both!(
+    two_parties_sign_the_agreement_and_its_pdf_digest_is_in_the_audit_trail,
+    |t: T| async move {
+        use base64::Engine;
+        use fengqiao_domain::access::Actor;
+        use fengqiao_domain::workflow::Command;
+        let handler = fengqiao_app::auth::actor_of(
+            &t.app
+                .store
+                .get_user_by_username("u02staff")
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        let dispatcher = fengqiao_app::auth::actor_of(
+            &t.app
+                .store
+                .get_user_by_username("dispatcher")
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        let input: fengqiao_app::cases::CaseInput = serde_json::from_value(serde_json::json!({
+            "channel": "walk_in",
+            "text": "王建华与李明因宅基地边界围墙发生争执，要求拆除越界部分。",
+            "parties": [
+                {"name": "王建华", "role": "applicant", "phone": "13811112222"},
+                {"name": "李明", "role": "respondent", "phone": "13933334444"}
+            ],
+            "dispute_type": "housing_homestead",
+            "node_code": VILLAGE_A,
+        }))
+        .unwrap();
+        let id = t
+            .app
+            .submit_case(Some(&dispatcher), &input, None)
+            .await
+            .unwrap()
+            .0
+            .id;
+        t.app
+            .act(
+                &Actor::system(),
+                id,
+                &Command::Route {
+                    lead_unit_id: handler.unit_id.unwrap(),
+                    co_unit_ids: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        for c in [Command::Accept, Command::StartMediation] {
+            t.app.act(&handler, id, &c).await.unwrap();
+        }
+        let (url, sms) = sms_gateway().await;
+        let admin = fengqiao_app::auth::actor_of(
+            &t.app
+                .store
+                .get_user_by_username("admin")
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        t.app
+            .put_outbound_config(
+                &admin,
+                fengqiao_domain::outbound::OutboundConfig {
+                    smtp: None,
+                    sms: Some(fengqiao_domain::outbound::SmsConfig {
+                        url_template: url,
+                        method: fengqiao_domain::outbound::HttpMethod::Get,
+                        body_template: None,
+                        kinds: vec![],
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+        t.app
+            .set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+        let last_sms = || async {
+            t.app.run_courier().await.unwrap();
+            sms.lock().unwrap().last().cloned().unwrap_or_default()
+        };
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        // Both parties are invited and join with their codes.
+        let h = t.login("u02staff").await;
+        let mut cookies = Vec::new();
+        let mut links = Vec::new();
+        for p in ["0", "1"] {
+            let csrf = t.get(&format!("/cases/{id}/room"), &h).await.csrf();
+            t.post(
+                &format!("/cases/{id}/room/invite"),
+                &h,
+                &[("csrf", &csrf), ("party", p), ("phone", "")],
+            )
+            .await;
+            let invite = last_sms().await;
+            let at = invite.find("/room/").unwrap();
+            let link: String = invite[at + 6..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            t.post(&format!("/room/{link}/code"), "", &[]).await;
+            let code: String = digits(&last_sms().await).chars().take(6).collect();
+            let r = t
+                .post(&format!("/room/{link}/join"), "", &[("code", &code)])
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+            cookies.push(r.cookie.clone());
+            links.push(link);
+        }
+        // The mediator drafts the agreement with an obligation.
+        let due = (fengqiao_domain::time::local_date(t.app.now()) + chrono::Duration::days(30))
+            .to_string();
+        let csrf = t.get(&format!("/cases/{id}/room"), &h).await.csrf();
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/agreement"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("facts", "双方因围墙越界0.3米发生争执。"),
+                    ("terms", "李明于三十日内拆除越界围墙，王建华不再追究。"),
+                    ("sign_0", "on"),
+                    ("sign_1", "on"),
+                    ("o1_party", "1"),
+                    ("o1_what", "拆除越界围墙"),
+                    ("o1_amount", ""),
+                    ("o1_due", &due),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // A 1×1 PNG as a drawn signature.
+        let png = base64::engine::general_purpose::STANDARD
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+            .unwrap();
+        let data_url = format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&png)
+        );
+        for (i, (link, cookie)) in links.iter().zip(&cookies).enumerate() {
+            let page = t.get(&format!("/room/{link}"), cookie).await;
+            assert!(
+                page.text().contains("李明于三十日内拆除越界围墙"),
+                "{}",
+                page.text()
+            );
+            let csrf = page.csrf();
+            let r = t
+                .post(
+                    &format!("/room/{link}/sign-code"),
+                    cookie,
+                    &[("csrf", &csrf)],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+            let text = last_sms().await;
+            assert!(text.contains("签署"), "{text}");
+            let code: String = digits(text.split("验证码为").nth(1).unwrap())
+                .chars()
+                .take(6)
+                .collect();
+            // A wrong code signs nothing.
+            let wrong = if code == "000000" { "111111" } else { "000000" };
+            let r = t
+                .post(
+                    &format!("/room/{link}/sign"),
+                    cookie,
+                    &[
+                        ("csrf", &csrf),
+                        ("version", "1"),
+                        ("signature", &data_url),
+                        ("code", wrong),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", t.backend);
+            let r = t
+                .post(
+                    &format!("/room/{link}/sign"),
+                    cookie,
+                    &[
+                        ("csrf", &csrf),
+                        ("version", "1"),
+                        ("signature", &data_url),
+                        ("code", &code),
+                    ],
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::SEE_OTHER,
+                "{}: party {i}: {}",
+                t.backend,
+                r.text()
+            );
+        }
+        // Signed by both: the PDF is the case's file, its SM3 in the log and the audit trail.
+        let case = t.app.store.get_case(id).await.unwrap().unwrap();
+        let sealed = case
+            .state
+            .room
+            .agreement
+            .as_ref()
+            .unwrap()
+            .sealed
+            .clone()
+            .expect("sealed");
+        let page = t
+            .get(&format!("/room/{}", links[0]), &cookies[0])
+            .await
+            .text();
+        assert!(page.contains(&sealed.sm3), "{page}");
+        let pdf = t
+            .get(
+                &format!("/room/{}/files/{}", links[1], sealed.pdf_id),
+                &cookies[1],
+            )
+            .await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        assert_eq!(fengqiao_app::auth::sm3_hex(&pdf.body), sealed.sm3);
+        let text = pdf_text(&pdf.body);
+        for want in [
+            "人民调解协议书",
+            "李明于三十日内拆除越界围墙",
+            "王建华",
+            "李明",
+            "拆除越界围墙",
+            "138****2222",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+        assert!(!text.contains("13811112222"));
+        t.app.flush_audit().await;
+        let trail = t.app.store.audit_records(0, 10_000).await.unwrap();
+        let rec = trail
+            .iter()
+            .find(|r| r.record.action.as_str() == "agreement_sealed")
+            .expect("audited");
+        assert!(
+            rec.record.detail.contains(&sealed.sm3),
+            "{:?}",
+            rec.record.detail
+        );
+        assert_eq!(t.app.verify_audit().await.unwrap().problems, vec![]);
+        // No more drafts; the mediator records the obligation honoured.
+        let csrf = t.get(&format!("/cases/{id}/room"), &h).await.csrf();
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/agreement"),
+                &h,
+                &[("csrf", &csrf), ("terms", "改")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/performance"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("no", "1"),
+                    ("honoured", "yes"),
+                    ("note", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert!(t
+            .get(&format!("/cases/{id}/room"), &h)
+            .await
+            .text()
+            .contains("已履行"));
+    }
+);
+
+on_both!(
     a_dispatcher_asks_an_expert_who_then_sees_only_that_case,
     |t: T| async move {
         let code = t
