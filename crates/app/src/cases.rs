@@ -391,6 +391,25 @@ async fn notifications_for(
                 }
                 continue;
             }
+            EventKind::ConsultationAnswered { expert_id, answer } => {
+                let asked_by = state
+                    .consultations
+                    .iter()
+                    .rev()
+                    .find(|c| c.expert_id == *expert_id)
+                    .and_then(|c| c.asked_by)
+                    .filter(|u| *u > 0);
+                if let Some(user_id) = asked_by {
+                    out.push(NewNotification {
+                        user_id,
+                        case_id: Some(case_id),
+                        kind: "consultation_answered".into(),
+                        title: format!("专家会诊意见 {}", state.tracking_code),
+                        body: answer.chars().take(80).collect(),
+                    });
+                }
+                continue;
+            }
             EventKind::SessionReminded { no } => {
                 let Some(x) = state.room.sessions.iter().find(|x| x.no == *no) else {
                     continue;
@@ -1057,13 +1076,144 @@ impl App {
     /// (user id, display name).
     pub async fn expert_candidates(&self, case: &CaseState) -> Result<Vec<(i64, String)>> {
         Ok(self
+            .expert_suggestions(case)
+            .await?
+            .into_iter()
+            .map(|x| {
+                let specialties: Vec<&str> = x.profile.specialties.iter().map(|s| s.zh()).collect();
+                let mut label = x.name;
+                if !specialties.is_empty() {
+                    label.push_str(&format!("（{}）", specialties.join("、")));
+                }
+                if x.open_consultations > 0 {
+                    label.push_str(&format!(" · 待答复 {}", x.open_consultations));
+                }
+                if !x.profile.available {
+                    label.push_str(" · 暂不可用");
+                }
+                (x.user_id, label)
+            })
+            .collect())
+    }
+
+    /// The experts of the case's area not yet on it, best fit first: the specialties its type
+    /// calls for, their open consultations, their availability (`domain::expert::fit`).
+    pub async fn expert_suggestions(&self, case: &CaseState) -> Result<Vec<ExpertSuggestion>> {
+        let mut out = Vec::new();
+        for u in self
             .store
             .list_users("/", Some(Role::Expert))
             .await?
             .into_iter()
             .filter(|u| serves_case(u, case) && !case.expert_ids.contains(&u.id))
-            .map(|u| (u.id, u.display_name))
-            .collect())
+        {
+            let profile = self.expert_profile(u.id).await?;
+            let open_consultations = self
+                .store
+                .list_cases(&CaseFilter {
+                    visibility: Visibility {
+                        expert_id: Some(u.id),
+                        ..Default::default()
+                    },
+                    limit: 200,
+                    ..CaseFilter::default()
+                })
+                .await?
+                .items
+                .iter()
+                .filter(|c| {
+                    c.state
+                        .consultations
+                        .iter()
+                        .any(|x| x.expert_id == u.id && x.answer.is_none())
+                })
+                .count();
+            out.push(ExpertSuggestion {
+                fit: fengqiao_domain::expert::fit(&profile, case.dispute_type, open_consultations),
+                user_id: u.id,
+                name: u.display_name,
+                profile,
+                open_consultations,
+            });
+        }
+        out.sort_by(|a, b| b.fit.total_cmp(&a.fit).then(a.user_id.cmp(&b.user_id)));
+        Ok(out)
+    }
+
+    /// An expert's record: consultations answered, waiting, and the mean hours to answer.
+    pub async fn expert_record(&self, user_id: i64) -> Result<(usize, usize, Option<f64>)> {
+        let cases = self
+            .store
+            .list_cases(&CaseFilter {
+                visibility: Visibility {
+                    expert_id: Some(user_id),
+                    ..Default::default()
+                },
+                limit: 500,
+                ..CaseFilter::default()
+            })
+            .await?
+            .items;
+        let now = self.now();
+        let (mut answered, mut waiting, mut hours) = (0, 0, 0.0);
+        for c in cases.iter().flat_map(|c| c.state.consultations.iter()) {
+            if c.expert_id != user_id {
+                continue;
+            }
+            if c.answer.is_some() {
+                answered += 1;
+                hours += c.hours_to_answer(now);
+            } else {
+                waiting += 1;
+            }
+        }
+        Ok((
+            answered,
+            waiting,
+            (answered > 0).then(|| hours / answered as f64),
+        ))
+    }
+
+    /// An expert's profile (specialties, availability); empty until the centre sets it.
+    pub async fn expert_profile(
+        &self,
+        user_id: i64,
+    ) -> Result<fengqiao_domain::expert::ExpertProfile> {
+        Ok(self
+            .store
+            .get_setting(&format!("expert_profile:{user_id}"))
+            .await?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Sets an expert's profile (administrators over the expert's scope).
+    pub async fn set_expert_profile(
+        &self,
+        actor: &Actor,
+        user_id: i64,
+        profile: &fengqiao_domain::expert::ExpertProfile,
+    ) -> Result<()> {
+        let u = self
+            .store
+            .get_user(user_id)
+            .await?
+            .filter(|u| u.role == Role::Expert)
+            .ok_or(AppError::NotFound("user"))?;
+        authorize_node(actor, Operation::ManageReference, &u.scope_path)?;
+        let json = serde_json::to_string(profile).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.store
+            .put_setting(&format!("expert_profile:{user_id}"), &json)
+            .await?;
+        self.audit_actor(
+            actor,
+            fengqiao_domain::audit::AuditAction::ConfigChanged,
+            &format!("user:{user_id}"),
+            "ok",
+            serde_json::json!({"expert_profile": profile}),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn prepare(&self, actor: &Actor, cmd: &Command) -> Result<Command> {
@@ -1406,6 +1556,17 @@ pub fn sniff(b: &[u8]) -> Option<&'static str> {
 /// The cases a user's lists may show (as `access::can_view`): a citizen's own submissions; an
 /// expert's cases they were added to; for other staff, their subtree and the cases their unit
 /// handles.
+/// An expert offered for a consultation, with how well they fit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExpertSuggestion {
+    pub user_id: i64,
+    pub name: String,
+    pub profile: fengqiao_domain::expert::ExpertProfile,
+    /// Consultations they have not answered yet.
+    pub open_consultations: usize,
+    pub fit: f64,
+}
+
 pub(crate) fn visibility(actor: &Actor) -> Visibility {
     if actor.role == Role::Citizen {
         Visibility {

@@ -610,6 +610,42 @@ async fn demo_rooms(app: &App) -> Result<usize> {
     Ok(opened)
 }
 
+/// The demo's expert: specialties recorded, and every other consultation answered.
+async fn demo_experts(app: &App) -> Result<usize> {
+    use fengqiao_domain::expert::{ExpertProfile, Specialty};
+    use fengqiao_domain::workflow::Command;
+    let Some(u) = app.store.get_user_by_username("expert").await? else {
+        return Ok(0);
+    };
+    let profile = ExpertProfile {
+        specialties: vec![Specialty::Law, Specialty::Land, Specialty::Adjudication],
+        available: true,
+    };
+    app.set_expert_profile(&Actor::system(), u.id, &profile)
+        .await?;
+    let expert = fengqiao_app::auth::actor_of(&u);
+    let cases = app
+        .list_case_states(
+            &expert,
+            &fengqiao_app::cases::CaseQuery {
+                limit: Some(500),
+                ..Default::default()
+            },
+        )
+        .await?
+        .0;
+    let mut answered = 0;
+    for c in cases.iter().step_by(2) {
+        let cmd = Command::AnswerConsultation {
+            answer: "从法律上看，双方争议的关键在于权属证明和实际使用情况。建议调取村委会登记资料、承包合同及四至图，必要时申请测绘；在此基础上引导双方协商，可考虑适当经济补偿。".into(),
+        };
+        if app.act(&expert, c.id, &cmd).await.is_ok() {
+            answered += 1;
+        }
+    }
+    Ok(answered)
+}
+
 fn today() -> chrono::NaiveDate {
     fengqiao_domain::time::local_date(chrono::Utc::now().timestamp_millis())
 }
@@ -671,6 +707,8 @@ async fn main() -> Result<()> {
             demo_sms_gateway(&app, &listen).await?;
             let rooms = demo_rooms(&app).await?;
             eprintln!("opened {rooms} mediation rooms");
+            let answered = demo_experts(&app).await?;
+            eprintln!("the demo's expert answered {answered} consultations");
             let logins = built.logins;
             println!(
                 "\nDemo county 青溪县 is ready in {database}. Logins (password {}):",

@@ -61,6 +61,7 @@ crate::unit::labelled_enum!(
         ApproveExport = "approve_export" / "审批不脱敏导出",
         AssignExpert = "assign_expert" / "指派专家会诊",
         TakePartInRoom = "take_part_in_room" / "参与在线调解",
+        AnswerConsultation = "answer_consultation" / "会诊答复",
     }
 );
 
@@ -195,7 +196,7 @@ pub const MATRIX: &[(Role, &[Operation])] = &[
             O::SummonUnits,
         ],
     ),
-    (R::Expert, &[O::ReadCase]),
+    (R::Expert, &[O::ReadCase, O::AnswerConsultation]),
     (
         R::Admin,
         &[

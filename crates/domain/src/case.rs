@@ -330,6 +330,9 @@ pub struct CaseState {
     /// The case room: invited parties and scheduled sessions (messages are events).
     #[serde(default)]
     pub room: crate::room::Room,
+    /// Questions put to experts (会诊) and their answers.
+    #[serde(default)]
+    pub consultations: Vec<crate::expert::Consultation>,
 }
 
 impl CaseState {

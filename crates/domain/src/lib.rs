@@ -26,6 +26,7 @@ pub mod calendar;
 pub mod case;
 pub mod deadline;
 pub mod error;
+pub mod expert;
 pub mod export;
 pub mod import;
 pub mod indicators;

@@ -260,6 +260,10 @@ pub enum Command {
         pdf_id: String,
         sm3: String,
     },
+    /// An expert's written answer to the question they were added with (会诊意见).
+    AnswerConsultation {
+        answer: String,
+    },
     /// Whether an obligation of the sealed agreement was honoured (履行情况).
     RecordPerformance {
         no: u32,
@@ -327,6 +331,7 @@ impl Command {
             Command::SignAgreement { .. } => "sign_agreement",
             Command::SealAgreement { .. } => "seal_agreement",
             Command::RecordPerformance { .. } => "record_performance",
+            Command::AnswerConsultation { .. } => "answer_consultation",
         }
     }
 
@@ -358,6 +363,7 @@ impl Command {
             Command::Unlink { .. } => O::EditCase,
             Command::AddExpert { .. } | Command::RemoveExpert { .. } => O::AssignExpert,
             Command::PostMessage { .. } if actor.role == Role::Citizen => O::TakePartInRoom,
+            Command::AnswerConsultation { .. } => O::AnswerConsultation,
             Command::InviteParty { .. }
             | Command::SendRoomCode { .. }
             | Command::JoinRoom { .. }
@@ -551,6 +557,10 @@ pub enum EventKind {
         honoured: bool,
         note: String,
     },
+    ConsultationAnswered {
+        expert_id: i64,
+        answer: String,
+    },
 }
 
 impl EventKind {
@@ -599,6 +609,7 @@ impl EventKind {
             EventKind::AgreementSigned { .. } => "agreement_signed",
             EventKind::AgreementSealed { .. } => "agreement_sealed",
             EventKind::PerformanceRecorded { .. } => "performance_recorded",
+            EventKind::ConsultationAnswered { .. } => "consultation_answered",
         }
     }
 }
@@ -1402,6 +1413,24 @@ pub fn decide(
                 note: note.trim().to_string(),
             }]
         }
+        Command::AnswerConsultation { answer } => {
+            non_empty("answer", answer)?;
+            if answer.chars().count() > 5_000 {
+                return Err(DomainError::validation("answer", "too long"));
+            }
+            let on_case = case.expert_ids.contains(&ctx.actor.user_id)
+                && case
+                    .consultations
+                    .iter()
+                    .any(|c| c.expert_id == ctx.actor.user_id);
+            if !on_case {
+                return Err(DomainError::Forbidden);
+            }
+            vec![EventKind::ConsultationAnswered {
+                expert_id: ctx.actor.user_id,
+                answer: answer.trim().to_string(),
+            }]
+        }
         Command::CancelSession { no, reason } => {
             non_empty("reason", reason)?;
             if !case
@@ -1568,6 +1597,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             deadline_before_merge: None,
             expert_ids: Vec::new(),
             room: room::Room::default(),
+            consultations: Vec::new(),
         });
     }
     let mut s = state?;
@@ -1766,10 +1796,18 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                 }
             }
         }
-        EventKind::ExpertAdded { user_id, .. } => {
+        EventKind::ExpertAdded { user_id, question } => {
             if !s.expert_ids.contains(user_id) {
                 s.expert_ids.push(*user_id);
             }
+            s.consultations.push(crate::expert::Consultation {
+                expert_id: *user_id,
+                question: question.clone(),
+                asked_at: at,
+                asked_by: event.actor_id,
+                answer: None,
+                answered_at: None,
+            });
         }
         EventKind::ExpertRemoved { user_id } => s.expert_ids.retain(|u| u != user_id),
         EventKind::SummonsAnswered { unit_id, reply } => {
@@ -1936,6 +1974,19 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                     sm3: sm3.clone(),
                     at,
                 });
+            }
+        }
+        EventKind::ConsultationAnswered { expert_id, answer } => {
+            // The latest question to this expert gets the answer (a later answer replaces an
+            // earlier one; both stay in the log).
+            if let Some(c) = s
+                .consultations
+                .iter_mut()
+                .rev()
+                .find(|c| c.expert_id == *expert_id)
+            {
+                c.answer = Some(answer.clone());
+                c.answered_at = Some(at);
             }
         }
         EventKind::PerformanceRecorded { no, honoured, note } => {

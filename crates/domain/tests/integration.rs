@@ -392,6 +392,9 @@ fn command() -> impl Strategy<Value = Command> {
             place: None,
             note: String::new()
         }),
+        Just(Command::AnswerConsultation {
+            answer: "可以调解".into()
+        }),
         (1u32..3).prop_map(|no| Command::CancelSession {
             no,
             reason: "改期".into()
@@ -516,6 +519,11 @@ proptest! {
                 prop_assert!(reminded <= 1);
             }
             prop_assert!(state.room.invitations.len() <= state.parties.len());
+            // Only an expert on the case answers a consultation, and only one put to them.
+            if events[logged..].iter().any(|e| matches!(e.kind, EventKind::ConsultationAnswered { .. })) {
+                prop_assert!(before.expert_ids.contains(&actor.user_id));
+                prop_assert!(before.consultations.iter().any(|c| c.expert_id == actor.user_id));
+            }
             // A plain citizen never writes in a room.
             if actor.user_id == PUBLIC_CITIZEN {
                 let wrote = events[logged..].iter().any(|e| matches!(e.kind, EventKind::MessagePosted { .. }));

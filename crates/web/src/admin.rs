@@ -26,10 +26,11 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 /// The tabs of the admin pages.
-const TABS: [&str; 7] = [
+const TABS: [&str; 8] = [
     "jurisdictions",
     "units",
     "users",
+    "experts",
     "calendar",
     "rules",
     "outbound",
@@ -39,7 +40,7 @@ const TABS: [&str; 7] = [
 /// What every admin page shows around its content.
 pub struct Frame {
     pub tab: &'static str,
-    pub tabs: [&'static str; 7],
+    pub tabs: [&'static str; 8],
     pub error: String,
     pub saved: bool,
 }
@@ -1037,5 +1038,103 @@ pub async fn security_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: B
     match app.put_security_policy(&s.actor, &policy).await {
         Ok(_) => Redirect::to("/admin/security?saved=1").into_response(),
         Err(e) => security_page(&app, t, &web, error_message(&t, &e), false, false).await,
+    }
+}
+
+/// An expert as the pool page shows them.
+pub struct ExpertRow {
+    pub id: i64,
+    pub name: String,
+    pub place: String,
+    /// (code, label, held).
+    pub specialties: Vec<(String, String, bool)>,
+    pub available: bool,
+    pub answered: usize,
+    pub waiting: usize,
+    pub avg_hours: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_experts.html")]
+pub struct ExpertsPage {
+    pub t: Tr,
+    pub signed_in: bool,
+    pub csrf: String,
+    pub f: Frame,
+    pub experts: Vec<ExpertRow>,
+}
+
+async fn experts_page(app: &App, t: Tr, web: &Web, error: String, saved: bool) -> Response {
+    let s = match admin(app, t, web, "/admin/experts") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let users = match app.list_users(&s.actor).await {
+        Ok(u) => u,
+        Err(e) => return error_page(t, &e, true, web.csrf()),
+    };
+    let mut experts = Vec::new();
+    for u in users
+        .into_iter()
+        .filter(|u| u.role == fengqiao_domain::access::Role::Expert)
+    {
+        let profile = app.expert_profile(u.id).await.unwrap_or_default();
+        let (answered, waiting, hours) = app.expert_record(u.id).await.unwrap_or_default();
+        experts.push(ExpertRow {
+            id: u.id,
+            name: u.display_name.clone(),
+            place: app.node_name(&u.scope_code).await,
+            specialties: fengqiao_domain::expert::Specialty::ALL
+                .iter()
+                .map(|sp| {
+                    (
+                        sp.as_str().to_string(),
+                        t.label("specialty", sp.as_str()),
+                        profile.specialties.contains(sp),
+                    )
+                })
+                .collect(),
+            available: profile.available,
+            answered,
+            waiting,
+            avg_hours: hours.map(|h| format!("{h:.1}")).unwrap_or_default(),
+        });
+    }
+    render(&ExpertsPage {
+        t,
+        signed_in: true,
+        csrf: web.csrf(),
+        f: frame("experts", error, saved),
+        experts,
+    })
+}
+
+pub async fn experts(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    experts_page(&app, t, &web, String::new(), q.saved.is_some()).await
+}
+
+pub async fn experts_post(State(app): State<Arc<App>>, t: Tr, web: Web, body: Bytes) -> Response {
+    let (s, f) = match form(t, &web, "/admin/experts", &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let user_id = f.get("user_id").parse::<i64>().unwrap_or(0);
+    let profile = fengqiao_domain::expert::ExpertProfile {
+        specialties: f
+            .0
+            .iter()
+            .filter(|(k, _)| k == "specialty")
+            .filter_map(|(_, v)| fengqiao_domain::expert::Specialty::parse(v))
+            .collect(),
+        available: f.get("available") == "on",
+    };
+    match app.set_expert_profile(&s.actor, user_id, &profile).await {
+        Ok(()) => Redirect::to("/admin/experts?saved=1").into_response(),
+        Err(e) => experts_page(&app, t, &web, error_message(&t, &e), false).await,
     }
 }

@@ -106,6 +106,7 @@ impl Tr {
                 "risk" => RiskLevel::parse(code).map(|v| v.zh()),
                 "complexity" => Complexity::parse(code).map(|v| v.zh()),
                 "unit_kind" => UnitKind::parse(code).map(|v| v.zh()),
+                "specialty" => fengqiao_domain::expert::Specialty::parse(code).map(|v| v.zh()),
                 "export_status" => {
                     fengqiao_domain::export::ExportStatus::parse(code).map(|v| v.zh())
                 }

@@ -200,6 +200,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/units", get(admin::units).post(admin::units_post))
         .route("/admin/users", get(admin::users).post(admin::users_post))
         .route(
+            "/admin/experts",
+            get(admin::experts).post(admin::experts_post),
+        )
+        .route(
             "/admin/calendar",
             get(admin::calendar).post(admin::calendar_post),
         )

@@ -551,6 +551,16 @@ pub struct PartyView {
     pub id_number: String,
 }
 
+pub struct ConsultationView {
+    pub expert: String,
+    pub question: String,
+    pub asked: String,
+    pub answered: String,
+    /// Hours from the question to the answer (so far, when unanswered).
+    pub hours: String,
+    pub answer: String,
+}
+
 pub struct EventView {
     pub at: String,
     pub action: String,
@@ -639,8 +649,13 @@ pub struct CasePage {
     pub summonable: Vec<(i64, String)>,
     /// The experts on the case: (user id, name).
     pub experts: Vec<(i64, String)>,
-    /// The experts the viewer may add (when `add_expert` is allowed): (user id, name).
+    /// The experts the viewer may add (when `add_expert` is allowed): (user id, name), best
+    /// fit first.
     pub expert_candidates: Vec<(i64, String)>,
+    /// Questions put to experts and their answers (会诊).
+    pub consultations: Vec<ConsultationView>,
+    /// The viewer is an expert on the case and may answer.
+    pub may_answer: bool,
     pub actions: Vec<&'static str>,
     pub may_attach: bool,
     pub merged_into: i64,
@@ -871,6 +886,28 @@ async fn build_case_page(
         };
         experts.push((*u, name));
     }
+    let now = app.now();
+    let mut consultations = Vec::new();
+    for c in &st.consultations {
+        let expert = match app.store.get_user(c.expert_id).await {
+            Ok(Some(u)) => u.display_name,
+            _ => format!("#{}", c.expert_id),
+        };
+        consultations.push(ConsultationView {
+            expert,
+            question: c.question.clone(),
+            asked: fmt_ms(c.asked_at),
+            answered: c.answered_at.map(fmt_ms).unwrap_or_default(),
+            hours: format!("{:.1}", c.hours_to_answer(now)),
+            answer: c.answer.clone().unwrap_or_default(),
+        });
+    }
+    let may_answer = s.actor.role == fengqiao_domain::access::Role::Expert
+        && st.expert_ids.contains(&s.actor.user_id)
+        && st
+            .consultations
+            .iter()
+            .any(|c| c.expert_id == s.actor.user_id);
     let expert_candidates = if actions.contains(&"add_expert") {
         app.expert_candidates(st).await.unwrap_or_default()
     } else {
@@ -985,6 +1022,8 @@ async fn build_case_page(
         summonable,
         experts,
         expert_candidates,
+        consultations,
+        may_answer,
         supervisions: st
             .supervisions
             .iter()
@@ -1127,6 +1166,9 @@ fn command_of(f: &Fields) -> Result<Command, AppError> {
         },
         "remove_expert" => Command::RemoveExpert {
             user_id: id("user_id")?,
+        },
+        "answer_consultation" => Command::AnswerConsultation {
+            answer: text("answer"),
         },
         "answer_summons" => Command::AnswerSummons {
             reply: text("reply"),

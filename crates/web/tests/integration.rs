@@ -3146,6 +3146,26 @@ on_both!(
             .unwrap()
             .unwrap();
         assert!(page.contains(&format!("<option value=\"{}\">", expert.id)));
+        // The centre records the expert's specialties: the offer names them.
+        let a = t.login("admin").await;
+        let pool = t.get("/admin/experts", &a).await;
+        assert_eq!(pool.status, StatusCode::OK);
+        let r = t
+            .post(
+                "/admin/experts",
+                &a,
+                &[
+                    ("csrf", &pool.csrf()),
+                    ("user_id", &expert.id.to_string()),
+                    ("specialty", "land"),
+                    ("specialty", "law"),
+                    ("available", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(page.contains("土地房产"), "{}", t.backend);
         let p = t
             .post(
                 &format!("/cases/{id}/act"),
@@ -3177,5 +3197,61 @@ on_both!(
             t.get(&format!("/cases/{other_id}"), &e).await.status,
             StatusCode::NOT_FOUND
         );
+        // The expert answers in writing; the dispatcher who asked is told, the time is shown.
+        let page = t.get(&format!("/cases/{id}"), &e).await;
+        assert!(page.text().contains("id=\"answer-form\""), "{}", t.backend);
+        t.clock.advance(3 * 3_600_000);
+        let r = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &e,
+                &[
+                    ("csrf", &page.csrf()),
+                    ("action", "answer_consultation"),
+                    (
+                        "answer",
+                        "可申请村委会出具承包合同和界址图，必要时申请测绘。",
+                    ),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let page = t.get(&format!("/cases/{id}"), &d).await.text();
+        assert!(
+            page.contains("必要时申请测绘") && page.contains("3.0"),
+            "{page}"
+        );
+        let dispatcher = t
+            .app
+            .store
+            .get_user_by_username("dispatcher")
+            .await
+            .unwrap()
+            .unwrap();
+        let inbox = t
+            .app
+            .store
+            .list_notifications(dispatcher.id, false, 20)
+            .await
+            .unwrap();
+        assert!(
+            inbox.iter().any(|n| n.kind == "consultation_answered"),
+            "{inbox:?}"
+        );
+        // Another account may not answer for the expert.
+        let r = t
+            .post(
+                &format!("/cases/{id}/act"),
+                &d,
+                &[
+                    ("csrf", &t.csrf(&d).await),
+                    ("action", "answer_consultation"),
+                    ("answer", "代答"),
+                ],
+            )
+            .await;
+        assert_ne!(r.status, StatusCode::SEE_OTHER);
+        let pool = t.get("/admin/experts", &a).await.text();
+        assert!(pool.contains("checked> 土地房产"), "{pool}");
     }
 );
