@@ -420,6 +420,7 @@ impl App {
                 .collect(),
             sealed: a.sealed.clone(),
             performance: a.performance.clone(),
+            judicial: a.judicial.clone(),
             mine_to_sign: me.is_some_and(|p| {
                 a.sealed.is_none() && a.signatories.contains(&p) && !a.signed_by(p)
             }),
@@ -697,6 +698,135 @@ impl App {
         Ok(sealed)
     }
 
+    /// The package for judicial confirmation (司法确认): a ZIP with the signed agreement, the
+    /// parties (numbers masked), the evidence list with each file's SM3, the evidence files
+    /// and a note of the case; for those who run the room. Recorded as an export.
+    pub async fn judicial_package(&self, actor: &Actor, case_id: i64) -> Result<(String, Vec<u8>)> {
+        use std::io::Write;
+        let case = self.load_visible(actor, case_id).await?;
+        let s = &case.state;
+        fengqiao_domain::access::authorize(actor, Operation::Mediate, s)?;
+        let a = s
+            .room
+            .agreement
+            .as_ref()
+            .and_then(|a| a.sealed.as_ref().map(|x| (a, x)));
+        let Some((a, sealed)) = a else {
+            return Err(DomainError::validation("agreement", "no signed agreement").into());
+        };
+        let blob = |id: String| async move {
+            self.store
+                .get_blob(&id)
+                .await
+                .map(|b| b.map(|b| b.bytes).unwrap_or_default())
+        };
+        let csv = |rows: Vec<Vec<String>>| -> Vec<u8> {
+            let mut out = String::from("\u{feff}");
+            for r in rows {
+                let cells: Vec<String> = r
+                    .iter()
+                    .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+                    .collect();
+                out.push_str(&cells.join(","));
+                out.push_str("\r\n");
+            }
+            out.into_bytes()
+        };
+        let signature_ids: Vec<&str> = a.signatures.iter().map(|g| g.image_id.as_str()).collect();
+        let evidence: Vec<&AttachmentMeta> = s
+            .attachments
+            .iter()
+            .filter(|m| m.id != sealed.pdf_id && !signature_ids.contains(&m.id.as_str()))
+            .fold(Vec::new(), |mut v: Vec<&AttachmentMeta>, m| {
+                if !v.iter().any(|x| x.id == m.id) {
+                    v.push(m);
+                }
+                v
+            });
+        let mut parties = vec![vec![
+            "序号".into(),
+            "姓名".into(),
+            "身份".into(),
+            "身份证号".into(),
+            "电话".into(),
+            "住址".into(),
+        ]];
+        for (i, p) in s.parties.iter().enumerate() {
+            parties.push(vec![
+                (i + 1).to_string(),
+                p.name.clone(),
+                p.role.zh().to_string(),
+                p.id_number.as_ref().map(|x| x.masked()).unwrap_or_default(),
+                p.phone.as_ref().map(|x| x.masked()).unwrap_or_default(),
+                p.address.clone().unwrap_or_default(),
+            ]);
+        }
+        let mut list = vec![vec![
+            "序号".into(),
+            "文件名".into(),
+            "类型".into(),
+            "大小（字节）".into(),
+            "SM3".into(),
+        ]];
+        for (i, m) in evidence.iter().enumerate() {
+            list.push(vec![
+                (i + 1).to_string(),
+                m.filename.clone(),
+                m.content_type.clone(),
+                m.size.to_string(),
+                m.id.clone(),
+            ]);
+        }
+        let note = format!(
+            "司法确认申请材料\r\n案件编号：{}\r\n纠纷类型：{}\r\n调解协议：第 {} 稿，各方签署完成于 {}\r\n协议书 SM3：{}\r\n当事人 {} 人，证据 {} 件。\r\n",
+            s.tracking_code,
+            s.dispute_type.zh(),
+            a.version,
+            local_time(sealed.at),
+            sealed.sm3,
+            s.parties.len(),
+            evidence.len()
+        );
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut z = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
+                z.start_file(name, opts)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                z.write_all(bytes)
+                    .map_err(|e| AppError::Internal(e.to_string()))
+            };
+            put("说明.txt", note.as_bytes())?;
+            put("调解协议书.pdf", &blob(sealed.pdf_id.clone()).await?)?;
+            put("当事人.csv", &csv(parties))?;
+            put("证据清单.csv", &csv(list))?;
+            for (i, m) in evidence.iter().enumerate() {
+                let name: String = m
+                    .filename
+                    .chars()
+                    .filter(|c| !matches!(c, '/' | '\\'))
+                    .collect();
+                put(
+                    &format!("证据/{:02}-{name}", i + 1),
+                    &blob(m.id.clone()).await?,
+                )?;
+            }
+            z.finish().map_err(|e| AppError::Internal(e.to_string()))?;
+        }
+        self.record_export(
+            actor,
+            &format!("case:{case_id}"),
+            serde_json::json!({"kind": "judicial_package", "agreement_sm3": sealed.sm3, "evidence": evidence.len()}),
+        )
+        .await?;
+        Ok((
+            format!("sifa-queren-{}.zip", s.tracking_code),
+            buf.into_inner(),
+        ))
+    }
+
     /// A file of the room's thread, for a party in the room (staff use the case's files).
     pub async fn room_attachment(
         &self,
@@ -881,6 +1011,7 @@ pub struct AgreementView {
     pub signatories: Vec<(usize, String, Option<Millis>)>,
     pub sealed: Option<fengqiao_domain::room::SealedAgreement>,
     pub performance: Vec<fengqiao_domain::room::Performance>,
+    pub judicial: Option<fengqiao_domain::room::JudicialConfirmation>,
     /// The viewing party is to sign this version.
     pub mine_to_sign: bool,
     /// A signing code was sent to the viewing party and is still good.

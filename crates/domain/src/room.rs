@@ -173,6 +173,24 @@ pub struct Agreement {
     /// Obligations performed or not (by number, 1-based).
     #[serde(default)]
     pub performance: Vec<Performance>,
+    /// The request for judicial confirmation (司法确认) and the court's answer.
+    #[serde(default)]
+    pub judicial: Option<JudicialConfirmation>,
+}
+
+/// A signed agreement sent to a court for judicial confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JudicialConfirmation {
+    pub court: String,
+    pub requested_at: Millis,
+    pub answer: Option<CourtAnswer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CourtAnswer {
+    pub confirmed: bool,
+    pub note: String,
+    pub at: Millis,
 }
 
 impl Agreement {

@@ -260,6 +260,16 @@ pub enum Command {
         pdf_id: String,
         sm3: String,
     },
+    /// The signed agreement goes to a court for judicial confirmation (司法确认).
+    RequestJudicialConfirmation {
+        court: String,
+    },
+    /// The court's answer: confirmed (the agreement is enforceable) or not, with its note.
+    RecordCourtAnswer {
+        confirmed: bool,
+        #[serde(default)]
+        note: String,
+    },
     /// An expert's written answer to the question they were added with (会诊意见).
     AnswerConsultation {
         answer: String,
@@ -332,6 +342,8 @@ impl Command {
             Command::SealAgreement { .. } => "seal_agreement",
             Command::RecordPerformance { .. } => "record_performance",
             Command::AnswerConsultation { .. } => "answer_consultation",
+            Command::RequestJudicialConfirmation { .. } => "request_judicial_confirmation",
+            Command::RecordCourtAnswer { .. } => "record_court_answer",
         }
     }
 
@@ -374,7 +386,9 @@ impl Command {
             | Command::SendSignCode { .. }
             | Command::SignAgreement { .. }
             | Command::SealAgreement { .. }
-            | Command::RecordPerformance { .. } => O::Mediate,
+            | Command::RecordPerformance { .. }
+            | Command::RequestJudicialConfirmation { .. }
+            | Command::RecordCourtAnswer { .. } => O::Mediate,
         }
     }
 }
@@ -561,6 +575,13 @@ pub enum EventKind {
         expert_id: i64,
         answer: String,
     },
+    JudicialConfirmationRequested {
+        court: String,
+    },
+    CourtAnswered {
+        confirmed: bool,
+        note: String,
+    },
 }
 
 impl EventKind {
@@ -610,6 +631,8 @@ impl EventKind {
             EventKind::AgreementSealed { .. } => "agreement_sealed",
             EventKind::PerformanceRecorded { .. } => "performance_recorded",
             EventKind::ConsultationAnswered { .. } => "consultation_answered",
+            EventKind::JudicialConfirmationRequested { .. } => "judicial_confirmation_requested",
+            EventKind::CourtAnswered { .. } => "court_answered",
         }
     }
 }
@@ -1413,6 +1436,45 @@ pub fn decide(
                 note: note.trim().to_string(),
             }]
         }
+        Command::RequestJudicialConfirmation { court } => {
+            non_empty("court", court)?;
+            let a = case
+                .room
+                .agreement
+                .as_ref()
+                .filter(|a| a.sealed.is_some())
+                .ok_or_else(|| DomainError::validation("agreement", "no signed agreement"))?;
+            if a.judicial.as_ref().is_some_and(|j| j.answer.is_none()) {
+                return Err(DomainError::validation(
+                    "court",
+                    "a request is waiting for the court",
+                ));
+            }
+            vec![EventKind::JudicialConfirmationRequested {
+                court: court.trim().to_string(),
+            }]
+        }
+        Command::RecordCourtAnswer { confirmed, note } => {
+            let waiting = case
+                .room
+                .agreement
+                .as_ref()
+                .and_then(|a| a.judicial.as_ref())
+                .is_some_and(|j| j.answer.is_none());
+            if !waiting {
+                return Err(DomainError::validation(
+                    "court",
+                    "nothing was sent to a court",
+                ));
+            }
+            if !*confirmed {
+                non_empty("note", note)?;
+            }
+            vec![EventKind::CourtAnswered {
+                confirmed: *confirmed,
+                note: note.trim().to_string(),
+            }]
+        }
         Command::AnswerConsultation { answer } => {
             non_empty("answer", answer)?;
             if answer.chars().count() > 5_000 {
@@ -1939,6 +2001,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                 sign_codes: Vec::new(),
                 sealed: None,
                 performance: Vec::new(),
+                judicial: None,
             });
         }
         EventKind::SignCodeSent { party_index, .. } => {
@@ -1972,6 +2035,24 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                     version: *version,
                     pdf_id: pdf_id.clone(),
                     sm3: sm3.clone(),
+                    at,
+                });
+            }
+        }
+        EventKind::JudicialConfirmationRequested { court } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.judicial = Some(room::JudicialConfirmation {
+                    court: court.clone(),
+                    requested_at: at,
+                    answer: None,
+                });
+            }
+        }
+        EventKind::CourtAnswered { confirmed, note } => {
+            if let Some(j) = s.room.agreement.as_mut().and_then(|a| a.judicial.as_mut()) {
+                j.answer = Some(room::CourtAnswer {
+                    confirmed: *confirmed,
+                    note: note.clone(),
                     at,
                 });
             }

@@ -171,6 +171,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/room/post", post(room::staff_post))
         .route("/cases/{id}/room/agreement", post(room::draft))
         .route("/cases/{id}/room/performance", post(room::performance))
+        .route("/cases/{id}/room/judicial", post(room::judicial))
+        .route("/cases/{id}/room/judicial.zip", get(room::judicial_zip))
         .route("/room/{link}/sign-code", post(room::sign_code))
         .route("/room/{link}/sign", post(room::sign))
         .route("/demo/sms", get(demo_sms::inbox))

@@ -66,6 +66,11 @@ pub struct AgreementRow {
     pub sealed_at: String,
     pub mine_to_sign: bool,
     pub code_pending: bool,
+    /// The court it went to for judicial confirmation ("" when not sent), when, and its answer.
+    pub court: String,
+    pub court_sent: String,
+    pub court_answer: String,
+    pub court_waiting: bool,
 }
 
 fn agreement_row(t: &Tr, v: &RoomView, files_base: &str) -> Option<AgreementRow> {
@@ -138,6 +143,34 @@ fn agreement_row(t: &Tr, v: &RoomView, files_base: &str) -> Option<AgreementRow>
             .unwrap_or_default(),
         mine_to_sign: a.mine_to_sign,
         code_pending: a.sign_code_pending,
+        court: a
+            .judicial
+            .as_ref()
+            .map(|j| j.court.clone())
+            .unwrap_or_default(),
+        court_sent: a
+            .judicial
+            .as_ref()
+            .map(|j| local_time(j.requested_at))
+            .unwrap_or_default(),
+        court_answer: a
+            .judicial
+            .as_ref()
+            .and_then(|j| j.answer.as_ref())
+            .map(|x| {
+                format!(
+                    "{}（{}）{}",
+                    if x.confirmed {
+                        t.s("judicial.confirmed")
+                    } else {
+                        t.s("judicial.refused")
+                    },
+                    local_time(x.at),
+                    x.note
+                )
+            })
+            .unwrap_or_default(),
+        court_waiting: a.judicial.as_ref().is_some_and(|j| j.answer.is_none()),
     })
 }
 
@@ -790,5 +823,58 @@ pub async fn sign(
     {
         Ok(_) => Redirect::to(&format!("/room/{link}#agreement")).into_response(),
         Err(e) => party_page(&app, t, &link, &headers, error_message(&t, &e)).await,
+    }
+}
+
+/// `POST /cases/{id}/room/judicial`: sends the signed agreement to a court (`court`).
+pub async fn judicial(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let cmd = if f.get("op") == "answer" {
+        fengqiao_domain::workflow::Command::RecordCourtAnswer {
+            confirmed: f.get("confirmed") == "yes",
+            note: f.get("note").to_string(),
+        }
+    } else {
+        fengqiao_domain::workflow::Command::RequestJudicialConfirmation {
+            court: f.get("court").to_string(),
+        }
+    };
+    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
+    after(&app, t, &web, id, r).await
+}
+
+/// `GET /cases/{id}/room/judicial.zip`: the package for the court.
+pub async fn judicial_zip(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+) -> Response {
+    let Some((s, _)) = &web.session else {
+        return to_login(&format!("/cases/{id}/room"));
+    };
+    match app.judicial_package(&s.actor, id).await {
+        Ok((name, bytes)) => (
+            [
+                (header::CONTENT_TYPE, "application/zip".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => error_page(t, &e, true, web.csrf()),
     }
 }

@@ -3119,6 +3119,74 @@ on_both!(
             .await
             .text()
             .contains("已履行"));
+        // The package for judicial confirmation: the agreement as signed, the parties masked,
+        // the evidence list; then the request to the court and its answer are tracked.
+        let z = t.get(&format!("/cases/{id}/room/judicial.zip"), &h).await;
+        assert_eq!(z.status, StatusCode::OK);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(z.body)).unwrap();
+        let mut read = |name: &str| {
+            let mut b = Vec::new();
+            zip.by_name(name).unwrap().read_to_end(&mut b).unwrap();
+            b
+        };
+        assert_eq!(
+            fengqiao_app::auth::sm3_hex(&read("调解协议书.pdf")),
+            sealed.sm3
+        );
+        let parties_csv = String::from_utf8(read("当事人.csv")).unwrap();
+        assert!(parties_csv.contains("李明") && parties_csv.contains("139****4444"));
+        assert!(!parties_csv.contains("13933334444"));
+        assert!(String::from_utf8(read("证据清单.csv"))
+            .unwrap()
+            .contains("SM3"));
+        assert!(String::from_utf8(read("说明.txt"))
+            .unwrap()
+            .contains(&sealed.sm3));
+        // Not for the parties, nor for a unit that does not handle the case.
+        assert_eq!(
+            t.get(&format!("/cases/{id}/room/judicial.zip"), &cookies[0])
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+        let other = t.login("u03staff").await;
+        assert_eq!(
+            t.get(&format!("/cases/{id}/room/judicial.zip"), &other)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let csrf = t.get(&format!("/cases/{id}/room"), &h).await.csrf();
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/judicial"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("op", "request"),
+                    ("court", "青溪县人民法院"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/judicial"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("op", "answer"),
+                    ("confirmed", "yes"),
+                    ("note", "裁定确认协议有效"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let room = t.get(&format!("/cases/{id}/room"), &h).await.text();
+        assert!(
+            room.contains("青溪县人民法院") && room.contains("裁定确认协议有效"),
+            "{room}"
+        );
     }
 );
 
