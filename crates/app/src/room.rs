@@ -906,6 +906,32 @@ impl App {
                     )]
                 })
                 .unwrap_or_default(),
+            EventKind::ObligationReminded { no } => {
+                let Some(o) = state
+                    .room
+                    .agreement
+                    .as_ref()
+                    .and_then(|a| {
+                        (*no as usize)
+                            .checked_sub(1)
+                            .and_then(|i| a.obligations.get(i))
+                    })
+                else {
+                    return Vec::new();
+                };
+                to(o.party_index)
+                    .map(|phone| {
+                        vec![(
+                            phone,
+                            "协议履行提醒".to_string(),
+                            format!(
+                                "按案件{code}的调解协议，您应于 {} 前完成：{}",
+                                o.due, o.what
+                            ),
+                        )]
+                    })
+                    .unwrap_or_default()
+            }
             EventKind::SignCodeSent { party_index, .. } => to(*party_index)
                 .map(|phone| {
                     vec![(
@@ -974,6 +1000,7 @@ pub const ROOM_SMS_ACTIONS: &[&str] = &[
     "session_reminded",
     "session_cancelled",
     "sign_code_sent",
+    "obligation_reminded",
 ];
 
 /// What the signed agreement's PDF shows.

@@ -176,6 +176,9 @@ pub struct Agreement {
     /// The request for judicial confirmation (司法确认) and the court's answer.
     #[serde(default)]
     pub judicial: Option<JudicialConfirmation>,
+    /// Obligations whose party was reminded the day before they fall due.
+    #[serde(default)]
+    pub reminded: Vec<u32>,
 }
 
 /// A signed agreement sent to a court for judicial confirmation.
@@ -203,6 +206,36 @@ impl Agreement {
     /// Every signatory has signed the current version.
     pub fn complete(&self) -> bool {
         self.signatories.iter().all(|p| self.signed_by(*p))
+    }
+
+    /// The first day the next reminder of an obligation is due (the day before it falls due),
+    /// for the deadline monitor to visit the case then.
+    pub fn next_reminder(&self) -> Option<chrono::NaiveDate> {
+        self.pending_reminders()
+            .map(|(_, o)| o.due - chrono::Duration::days(1))
+            .min()
+    }
+
+    /// Obligations (1-based numbers) to remind of on `today`.
+    pub fn obligations_to_remind(&self, today: chrono::NaiveDate) -> Vec<u32> {
+        self.pending_reminders()
+            .filter(|(_, o)| today >= o.due - chrono::Duration::days(1))
+            .map(|(no, _)| no)
+            .collect()
+    }
+
+    /// Obligations of a signed agreement not yet reminded of nor recorded as performed.
+    fn pending_reminders(&self) -> impl Iterator<Item = (u32, &Obligation)> {
+        let signed = self.sealed.is_some();
+        self.obligations
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (i as u32 + 1, o))
+            .filter(move |(no, _)| {
+                signed
+                    && !self.reminded.contains(no)
+                    && !self.performance.iter().any(|p| p.no == *no)
+            })
     }
 
     pub fn sign_code(&self, party: usize) -> Option<(u32, Millis)> {

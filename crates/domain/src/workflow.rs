@@ -578,6 +578,10 @@ pub enum EventKind {
     JudicialConfirmationRequested {
         court: String,
     },
+    /// An obligation of the signed agreement falls due tomorrow: its party is reminded.
+    ObligationReminded {
+        no: u32,
+    },
     CourtAnswered {
         confirmed: bool,
         note: String,
@@ -633,6 +637,7 @@ impl EventKind {
             EventKind::ConsultationAnswered { .. } => "consultation_answered",
             EventKind::JudicialConfirmationRequested { .. } => "judicial_confirmation_requested",
             EventKind::CourtAnswered { .. } => "court_answered",
+            EventKind::ObligationReminded { .. } => "obligation_reminded",
         }
     }
 }
@@ -1584,6 +1589,11 @@ fn refresh_light(case: &CaseState, ctx: &Context<'_>) -> Vec<EventKind> {
     {
         out.push(EventKind::RevisitDue);
     }
+    if let Some(a) = &case.room.agreement {
+        for no in a.obligations_to_remind(local_date(ctx.now)) {
+            out.push(EventKind::ObligationReminded { no });
+        }
+    }
     if case.status == Status::InMediation {
         for x in case.room.due_reminders(ctx.now) {
             out.push(EventKind::SessionReminded { no: x.no });
@@ -2002,6 +2012,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                 sealed: None,
                 performance: Vec::new(),
                 judicial: None,
+                reminded: Vec::new(),
             });
         }
         EventKind::SignCodeSent { party_index, .. } => {
@@ -2046,6 +2057,11 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                     requested_at: at,
                     answer: None,
                 });
+            }
+        }
+        EventKind::ObligationReminded { no } => {
+            if let Some(a) = s.room.agreement.as_mut() {
+                a.reminded.push(*no);
             }
         }
         EventKind::CourtAnswered { confirmed, note } => {

@@ -74,6 +74,12 @@ pub fn case_columns(state: &CaseState, sealer: &Sealer) -> Result<CaseColumns> {
             .or(state
                 .revisit_due_on
                 .filter(|_| !state.revisit_requested && state.status == Status::FeedbackGiven))
+            // …and the cases with an agreement obligation to remind of.
+            .or(state
+                .room
+                .agreement
+                .as_ref()
+                .and_then(|a| a.next_reminder()))
             .map(|d| d.format("%Y-%m-%d").to_string()),
         open_supervisions: state.open_supervisions().count() as i64,
         submitted_by: state.submitted_by,

@@ -3091,6 +3091,27 @@ on_both!(
             rec.record.detail
         );
         assert_eq!(t.app.verify_audit().await.unwrap().problems, vec![]);
+        // The day before the obligation falls due, its party is reminded by SMS, once.
+        let due_day = chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap();
+        t.clock
+            .set(local_instant(due_day - chrono::Duration::days(1), 9, 0));
+        t.app.sweep_deadlines().await.unwrap();
+        let reminder = last_sms().await;
+        assert!(
+            reminder.contains("协议履行提醒") && reminder.contains("拆除越界围墙"),
+            "{reminder}"
+        );
+        t.app.sweep_deadlines().await.unwrap();
+        t.app.run_courier().await.unwrap();
+        assert_eq!(
+            sms.lock()
+                .unwrap()
+                .iter()
+                .filter(|m| m.contains("协议履行提醒"))
+                .count(),
+            1
+        );
+        let h = t.login("u02staff").await;
         // No more drafts; the mediator records the obligation honoured.
         let csrf = t.get(&format!("/cases/{id}/room"), &h).await.csrf();
         let r = t
