@@ -2558,6 +2558,37 @@ async fn sms_gateway() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     (format!("http://{addr}/sms?to={{phone}}&text={{text}}"), got)
 }
 
+/// Points the app's SMS gateway at a real one on loopback and sends through it.
+async fn sms_gateway_for(t: &T) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let (url, sms) = sms_gateway().await;
+    let admin = fengqiao_app::auth::actor_of(
+        &t.app
+            .store
+            .get_user_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    t.app
+        .put_outbound_config(
+            &admin,
+            fengqiao_domain::outbound::OutboundConfig {
+                smtp: None,
+                sms: Some(fengqiao_domain::outbound::SmsConfig {
+                    url_template: url,
+                    method: fengqiao_domain::outbound::HttpMethod::Get,
+                    body_template: None,
+                    kinds: vec![],
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    t.app
+        .set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+    sms
+}
+
 on_both!(
     a_party_joins_the_room_by_link_and_code_and_writes_with_a_photo,
     |t: T| async move {
@@ -2595,24 +2626,7 @@ on_both!(
         for c in [Command::Accept, Command::StartMediation] {
             t.app.act(&handler, id, &c).await.unwrap();
         }
-        let (url, sms) = sms_gateway().await;
-        t.app
-            .put_outbound_config(
-                &user("admin").await,
-                fengqiao_domain::outbound::OutboundConfig {
-                    smtp: None,
-                    sms: Some(fengqiao_domain::outbound::SmsConfig {
-                        url_template: url,
-                        method: fengqiao_domain::outbound::HttpMethod::Get,
-                        body_template: None,
-                        kinds: vec![],
-                    }),
-                },
-            )
-            .await
-            .unwrap();
-        t.app
-            .set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+        let sms = sms_gateway_for(&t).await;
         let deliver = || async {
             t.app.run_courier().await.unwrap();
             sms.lock().unwrap().last().cloned().unwrap_or_default()
@@ -2898,32 +2912,7 @@ on_both!(
         for c in [Command::Accept, Command::StartMediation] {
             t.app.act(&handler, id, &c).await.unwrap();
         }
-        let (url, sms) = sms_gateway().await;
-        let admin = fengqiao_app::auth::actor_of(
-            &t.app
-                .store
-                .get_user_by_username("admin")
-                .await
-                .unwrap()
-                .unwrap(),
-        );
-        t.app
-            .put_outbound_config(
-                &admin,
-                fengqiao_domain::outbound::OutboundConfig {
-                    smtp: None,
-                    sms: Some(fengqiao_domain::outbound::SmsConfig {
-                        url_template: url,
-                        method: fengqiao_domain::outbound::HttpMethod::Get,
-                        body_template: None,
-                        kinds: vec![],
-                    }),
-                },
-            )
-            .await
-            .unwrap();
-        t.app
-            .set_courier(Arc::new(fengqiao_notify::NetCourier::default()));
+        let sms = sms_gateway_for(&t).await;
         let last_sms = || async {
             t.app.run_courier().await.unwrap();
             sms.lock().unwrap().last().cloned().unwrap_or_default()
