@@ -7,6 +7,7 @@ use crate::admin::form;
 use crate::i18n::Tr;
 use crate::session::Web;
 use crate::staff::to_login;
+use crate::staff::Fields;
 use crate::view::{error_message, error_page, render};
 use askama::Template;
 use axum::body::Bytes;
@@ -16,6 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use fengqiao_app::room::{local_time, RoomDoor, RoomView};
 use fengqiao_app::{App, AppError};
 use fengqiao_domain::access::Actor;
+use fengqiao_domain::validate::PhoneNumber;
+use fengqiao_domain::workflow::Command;
 use fengqiao_domain::DomainError;
 use std::sync::Arc;
 
@@ -312,92 +315,6 @@ async fn after(app: &App, t: Tr, web: &Web, id: i64, r: Result<(), AppError>) ->
     }
 }
 
-pub async fn invite(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let Ok(party) = f.get("party").parse::<usize>() else {
-        return after(
-            &app,
-            t,
-            &web,
-            id,
-            Err(DomainError::validation("party_index", "invalid").into()),
-        )
-        .await;
-    };
-    let phone = Some(f.get("phone")).filter(|p| !p.trim().is_empty());
-    let r = app
-        .invite_party(&s.actor, id, party, phone)
-        .await
-        .map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
-pub async fn schedule(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let at = chrono::NaiveDateTime::parse_from_str(
-        &format!("{} {}", f.get("date"), f.get("time")),
-        "%Y-%m-%d %H:%M",
-    )
-    .ok()
-    .and_then(|d| d.and_local_timezone(fengqiao_domain::time::cst()).single())
-    .map(|d| d.timestamp_millis());
-    let Some(at) = at else {
-        return after(
-            &app,
-            t,
-            &web,
-            id,
-            Err(DomainError::validation("at", "a date and a time").into()),
-        )
-        .await;
-    };
-    let cmd = fengqiao_domain::workflow::Command::ScheduleSession {
-        at,
-        online: f.get("online") == "on",
-        place: Some(f.get("place").to_string()),
-        note: f.get("note").to_string(),
-    };
-    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
-pub async fn cancel(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let cmd = fengqiao_domain::workflow::Command::CancelSession {
-        no: f.get("no").parse().unwrap_or(0),
-        reason: f.get("reason").to_string(),
-    };
-    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
 /// A room message form: its token, text and files.
 struct Posted {
     csrf: String,
@@ -651,113 +568,6 @@ pub async fn party_file(
     }
 }
 
-/// `POST /cases/{id}/room/agreement`: the draft (facts, terms, signatories `sign_<i>`, up to
-/// three obligations `o<k>_party`, `o<k>_what`, `o<k>_amount` in yuan, `o<k>_due`).
-pub async fn draft(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let signatories: Vec<usize> =
-        f.0.iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("sign_")
-                    .filter(|_| v == "on")
-                    .and_then(|i| i.parse().ok())
-            })
-            .collect();
-    let mut obligations = Vec::new();
-    for k in 1..=3 {
-        let what = f.get(&format!("o{k}_what")).trim().to_string();
-        if what.is_empty() {
-            continue;
-        }
-        let Ok(party_index) = f.get(&format!("o{k}_party")).parse::<usize>() else {
-            return after(
-                &app,
-                t,
-                &web,
-                id,
-                Err(DomainError::validation("obligations", "who").into()),
-            )
-            .await;
-        };
-        let Ok(due) = chrono::NaiveDate::parse_from_str(f.get(&format!("o{k}_due")), "%Y-%m-%d")
-        else {
-            return after(
-                &app,
-                t,
-                &web,
-                id,
-                Err(DomainError::validation("obligations.due", "a date").into()),
-            )
-            .await;
-        };
-        let amount = f.get(&format!("o{k}_amount")).trim().to_string();
-        let amount_fen = if amount.is_empty() {
-            None
-        } else {
-            match amount.parse::<f64>() {
-                Ok(x) if x.is_finite() => Some((x * 100.0).round() as i64),
-                _ => {
-                    return after(
-                        &app,
-                        t,
-                        &web,
-                        id,
-                        Err(
-                            DomainError::validation("obligations.amount_fen", "a number of yuan")
-                                .into(),
-                        ),
-                    )
-                    .await;
-                }
-            }
-        };
-        obligations.push(fengqiao_domain::room::Obligation {
-            party_index,
-            what,
-            amount_fen,
-            due,
-        });
-    }
-    let cmd = fengqiao_domain::workflow::Command::DraftAgreement {
-        facts: f.get("facts").to_string(),
-        terms: f.get("terms").to_string(),
-        obligations,
-        signatories,
-    };
-    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
-/// `POST /cases/{id}/room/performance`: whether obligation `no` was honoured.
-pub async fn performance(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let cmd = fengqiao_domain::workflow::Command::RecordPerformance {
-        no: f.get("no").parse().unwrap_or(0),
-        honoured: f.get("honoured") == "yes",
-        note: f.get("note").to_string(),
-    };
-    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
 /// The party in the room for a form of theirs, with its token checked.
 async fn party_form(
     app: &App,
@@ -826,32 +636,6 @@ pub async fn sign(
     }
 }
 
-/// `POST /cases/{id}/room/judicial`: sends the signed agreement to a court (`court`).
-pub async fn judicial(
-    State(app): State<Arc<App>>,
-    t: Tr,
-    web: Web,
-    Path(id): Path<i64>,
-    body: Bytes,
-) -> Response {
-    let (s, f) = match form(t, &web, &format!("/cases/{id}/room"), &body) {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let cmd = if f.get("op") == "answer" {
-        fengqiao_domain::workflow::Command::RecordCourtAnswer {
-            confirmed: f.get("confirmed") == "yes",
-            note: f.get("note").to_string(),
-        }
-    } else {
-        fengqiao_domain::workflow::Command::RequestJudicialConfirmation {
-            court: f.get("court").to_string(),
-        }
-    };
-    let r = app.act(&s.actor, id, &cmd).await.map(|_| ());
-    after(&app, t, &web, id, r).await
-}
-
 /// `GET /cases/{id}/room/judicial.zip`: the package for the court.
 pub async fn judicial_zip(
     State(app): State<Arc<App>>,
@@ -877,4 +661,190 @@ pub async fn judicial_zip(
             .into_response(),
         Err(e) => error_page(t, &e, true, web.csrf()),
     }
+}
+
+/// A staff form of the room that runs one case command: the fields make the command (or a
+/// validation error, shown on the room page).
+async fn room_command(
+    app: &App,
+    t: Tr,
+    web: &Web,
+    id: i64,
+    body: &Bytes,
+    make: impl FnOnce(&Fields) -> Result<Command, AppError>,
+) -> Response {
+    let (s, f) = match form(t, web, &format!("/cases/{id}/room"), body) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let r = match make(&f) {
+        Ok(cmd) => app.act(&s.actor, id, &cmd).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    after(app, t, web, id, r).await
+}
+
+fn invalid(field: &'static str, why: &'static str) -> AppError {
+    DomainError::validation(field, why).into()
+}
+
+/// `POST /cases/{id}/room/invite`: `party`, and a `phone` when not the party's own.
+pub async fn invite(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        let party_index = f
+            .get("party")
+            .parse()
+            .map_err(|_| invalid("party_index", "invalid"))?;
+        let phone = Some(f.get("phone"))
+            .filter(|p| !p.is_empty())
+            .map(PhoneNumber::parse)
+            .transpose()?;
+        Ok(Command::InviteParty { party_index, phone })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/schedule`: `date`, `time`, `online`, `place`, `note`.
+pub async fn schedule(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        let at = chrono::NaiveDateTime::parse_from_str(
+            &format!("{} {}", f.get("date"), f.get("time")),
+            "%Y-%m-%d %H:%M",
+        )
+        .ok()
+        .and_then(|d| d.and_local_timezone(fengqiao_domain::time::cst()).single())
+        .ok_or_else(|| invalid("at", "a date and a time"))?
+        .timestamp_millis();
+        Ok(Command::ScheduleSession {
+            at,
+            online: f.get("online") == "on",
+            place: Some(f.get("place").to_string()),
+            note: f.get("note").to_string(),
+        })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/cancel`: session `no`, `reason`.
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        Ok(Command::CancelSession {
+            no: f.get("no").parse().unwrap_or(0),
+            reason: f.get("reason").to_string(),
+        })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/agreement`: the draft (facts, terms, signatories `sign_<i>`, up to
+/// three obligations `o<k>_party`, `o<k>_what`, `o<k>_amount` in yuan, `o<k>_due`).
+pub async fn draft(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        let signatories: Vec<usize> =
+            f.0.iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("sign_")
+                        .filter(|_| v == "on")
+                        .and_then(|i| i.parse().ok())
+                })
+                .collect();
+        let mut obligations = Vec::new();
+        for k in 1..=3 {
+            let what = f.get(&format!("o{k}_what")).to_string();
+            if what.is_empty() {
+                continue;
+            }
+            let party_index = f
+                .get(&format!("o{k}_party"))
+                .parse()
+                .map_err(|_| invalid("obligations", "who"))?;
+            let due = chrono::NaiveDate::parse_from_str(f.get(&format!("o{k}_due")), "%Y-%m-%d")
+                .map_err(|_| invalid("obligations.due", "a date"))?;
+            let amount = f.get(&format!("o{k}_amount"));
+            let amount_fen = match amount.parse::<f64>() {
+                _ if amount.is_empty() => None,
+                Ok(x) if x.is_finite() => Some((x * 100.0).round() as i64),
+                _ => return Err(invalid("obligations.amount_fen", "a number of yuan")),
+            };
+            obligations.push(fengqiao_domain::room::Obligation {
+                party_index,
+                what,
+                amount_fen,
+                due,
+            });
+        }
+        Ok(Command::DraftAgreement {
+            facts: f.get("facts").to_string(),
+            terms: f.get("terms").to_string(),
+            obligations,
+            signatories,
+        })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/performance`: whether obligation `no` was honoured.
+pub async fn performance(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        Ok(Command::RecordPerformance {
+            no: f.get("no").parse().unwrap_or(0),
+            honoured: f.get("honoured") == "yes",
+            note: f.get("note").to_string(),
+        })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/judicial`: sends the signed agreement to a court (`op=request`,
+/// `court`) or records its answer (`op=answer`, `confirmed`, `note`).
+pub async fn judicial(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        Ok(if f.get("op") == "answer" {
+            Command::RecordCourtAnswer {
+                confirmed: f.get("confirmed") == "yes",
+                note: f.get("note").to_string(),
+            }
+        } else {
+            Command::RequestJudicialConfirmation {
+                court: f.get("court").to_string(),
+            }
+        })
+    })
+    .await
 }
