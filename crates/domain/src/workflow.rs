@@ -260,6 +260,8 @@ pub enum Command {
         pdf_id: String,
         sm3: String,
     },
+    /// Adds a party the registration did not name (the other side, met in mediation).
+    AddParty(Party),
     /// The signed agreement goes to a court for judicial confirmation (司法确认).
     RequestJudicialConfirmation {
         court: String,
@@ -342,6 +344,7 @@ impl Command {
             Command::SealAgreement { .. } => "seal_agreement",
             Command::RecordPerformance { .. } => "record_performance",
             Command::AnswerConsultation { .. } => "answer_consultation",
+            Command::AddParty(_) => "add_party",
             Command::RequestJudicialConfirmation { .. } => "request_judicial_confirmation",
             Command::RecordCourtAnswer { .. } => "record_court_answer",
         }
@@ -376,6 +379,8 @@ impl Command {
             Command::AddExpert { .. } | Command::RemoveExpert { .. } => O::AssignExpert,
             Command::PostMessage { .. } if actor.role == Role::Citizen => O::TakePartInRoom,
             Command::AnswerConsultation { .. } => O::AnswerConsultation,
+            Command::AddParty(_) if actor.role == Role::Dispatcher => O::EditCase,
+            Command::AddParty(_) => O::Mediate,
             Command::InviteParty { .. }
             | Command::SendRoomCode { .. }
             | Command::JoinRoom { .. }
@@ -578,6 +583,7 @@ pub enum EventKind {
     JudicialConfirmationRequested {
         court: String,
     },
+    PartyAdded(Party),
     /// An obligation of the signed agreement falls due tomorrow: its party is reminded.
     ObligationReminded {
         no: u32,
@@ -636,6 +642,7 @@ impl EventKind {
             EventKind::PerformanceRecorded { .. } => "performance_recorded",
             EventKind::ConsultationAnswered { .. } => "consultation_answered",
             EventKind::JudicialConfirmationRequested { .. } => "judicial_confirmation_requested",
+            EventKind::PartyAdded(_) => "party_added",
             EventKind::CourtAnswered { .. } => "court_answered",
             EventKind::ObligationReminded { .. } => "obligation_reminded",
         }
@@ -1441,6 +1448,27 @@ pub fn decide(
                 note: note.trim().to_string(),
             }]
         }
+        Command::AddParty(p) => {
+            if !st.is_open() || st == S::Merged {
+                return Err(refuse(cmd, st));
+            }
+            if case.parties.len() >= MAX_PARTIES {
+                return Err(DomainError::validation(
+                    "parties",
+                    format!("more than {MAX_PARTIES}"),
+                ));
+            }
+            let len = p.name.trim().chars().count();
+            if len == 0 || len > 50 {
+                return Err(DomainError::validation(
+                    "parties.name",
+                    "must be 1 to 50 characters",
+                ));
+            }
+            let mut p = p.clone();
+            p.name = p.name.trim().to_string();
+            vec![EventKind::PartyAdded(p)]
+        }
         Command::RequestJudicialConfirmation { court } => {
             non_empty("court", court)?;
             let a = case
@@ -2059,6 +2087,7 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
                 });
             }
         }
+        EventKind::PartyAdded(p) => s.parties.push(p.clone()),
         EventKind::ObligationReminded { no } => {
             if let Some(a) = s.room.agreement.as_mut() {
                 a.reminded.push(*no);

@@ -392,6 +392,13 @@ fn command() -> impl Strategy<Value = Command> {
             place: None,
             note: String::new()
         }),
+        Just(Command::AddParty(Party {
+            name: "李明".into(),
+            role: PartyRole::Respondent,
+            id_number: None,
+            phone: None,
+            address: None,
+        })),
         Just(Command::AnswerConsultation {
             answer: "可以调解".into()
         }),

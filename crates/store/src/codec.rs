@@ -49,6 +49,7 @@ pub fn rewrites_case_people(kind: &EventKind) -> bool {
                 location: Some(_),
                 ..
             })
+            | EventKind::PartyAdded(_)
     )
 }
 

@@ -166,6 +166,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/parties/{index}", get(dossier::party))
         .route("/cases/{id}/room", get(room::staff))
         .route("/cases/{id}/room/invite", post(room::invite))
+        .route("/cases/{id}/room/party", post(room::add_party))
         .route("/cases/{id}/room/schedule", post(room::schedule))
         .route("/cases/{id}/room/cancel", post(room::cancel))
         .route("/cases/{id}/room/post", post(room::staff_post))

@@ -308,9 +308,16 @@ pub async fn staff(State(app): State<Arc<App>>, t: Tr, web: Web, Path(id): Path<
 async fn after(app: &App, t: Tr, web: &Web, id: i64, r: Result<(), AppError>) -> Response {
     match r {
         Ok(()) => Redirect::to(&format!("/cases/{id}/room")).into_response(),
-        Err(e @ AppError::Domain(DomainError::Validation { .. })) => {
-            staff_page(app, t, web, id, error_message(&t, &e)).await
-        }
+        // What was typed was wrong (a field, a number, an action the case's state refuses):
+        // the room again, with the message.
+        Err(
+            e @ AppError::Domain(
+                DomainError::Validation { .. }
+                | DomainError::InvalidPhone(_)
+                | DomainError::InvalidIdCard(_)
+                | DomainError::InvalidTransition { .. },
+            ),
+        ) => staff_page(app, t, web, id, error_message(&t, &e)).await,
         Err(e) => error_page(t, &e, true, web.csrf()),
     }
 }
@@ -845,6 +852,31 @@ pub async fn judicial(
                 court: f.get("court").to_string(),
             }
         })
+    })
+    .await
+}
+
+/// `POST /cases/{id}/room/party`: a party the registration did not name (`name`, `role`,
+/// `phone`, `id_number`).
+pub async fn add_party(
+    State(app): State<Arc<App>>,
+    t: Tr,
+    web: Web,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    room_command(&app, t, &web, id, &body, |f| {
+        let opt = |k: &str| Some(f.get(k)).filter(|v| !v.is_empty());
+        Ok(Command::AddParty(fengqiao_domain::case::Party {
+            name: f.get("name").to_string(),
+            role: fengqiao_domain::case::PartyRole::parse(f.get("role"))
+                .unwrap_or(fengqiao_domain::case::PartyRole::Respondent),
+            phone: opt("phone").map(PhoneNumber::parse).transpose()?,
+            id_number: opt("id_number")
+                .map(fengqiao_domain::validate::IdCardNumber::parse)
+                .transpose()?,
+            address: opt("address").map(str::to_string),
+        }))
     })
     .await
 }

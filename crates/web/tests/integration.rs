@@ -2658,6 +2658,49 @@ on_both!(
             .await
             .text()
             .contains(&link));
+        // The other side, not named at registration, is added in the room and can be invited.
+        let r = t
+            .post(
+                &format!("/cases/{id}/room/party"),
+                &h,
+                &[
+                    ("csrf", &csrf),
+                    ("name", "钱邻居"),
+                    ("role", "respondent"),
+                    ("phone", "13700137000"),
+                    ("id_number", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let room_page = t.get(&format!("/cases/{id}/room"), &h).await.text();
+        assert!(
+            room_page.contains("钱邻居") && room_page.contains("data-invite=\"1\""),
+            "{}",
+            t.backend
+        );
+        assert!(!t
+            .get(&format!("/cases/{id}"), &h)
+            .await
+            .text()
+            .contains("13700137000"));
+        // The party index knows the added party's phone.
+        let found = t
+            .post(
+                "/people",
+                &h,
+                &[("csrf", &csrf), ("number", "137-0013-7000")],
+            )
+            .await;
+        assert!(found.text().contains(&code), "{}", t.backend);
+        let bad = t
+            .post(
+                &format!("/cases/{id}/room/party"),
+                &h,
+                &[("csrf", &csrf), ("name", "某"), ("phone", "123")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         // A forged or altered link leads nowhere.
         let forged = format!("{}0", &link[..link.len() - 1]);
         assert_eq!(
