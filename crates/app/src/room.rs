@@ -7,6 +7,7 @@
 //! only gives a code its tries back, and it expires in ten minutes anyway), the room view for
 //! staff and parties, and the SMS texts the courier sends to parties.
 use crate::error::{AppError, Result};
+use crate::totp::constant_time_eq;
 use crate::App;
 use fengqiao_domain::access::{Actor, Operation};
 use fengqiao_domain::case::{AttachmentMeta, CaseState, PartyRole, Status};
@@ -26,14 +27,6 @@ const SIGN_LABEL: &str = "sign-code";
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// `<case>-<party>-<seq>-<mac>`: what a link or a party session is made for, and its proof.
@@ -63,11 +56,7 @@ pub fn link_path(app: &App, case_id: i64, party: usize, invited_seq: u32) -> Str
     )
 }
 
-/// The six-digit code sent at a log position.
-fn code_for(app: &App, case_id: i64, party: usize, code_seq: u32) -> String {
-    six_digits(app, CODE_LABEL, case_id, party, code_seq)
-}
-
+/// The six-digit code sent at a log position, for one purpose (`label`).
 fn six_digits(app: &App, label: &str, case_id: i64, party: usize, seq: u32) -> String {
     let d = app
         .store
@@ -159,6 +148,40 @@ pub struct RoomView {
 }
 
 impl App {
+    /// Checks a six-digit code sent at log position `sent.0` (time `sent.1`): good for ten
+    /// minutes, five wrong tries use it up, and a right one is used up too.
+    fn use_room_code(
+        &self,
+        label: &str,
+        case_id: i64,
+        party: usize,
+        sent: (u32, Millis),
+        given: &str,
+    ) -> Result<()> {
+        let wrong = || DomainError::validation("code", "wrong or expired code").into();
+        let (seq, sent_at) = sent;
+        if self.now() - sent_at >= CODE_VALID_MS {
+            return Err(wrong());
+        }
+        let Ok(mut tries) = self.room_tries.lock() else {
+            return Err(AppError::Internal("room tries".into()));
+        };
+        if tries.len() > 10_000 {
+            tries.clear();
+        }
+        let n = tries.entry((case_id, party, seq)).or_insert(0);
+        if *n >= CODE_MAX_TRIES {
+            return Err(wrong());
+        }
+        let given: String = given.chars().filter(char::is_ascii_digit).collect();
+        if !constant_time_eq(&given, &six_digits(self, label, case_id, party, seq)) {
+            *n += 1;
+            return Err(wrong());
+        }
+        *n = CODE_MAX_TRIES;
+        Ok(())
+    }
+
     /// The invitation link of a party as it stands (for those who run the room).
     fn party_link(&self, case: &StoredCase, party: usize) -> Option<String> {
         let inv = case.state.room.invitation(party)?;
@@ -249,30 +272,7 @@ impl App {
         let (Some(code_seq), Some(sent_at)) = (inv.code_seq, inv.code_sent_at) else {
             return Err(DomainError::validation("code", "ask for a code first").into());
         };
-        let wrong = || DomainError::validation("code", "wrong or expired code").into();
-        if self.now() - sent_at >= CODE_VALID_MS {
-            return Err(wrong());
-        }
-        let key = (case.id, party, code_seq);
-        {
-            let Ok(mut tries) = self.room_tries.lock() else {
-                return Err(AppError::Internal("room tries".into()));
-            };
-            if tries.len() > 10_000 {
-                tries.clear();
-            }
-            let n = tries.entry(key).or_insert(0);
-            if *n >= CODE_MAX_TRIES {
-                return Err(wrong());
-            }
-            let given: String = code.chars().filter(char::is_ascii_digit).collect();
-            if !constant_time_eq(&given, &code_for(self, case.id, party, code_seq)) {
-                *n += 1;
-                return Err(wrong());
-            }
-            // A right code is used up.
-            *n = CODE_MAX_TRIES;
-        }
+        self.use_room_code(CODE_LABEL, case.id, party, (code_seq, sent_at), code)?;
         let joined = self
             .act(
                 &Actor::system(),
@@ -517,28 +517,10 @@ impl App {
             .agreement
             .as_ref()
             .ok_or_else(|| DomainError::validation("agreement", "nothing to sign"))?;
-        let wrong = || AppError::from(DomainError::validation("code", "wrong or expired code"));
-        let Some((seq, sent)) = a.sign_code(party) else {
+        let Some(sent) = a.sign_code(party) else {
             return Err(DomainError::validation("code", "ask for a code first").into());
         };
-        if self.now() - sent >= CODE_VALID_MS {
-            return Err(wrong());
-        }
-        {
-            let Ok(mut tries) = self.room_tries.lock() else {
-                return Err(AppError::Internal("room tries".into()));
-            };
-            let n = tries.entry((case_id, party, seq)).or_insert(0);
-            if *n >= CODE_MAX_TRIES {
-                return Err(wrong());
-            }
-            let given: String = code.chars().filter(char::is_ascii_digit).collect();
-            if !constant_time_eq(&given, &six_digits(self, SIGN_LABEL, case_id, party, seq)) {
-                *n += 1;
-                return Err(wrong());
-            }
-            *n = CODE_MAX_TRIES;
-        }
+        self.use_room_code(SIGN_LABEL, case_id, party, sent, code)?;
         if self.check_attachment("signature.png", &png)? != "image/png" {
             return Err(DomainError::validation("signature", "a PNG drawing").into());
         }
@@ -901,7 +883,7 @@ impl App {
                         "验证码".to_string(),
                         format!(
                             "您的在线调解验证码为 {}，10分钟内有效，请勿告诉他人",
-                            code_for(self, case_id, *party_index, seq)
+                            six_digits(self, CODE_LABEL, case_id, *party_index, seq)
                         ),
                     )]
                 })

@@ -88,7 +88,8 @@ pub fn matching_step(secret_b32: &str, given: &str, now_ms: i64) -> Option<i64> 
     (now - DRIFT_STEPS..=now + DRIFT_STEPS).find(|s| constant_time_eq(&code(&secret, *s), &given))
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+/// Equal strings, compared in time that does not depend on where they differ.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

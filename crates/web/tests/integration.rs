@@ -2558,6 +2558,20 @@ async fn sms_gateway() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     (format!("http://{addr}/sms?to={{phone}}&text={{text}}"), got)
 }
 
+/// Routes a case to the handler's unit, which accepts it and starts mediating.
+async fn into_mediation(t: &T, id: i64, handler: &fengqiao_domain::access::Actor) {
+    use fengqiao_domain::workflow::Command;
+    let system = fengqiao_domain::access::Actor::system();
+    let route = Command::Route {
+        lead_unit_id: handler.unit_id.unwrap(),
+        co_unit_ids: vec![],
+    };
+    t.app.act(&system, id, &route).await.unwrap();
+    for c in [Command::Accept, Command::StartMediation] {
+        t.app.act(handler, id, &c).await.unwrap();
+    }
+}
+
 /// Points the app's SMS gateway at a real one on loopback and sends through it.
 async fn sms_gateway_for(t: &T) -> Arc<std::sync::Mutex<Vec<String>>> {
     let (url, sms) = sms_gateway().await;
@@ -2592,8 +2606,6 @@ async fn sms_gateway_for(t: &T) -> Arc<std::sync::Mutex<Vec<String>>> {
 on_both!(
     a_party_joins_the_room_by_link_and_code_and_writes_with_a_photo,
     |t: T| async move {
-        use fengqiao_domain::access::Actor;
-        use fengqiao_domain::workflow::Command;
         let code = t
             .citizen_submit("邻居家空调外机对着我家窗户，噪音很大，协商未果。", "k-room")
             .await;
@@ -2612,20 +2624,7 @@ on_both!(
             }
         };
         let handler = user("u02staff").await;
-        t.app
-            .act(
-                &Actor::system(),
-                id,
-                &Command::Route {
-                    lead_unit_id: handler.unit_id.unwrap(),
-                    co_unit_ids: vec![],
-                },
-            )
-            .await
-            .unwrap();
-        for c in [Command::Accept, Command::StartMediation] {
-            t.app.act(&handler, id, &c).await.unwrap();
-        }
+        into_mediation(&t, id, &handler).await;
         let sms = sms_gateway_for(&t).await;
         let deliver = || async {
             t.app.run_courier().await.unwrap();
@@ -2905,8 +2904,6 @@ on_both!(
     two_parties_sign_the_agreement_and_its_pdf_digest_is_in_the_audit_trail,
     |t: T| async move {
         use base64::Engine;
-        use fengqiao_domain::access::Actor;
-        use fengqiao_domain::workflow::Command;
         let handler = fengqiao_app::auth::actor_of(
             &t.app
                 .store
@@ -2941,20 +2938,7 @@ on_both!(
             .unwrap()
             .0
             .id;
-        t.app
-            .act(
-                &Actor::system(),
-                id,
-                &Command::Route {
-                    lead_unit_id: handler.unit_id.unwrap(),
-                    co_unit_ids: vec![],
-                },
-            )
-            .await
-            .unwrap();
-        for c in [Command::Accept, Command::StartMediation] {
-            t.app.act(&handler, id, &c).await.unwrap();
-        }
+        into_mediation(&t, id, &handler).await;
         let sms = sms_gateway_for(&t).await;
         let last_sms = || async {
             t.app.run_courier().await.unwrap();
