@@ -421,6 +421,88 @@ try {
     await p.page.getByRole("button", { name: "进入调解室" }).click();
     await p.page.waitForSelector("#room-me");
   }
+  // The applicant writes with a photo; the mediator schedules an online session ten minutes
+  // ahead (its video opens half an hour before the start).
+  await parties[0].page.locator("textarea[name=text]").fill("附上围墙照片，请调解员查看。");
+  await parties[0].page.locator("input[type=file][name=files]").setInputFiles({ name: "weiqiang.png", mimeType: "image/png", buffer: photo });
+  await parties[0].page.getByRole("button", { name: "发送", exact: true }).click();
+  await parties[0].page.waitForSelector("text=附上围墙照片");
+  const at = new Date(Date.now() + 10 * 60000);
+  const cst = (o) => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", hourCycle: "h23", ...o }).format(at);
+  await u.page.goto(roomUrl);
+  await u.page.locator("#h-schedule ~ form input[name=date]").fill(cst({ year: "numeric", month: "2-digit", day: "2-digit" }));
+  await u.page.locator("#h-schedule ~ form input[name=time]").fill(cst({ hour: "2-digit", minute: "2-digit" }));
+  await u.page.locator("#h-schedule ~ form input[name=note]").fill("线上视频调解");
+  await u.page.getByRole("button", { name: "安排调解会议" }).click();
+  await u.page.waitForLoadState("load");
+  assert.equal(await u.page.locator("#room-error").count(), 0, "session scheduled");
+  assert.match(await u.page.locator("#thread").innerText(), /weiqiang\.png/);
+  // The video handshake between two headless browsers on this machine, with fake cameras and
+  // microphones: the mediator in one, both parties (their room sessions) on phones in the other.
+  const media = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
+  const vA = await chromium.launch({ executablePath: chromePath, args: media });
+  const vB = await chromium.launch({ executablePath: chromePath, args: media });
+  const inVideo = [];
+  const mv = await login(vA, "u02staff");
+  await mv.ctx.grantPermissions(["camera", "microphone"], { origin: base });
+  await mv.page.goto(roomUrl);
+  await mv.page.locator("a.video-join").first().click();
+  await mv.page.waitForSelector('#video[data-state="waiting"]');
+  inVideo.push(mv.page);
+  for (const p of parties) {
+    const ctx = await vB.newContext({
+      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN",
+    });
+    await ctx.addCookies(await p.ctx.cookies());
+    await ctx.grantPermissions(["camera", "microphone"], { origin: base });
+    const page = await ctx.newPage();
+    watchCsp(page);
+    await page.goto(await p.page.url());
+    await page.locator("a.video-join").first().click();
+    await page.waitForSelector("#video");
+    inVideo.push(page);
+  }
+  // Everyone is connected to the two others and receives their moving pictures.
+  for (const page of inVideo) {
+    await page.waitForSelector('#video[data-connected="2"]', { timeout: 60000 });
+    // (polled with evaluate: waitForFunction would need eval, which the CSP forbids)
+    let frames = false;
+    for (let i = 0; i < 300 && !frames; i++) {
+      frames = await page.evaluate(() => {
+        const remote = [...document.querySelectorAll("#video-grid .tile:not(.mine) video")];
+        return remote.length === 2 && remote.every((v) => v.videoWidth > 0 && v.readyState >= 2);
+      });
+      if (!frames) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(frames, "both others' pictures arrive");
+  }
+  assert.match(await inVideo[0].locator("#video-status").innerText(), /视频已接通：2 人/);
+  const names = await inVideo[0].locator("#video-grid .tile:not(.mine) figcaption").allInnerTexts();
+  assert.deepEqual(names.map((n) => n.replace(/（.*/, "")).sort(), ["李明", "王建华"].sort());
+  await snap(inVideo[0], "video-mediator");
+  await snap(inVideo[1], "video-party");
+  // Leaving: the others see the tile go; each one's times are in the room's attendance.
+  await inVideo[2].locator("#video-leave").click();
+  await inVideo[0].waitForSelector('#video[data-connected="1"]');
+  await inVideo[1].locator("#video-leave").click();
+  await inVideo[0].locator("#video-leave").click();
+  await inVideo[0].waitForURL(roomUrl);
+  let attended = [];
+  for (let i = 0; i < 50; i++) {
+    await u.page.goto(roomUrl);
+    await u.page.locator("details.attendance summary").click();
+    attended = await u.page.locator("details.attendance tbody tr").allInnerTexts();
+    if (attended.length === 3 && attended.every((r) => /\d{2}:\d{2}\s*$/.test(r))) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(attended.length, 3, `three attended: ${attended}`);
+  assert.ok(attended.some((r) => r.includes("王建华")), `the applicant attended: ${attended}`);
+  assert.ok(attended.some((r) => r.includes("李明")), "the respondent attended");
+  assert.ok(attended.some((r) => !/王建华|李明/.test(r)), "the mediator attended");
+  assert.ok(attended.every((r) => /\d{2}:\d{2}\s*$/.test(r)), `each one's leaving recorded: ${attended}`);
+  await snap(u.page, "video-attendance");
+  await vA.close();
+  await vB.close();
   // The mediator drafts the agreement with an obligation of the respondent.
   const due = new Date(Date.now() + 30 * 86400000).toISOString().slice(0, 10);
   await u.page.goto(roomUrl);

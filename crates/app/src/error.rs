@@ -36,6 +36,8 @@ pub enum AppError {
     Duplicate(&'static str),
     #[error("the case was not resolved by an agreement")]
     NotResolved,
+    #[error("the video session is full ({0} people)")]
+    VideoFull(usize),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -76,6 +78,7 @@ impl AppError {
             AppError::Conflict => "concurrent_update",
             AppError::Duplicate(_) => "already_exists",
             AppError::NotResolved => "case_not_resolved",
+            AppError::VideoFull(_) => "video_full",
             AppError::Internal(_) => "internal_error",
         }
     }

@@ -24,6 +24,7 @@ pub mod search;
 pub mod text;
 pub mod totp;
 pub mod unmasked;
+pub mod video;
 pub mod warnings;
 pub mod workbench;
 
@@ -49,6 +50,9 @@ pub struct Settings {
     pub max_attachment_bytes: usize,
     /// The address citizens and parties reach (links in SMS); `FENGQIAO_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// STUN/TURN servers for the room's video (`FENGQIAO_ICE_SERVERS`); none: browsers on
+    /// the same network (or with public addresses) still connect directly.
+    pub ice_servers: Vec<video::IceServer>,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             audit_key: None,
             max_attachment_bytes: 10 * 1024 * 1024,
             public_url: None,
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct App {
     pub(crate) renderer: RwLock<Option<Arc<dyn room::AgreementRenderer>>>,
     /// Sign-in attempts per client address.
     login_limiter: auth::AttemptLimiter,
+    /// Who is in which session's video now.
+    pub(crate) video: video::VideoHub,
     /// Wrong room codes per (case, party, code's log position).
     pub(crate) room_tries: std::sync::Mutex<std::collections::HashMap<(i64, usize, u32), u32>>,
     /// User id → username, for audit records (usernames never change).
@@ -145,6 +152,7 @@ impl App {
             renderer: RwLock::new(None),
             login_limiter: Default::default(),
             room_tries: Default::default(),
+            video: Default::default(),
             usernames: Default::default(),
         };
         app.reload().await?;

@@ -129,6 +129,18 @@ pub struct RoomParty {
     pub has_phone: bool,
 }
 
+/// Someone's time in an online session's video (参会记录), named.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VideoAttendance {
+    pub session_no: u32,
+    /// The party's name and role, or the user's.
+    pub name: String,
+    pub party_index: Option<usize>,
+    pub joined_at: Millis,
+    /// None while connected, or when the server stopped before the leaving was recorded.
+    pub left_at: Option<Millis>,
+}
+
 /// The room of a case.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoomView {
@@ -145,6 +157,10 @@ pub struct RoomView {
     pub sessions: Vec<ScheduledSession>,
     pub messages: Vec<RoomMessage>,
     pub agreement: Option<AgreementView>,
+    /// The online sessions' video attendance, in order of joining.
+    pub attendance: Vec<VideoAttendance>,
+    /// The sessions whose video the viewer may join now.
+    pub video_open: Vec<u32>,
 }
 
 impl App {
@@ -330,8 +346,46 @@ impl App {
                 )
             })
             .filter_map(|e| e.actor_id)
+            .chain(
+                s.room
+                    .sessions
+                    .iter()
+                    .flat_map(|x| &x.attendance)
+                    .filter_map(|a| a.user_id),
+            )
             .collect();
         let names = self.user_names(&staff_ids).await?;
+        let party_name = |i: usize| {
+            s.parties
+                .get(i)
+                .map(|p| format!("{}（{}）", p.name, p.role.zh()))
+                .unwrap_or_default()
+        };
+        let user_name = |u: i64| {
+            names
+                .get(&u)
+                .map(|(n, r)| format!("{n}（{}）", r.zh()))
+                .unwrap_or_default()
+        };
+        let mut attendance: Vec<VideoAttendance> = s
+            .room
+            .sessions
+            .iter()
+            .flat_map(|x| {
+                x.attendance.iter().map(|a| VideoAttendance {
+                    session_no: x.no,
+                    name: match (a.party_index, a.user_id) {
+                        (Some(i), _) => party_name(i),
+                        (None, Some(u)) => user_name(u),
+                        (None, None) => String::new(),
+                    },
+                    party_index: a.party_index,
+                    joined_at: a.joined_at,
+                    left_at: a.left_at,
+                })
+            })
+            .collect();
+        attendance.sort_by_key(|a| a.joined_at);
         let mut messages = Vec::new();
         // Files by id as added so far (the same content added again carries its new name).
         let mut files: std::collections::HashMap<&str, &AttachmentMeta> = Default::default();
@@ -349,16 +403,8 @@ impl App {
                 continue;
             };
             let author = match party_index {
-                Some(i) => s
-                    .parties
-                    .get(*i)
-                    .map(|p| format!("{}（{}）", p.name, p.role.zh()))
-                    .unwrap_or_default(),
-                None => e
-                    .actor_id
-                    .and_then(|u| names.get(&u))
-                    .map(|(n, r)| format!("{n}（{}）", r.zh()))
-                    .unwrap_or_default(),
+                Some(i) => party_name(*i),
+                None => e.actor_id.map(user_name).unwrap_or_default(),
             };
             messages.push(RoomMessage {
                 seq: e.seq,
@@ -439,6 +485,23 @@ impl App {
             parties,
             sessions: s.room.sessions.clone(),
             messages,
+            attendance,
+            video_open: {
+                let calendar = self.calendar();
+                let rules = self.rules();
+                let ctx = fengqiao_domain::workflow::Context {
+                    actor,
+                    now,
+                    calendar: &calendar,
+                    rules: &rules,
+                };
+                s.room
+                    .sessions
+                    .iter()
+                    .filter(|x| fengqiao_domain::workflow::may_join_video(s, x.no, &ctx).is_ok())
+                    .map(|x| x.no)
+                    .collect()
+            },
         })
     }
 

@@ -395,6 +395,13 @@ pub async fn start_app_keyed(
             .ok()
             .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
             .or(fallback_public_url),
+        // STUN/TURN for the room's video, e.g.
+        // [{"urls":"stun:stun.example.org:3478"},{"urls":"turn:turn.example.org:3478","secret":"…"}]
+        ice_servers: match std::env::var("FENGQIAO_ICE_SERVERS") {
+            Ok(v) if !v.trim().is_empty() => fengqiao_app::video::parse_ice_servers(&v)
+                .map_err(|e| anyhow::anyhow!("FENGQIAO_ICE_SERVERS: {e}"))?,
+            _ => Vec::new(),
+        },
         ..Settings::default()
     };
     Ok(Arc::new(
@@ -605,6 +612,20 @@ async fn demo_rooms(app: &App) -> Result<usize> {
             },
         )
         .await?;
+        // The first room also has a video session starting soon: its video is open now.
+        if opened == 0 {
+            app.act(
+                &host,
+                c.id,
+                &Command::ScheduleSession {
+                    at: app.now() + 15 * 60_000,
+                    online: true,
+                    place: None,
+                    note: "视频调解（双方在线）".into(),
+                },
+            )
+            .await?;
+        }
         opened += 1;
     }
     Ok(opened)

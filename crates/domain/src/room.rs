@@ -28,6 +28,23 @@ pub const PARTY_SESSION_MS: Millis = 30 * 24 * 3_600_000;
 pub const REMIND_BEFORE_MS: Millis = 2 * 3_600_000;
 /// At most this many people in a video session (the mesh each browser keeps).
 pub const MAX_VIDEO_PARTICIPANTS: usize = 6;
+/// An online session's video opens this long before its start…
+pub const VIDEO_OPENS_BEFORE_MS: Millis = 30 * 60_000;
+/// …and can be joined until this long after its start.
+pub const VIDEO_OPEN_FOR_MS: Millis = 6 * 3_600_000;
+
+/// Someone's time in an online session's video (参会记录): a party of the case, or a staff
+/// member or expert (a user).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Attendance {
+    /// The case-log position of the joining: the attendance's id.
+    pub joined_seq: u32,
+    pub party_index: Option<usize>,
+    pub user_id: Option<i64>,
+    pub joined_at: Millis,
+    /// None while connected (or when the server stopped before the leaving was recorded).
+    pub left_at: Option<Millis>,
+}
 
 /// A party's invitation to the room, as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -69,6 +86,20 @@ pub struct ScheduledSession {
     pub scheduled_by: Option<i64>,
     pub reminded: bool,
     pub cancelled: Option<String>,
+    /// Who was in the session's video, and when.
+    #[serde(default)]
+    pub attendance: Vec<Attendance>,
+}
+
+impl ScheduledSession {
+    /// Whether its video can be joined now: online, not cancelled, from
+    /// [`VIDEO_OPENS_BEFORE_MS`] before its start to [`VIDEO_OPEN_FOR_MS`] after.
+    pub fn video_open(&self, now: Millis) -> bool {
+        self.online
+            && self.cancelled.is_none()
+            && now >= self.at - VIDEO_OPENS_BEFORE_MS
+            && now < self.at + VIDEO_OPEN_FOR_MS
+    }
 }
 
 /// The room of a case.

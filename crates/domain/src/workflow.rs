@@ -283,6 +283,20 @@ pub enum Command {
         #[serde(default)]
         note: String,
     },
+    /// Someone came into an online session's video (the application, once their connection
+    /// was let in; see [`may_join_video`]): a party or a user.
+    JoinVideo {
+        no: u32,
+        #[serde(default)]
+        party_index: Option<usize>,
+        #[serde(default)]
+        user_id: Option<i64>,
+    },
+    /// Their connection ended (the application).
+    LeaveVideo {
+        no: u32,
+        joined_seq: u32,
+    },
 }
 
 /// A correction of the case's elements; absent fields are unchanged.
@@ -347,6 +361,8 @@ impl Command {
             Command::AddParty(_) => "add_party",
             Command::RequestJudicialConfirmation { .. } => "request_judicial_confirmation",
             Command::RecordCourtAnswer { .. } => "record_court_answer",
+            Command::JoinVideo { .. } => "join_video",
+            Command::LeaveVideo { .. } => "leave_video",
         }
     }
 
@@ -393,7 +409,9 @@ impl Command {
             | Command::SealAgreement { .. }
             | Command::RecordPerformance { .. }
             | Command::RequestJudicialConfirmation { .. }
-            | Command::RecordCourtAnswer { .. } => O::Mediate,
+            | Command::RecordCourtAnswer { .. }
+            | Command::JoinVideo { .. }
+            | Command::LeaveVideo { .. } => O::Mediate,
         }
     }
 }
@@ -592,6 +610,17 @@ pub enum EventKind {
         confirmed: bool,
         note: String,
     },
+    /// A party (`party_index`) or a user (`user_id`) came into an online session's video.
+    VideoJoined {
+        no: u32,
+        party_index: Option<usize>,
+        user_id: Option<i64>,
+    },
+    /// The connection of the joining at `joined_seq` ended.
+    VideoLeft {
+        no: u32,
+        joined_seq: u32,
+    },
 }
 
 impl EventKind {
@@ -645,6 +674,8 @@ impl EventKind {
             EventKind::PartyAdded(_) => "party_added",
             EventKind::CourtAnswered { .. } => "court_answered",
             EventKind::ObligationReminded { .. } => "obligation_reminded",
+            EventKind::VideoJoined { .. } => "video_joined",
+            EventKind::VideoLeft { .. } => "video_left",
         }
     }
 }
@@ -667,6 +698,51 @@ pub struct Context<'a> {
     pub now: Millis,
     pub calendar: &'a WorkCalendar,
     pub rules: &'a DeadlineRules,
+}
+
+/// Whether `actor` may come into the video of online session `no` now, and as whom: the
+/// case's parties in the room (after joining it with their code), the staff who mediate it, and
+/// the experts consulted on it. The answer is the [`Command::JoinVideo`] to record once their
+/// connection is let in.
+pub fn may_join_video(
+    case: &CaseState,
+    no: u32,
+    ctx: &Context<'_>,
+) -> Result<Command, DomainError> {
+    let actor = ctx.actor;
+    let (op, party_index, user_id) = match actor.room_party_index() {
+        Some(i) => {
+            if case.room.invitation(i).and_then(|x| x.joined_seq).is_none() {
+                return Err(DomainError::Forbidden);
+            }
+            (Operation::TakePartInRoom, Some(i), None)
+        }
+        None if actor.role == Role::Expert => {
+            if !case.expert_ids.contains(&actor.user_id) {
+                return Err(DomainError::Forbidden);
+            }
+            (Operation::AnswerConsultation, None, Some(actor.user_id))
+        }
+        None if actor.role == Role::Citizen || actor.is_system() => {
+            return Err(DomainError::Forbidden)
+        }
+        None => (Operation::Mediate, None, Some(actor.user_id)),
+    };
+    authorize(actor, op, case)?;
+    let cmd = Command::JoinVideo {
+        no,
+        party_index,
+        user_id,
+    };
+    decide(
+        case,
+        &cmd,
+        &Context {
+            actor: &Actor::system(),
+            ..*ctx
+        },
+    )?;
+    Ok(cmd)
 }
 
 fn refuse(cmd: &Command, status: Status) -> DomainError {
@@ -806,6 +882,8 @@ pub fn decide(
             | Command::SendSignCode { .. }
             | Command::SignAgreement { .. }
             | Command::SealAgreement { .. }
+            | Command::JoinVideo { .. }
+            | Command::LeaveVideo { .. }
     ) && !ctx.actor.is_system()
     {
         return Err(DomainError::Forbidden);
@@ -1526,6 +1604,53 @@ pub fn decide(
                 answer: answer.trim().to_string(),
             }]
         }
+        Command::JoinVideo {
+            no,
+            party_index,
+            user_id,
+        } => {
+            if st != S::InMediation {
+                return Err(refuse(cmd, st));
+            }
+            if party_index.is_some() == user_id.is_some() {
+                return Err(DomainError::validation(
+                    "party_index",
+                    "a party or a user, not both",
+                ));
+            }
+            if party_index.is_some_and(|i| i >= case.parties.len()) {
+                return Err(DomainError::validation("party_index", "no such party"));
+            }
+            if !case
+                .room
+                .sessions
+                .iter()
+                .any(|x| x.no == *no && x.video_open(ctx.now))
+            {
+                return Err(DomainError::validation("no", "no online session open now"));
+            }
+            vec![EventKind::VideoJoined {
+                no: *no,
+                party_index: *party_index,
+                user_id: *user_id,
+            }]
+        }
+        Command::LeaveVideo { no, joined_seq } => {
+            let open = case
+                .room
+                .sessions
+                .iter()
+                .filter(|x| x.no == *no)
+                .flat_map(|x| &x.attendance)
+                .any(|a| a.joined_seq == *joined_seq && a.left_at.is_none());
+            if !open {
+                return Err(DomainError::validation("joined_seq", "not in the video"));
+            }
+            vec![EventKind::VideoLeft {
+                no: *no,
+                joined_seq: *joined_seq,
+            }]
+        }
         Command::CancelSession { no, reason } => {
             non_empty("reason", reason)?;
             if !case
@@ -2003,7 +2128,35 @@ pub fn apply(state: Option<CaseState>, event: &CaseEvent) -> Option<CaseState> {
             // Scheduled close to its start: the notice is the reminder.
             reminded: *starts - at <= room::REMIND_BEFORE_MS,
             cancelled: None,
+            attendance: Vec::new(),
         }),
+        EventKind::VideoJoined {
+            no,
+            party_index,
+            user_id,
+        } => {
+            if let Some(x) = s.room.sessions.iter_mut().find(|x| x.no == *no) {
+                x.attendance.push(room::Attendance {
+                    joined_seq: event.seq,
+                    party_index: *party_index,
+                    user_id: *user_id,
+                    joined_at: at,
+                    left_at: None,
+                });
+            }
+        }
+        EventKind::VideoLeft { no, joined_seq } => {
+            if let Some(a) = s
+                .room
+                .sessions
+                .iter_mut()
+                .filter(|x| x.no == *no)
+                .flat_map(|x| x.attendance.iter_mut())
+                .find(|a| a.joined_seq == *joined_seq)
+            {
+                a.left_at = Some(at);
+            }
+        }
         EventKind::SessionReminded { no } => {
             if let Some(x) = s.room.sessions.iter_mut().find(|x| x.no == *no) {
                 x.reminded = true;

@@ -382,6 +382,12 @@ fn command() -> impl Strategy<Value = Command> {
         }),
         Just(Command::SendRoomCode { party_index: 0 }),
         Just(Command::JoinRoom { party_index: 0 }),
+        (1u32..3, proptest::option::of(0usize..2)).prop_map(|(no, party)| Command::JoinVideo {
+            no,
+            party_index: party,
+            user_id: if party.is_none() { Some(2) } else { None },
+        }),
+        (1u32..3, 1u32..40).prop_map(|(no, joined_seq)| Command::LeaveVideo { no, joined_seq }),
         Just(Command::PostMessage {
             text: "我同意调解".into(),
             attachment_ids: vec![]
@@ -409,11 +415,16 @@ fn command() -> impl Strategy<Value = Command> {
     ]
 }
 
+/// The time between two commands: days apart, or within the hour (a session's video).
+fn pace() -> impl Strategy<Value = i64> {
+    prop_oneof![0i64..(4 * 86_400_000), 0i64..3_600_000]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
     /// Any sequence of commands, by any actor, at any pace, keeps the invariants.
     #[test]
-    fn workflow_invariants(steps in proptest::collection::vec((actor_index(), command(), 0i64..(4 * 86_400_000)), 1..60)) {
+    fn workflow_invariants(steps in proptest::collection::vec((actor_index(), command(), pace()), 1..60)) {
         let cal = WorkCalendar::china();
         let rules = DeadlineRules::default();
         let actors = actors();
@@ -517,6 +528,18 @@ proptest! {
                     EventKind::PartyInvited { .. } | EventKind::SessionScheduled { .. } => {
                         prop_assert_eq!(before.status, Status::InMediation);
                     }
+                    // Video attendance is recorded by the application, for an online session
+                    // open now, while in mediation; a leaving ends an attendance still open.
+                    EventKind::VideoJoined { no, .. } => {
+                        prop_assert!(actor.is_system());
+                        prop_assert_eq!(before.status, Status::InMediation);
+                        prop_assert!(before.room.sessions.iter().any(|x| x.no == *no && x.video_open(now)));
+                    }
+                    EventKind::VideoLeft { no, joined_seq } => {
+                        prop_assert!(actor.is_system());
+                        let open = before.room.sessions.iter().filter(|x| x.no == *no).flat_map(|x| &x.attendance).any(|a| a.joined_seq == *joined_seq && a.left_at.is_none());
+                        prop_assert!(open);
+                    }
                     _ => {}
                 }
             }
@@ -526,6 +549,10 @@ proptest! {
                 prop_assert!(reminded <= 1);
             }
             prop_assert!(state.room.invitations.len() <= state.parties.len());
+            for a in state.room.sessions.iter().flat_map(|x| &x.attendance) {
+                prop_assert!(a.party_index.is_some() != a.user_id.is_some());
+                prop_assert!(a.left_at.is_none_or(|l| l >= a.joined_at));
+            }
             // Only an expert on the case answers a consultation, and only one put to them.
             if events[logged..].iter().any(|e| matches!(e.kind, EventKind::ConsultationAnswered { .. })) {
                 prop_assert!(before.expert_ids.contains(&actor.user_id));
@@ -539,6 +566,129 @@ proptest! {
             // The other town's unit never acts unless the case is routed to it.
             if actor.user_id == 5 {
                 prop_assert!(before.involves_unit(20));
+            }
+        }
+    }
+}
+
+/// What happens in a case's room once it is in mediation, by whoever tries.
+fn room_command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        4 => Just(Command::InviteParty {
+            party_index: 0,
+            phone: None
+        }),
+        4 => Just(Command::SendRoomCode { party_index: 0 }),
+        4 => Just(Command::JoinRoom { party_index: 0 }),
+        4 => Just(Command::PostMessage {
+            text: "我同意调解".into(),
+            attachment_ids: vec![]
+        }),
+        8 => (1i64..24).prop_map(|k| Command::ScheduleSession {
+            at: T0 + k * 20 * 60_000,
+            online: k % 5 != 0,
+            place: Some("司法所".into()),
+            note: String::new()
+        }),
+        1 => (1u32..4).prop_map(|no| Command::CancelSession {
+            no,
+            reason: "改期".into()
+        }),
+        12 => (1u32..4, proptest::option::of(0usize..2), 1i64..8).prop_map(|(no, party, user)| {
+            Command::JoinVideo {
+                no,
+                party_index: party,
+                user_id: if party.is_none() { Some(user) } else { None },
+            }
+        }),
+        // `joined_seq` here picks one of the session's attendances (see the test).
+        12 => (1u32..4, 0u32..8).prop_map(|(no, joined_seq)| Command::LeaveVideo { no, joined_seq }),
+        1 => Just(Command::Conclude {
+            outcome: Outcome::Withdrawn {
+                note: String::new()
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// In the room of a case in mediation, any sequence of room commands by anyone keeps the
+    /// room's rules: codes, joins and video attendance come from the application only; a party
+    /// writes after joining; video is joined only while an online session's window is open;
+    /// every leaving ends one attendance that was open, after it began.
+    #[test]
+    fn room_invariants(steps in proptest::collection::vec((prop_oneof![3 => Just(0usize), 2 => 1usize..5], room_command(), prop_oneof![4 => 0i64..1_800_000, 1 => 0i64..(6 * 3_600_000)]), 1..60)) {
+        let cal = WorkCalendar::china();
+        let rules = DeadlineRules::default();
+        let everyone = actors();
+        let people = [Actor::system(), everyone[1].clone(), Actor::room_party(0), everyone[7].clone(), everyone[4].clone()];
+        let (mut state, first) = registered_case(VILLAGE);
+        let mut events = vec![first];
+        let mut now = T0;
+        let start = [
+            (Actor::system(), Command::Route { lead_unit_id: 10, co_unit_ids: vec![] }),
+            (everyone[1].clone(), Command::Accept),
+            (everyone[1].clone(), Command::StartMediation),
+        ];
+        for (actor, cmd) in &start {
+            let ctx = Context { actor, now, calendar: &cal, rules: &rules };
+            for kind in decide(&state, cmd, &ctx).unwrap() {
+                let e = CaseEvent { seq: events.len() as u32 + 1, at: now, actor_id: Some(actor.user_id), kind };
+                state = apply(Some(state), &e).unwrap();
+                events.push(e);
+            }
+        }
+        prop_assert_eq!(state.status, Status::InMediation);
+        for (who, cmd, dt) in &steps {
+            now += dt;
+            let actor = &people[*who];
+            let before = state.clone();
+            let ctx = Context { actor, now, calendar: &cal, rules: &rules };
+            // A leaving names one of the session's attendances, open or already ended.
+            let cmd = match cmd {
+                Command::LeaveVideo { no, joined_seq } => {
+                    let seqs: Vec<u32> = state.room.sessions.iter().filter(|x| x.no == *no).flat_map(|x| &x.attendance).map(|a| a.joined_seq).collect();
+                    let pick = if seqs.is_empty() { *joined_seq } else { seqs[*joined_seq as usize % seqs.len()] };
+                    Command::LeaveVideo { no: *no, joined_seq: pick }
+                }
+                other => other.clone(),
+            };
+            let Ok(kinds) = decide(&state, &cmd, &ctx) else {
+                continue;
+            };
+            for kind in kinds {
+                let e = CaseEvent { seq: events.len() as u32 + 1, at: now, actor_id: Some(actor.user_id), kind };
+                match &e.kind {
+                    EventKind::RoomCodeSent { .. } | EventKind::PartyJoined { .. } => prop_assert!(actor.is_system()),
+                    EventKind::MessagePosted { party_index: Some(i), .. } => {
+                        prop_assert!(before.room.invitation(*i).and_then(|x| x.joined_seq).is_some());
+                    }
+                    EventKind::VideoJoined { no, party_index, user_id } => {
+                        prop_assert!(actor.is_system());
+                        prop_assert_eq!(before.status, Status::InMediation);
+                        prop_assert!(party_index.is_some() != user_id.is_some());
+                        prop_assert!(before.room.sessions.iter().any(|x| x.no == *no && x.online && x.cancelled.is_none() && x.video_open(now)));
+                    }
+                    EventKind::VideoLeft { no, joined_seq } => {
+                        prop_assert!(actor.is_system());
+                        let open = before.room.sessions.iter().filter(|x| x.no == *no).flat_map(|x| &x.attendance).any(|a| a.joined_seq == *joined_seq && a.left_at.is_none());
+                        prop_assert!(open);
+                    }
+                    _ => {}
+                }
+                state = apply(Some(state), &e).unwrap();
+                events.push(e);
+            }
+            prop_assert_eq!(&replay(&events).unwrap(), &state);
+            for x in &state.room.sessions {
+                for a in &x.attendance {
+                    prop_assert!(a.left_at.is_none_or(|l| l >= a.joined_at));
+                    let joined = events.iter().filter(|e| e.seq == a.joined_seq && matches!(e.kind, EventKind::VideoJoined { no, .. } if no == x.no)).count();
+                    prop_assert_eq!(joined, 1);
+                    let left = events.iter().filter(|e| matches!(e.kind, EventKind::VideoLeft { no, joined_seq } if no == x.no && joined_seq == a.joined_seq)).count();
+                    prop_assert_eq!(left, usize::from(a.left_at.is_some()));
+                }
             }
         }
     }

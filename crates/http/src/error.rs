@@ -70,9 +70,10 @@ impl From<AppError> for ApiError {
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::AttachmentTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::AttachmentTypeNotAllowed(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Conflict | AppError::Duplicate(_) | AppError::NotResolved => {
-                StatusCode::CONFLICT
-            }
+            AppError::Conflict
+            | AppError::Duplicate(_)
+            | AppError::NotResolved
+            | AppError::VideoFull(_) => StatusCode::CONFLICT,
             AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let detail = match &e {

@@ -27,6 +27,7 @@ mod session;
 mod signin;
 mod staff;
 mod unmasked;
+mod video;
 mod view;
 mod warnings;
 
@@ -174,6 +175,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/cases/{id}/room/performance", post(room::performance))
         .route("/cases/{id}/room/judicial", post(room::judicial))
         .route("/cases/{id}/room/judicial.zip", get(room::judicial_zip))
+        .route("/cases/{id}/room/video/{no}", get(video::staff_page))
+        .route("/cases/{id}/room/video/{no}/ws", get(video::staff_ws))
+        .route("/room/{link}/video/{no}", get(video::party_page))
+        .route("/room/{link}/video/{no}/ws", get(video::party_ws))
         .route("/room/{link}/sign-code", post(room::sign_code))
         .route("/room/{link}/sign", post(room::sign))
         .route("/demo/sms", get(demo_sms::inbox))
@@ -239,6 +244,7 @@ const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 const COCKPIT_JS: &str = include_str!("../assets/cockpit.js");
 const SIGN_JS: &str = include_str!("../assets/sign.js");
+const VIDEO_JS: &str = include_str!("../assets/video.js");
 const HTMX: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js");
 const HTMX_GZ: &[u8] = include_bytes!("../assets/vendor/htmx/htmx.min.js.gz");
 const ECHARTS: &[u8] = include_bytes!("../assets/vendor/echarts/echarts.min.js");
@@ -279,6 +285,9 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
         )
             .into_response(),
         "sign.js" => ([(header::CONTENT_TYPE, "text/javascript"), cache], SIGN_JS).into_response(),
+        "video.js" => {
+            ([(header::CONTENT_TYPE, "text/javascript"), cache], VIDEO_JS).into_response()
+        }
         "htmx.min.js" => vendored(&headers, HTMX, HTMX_GZ),
         "echarts.min.js" => vendored(&headers, ECHARTS, ECHARTS_GZ),
         _ => StatusCode::NOT_FOUND.into_response(),

@@ -42,6 +42,10 @@ pub struct SessionRow {
     pub note: String,
     pub cancelled: String,
     pub upcoming: bool,
+    /// Its video's page, while it can be joined ("" otherwise).
+    pub video: String,
+    /// Who was in its video: (who, from, until).
+    pub attendance: Vec<(String, String, String)>,
 }
 
 /// A party as the staff page shows them.
@@ -177,7 +181,15 @@ fn agreement_row(t: &Tr, v: &RoomView, files_base: &str) -> Option<AgreementRow>
     })
 }
 
-fn rows(app: &App, t: &Tr, v: &RoomView, files_base: &str) -> (Vec<MessageRow>, Vec<SessionRow>) {
+/// The thread and the sessions as the pages show them; `base`: the room's address (staff's
+/// or the party's), `files_base`: where its files are read.
+fn rows(
+    app: &App,
+    t: &Tr,
+    v: &RoomView,
+    base: &str,
+    files_base: &str,
+) -> (Vec<MessageRow>, Vec<SessionRow>) {
     let now = app.now();
     let messages = v
         .messages
@@ -209,6 +221,23 @@ fn rows(app: &App, t: &Tr, v: &RoomView, files_base: &str) -> (Vec<MessageRow>, 
             note: x.note.clone(),
             cancelled: x.cancelled.clone().unwrap_or_default(),
             upcoming: x.cancelled.is_none() && x.at > now,
+            video: if v.video_open.contains(&x.no) {
+                format!("{base}/video/{}", x.no)
+            } else {
+                String::new()
+            },
+            attendance: v
+                .attendance
+                .iter()
+                .filter(|a| a.session_no == x.no)
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        local_time(a.joined_at),
+                        a.left_at.map(local_time).unwrap_or_default(),
+                    )
+                })
+                .collect(),
         })
         .collect();
     (messages, sessions)
@@ -247,7 +276,13 @@ async fn staff_page(app: &App, t: Tr, web: &Web, id: i64, error: String) -> Resp
         Ok(v) => v,
         Err(e) => return error_page(t, &e, true, web.csrf()),
     };
-    let (messages, sessions) = rows(app, &t, &v, &format!("/cases/{id}/files"));
+    let (messages, sessions) = rows(
+        app,
+        &t,
+        &v,
+        &format!("/cases/{id}/room"),
+        &format!("/cases/{id}/files"),
+    );
     let parties = v
         .parties
         .iter()
@@ -384,7 +419,11 @@ fn cookie_name(case_id: i64) -> String {
 }
 
 /// The party in the room through this link, if their session cookie is good for it.
-async fn party_of(app: &App, headers: &HeaderMap, door: &RoomDoor) -> Option<(Actor, String)> {
+pub(crate) async fn party_of(
+    app: &App,
+    headers: &HeaderMap,
+    door: &RoomDoor,
+) -> Option<(Actor, String)> {
     let session = crate::session::cookie(headers, &cookie_name(door.case_id))?;
     match app.room_party(&session).await {
         Ok((actor, case_id))
@@ -450,7 +489,13 @@ async fn party_page(app: &App, t: Tr, link: &str, headers: &HeaderMap, error: St
         Ok(v) => v,
         Err(e) => return error_page(t, &e, false, String::new()),
     };
-    let (messages, sessions) = rows(app, &t, &v, &format!("/room/{link}/files"));
+    let (messages, sessions) = rows(
+        app,
+        &t,
+        &v,
+        &format!("/room/{link}"),
+        &format!("/room/{link}/files"),
+    );
     (
         status,
         render(&PartyRoomPage {

@@ -100,9 +100,9 @@ pub fn error_message(t: &Tr, e: &AppError) -> String {
     }
 }
 
-/// An error page with the status the API would give.
-pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Response {
-    let status = match e {
+/// The status the API would give for an error.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Unauthenticated
         | AppError::InvalidCredentials
@@ -116,9 +116,15 @@ pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Respons
             fengqiao_domain::DomainError::ExportNotPending
             | fengqiao_domain::DomainError::ExportNotAvailable,
         ) => StatusCode::CONFLICT,
+        AppError::VideoFull(_) => StatusCode::CONFLICT,
         AppError::Internal(_) | AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
-    };
+    }
+}
+
+/// An error page with the status the API would give.
+pub fn error_page(t: Tr, e: &AppError, signed_in: bool, csrf: String) -> Response {
+    let status = status_of(e);
     let page = ErrorPage {
         t,
         title: t.s("error.title").to_string(),

@@ -3360,3 +3360,283 @@ on_both!(
         assert!(pool.contains("checked> 土地房产"), "{pool}");
     }
 );
+
+/// A WebSocket handshake written by hand to the server on loopback: the status line, and the
+/// stream when it was switched.
+async fn ws_handshake(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    origin: &str,
+) -> (String, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: {origin}\r\nCookie: {cookie}\r\n\r\n"
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(sock.read(&mut b).await.unwrap(), 1, "the server answers");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    (head.lines().next().unwrap().to_string(), sock)
+}
+
+/// The first text frame from the server (server frames are not masked).
+async fn ws_text(sock: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut h = [0u8; 2];
+    sock.read_exact(&mut h).await.unwrap();
+    assert_eq!(h[0] & 0x0f, 1, "a text frame");
+    let len = match h[1] & 0x7f {
+        126 => {
+            let mut l = [0u8; 2];
+            sock.read_exact(&mut l).await.unwrap();
+            usize::from(u16::from_be_bytes(l))
+        }
+        n => usize::from(n),
+    };
+    let mut body = vec![0u8; len];
+    sock.read_exact(&mut body).await.unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+on_both!(
+    video_lets_in_the_parties_and_mediators_relays_and_records_attendance,
+    |t: T| async move {
+        use fengqiao_app::AppError;
+        use fengqiao_domain::access::Actor;
+        use fengqiao_domain::workflow::{Command, EventKind};
+        use fengqiao_domain::DomainError;
+        let code = t
+            .citizen_submit(
+                "隔壁装修占用楼道堆放建材，多次沟通无果，想线上调解。",
+                "k-video",
+            )
+            .await;
+        let id = t.case_id(&code).await;
+        let by_name = |name: &'static str| {
+            let app = t.app.clone();
+            async move {
+                fengqiao_app::auth::actor_of(
+                    &app.store.get_user_by_username(name).await.unwrap().unwrap(),
+                )
+            }
+        };
+        let handler = by_name("u02staff").await;
+        let outsider = by_name("u03staff").await;
+        let expert = by_name("expert").await;
+        into_mediation(&t, id, &handler).await;
+        let system = Actor::system();
+        let party = Actor::room_party(0);
+        let not_open = |r: Result<Command, AppError>| {
+            matches!(
+                r,
+                Err(AppError::Domain(DomainError::Validation {
+                    field: "no",
+                    ..
+                }))
+            )
+        };
+        // No session yet; then one in two hours, whose video opens half an hour before.
+        assert!(not_open(t.app.video_check(&handler, id, 1).await));
+        let now = t.app.now();
+        let schedule = Command::ScheduleSession {
+            at: now + 2 * 3_600_000,
+            online: true,
+            place: None,
+            note: "线上调解".into(),
+        };
+        t.app.act(&handler, id, &schedule).await.unwrap();
+        assert!(not_open(t.app.video_check(&handler, id, 1).await));
+        let h = t.login("u02staff").await;
+        let closed = t.get(&format!("/cases/{id}/room/video/1"), &h).await;
+        assert_eq!(closed.status, StatusCode::CONFLICT, "{}", t.backend);
+        assert!(closed.text().contains("video-closed"));
+        assert!(!t
+            .get(&format!("/cases/{id}/room"), &h)
+            .await
+            .text()
+            .contains("video-join"));
+        t.clock.advance(100 * 60_000);
+        t.app.video_check(&handler, id, 1).await.unwrap();
+        let room = t.get(&format!("/cases/{id}/room"), &h).await.text();
+        assert!(
+            room.contains(&format!("href=\"/cases/{id}/room/video/1\"")),
+            "{}",
+            t.backend
+        );
+        let page = t.get(&format!("/cases/{id}/room/video/1"), &h).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page
+            .text()
+            .contains(&format!("data-ws=\"/cases/{id}/room/video/1/ws\"")));
+        assert!(page.text().contains("/static/video.js"));
+        // Who may not: a party not yet in the room, another town's unit, an expert not
+        // consulted on the case, a session that does not exist.
+        assert!(matches!(
+            t.app.video_check(&party, id, 1).await,
+            Err(AppError::Domain(DomainError::Forbidden))
+        ));
+        assert!(t.app.video_check(&outsider, id, 1).await.is_err());
+        assert!(t.app.video_check(&expert, id, 1).await.is_err());
+        assert!(not_open(t.app.video_check(&handler, id, 2).await));
+        for c in [
+            Command::InviteParty {
+                party_index: 0,
+                phone: None,
+            },
+            Command::SendRoomCode { party_index: 0 },
+            Command::JoinRoom { party_index: 0 },
+        ] {
+            t.app.act(&system, id, &c).await.unwrap();
+        }
+        // Joining and leaving are the application's to record, not anyone's to claim.
+        let claim = Command::JoinVideo {
+            no: 1,
+            party_index: None,
+            user_id: Some(handler.user_id),
+        };
+        assert!(t.app.act(&handler, id, &claim).await.is_err());
+        // The consulted expert may come in too.
+        t.app
+            .act(
+                &handler,
+                id,
+                &Command::AddExpert {
+                    user_id: expert.user_id,
+                    question: "楼道堆放建材是否违反物业管理规定？".into(),
+                },
+            )
+            .await
+            .unwrap();
+        t.app.video_check(&expert, id, 1).await.unwrap();
+        // The room offers the video to those who may come in, not to everyone who sees it.
+        let dispatcher = by_name("dispatcher").await;
+        assert!(t
+            .app
+            .room_view(&dispatcher, id)
+            .await
+            .unwrap()
+            .video_open
+            .is_empty());
+        assert_eq!(
+            t.app.room_view(&expert, id).await.unwrap().video_open,
+            vec![1]
+        );
+
+        // The mediator and the party meet: each is told of the other, signals pass.
+        let mut a = t.app.video_enter(&handler, id, 1).await.unwrap();
+        let welcome: serde_json::Value = serde_json::from_str(&a.welcome).unwrap();
+        assert_eq!(welcome["type"], "welcome");
+        assert_eq!(welcome["peers"].as_array().unwrap().len(), 0);
+        let b = t.app.video_enter(&party, id, 1).await.unwrap();
+        let welcome: serde_json::Value = serde_json::from_str(&b.welcome).unwrap();
+        assert_eq!(welcome["peers"][0]["id"], a.id);
+        let joined: serde_json::Value =
+            serde_json::from_str(&a.outgoing.recv().await.unwrap()).unwrap();
+        assert_eq!(joined["type"], "peer_joined");
+        assert!(joined["peer"]["name"].as_str().unwrap().contains("（"));
+        let offer = serde_json::json!({"type": "signal", "to": a.id, "data": {"sdp": {"type": "offer", "sdp": "v=0"}}});
+        t.app.video_relay(&b, &offer.to_string());
+        let got: serde_json::Value =
+            serde_json::from_str(&a.outgoing.recv().await.unwrap()).unwrap();
+        assert_eq!(got["from"], b.id);
+        assert_eq!(got["data"]["sdp"]["type"], "offer");
+        // Too big, or not a signal: dropped.
+        t.app.video_relay(&b, &"x".repeat(70_000));
+        t.app.video_relay(&b, "{\"type\":\"hello\"}");
+        assert!(a.outgoing.try_recv().is_err());
+        // Six at most.
+        let mut more = Vec::new();
+        for _ in 0..4 {
+            more.push(t.app.video_enter(&handler, id, 1).await.unwrap());
+        }
+        assert!(matches!(
+            t.app.video_enter(&expert, id, 1).await,
+            Err(AppError::VideoFull(6))
+        ));
+        for p in more {
+            t.app.video_leave(p).await;
+        }
+        t.app.video_leave(b).await;
+
+        // Through the WebSocket: refused from another site's page and without a session;
+        // let in with the mediator's session, welcomed with the one already there.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = t.router.clone();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        let ws = format!("/cases/{id}/room/video/1/ws");
+        let me = format!("http://{addr}");
+        let (line, _) = ws_handshake(addr, &ws, &h, "http://evil.example").await;
+        assert!(line.contains(" 403 "), "{line}");
+        let (line, _) = ws_handshake(addr, &ws, "", &me).await;
+        assert!(line.contains(" 401 "), "{line}");
+        let (line, _) = ws_handshake(addr, &format!("/cases/{id}/room/video/9/ws"), &h, &me).await;
+        assert!(line.contains(" 400 "), "{line}");
+        let (line, mut sock) = ws_handshake(addr, &ws, &h, &me).await;
+        assert!(line.contains(" 101 "), "{line}");
+        let welcome: serde_json::Value = serde_json::from_str(&ws_text(&mut sock).await).unwrap();
+        assert_eq!(welcome["type"], "welcome");
+        assert_eq!(welcome["peers"][0]["id"], a.id);
+        drop(sock);
+        // The connection's end is noticed and recorded.
+        let mut left = false;
+        for _ in 0..100 {
+            let m = a.outgoing.recv().await.unwrap();
+            if m.contains("peer_left") {
+                left = true;
+                break;
+            }
+        }
+        assert!(left, "{}", t.backend);
+        t.app.video_leave(a).await;
+
+        // The attendance: seven comings in, each with its leaving; the room shows them.
+        let case = t.app.store.get_case(id).await.unwrap().unwrap();
+        let att = &case.state.room.sessions[0].attendance;
+        let mut waited = 0;
+        let mut att = att.clone();
+        while att.iter().any(|a| a.left_at.is_none()) && waited < 50 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            waited += 1;
+            att = t
+                .app
+                .store
+                .get_case(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+                .room
+                .sessions[0]
+                .attendance
+                .clone();
+        }
+        assert_eq!(att.len(), 7, "{}", t.backend);
+        assert!(att.iter().all(|a| a.left_at.is_some()), "{att:?}");
+        assert_eq!(att.iter().filter(|a| a.party_index == Some(0)).count(), 1);
+        let events = t.app.store.case_events(id).await.unwrap();
+        let n = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
+        assert_eq!(n(|k| matches!(k, EventKind::VideoJoined { .. })), 7);
+        assert_eq!(n(|k| matches!(k, EventKind::VideoLeft { .. })), 7);
+        let room = t.get(&format!("/cases/{id}/room"), &h).await.text();
+        assert!(room.contains("class=\"attendance\""), "{}", t.backend);
+        let api = t.app.room_view(&handler, id).await.unwrap();
+        assert_eq!(api.attendance.len(), 7);
+        assert!(api.attendance.iter().any(|a| a.party_index == Some(0)));
+    }
+);
