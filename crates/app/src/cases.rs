@@ -410,11 +410,38 @@ async fn notifications_for(
                 }
                 continue;
             }
+            // The experts consulted on the case may join an online session's video: they are
+            // told when one is scheduled, and reminded with the mediator who scheduled it.
+            EventKind::SessionScheduled {
+                no, online: true, ..
+            } => {
+                let Some(x) = state.room.sessions.iter().find(|x| x.no == *no) else {
+                    continue;
+                };
+                for user_id in &state.expert_ids {
+                    out.push(NewNotification {
+                        user_id: *user_id,
+                        case_id: Some(case_id),
+                        kind: "session_scheduled".into(),
+                        title: format!("线上调解会议邀请 {}", state.tracking_code),
+                        body: crate::room::session_text(x),
+                    });
+                }
+                continue;
+            }
             EventKind::SessionReminded { no } => {
                 let Some(x) = state.room.sessions.iter().find(|x| x.no == *no) else {
                     continue;
                 };
-                if let Some(user_id) = x.scheduled_by.filter(|u| *u > 0) {
+                let experts = state.expert_ids.iter().copied().filter(|_| x.online);
+                let mut to: Vec<i64> = x
+                    .scheduled_by
+                    .filter(|u| *u > 0)
+                    .into_iter()
+                    .chain(experts)
+                    .collect();
+                to.dedup();
+                for user_id in to {
                     out.push(NewNotification {
                         user_id,
                         case_id: Some(case_id),

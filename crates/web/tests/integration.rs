@@ -3529,6 +3529,26 @@ on_both!(
             t.app.room_view(&expert, id).await.unwrap().video_open,
             vec![1]
         );
+        // An online session scheduled now is announced to the consulted expert.
+        let later = Command::ScheduleSession {
+            at: t.app.now() + 86_400_000,
+            online: true,
+            place: None,
+            note: "第二次线上调解".into(),
+        };
+        t.app.act(&handler, id, &later).await.unwrap();
+        t.app.run_courier().await.unwrap();
+        let told = t
+            .app
+            .store
+            .list_notifications(expert.user_id, false, 10)
+            .await
+            .unwrap();
+        assert!(
+            told.iter().any(|n| n.kind == "session_scheduled"),
+            "{}: {told:?}",
+            t.backend
+        );
 
         // The mediator and the party meet: each is told of the other, signals pass.
         let mut a = t.app.video_enter(&handler, id, 1).await.unwrap();
@@ -3585,7 +3605,7 @@ on_both!(
         assert!(line.contains(" 403 "), "{line}");
         let (line, _) = ws_handshake(addr, &ws, "", &me).await;
         assert!(line.contains(" 401 "), "{line}");
-        let (line, _) = ws_handshake(addr, &format!("/cases/{id}/room/video/9/ws"), &h, &me).await;
+        let (line, _) = ws_handshake(addr, &format!("/cases/{id}/room/video/2/ws"), &h, &me).await;
         assert!(line.contains(" 400 "), "{line}");
         let (line, mut sock) = ws_handshake(addr, &ws, &h, &me).await;
         assert!(line.contains(" 101 "), "{line}");
