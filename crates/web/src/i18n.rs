@@ -147,11 +147,30 @@ pub struct Back {
 }
 
 /// Sets the language cookie and returns to the page (only local paths).
-pub async fn switch(Path(lang): Path<String>, Query(b): Query<Back>) -> impl IntoResponse {
+pub async fn switch(
+    Path(lang): Path<String>,
+    Query(b): Query<Back>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     let lang = if lang == "en" { "en" } else { "zh-CN" };
+    let local = |p: &str| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/lang/");
+    // Back to `back`, else to the page the switch was pressed on (its Referer, when it is a
+    // page of this server), else home: a party switching language stays in their room.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let referer = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://"))
+        .and_then(|(_, rest)| rest.strip_prefix(host))
+        .filter(|p| !host.is_empty() && local(p))
+        .map(str::to_string);
     let back = b
         .back
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .filter(|p| local(p))
+        .or(referer)
         .unwrap_or_else(|| "/".into());
     (
         [(

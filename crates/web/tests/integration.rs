@@ -3649,3 +3649,54 @@ on_both!(
         assert!(api.attendance.iter().any(|a| a.party_index == Some(0)));
     }
 );
+
+/// The language switch returns to the page it was pressed on (a party stays in their room),
+/// never to another site's.
+#[tokio::test]
+async fn the_language_switch_returns_to_the_page_it_was_pressed_on() {
+    let t = spawn("sqlite").await;
+    let switch = |referer: &'static str, back: &'static str| {
+        let router = t.router.clone();
+        async move {
+            let mut b = Request::builder()
+                .uri(format!("/lang/en{back}"))
+                .header(header::HOST, "tiaojie.example.cn");
+            if !referer.is_empty() {
+                b = b.header(header::REFERER, referer);
+            }
+            let res = router
+                .oneshot(b.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert!(res.status().is_redirection());
+            assert!(res
+                .headers()
+                .get(header::SET_COOKIE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("lang=en"));
+            res.headers()
+                .get(header::LOCATION)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    assert_eq!(
+        switch("https://tiaojie.example.cn/room/7-0-3-abc?x=1", "").await,
+        "/room/7-0-3-abc?x=1"
+    );
+    assert_eq!(switch("https://evil.example/room/7", "").await, "/");
+    assert_eq!(
+        switch("https://tiaojie.example.cn.evil.example/x", "").await,
+        "/"
+    );
+    assert_eq!(switch("", "").await, "/");
+    assert_eq!(
+        switch("https://tiaojie.example.cn/room/7", "?back=/workbench").await,
+        "/workbench"
+    );
+    assert_eq!(switch("", "?back=//evil.example").await, "/");
+}
