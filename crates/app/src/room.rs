@@ -139,6 +139,9 @@ pub struct VideoAttendance {
     pub joined_at: Millis,
     /// None while connected, or when the server stopped before the leaving was recorded.
     pub left_at: Option<Millis>,
+    /// Connected now (no leaving time and not connected: the connection ended with a restart
+    /// of the server, before its leaving could be recorded).
+    pub connected: bool,
 }
 
 /// The room of a case.
@@ -382,6 +385,8 @@ impl App {
                     party_index: a.party_index,
                     joined_at: a.joined_at,
                     left_at: a.left_at,
+                    connected: a.left_at.is_none()
+                        && self.video_connected(case_id, x.no).contains(&a.joined_seq),
                 })
             })
             .collect();

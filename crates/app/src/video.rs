@@ -133,6 +133,8 @@ pub struct PeerInfo {
 
 struct Peer {
     info: PeerInfo,
+    /// Its attendance (the case-log position of its joining).
+    joined_seq: u32,
     tx: mpsc::Sender<String>,
 }
 
@@ -155,11 +157,20 @@ impl VideoHub {
         self.rooms().get(&key).map_or(0, Vec::len)
     }
 
+    /// The attendances of a session connected now.
+    fn connected(&self, key: (i64, u32)) -> Vec<u32> {
+        self.rooms()
+            .get(&key)
+            .map(|peers| peers.iter().map(|p| p.joined_seq).collect())
+            .unwrap_or_default()
+    }
+
     /// Lets a browser in if there is room: its id, its queue, and who was there before.
     fn admit(
         &self,
         key: (i64, u32),
         name: String,
+        joined_seq: u32,
     ) -> Option<(PeerInfo, mpsc::Receiver<String>, Vec<PeerInfo>)> {
         let mut rooms = self.rooms();
         let peers = rooms.entry(key).or_default();
@@ -178,6 +189,7 @@ impl VideoHub {
         }
         peers.push(Peer {
             info: info.clone(),
+            joined_seq,
             tx,
         });
         Some((info, rx, others))
@@ -297,7 +309,7 @@ impl App {
             .map(|a| a.joined_seq)
             .ok_or_else(|| AppError::Internal("video joining not applied".into()))?;
         let name = self.video_name(actor, &case.state).await?;
-        let Some((info, outgoing, others)) = self.video.admit(key, name) else {
+        let Some((info, outgoing, others)) = self.video.admit(key, name, joined_seq) else {
             // Filled meanwhile: the joining just recorded ends at once.
             self.video_record_leaving(case_id, no, joined_seq).await;
             return Err(AppError::VideoFull(MAX_VIDEO_PARTICIPANTS));
@@ -337,6 +349,11 @@ impl App {
         self.video.remove((peer.case_id, peer.no), peer.id);
         self.video_record_leaving(peer.case_id, peer.no, peer.joined_seq)
             .await;
+    }
+
+    /// The attendances of session `no` of the case whose connection is open now.
+    pub fn video_connected(&self, case_id: i64, no: u32) -> Vec<u32> {
+        self.video.connected((case_id, no))
     }
 
     async fn video_record_leaving(&self, case_id: i64, no: u32, joined_seq: u32) {
@@ -412,9 +429,9 @@ mod tests {
     async fn hub_relays_within_a_session_and_holds_six() {
         let hub = VideoHub::default();
         let key = (7, 1);
-        let (a, mut ra, before) = hub.admit(key, "甲".into()).unwrap();
+        let (a, mut ra, before) = hub.admit(key, "甲".into(), 1).unwrap();
         assert!(before.is_empty());
-        let (b, mut rb, before) = hub.admit(key, "乙".into()).unwrap();
+        let (b, mut rb, before) = hub.admit(key, "乙".into(), 2).unwrap();
         assert_eq!(before, vec![a.clone()]);
         let joined: serde_json::Value = serde_json::from_str(&ra.recv().await.unwrap()).unwrap();
         assert_eq!(joined["type"], "peer_joined");
@@ -425,15 +442,16 @@ mod tests {
         assert_eq!(got["from"], b.id);
         assert_eq!(got["data"]["sdp"], "x");
         // A browser of another session cannot reach into this one.
-        let (c, _rc, _) = hub.admit((7, 2), "丙".into()).unwrap();
+        let (c, _rc, _) = hub.admit((7, 2), "丙".into(), 3).unwrap();
         hub.relay(key, c.id, a.id, &serde_json::json!({"sdp": "y"}));
         hub.relay((7, 2), c.id, a.id, &serde_json::json!({"sdp": "y"}));
         assert!(ra.try_recv().is_err());
         for i in 0..4 {
-            assert!(hub.admit(key, format!("p{i}")).is_some());
+            assert!(hub.admit(key, format!("p{i}"), 10 + i).is_some());
         }
         assert_eq!(hub.count(key), 6);
-        assert!(hub.admit(key, "第七人".into()).is_none());
+        assert_eq!(hub.connected(key), vec![1, 2, 10, 11, 12, 13]);
+        assert!(hub.admit(key, "第七人".into(), 20).is_none());
         hub.remove(key, b.id);
         let left: serde_json::Value = loop {
             let m: serde_json::Value = serde_json::from_str(&ra.recv().await.unwrap()).unwrap();

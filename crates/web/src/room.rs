@@ -231,11 +231,12 @@ fn rows(
                 .iter()
                 .filter(|a| a.session_no == x.no)
                 .map(|a| {
-                    (
-                        a.name.clone(),
-                        local_time(a.joined_at),
-                        a.left_at.map(local_time).unwrap_or_default(),
-                    )
+                    let until = match a.left_at {
+                        Some(at) => local_time(at),
+                        None if a.connected => t.s("video.connected_now").to_string(),
+                        None => t.s("video.unrecorded").to_string(),
+                    };
+                    (a.name.clone(), local_time(a.joined_at), until)
                 })
                 .collect(),
         })

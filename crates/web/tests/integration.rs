@@ -3623,6 +3623,13 @@ on_both!(
             }
         }
         assert!(left, "{}", t.backend);
+        let now_in = t.app.room_view(&handler, id).await.unwrap().attendance;
+        assert_eq!(
+            now_in.iter().filter(|x| x.connected).count(),
+            1,
+            "{}",
+            t.backend
+        );
         t.app.video_leave(a).await;
 
         // The attendance: seven comings in, each with its leaving; the room shows them.
@@ -3647,6 +3654,22 @@ on_both!(
         let api = t.app.room_view(&handler, id).await.unwrap();
         assert_eq!(api.attendance.len(), 7);
         assert!(api.attendance.iter().any(|a| a.party_index == Some(0)));
+        assert!(api.attendance.iter().all(|a| !a.connected));
+        // A joining whose connection this server does not hold (it was let in before a
+        // restart) is not shown as connected, nor given a leaving time it never had.
+        let before_restart = Command::JoinVideo {
+            no: 1,
+            party_index: None,
+            user_id: Some(handler.user_id),
+        };
+        t.app.act(&system, id, &before_restart).await.unwrap();
+        let stale = t.app.room_view(&handler, id).await.unwrap().attendance;
+        assert!(stale.iter().any(|a| a.left_at.is_none() && !a.connected));
+        assert!(t
+            .get(&format!("/cases/{id}/room"), &h)
+            .await
+            .text()
+            .contains("未记录"));
     }
 );
 
