@@ -491,22 +491,13 @@ impl App {
             sessions: s.room.sessions.clone(),
             messages,
             attendance,
-            video_open: {
-                let calendar = self.calendar();
-                let rules = self.rules();
-                let ctx = fengqiao_domain::workflow::Context {
-                    actor,
-                    now,
-                    calendar: &calendar,
-                    rules: &rules,
-                };
-                s.room
-                    .sessions
-                    .iter()
-                    .filter(|x| fengqiao_domain::workflow::may_join_video(s, x.no, &ctx).is_ok())
-                    .map(|x| x.no)
-                    .collect()
-            },
+            video_open: s
+                .room
+                .sessions
+                .iter()
+                .filter(|x| self.video_command(actor, s, x.no).is_ok())
+                .map(|x| x.no)
+                .collect(),
         })
     }
 

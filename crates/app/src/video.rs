@@ -19,6 +19,7 @@ use base64::Engine;
 use fengqiao_domain::access::Actor;
 use fengqiao_domain::room::MAX_VIDEO_PARTICIPANTS;
 use fengqiao_domain::workflow::{self, Command, Context};
+use fengqiao_store::StoredCase;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -274,10 +275,13 @@ pub struct VideoPeer {
 }
 
 impl App {
-    /// Whether `actor` may come into the video of session `no` of the case now (checked
-    /// before the connection is upgraded, and again when it comes in).
-    pub async fn video_check(&self, actor: &Actor, case_id: i64, no: u32) -> Result<Command> {
-        let case = self.load_visible(actor, case_id).await?;
+    /// The joining to record if `actor` may come into the video of session `no` now.
+    pub(crate) fn video_command(
+        &self,
+        actor: &Actor,
+        case: &fengqiao_domain::case::CaseState,
+        no: u32,
+    ) -> Result<Command> {
         let calendar = self.calendar();
         let rules = self.rules();
         let ctx = Context {
@@ -286,13 +290,22 @@ impl App {
             calendar: &calendar,
             rules: &rules,
         };
-        Ok(workflow::may_join_video(&case.state, no, &ctx)?)
+        Ok(workflow::may_join_video(case, no, &ctx)?)
+    }
+
+    /// The case, if `actor` may come into the video of its session `no` now (checked before
+    /// the connection is upgraded, and again when it comes in).
+    pub async fn video_check(&self, actor: &Actor, case_id: i64, no: u32) -> Result<StoredCase> {
+        let case = self.load_visible(actor, case_id).await?;
+        self.video_command(actor, &case.state, no)?;
+        Ok(case)
     }
 
     /// Lets the actor's browser into the session's video: recorded in the case log, announced
     /// to the others. Refused when the actor may not, or with [`AppError::VideoFull`].
     pub async fn video_enter(&self, actor: &Actor, case_id: i64, no: u32) -> Result<VideoPeer> {
-        let cmd = self.video_check(actor, case_id, no).await?;
+        let case = self.load_visible(actor, case_id).await?;
+        let cmd = self.video_command(actor, &case.state, no)?;
         let key = (case_id, no);
         if self.video.count(key) >= MAX_VIDEO_PARTICIPANTS {
             return Err(AppError::VideoFull(MAX_VIDEO_PARTICIPANTS));

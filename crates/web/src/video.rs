@@ -75,8 +75,7 @@ fn texts(t: &Tr) -> VideoTexts {
 /// The session's line ("#1 2026-11-25 10:00 · 线上视频") and the case's tracking code, once the
 /// actor may come into its video now.
 async fn check(app: &App, actor: &Actor, id: i64, no: u32) -> Result<(String, String), AppError> {
-    app.video_check(actor, id, no).await?;
-    let case = app.load_visible(actor, id).await?;
+    let case = app.video_check(actor, id, no).await?;
     let s = &case.state;
     let line = s
         .room

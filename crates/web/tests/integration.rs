@@ -3434,7 +3434,7 @@ on_both!(
         into_mediation(&t, id, &handler).await;
         let system = Actor::system();
         let party = Actor::room_party(0);
-        let not_open = |r: Result<Command, AppError>| {
+        fn not_open<T>(r: Result<T, AppError>) -> bool {
             matches!(
                 r,
                 Err(AppError::Domain(DomainError::Validation {
@@ -3442,7 +3442,7 @@ on_both!(
                     ..
                 }))
             )
-        };
+        }
         // No session yet; then one in two hours, whose video opens half an hour before.
         assert!(not_open(t.app.video_check(&handler, id, 1).await));
         let now = t.app.now();
