@@ -92,14 +92,23 @@ impl Indicators {
     }
 }
 
-/// The weights of the index's components (any non-negative numbers; they are normalised).
+/// The largest weight a component may have.
+pub const MAX_WEIGHT: f64 = 1_000.0;
+
+/// The weights of the index's components (0 to [`MAX_WEIGHT`]; they are normalised).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Weights {
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub resolution: f64,
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub mediation: f64,
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub satisfaction: f64,
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub on_time: f64,
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub speed: f64,
+    #[schema(minimum = 0.0, maximum = 1000.0)]
     pub no_reopen: f64,
 }
 
@@ -120,13 +129,13 @@ impl Default for Weights {
 pub const SLOW_DAYS: f64 = 30.0;
 
 impl Weights {
-    /// Checks the weights: finite, non-negative, not all zero.
+    /// Checks the weights: numbers from 0 to [`MAX_WEIGHT`], not all zero.
     pub fn validate(&self) -> Result<(), crate::DomainError> {
         let all = self.as_array();
-        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
+        if all.iter().any(|w| !(0.0..=MAX_WEIGHT).contains(w)) || all.iter().sum::<f64>() <= 0.0 {
             return Err(crate::DomainError::validation(
                 "weights",
-                "index weights must be non-negative numbers, not all zero",
+                "index weights must be numbers from 0 to 1000, not all zero",
             ));
         }
         Ok(())
@@ -198,11 +207,17 @@ pub fn score(ind: &Indicators, w: &Weights) -> Option<Score> {
             })
         })
         .collect();
-    let total: f64 = components.iter().map(|c| c.weight).sum();
-    if components.is_empty() || total <= 0.0 {
+    // Relative to the largest weight, so that no sum overflows whatever the weights' scale.
+    let largest = components.iter().map(|c| c.weight).fold(0.0, f64::max);
+    let total: f64 = components.iter().map(|c| c.weight / largest).sum();
+    if components.is_empty() || !(total > 0.0 && total.is_finite()) {
         return None;
     }
-    let raw = 100.0 * components.iter().map(|c| c.weight * c.value).sum::<f64>() / total;
+    let weighted: f64 = components
+        .iter()
+        .map(|c| c.weight / largest * c.value)
+        .sum();
+    let raw = 100.0 * (weighted / total);
     Some(Score {
         value: (raw * 10.0).round() / 10.0,
         components,

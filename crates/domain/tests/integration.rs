@@ -990,4 +990,32 @@ fn the_fengqiao_index_combines_the_indicators_it_has() {
     .validate()
     .is_err());
     assert!(w.validate().is_ok());
+    // Weights beyond 1,000 are refused (found by schemathesis: a weight of 3.1e307 made the
+    // score overflow to infinity, which JSON writes as null); a score stays finite at any scale.
+    let huge = Weights {
+        on_time: 3.140478896054911e307,
+        ..w.clone()
+    };
+    assert!(huge.validate().is_err());
+    assert!(Weights {
+        speed: 1_000.0,
+        ..w.clone()
+    }
+    .validate()
+    .is_ok());
+    let all_huge = Weights {
+        resolution: f64::MAX,
+        mediation: f64::MAX,
+        satisfaction: f64::MAX,
+        on_time: f64::MAX,
+        speed: f64::MAX,
+        no_reopen: f64::MAX,
+    };
+    let s = score(&ind, &all_huge).unwrap();
+    assert!(
+        s.value.is_finite() && (0.0..=100.0).contains(&s.value),
+        "{s:?}"
+    );
+    // One weight dwarfing the others: the score is that component's (on time: 1 − 0.1).
+    assert_eq!(score(&ind, &huge).unwrap().value, 90.0);
 }
