@@ -189,7 +189,19 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn upgrade(app: Arc<App>, t: Tr, ws: WebSocketUpgrade, actor: Actor, id: i64, no: u32) -> Response {
+/// The connection upgraded when the actor may come into the session's video now; else the
+/// HTTP status the refusal would have.
+async fn upgrade(
+    app: Arc<App>,
+    t: Tr,
+    ws: WebSocketUpgrade,
+    actor: Actor,
+    id: i64,
+    no: u32,
+) -> Response {
+    if let Err(e) = app.video_check(&actor, id, no).await {
+        return crate::view::status_of(&e).into_response();
+    }
     ws.max_message_size(MAX_SIGNAL_BYTES)
         .on_upgrade(move |socket| run(app, t, socket, actor, id, no))
 }
@@ -208,10 +220,7 @@ pub async fn staff_ws(
     let Some((s, _)) = &web.session else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    if let Err(e) = app.video_check(&s.actor, id, no).await {
-        return crate::view::status_of(&e).into_response();
-    }
-    upgrade(app, t, ws, s.actor.clone(), id, no)
+    upgrade(app, t, ws, s.actor.clone(), id, no).await
 }
 
 pub async fn party_ws(
@@ -230,10 +239,8 @@ pub async fn party_ws(
     let Some((actor, _)) = party_of(&app, &headers, &door).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    if let Err(e) = app.video_check(&actor, door.case_id, no).await {
-        return crate::view::status_of(&e).into_response();
-    }
-    upgrade(app, t, ws, actor, door.case_id, no)
+    let case_id = door.case_id;
+    upgrade(app, t, ws, actor, case_id, no).await
 }
 
 /// One browser's connection: in, relay both ways until it closes or goes silent, out.
