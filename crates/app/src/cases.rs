@@ -947,10 +947,18 @@ impl App {
             if one_by_one(cmd, *id) {
                 continue;
             }
+            if !pending.contains_key(id) {
+                continue;
+            }
+            // A link to a case loaded here (so visible) needs no other look-up.
+            let prepared = match cmd {
+                Command::Link { case_id, .. } if pending.contains_key(case_id) => Ok(cmd.clone()),
+                _ => self.prepare(actor, cmd).await,
+            };
             let Some(p) = pending.get_mut(id) else {
                 continue;
             };
-            let decided = match self.prepare(actor, cmd).await {
+            let decided = match prepared {
                 Ok(cmd) => workflow::decide(&p.state, &cmd, &ctx).map_err(AppError::from),
                 Err(e) => Err(e),
             };

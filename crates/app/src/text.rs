@@ -106,7 +106,7 @@ pub(crate) struct TextState {
 pub(crate) struct SharedText {
     state: Mutex<TextState>,
     /// An async lock: a waiting intake yields its worker thread instead of blocking it.
-    index: tokio::sync::RwLock<dedup::Index>,
+    index: Arc<tokio::sync::RwLock<dedup::Index>>,
     /// The background reader, when running: intake hands it the cases just registered.
     queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<ReadJob>>,
     /// Held while the reader is built, so concurrent first requests build it once.
@@ -148,6 +148,10 @@ impl SharedText {
     }
     async fn write(&self) -> tokio::sync::RwLockWriteGuard<'_, dedup::Index> {
         self.index.write().await
+    }
+    /// The index locked for writing, the guard movable to other threads.
+    async fn write_owned(&self) -> tokio::sync::OwnedRwLockWriteGuard<dedup::Index> {
+        Arc::clone(&self.index).write_owned().await
     }
 }
 
@@ -479,21 +483,23 @@ impl App {
             (j, fp)
         })
         .await?;
-        let mut index = self.text.write().await;
-        let window = |s: &CaseState| (s.registered_at - DUP_WINDOW_DAYS * DAY_MS, s.registered_at);
-        let pools: Vec<_> = read
-            .iter()
-            .map(|(j, fp)| {
-                let (from, to) = window(&j.case.state);
-                index.pool(fp, j.case.id, from, to)
-            })
-            .collect();
+        // The comparisons with the cases before the batch on every core, the index locked
+        // for writing throughout (shared read-only with the workers meanwhile).
+        let index = Arc::new(self.text.write_owned().await);
+        let shared = Arc::clone(&index);
         let (jobs, fps): (Vec<ReadJob>, Vec<Fingerprint>) = read.into_iter().unzip();
-        let before = on_every_core(fps.into_iter().zip(pools).collect(), |(fp, pool)| {
-            let found = dedup::candidates(&fp, pool.iter().map(|(id, f)| (*id, &**f)), 5);
+        let ids: Vec<(i64, Millis)> = jobs
+            .iter()
+            .map(|j| (j.case.id, j.case.state.registered_at))
+            .collect();
+        let before = on_every_core(fps.into_iter().zip(ids).collect(), move |(fp, (id, at))| {
+            let found = shared.candidates(&fp, id, at - DUP_WINDOW_DAYS * DAY_MS, at, 5);
             (fp, found)
         })
         .await?;
+        let mut index = Arc::try_unwrap(index)
+            .map_err(|_| AppError::Internal("duplicate index still shared".into()))?;
+        let window = |s: &CaseState| (s.registered_at - DUP_WINDOW_DAYS * DAY_MS, s.registered_at);
         let mut batch = dedup::Index::default();
         let mut found = Vec::with_capacity(jobs.len());
         for (job, (fp, earlier)) in jobs.into_iter().zip(before) {

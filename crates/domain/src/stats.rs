@@ -230,7 +230,20 @@ impl Delta {
 
     /// Adds `sign` × the contribution of `state`, expanded into roll-up rows.
     pub fn add(&mut self, state: &CaseState, sign: i64) {
-        let c = contribution(state);
+        self.add_contribution(&contribution(state), sign);
+    }
+
+    /// The change of a case from `old` to `new`: nothing to expand when both count the same
+    /// (a link, a message, most events).
+    pub fn replace(&mut self, old: &CaseState, new: &CaseState) {
+        let (before, after) = (contribution(old), contribution(new));
+        if before != after {
+            self.add_contribution(&before, -1);
+            self.add_contribution(&after, 1);
+        }
+    }
+
+    fn add_contribution(&mut self, c: &Contribution, sign: i64) {
         for (k, v) in &c.flows {
             for row in flow_rows(k) {
                 bump(&mut self.rows, row, sign * v);

@@ -73,7 +73,20 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(opts.clone().pragma("cache_size", "-65536"))
+            .connect_with(
+                opts.clone()
+                    .pragma("cache_size", "-65536")
+                    // Savepoints' sub-journals in memory, not in a temporary file.
+                    .pragma("temp_store", "memory")
+                    // The checkpointer below copies the log into the database on its own
+                    // connection (another core); the writer does it only if that falls behind.
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string()),
+            )
+            .await
+            .map_err(db)?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
             .await
             .map_err(db)?;
         // Readers keep a smaller private cache: it is cleared whenever the writer committed
@@ -86,7 +99,24 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         let (writer, rx) = mpsc::channel(4096);
-        tokio::spawn(writer_loop(write.clone(), rx, sealer.clone()));
+        let (committed, commits) = tokio::sync::watch::channel(());
+        // The writer on a thread of its own: busy workers (reading texts, searching
+        // duplicates) never keep it, and so SQLite's thread, waiting.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(format!("writer thread: {e}")))?;
+        let pool = write.clone();
+        let sl = sealer.clone();
+        std::thread::Builder::new()
+            .name("fengqiao-writer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::spawn(checkpoint_loop(checkpointer, commits));
+                    writer_loop(pool, rx, sl, committed).await;
+                });
+            })
+            .map_err(|e| StoreError::Backend(format!("writer thread: {e}")))?;
         Ok(SqliteStore {
             read,
             write,
@@ -202,8 +232,7 @@ async fn insert_case_row(
     .fetch_one(&mut *tx)
     .await
     .map_err(db)?;
-    write_case_units(tx, id, c).await?;
-    write_party_keys(tx, id, &c.party_keys).await?;
+    write_case_people(tx, &[(id, c)]).await?;
     stats_acc.add(state, 1);
     Ok(id)
 }
@@ -264,37 +293,48 @@ async fn insert_notifications(
     Ok(())
 }
 
-/// Writes the `case_units` and `case_experts` projections of a case.
-async fn write_case_units(tx: &mut SqliteConnection, id: i64, c: &CaseColumns) -> Result<()> {
-    for (unit, lead) in &c.units {
-        sqlx::query("INSERT INTO case_units (case_id, unit_id, lead) VALUES (?,?,?)")
-            .bind(id)
-            .bind(unit)
-            .bind(i64::from(*lead))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+/// Writes the `case_units`, `case_experts` and `party_keys` projections of cases, several
+/// rows a statement (one round trip to SQLite's thread per statement, not per row).
+async fn write_case_people(tx: &mut SqliteConnection, cases: &[(i64, &CaseColumns)]) -> Result<()> {
+    let units: Vec<(i64, i64, i64)> = cases
+        .iter()
+        .flat_map(|(id, c)| c.units.iter().map(|(u, lead)| (*id, *u, i64::from(*lead))))
+        .collect();
+    for chunk in units.chunks(ROWS_PER_STATEMENT) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO case_units (case_id, unit_id, lead) ");
+        qb.push_values(chunk, |mut b, (id, u, lead)| {
+            b.push_bind(*id).push_bind(*u).push_bind(*lead);
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
     }
-    for user in &c.experts {
-        sqlx::query("INSERT INTO case_experts (case_id, user_id) VALUES (?,?)")
-            .bind(id)
-            .bind(user)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+    let experts: Vec<(i64, i64)> = cases
+        .iter()
+        .flat_map(|(id, c)| c.experts.iter().map(|u| (*id, *u)))
+        .collect();
+    for chunk in experts.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO case_experts (case_id, user_id) ");
+        qb.push_values(chunk, |mut b, (id, u)| {
+            b.push_bind(*id).push_bind(*u);
+        });
+        qb.build().execute(&mut *tx).await.map_err(db)?;
     }
-    Ok(())
+    let keys: Vec<(i64, &str)> = cases
+        .iter()
+        .flat_map(|(id, c)| c.party_keys.iter().map(|k| (*id, k.as_str())))
+        .collect();
+    write_party_keys(tx, &keys).await
 }
 
-/// Writes the `party_keys` projection of a new case.
-async fn write_party_keys(tx: &mut SqliteConnection, id: i64, keys: &[String]) -> Result<()> {
-    for k in keys {
-        sqlx::query("INSERT INTO party_keys (blind, case_id) VALUES (?,?) ON CONFLICT DO NOTHING")
-            .bind(k)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+/// Writes rows of the `party_keys` projection, several a statement.
+async fn write_party_keys(tx: &mut SqliteConnection, keys: &[(i64, &str)]) -> Result<()> {
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = QueryBuilder::<Sqlite>::new("INSERT INTO party_keys (blind, case_id) ");
+        qb.push_values(chunk, |mut b, (id, k)| {
+            b.push_bind(*k).push_bind(*id);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *tx).await.map_err(db)?;
     }
     Ok(())
 }
@@ -322,10 +362,13 @@ async fn backfill_party_keys(pool: &SqlitePool, sl: &Sealer) -> Result<()> {
         };
         after = *last;
         let mut tx = pool.begin().await.map_err(db)?;
+        let mut keys: Vec<(i64, String)> = Vec::new();
         for (id, state) in &rows {
-            let keys = codec::party_keys(&codec::state_from_json(state, sl)?, sl);
-            write_party_keys(&mut tx, *id, &keys).await?;
+            let state = codec::state_from_json(state, sl)?;
+            keys.extend(codec::party_keys(&state, sl).into_iter().map(|k| (*id, k)));
         }
+        let keys: Vec<(i64, &str)> = keys.iter().map(|(id, k)| (*id, k.as_str())).collect();
+        write_party_keys(&mut tx, &keys).await?;
         tx.commit().await.map_err(db)?;
     }
 }
@@ -458,10 +501,10 @@ async fn update_case_row(
     .await
     .map_err(db)?;
     if r.rows_affected() == 1 {
-        if let Some(old) = &old {
-            stats_acc.add(old, -1);
+        match &old {
+            Some(old) => stats_acc.replace(old, state),
+            None => stats_acc.add(state, 1),
         }
-        stats_acc.add(state, 1);
         return Ok(());
     }
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE id = ?")
@@ -489,8 +532,7 @@ async fn rewrite_case_people(
             .await
             .map_err(db)?;
     }
-    write_party_keys(tx, case_id, &c.party_keys).await?;
-    write_case_units(tx, case_id, c).await
+    write_case_people(tx, &[(case_id, c)]).await
 }
 
 async fn append_in(
@@ -577,18 +619,69 @@ enum Job {
         change: Box<OwnedAppend>,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// Rows sealed already.
     Analyses {
         rows: Vec<StoredAnalysis>,
         reply: oneshot::Sender<Result<()>>,
     },
     CreateMany {
         items: Vec<NewCaseWrite>,
+        /// Each item's columns and event payload, and the statistics' change if every item is
+        /// new (made before the writer: see [`before_writer`]).
+        sealed: Vec<SealedNew>,
+        delta: stats::Delta,
         reply: oneshot::Sender<Result<Vec<Created>>>,
     },
     AppendMany {
         changes: Vec<OwnedAppend>,
+        sealed: Vec<SealedChange>,
         reply: oneshot::Sender<Result<Vec<Result<()>>>>,
     },
+}
+
+/// A new case's columns and its registration event's payload, sealed.
+struct SealedNew {
+    cols: CaseColumns,
+    payload: String,
+}
+
+/// A change's new columns and its events' payloads, sealed.
+struct SealedChange {
+    cols: CaseColumns,
+    payloads: Vec<String>,
+}
+
+/// Work done before a write reaches the single writer, on every core: `f` over parts of
+/// `items` (sealing personal members, serialising, the statistics' change), the parts'
+/// results in order. The writer then only writes.
+async fn before_writer<T, R, F>(items: Vec<T>, f: F) -> Result<(Vec<T>, Vec<R>)>
+where
+    T: Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(&[T]) -> Result<R> + Send + Sync + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts: Vec<Result<R>> = if items.len() < 64 || cores == 1 {
+            vec![f(&items)]
+        } else {
+            let per = items.len().div_ceil(cores);
+            std::thread::scope(|s| {
+                let running: Vec<_> = items.chunks(per).map(|c| s.spawn(|| f(c))).collect();
+                running
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(StoreError::Backend("sealing failed".into())))
+                    })
+                    .collect()
+            })
+        };
+        let parts = parts.into_iter().collect::<Result<Vec<R>>>()?;
+        Ok((items, parts))
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("sealing: {e}")))?
 }
 
 /// What a job wrote, for its caller.
@@ -603,7 +696,12 @@ enum JobOut {
 /// (one failing write does not undo the others) inside one transaction, commits once — one
 /// fsync for the group — and only then answers each caller. Durability is unchanged: no
 /// caller hears "done" before the commit that holds its write.
-async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, sealer: Arc<Sealer>) {
+async fn writer_loop(
+    pool: SqlitePool,
+    mut rx: mpsc::Receiver<Job>,
+    sealer: Arc<Sealer>,
+    wrote: tokio::sync::watch::Sender<()>,
+) {
     let sl: &Sealer = &sealer;
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
@@ -618,57 +716,36 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, sealer: Arc<
             let mut tx = pool.begin().await.map_err(db)?;
             // The statistics' change of the jobs that succeed, applied once before the commit.
             let mut batch_stats = stats::Delta::default();
-            for job in &jobs {
-                let mut sp = sqlx::Connection::begin(&mut *tx).await.map_err(db)?;
-                let mut job_stats = stats::Delta::default();
-                let r = match job {
-                    Job::Create {
-                        state,
-                        event,
-                        idem,
-                        analysis,
-                        ..
-                    } => create_in(
-                        &mut sp,
-                        &mut job_stats,
-                        state,
-                        event,
-                        idem.as_ref(),
-                        analysis.as_deref(),
-                        sl,
-                    )
-                    .await
-                    .map(JobOut::One),
-                    Job::Append { change, .. } => append_in(&mut sp, &mut job_stats, change, sl)
-                        .await
-                        .map(|()| JobOut::Nothing),
-                    Job::Analyses { rows, .. } => analyses_in(&mut sp, rows, sl)
-                        .await
-                        .map(|()| JobOut::Nothing),
-                    Job::CreateMany { items, .. } => {
-                        create_many_in(&mut sp, &mut job_stats, items, sl)
-                            .await
-                            .map(JobOut::Many)
-                    }
-                    Job::AppendMany { changes, .. } => {
-                        append_many_in(&mut sp, &mut job_stats, changes, sl)
-                            .await
-                            .map(JobOut::Each)
-                    }
-                };
-                match r {
-                    Ok(_) => {
-                        sp.commit().await.map_err(db)?;
-                        batch_stats.merge(&job_stats);
-                    }
-                    Err(_) => sp.rollback().await.map_err(db)?,
-                }
+            if let [job] = &jobs[..] {
+                // One job: no savepoint (its sub-journal copies every page the job touches);
+                // a failure rolls the transaction back.
+                let r = run_job(&mut tx, &mut batch_stats, job, sl).await;
+                let failed = r.is_err();
                 results.push(r);
+                if failed {
+                    return tx.rollback().await.map_err(db);
+                }
+            } else {
+                for job in &jobs {
+                    let mut sp = sqlx::Connection::begin(&mut *tx).await.map_err(db)?;
+                    let mut job_stats = stats::Delta::default();
+                    let r = run_job(&mut sp, &mut job_stats, job, sl).await;
+                    match r {
+                        Ok(_) => {
+                            sp.commit().await.map_err(db)?;
+                            batch_stats.merge(&job_stats);
+                        }
+                        Err(_) => sp.rollback().await.map_err(db)?,
+                    }
+                    results.push(r);
+                }
             }
             apply_stats(&mut tx, &batch_stats).await?;
             tx.commit().await.map_err(db)
         }
         .await;
+        // Wakes the checkpointer (no receiver: nobody to wake).
+        let _ = wrote.send(());
         for (i, job) in jobs.into_iter().enumerate() {
             let r = match &committed {
                 Ok(()) => results
@@ -704,15 +781,73 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Job>, sealer: Arc<
     }
 }
 
-async fn analyses_in(
+/// Pages the log may hold before the writer checkpoints it itself (4 KiB pages: 64 MiB).
+const WAL_AUTOCHECKPOINT: u32 = 16_384;
+
+/// Copies the write-ahead log into the database after writes, on its own connection so the
+/// writer does not (a passive checkpoint: it never blocks a reader or the writer). Ends with
+/// the writer.
+async fn checkpoint_loop(pool: SqlitePool, mut commits: tokio::sync::watch::Receiver<()>) {
+    while commits.changed().await.is_ok() {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "checkpoint failed; the writer checkpoints instead");
+        }
+        // At most a few checkpoints a second: each copies whatever the log holds by then.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    pool.close().await;
+}
+
+/// One job of a group commit, in `tx` (the group's transaction or a savepoint in it).
+async fn run_job(
     tx: &mut Transaction<'_, Sqlite>,
-    rows: &[StoredAnalysis],
+    job_stats: &mut stats::Delta,
+    job: &Job,
     sl: &Sealer,
-) -> Result<()> {
-    let rows = rows
-        .iter()
-        .map(|a| codec::sealed_analysis(a, sl))
-        .collect::<Result<Vec<_>>>()?;
+) -> Result<JobOut> {
+    match job {
+        Job::Create {
+            state,
+            event,
+            idem,
+            analysis,
+            ..
+        } => create_in(
+            tx,
+            job_stats,
+            state,
+            event,
+            idem.as_ref(),
+            analysis.as_deref(),
+            sl,
+        )
+        .await
+        .map(JobOut::One),
+        Job::Append { change, .. } => append_in(tx, job_stats, change, sl)
+            .await
+            .map(|()| JobOut::Nothing),
+        Job::Analyses { rows, .. } => analyses_in(tx, rows).await.map(|()| JobOut::Nothing),
+        Job::CreateMany {
+            items,
+            sealed,
+            delta,
+            ..
+        } => create_many_in(tx, job_stats, (items, sealed, delta))
+            .await
+            .map(JobOut::Many),
+        Job::AppendMany {
+            changes, sealed, ..
+        } => append_many_in(tx, job_stats, changes, sealed, sl)
+            .await
+            .map(JobOut::Each),
+    }
+}
+
+/// Writes sealed analyses.
+async fn analyses_in(tx: &mut Transaction<'_, Sqlite>, rows: &[StoredAnalysis]) -> Result<()> {
     // Several rows a statement (one round trip to SQLite's thread for each).
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -739,29 +874,24 @@ async fn analyses_in(
 /// Events of several cases, and their webhook queue entries, several rows a statement.
 async fn insert_events_many(
     tx: &mut SqliteConnection,
-    events: &[(i64, &CaseEvent)],
-    sl: &Sealer,
+    events: &[(i64, &CaseEvent, &str)],
 ) -> Result<()> {
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<(i64, &CaseEvent, String)> = chunk
-            .iter()
-            .map(|(id, e)| Ok((*id, *e, codec::event_payload(&e.kind, sl)?)))
-            .collect::<Result<_>>()?;
+    for rows in events.chunks(ROWS_PER_STATEMENT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO case_events (case_id, seq, at, actor_id, action, payload) ",
         );
-        qb.push_values(&rows, |mut b, (id, e, payload)| {
+        qb.push_values(rows, |mut b, (id, e, payload)| {
             b.push_bind(*id)
                 .push_bind(i64::from(e.seq))
                 .push_bind(e.at)
                 .push_bind(e.actor_id)
                 .push_bind(e.kind.name())
-                .push_bind(payload);
+                .push_bind(*payload);
         });
         qb.build().execute(&mut *tx).await.map_err(db)?;
         let mut qb =
             QueryBuilder::<Sqlite>::new("INSERT INTO event_outbox (case_id, seq, action) ");
-        qb.push_values(&rows, |mut b, (id, e, _)| {
+        qb.push_values(rows, |mut b, (id, e, _)| {
             b.push_bind(*id)
                 .push_bind(i64::from(e.seq))
                 .push_bind(e.kind.name());
@@ -789,14 +919,15 @@ async fn append_many_in(
     tx: &mut SqliteConnection,
     stats_acc: &mut stats::Delta,
     changes: &[OwnedAppend],
+    sealed: &[SealedChange],
     sl: &Sealer,
 ) -> Result<Vec<Result<()>>> {
     use std::collections::HashMap;
     let mut ids: Vec<i64> = changes.iter().map(|c| c.case_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    // Each case's version and state as the changes apply.
-    let mut current: HashMap<i64, (i64, CaseState)> = HashMap::with_capacity(ids.len());
+    // Each case's version and state as stored, then as the changes apply.
+    let mut stored: Vec<StoredCase> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         for r in cases_by_id(chunk)
             .build()
@@ -804,17 +935,20 @@ async fn append_many_in(
             .await
             .map_err(db)?
         {
-            let c = case_row(&r, sl)?;
-            current.insert(c.id, (c.version, c.state));
+            stored.push(case_row(&r, sl)?);
         }
     }
+    let mut current: HashMap<i64, (i64, &CaseState)> = stored
+        .iter()
+        .map(|c| (c.id, (c.version, &c.state)))
+        .collect();
     let mut answers = Vec::with_capacity(changes.len());
     // The row each case ends with, and where it is in `rows`.
-    let mut rows: Vec<(i64, i64, CaseColumns, Millis)> = Vec::new();
+    let mut rows: Vec<(i64, i64, &CaseColumns, Millis)> = Vec::new();
     let mut row_of: HashMap<i64, usize> = HashMap::new();
     let mut units: Vec<i64> = Vec::new();
-    let mut events: Vec<(i64, &CaseEvent)> = Vec::new();
-    for ch in changes {
+    let mut events: Vec<(i64, &CaseEvent, &str)> = Vec::new();
+    for (ch, sealed) in changes.iter().zip(sealed) {
         let Some((version, state)) = current.get_mut(&ch.case_id) else {
             answers.push(Err(StoreError::NotFound));
             continue;
@@ -823,12 +957,10 @@ async fn append_many_in(
             answers.push(Err(StoreError::Conflict));
             continue;
         }
-        let c = codec::case_columns(&ch.state, sl)?;
-        stats_acc.add(state, -1);
-        stats_acc.add(&ch.state, 1);
+        stats_acc.replace(state, &ch.state);
         *version = ch.expected_version + ch.events.len() as i64;
-        *state = ch.state.clone();
-        let row = (ch.case_id, *version, c, ch.now);
+        *state = &ch.state;
+        let row = (ch.case_id, *version, &sealed.cols, ch.now);
         match row_of.get(&ch.case_id) {
             Some(&i) => rows[i] = row,
             None => {
@@ -843,7 +975,12 @@ async fn append_many_in(
         {
             units.push(ch.case_id);
         }
-        events.extend(ch.events.iter().map(|e| (ch.case_id, e)));
+        events.extend(
+            ch.events
+                .iter()
+                .zip(&sealed.payloads)
+                .map(|(e, p)| (ch.case_id, e, p.as_str())),
+        );
         insert_notifications(tx, &ch.notifications, ch.now).await?;
         insert_blobs(tx, &ch.blobs).await?;
         answers.push(Ok(()));
@@ -870,11 +1007,12 @@ async fn append_many_in(
         qb.push(") AS v WHERE cases.id = v.column1");
         qb.build().execute(&mut *tx).await.map_err(db)?;
     }
+    units.sort_unstable();
     units.dedup();
     for id in units {
-        rewrite_case_people(tx, id, &rows[row_of[&id]].2).await?;
+        rewrite_case_people(tx, id, rows[row_of[&id]].2).await?;
     }
-    insert_events_many(tx, &events, sl).await?;
+    insert_events_many(tx, &events).await?;
     Ok(answers)
 }
 
@@ -887,8 +1025,7 @@ const ROWS_PER_STATEMENT: usize = 500;
 async fn create_many_in(
     tx: &mut SqliteConnection,
     stats_acc: &mut stats::Delta,
-    items: &[NewCaseWrite],
-    sl: &Sealer,
+    (items, sealed, delta): (&[NewCaseWrite], &[SealedNew], &stats::Delta),
 ) -> Result<Vec<Created>> {
     use std::collections::HashMap;
     // Keys used before this call, by scope.
@@ -941,12 +1078,17 @@ async fn create_many_in(
         }
         fresh.push(i);
     }
+    // `delta` counts every item; the ones not written come off.
+    stats_acc.merge(delta);
+    for (i, a) in answers.iter().enumerate() {
+        if a.is_some() {
+            stats_acc.add(&items[i].state, -1);
+        }
+    }
     let mut ids: HashMap<usize, i64> = HashMap::new();
     for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-        let cols: Vec<(usize, CaseColumns)> = chunk
-            .iter()
-            .map(|i| Ok((*i, codec::case_columns(&items[*i].state, sl)?)))
-            .collect::<Result<_>>()?;
+        let cols: Vec<(usize, &CaseColumns)> =
+            chunk.iter().map(|i| (*i, &sealed[*i].cols)).collect();
         let mut qb = QueryBuilder::<Sqlite>::new(
             "INSERT INTO cases (tracking_code, version, status, channel, dispute_type, node_path, lead_unit_id, light, \
              due_date, open_supervisions, submitted_by, registered_at, updated_at, state) ",
@@ -975,13 +1117,14 @@ async fn create_many_in(
                 .get(c.tracking_code.as_str())
                 .ok_or_else(|| StoreError::Backend("a created case was not returned".into()))?;
             ids.insert(*i, id);
-            write_case_units(tx, id, c).await?;
-            write_party_keys(tx, id, &c.party_keys).await?;
-            stats_acc.add(&items[*i].state, 1);
         }
-        let events: Vec<(i64, &CaseEvent)> =
-            chunk.iter().map(|i| (ids[i], &items[*i].event)).collect();
-        insert_events_many(tx, &events, sl).await?;
+        let people: Vec<(i64, &CaseColumns)> = cols.iter().map(|(i, c)| (ids[i], *c)).collect();
+        write_case_people(tx, &people).await?;
+        let events: Vec<(i64, &CaseEvent, &str)> = chunk
+            .iter()
+            .map(|i| (ids[i], &items[*i].event, sealed[*i].payload.as_str()))
+            .collect();
+        insert_events_many(tx, &events).await?;
         let keyed: Vec<(i64, &IdempotencyKey, Millis)> = chunk
             .iter()
             .filter_map(|i| {
@@ -1729,9 +1872,33 @@ impl Store for SqliteStore {
     }
 
     async fn create_cases(&self, items: &[NewCaseWrite]) -> Result<Vec<Created>> {
+        let sl = Arc::clone(&self.sealer);
+        let (items, parts) = before_writer(items.to_vec(), move |part: &[NewCaseWrite]| {
+            let mut delta = stats::Delta::default();
+            let sealed = part
+                .iter()
+                .map(|i| {
+                    delta.add(&i.state, 1);
+                    Ok(SealedNew {
+                        cols: codec::case_columns(&i.state, &sl)?,
+                        payload: codec::event_payload(&i.event.kind, &sl)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((sealed, delta))
+        })
+        .await?;
+        let mut delta = stats::Delta::default();
+        let mut sealed = Vec::with_capacity(items.len());
+        for (s, d) in parts {
+            sealed.extend(s);
+            delta.merge(&d);
+        }
         let (reply, answer) = oneshot::channel();
         let job = Job::CreateMany {
-            items: items.to_vec(),
+            items,
+            sealed,
+            delta,
             reply,
         };
         self.submit(job, answer).await
@@ -1765,9 +1932,27 @@ impl Store for SqliteStore {
     }
 
     async fn append_many(&self, changes: &[Append<'_>]) -> Result<Vec<Result<()>>> {
+        let changes: Vec<OwnedAppend> = changes.iter().map(|c| OwnedAppend::from(*c)).collect();
+        let sl = Arc::clone(&self.sealer);
+        let (changes, parts) = before_writer(changes, move |part: &[OwnedAppend]| {
+            part.iter()
+                .map(|ch| {
+                    Ok(SealedChange {
+                        cols: codec::case_columns(&ch.state, &sl)?,
+                        payloads: ch
+                            .events
+                            .iter()
+                            .map(|e| codec::event_payload(&e.kind, &sl))
+                            .collect::<Result<_>>()?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
         let (reply, answer) = oneshot::channel();
         let job = Job::AppendMany {
-            changes: changes.iter().map(|c| OwnedAppend::from(*c)).collect(),
+            changes,
+            sealed: parts.into_iter().flatten().collect(),
             reply,
         };
         self.submit(job, answer).await
@@ -2079,9 +2264,16 @@ impl Store for SqliteStore {
     async fn put_analyses(&self, rows: &[StoredAnalysis]) -> Result<()> {
         // Through the group-commit writer: an intake's analysis shares the commit (and the
         // fsync) of the writes around it.
+        let sl = Arc::clone(&self.sealer);
+        let (_, parts) = before_writer(rows.to_vec(), move |part: &[StoredAnalysis]| {
+            part.iter()
+                .map(|a| codec::sealed_analysis(a, &sl))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
         let (reply, answer) = oneshot::channel();
         let job = Job::Analyses {
-            rows: rows.to_vec(),
+            rows: parts.into_iter().flatten().collect(),
             reply,
         };
         self.submit(job, answer).await

@@ -382,18 +382,16 @@ impl Index {
     ) -> Vec<(i64, std::sync::Arc<Fingerprint>)> {
         // The most recent postings of each band and name: bounded work per query even when
         // thousands of similar texts crowd one band.
-        let recent = |v: &'_ Vec<i64>| v[v.len().saturating_sub(MAX_POSTINGS)..].to_vec();
-        let mut ids: Vec<i64> = band_keys(fp)
-            .filter_map(|k| self.bands.get(&k))
-            .chain(
-                fp.names
-                    .iter()
-                    .chain(&fp.orgs)
-                    .filter_map(|n| self.names.get(n)),
-            )
-            .flat_map(recent)
-            .filter(|id| *id != own_id)
-            .collect();
+        let mut ids: Vec<i64> = Vec::with_capacity(4 * MAX_POSTINGS);
+        for v in band_keys(fp).filter_map(|k| self.bands.get(&k)).chain(
+            fp.names
+                .iter()
+                .chain(&fp.orgs)
+                .filter_map(|n| self.names.get(n)),
+        ) {
+            let recent = &v[v.len().saturating_sub(MAX_POSTINGS)..];
+            ids.extend(recent.iter().filter(|id| **id != own_id));
+        }
         ids.sort_unstable();
         ids.dedup();
         ids.iter()
