@@ -896,6 +896,34 @@ impl App {
     /// are those with a follow-up on another case (merge, unmerge, unlink). One answer per
     /// command, in order.
     pub(crate) async fn act_many(&self, actor: &Actor, cmds: &[(i64, Command)]) -> Vec<Result<()>> {
+        let mut answers: Vec<Option<Result<()>>> = cmds.iter().map(|_| None).collect();
+        // A case another writer changed meanwhile (a concurrent import linking to the same
+        // earlier case) is read again and its commands decided again, with the others left:
+        // a few rounds, then one by one.
+        for _ in 0..3 {
+            let open = self.act_many_round(actor, cmds, &mut answers).await;
+            if open == 0 {
+                break;
+            }
+        }
+        let mut out = Vec::with_capacity(cmds.len());
+        for ((id, cmd), a) in cmds.iter().zip(answers) {
+            out.push(match a {
+                Some(a) => a,
+                None => self.act(actor, *id, cmd).await.map(|_| ()),
+            });
+        }
+        out
+    }
+
+    /// One round of [`App::act_many`] over the commands not answered yet; returns how many
+    /// of those it could have written but found changed meanwhile.
+    async fn act_many_round(
+        &self,
+        actor: &Actor,
+        cmds: &[(i64, Command)],
+        answers: &mut [Option<Result<()>>],
+    ) -> usize {
         struct Pending {
             version: i64,
             state: CaseState,
@@ -907,8 +935,12 @@ impl App {
             Command::Link { case_id, .. } => *case_id == id,
             _ => false,
         };
-        let mut answers: Vec<Option<Result<()>>> = cmds.iter().map(|_| None).collect();
-        let mut ids: Vec<i64> = cmds.iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<i64> = cmds
+            .iter()
+            .zip(answers.iter())
+            .filter(|((id, cmd), a)| a.is_none() && !one_by_one(cmd, *id))
+            .map(|((id, _), _)| *id)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         let mut pending: std::collections::BTreeMap<i64, Pending> =
@@ -944,7 +976,7 @@ impl App {
         };
         let actor_id = (!actor.is_system()).then_some(actor.user_id);
         for (i, (id, cmd)) in cmds.iter().enumerate() {
-            if one_by_one(cmd, *id) {
+            if one_by_one(cmd, *id) || answers[i].is_some() {
                 continue;
             }
             if !pending.contains_key(id) {
@@ -1021,6 +1053,7 @@ impl App {
                 }
             })
             .collect();
+        let mut changed = 0;
         match self.store.append_many(&changes).await {
             Ok(results) => {
                 let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
@@ -1033,23 +1066,20 @@ impl App {
                         .collect(),
                 );
                 for (id, r) in written.iter().zip(results) {
-                    if r.is_ok() {
-                        for &i in &pending[id].commands {
-                            answers[i] = Some(Ok(()));
+                    match r {
+                        Ok(()) => {
+                            for &i in &pending[id].commands {
+                                answers[i] = Some(Ok(()));
+                            }
                         }
+                        Err(fengqiao_store::StoreError::Conflict) => changed += 1,
+                        Err(_) => {}
                     }
                 }
             }
             Err(e) => tracing::info!(error = %e, "commands taken one by one"),
         }
-        let mut out = Vec::with_capacity(cmds.len());
-        for ((id, cmd), a) in cmds.iter().zip(answers) {
-            out.push(match a {
-                Some(a) => a,
-                None => self.act(actor, *id, cmd).await.map(|_| ()),
-            });
-        }
-        out
+        changed
     }
 
     /// Removes `other`'s link to `id` if it still has one.

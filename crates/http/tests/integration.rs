@@ -1871,6 +1871,68 @@ on_both!(
 );
 
 on_both!(
+    re_reports_pushed_at_once_link_to_one_dispute_each_link_once,
+    |t: T| async move {
+        let disp = t.login("dispatcher").await;
+        let (_, village) = t
+            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
+            .await;
+        let place = village["name"].as_str().unwrap().to_string();
+        let rec = |id: &str| {
+            json!({"records": [{"警情编号": id, "简要警情": "邻居钱某家装修噪音扰民，双方多次发生口角，要求停工赔偿",
+                   "发生地点": place, "报警时间": "2025年3月2日 20时10分", "报警人": "赵明远",
+                   "报警人电话": "13600136000", "警情类别": "邻里纠纷"}]})
+        };
+        let (s, r) = t
+            .post("/api/v1/channels/police/records", &disp, rec("JQ-1"))
+            .await;
+        assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(1)), "{r}");
+        // Four batches at once, each re-reporting the dispute: their links may land on cases
+        // the others are changing (read and written again after a conflict, never twice).
+        let push = |id: &'static str| {
+            let (t, disp, body) = (&t, &disp, rec(id));
+            async move { t.post("/api/v1/channels/police/records", disp, body).await }
+        };
+        let answers = tokio::join!(push("JQ-2"), push("JQ-3"), push("JQ-4"), push("JQ-5"));
+        for (s, r) in [answers.0, answers.1, answers.2, answers.3] {
+            assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(1)), "{r}");
+        }
+        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
+        let ids: Vec<i64> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 5);
+        // Every re-report is linked, links are mutual, and each pair is recorded once: four
+        // links join the five reports into one dispute.
+        let mut pairs = std::collections::BTreeSet::new();
+        for id in &ids {
+            let (_, c) = t.get(&format!("/api/v1/cases/{id}"), &disp).await;
+            for other in c["linked_case_ids"].as_array().unwrap() {
+                let other = other.as_i64().unwrap();
+                let (_, o) = t.get(&format!("/api/v1/cases/{other}"), &disp).await;
+                assert!(o["linked_case_ids"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(id)));
+                pairs.insert((*id.min(&other), *id.max(&other)));
+            }
+            let events = t.app.store.case_events(*id).await.unwrap();
+            let linked = events.iter().filter(|e| e.kind.name() == "linked").count();
+            assert_eq!(
+                linked,
+                c["linked_case_ids"].as_array().unwrap().len(),
+                "case {id}: one link event per linked case"
+            );
+            t.assert_replays(*id).await;
+        }
+        assert_eq!(pairs.len(), 4, "{pairs:?}");
+    }
+);
+
+on_both!(
     pushed_channel_records_become_cases_once_and_bad_rows_are_named,
     |t: T| async move {
         let disp = t.login("dispatcher").await;

@@ -75,7 +75,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(
                 opts.clone()
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", "-262144")
                     // Savepoints' sub-journals in memory, not in a temporary file.
                     .pragma("temp_store", "memory")
                     // The checkpointer below copies the log into the database on its own

@@ -128,6 +128,14 @@ pub fn event_payload(kind: &EventKind, sealer: &Sealer) -> Result<String> {
 /// (the numbers a text names, and the mentions of them).
 pub fn sealed_analysis(a: &StoredAnalysis, sealer: &Sealer) -> Result<StoredAnalysis> {
     let seal = |s: &str| -> Result<String> {
+        // Only members named `phone`, `id_number` or `text` are ever sealed: a document
+        // without them (a fingerprint) is stored as it is, not parsed and written again.
+        if !["\"phone\"", "\"id_number\"", "\"text\""]
+            .iter()
+            .any(|k| s.contains(k))
+        {
+            return Ok(s.to_string());
+        }
         let mut v: serde_json::Value = serde_json::from_str(s)
             .map_err(|e| StoreError::Corrupt(format!("analysis to store: {e}")))?;
         sealer.seal_json(&mut v);

@@ -170,11 +170,20 @@ impl Fingerprint {
         min_score: f64,
     ) -> Option<DupCandidate> {
         let wording = self.wording(earlier);
+        // Wording unrelated: never plausible (checked first: most of a pool is).
+        if wording < 0.15 {
+            return None;
+        }
         let same_place = self.node_code.is_some() && self.node_code == earlier.node_code;
         // A person's name identifies a party; a company only together with the place (many
         // people of many villages complain about one company, each their own dispute).
         let same_parties = self.names.iter().any(|n| earlier.names.contains(n))
             || same_place && self.orgs.iter().any(|o| earlier.orgs.contains(o));
+        // Same parties or same place, and wording not unrelated; or near-identical wording.
+        let plausible = same_parties || same_place || wording >= 0.6;
+        if !plausible {
+            return None;
+        }
         let same_amount = self.amount_fen.is_some() && self.amount_fen == earlier.amount_fen;
         // A name written with one character wrong (a homophone: 张晓明 for 张小明) in the same
         // place is probably the same person: three-character names or longer, same surname.
@@ -184,11 +193,6 @@ impl Fingerprint {
                 .names
                 .iter()
                 .any(|a| earlier.names.iter().any(|b| one_character_apart(a, b)));
-        // Same parties or same place, and wording not unrelated; or near-identical wording.
-        let plausible = (same_parties || same_place) && wording >= 0.15 || wording >= 0.6;
-        if !plausible {
-            return None;
-        }
         let days_apart = self.day.zip(earlier.day).map(|(a, b)| (a - b).abs());
         let same_day = days_apart.is_some_and(|d| d <= 1);
         let weeks_apart = days_apart.is_some_and(|d| d > 14);
@@ -283,12 +287,40 @@ pub const MAX_POSTINGS: usize = 32;
 /// sharing a name or a MinHash band (not with every case of the window).
 #[derive(Debug, Default)]
 pub struct Index {
-    entries: std::collections::HashMap<i64, (i64, std::sync::Arc<Fingerprint>)>,
+    entries: FastMap<i64, (i64, std::sync::Arc<Fingerprint>)>,
     by_time: std::collections::BTreeSet<(i64, i64)>,
-    bands: std::collections::HashMap<u64, Vec<i64>>,
-    names: std::collections::HashMap<String, Vec<i64>>,
+    bands: FastMap<u64, Vec<i64>>,
+    names: FastMap<String, Vec<i64>>,
     /// Index postings pointing at expired cases (rebuilt away when they pile up).
     stale: usize,
+}
+
+/// A hash map keyed by ids, band keys and names, hashed with [`mix`] (a query looks up
+/// hundreds of keys; the standard SipHash cost more than the comparisons). Keys come from
+/// the county's own cases, not from an adversary choosing collisions.
+type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        mix(self.0)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // FNV-1a over the bytes, finished by `mix`.
+        let mut h = self.0 ^ 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = mix(self.0 ^ n);
+    }
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64);
+    }
 }
 
 fn band_keys(fp: &Fingerprint) -> impl Iterator<Item = u64> + '_ {
@@ -367,21 +399,20 @@ impl Index {
         to: i64,
         limit: usize,
     ) -> Vec<DupCandidate> {
-        let pool = self.pool(fp, own_id, from, to);
-        candidates(fp, pool.iter().map(|(id, f)| (*id, &**f)), limit)
+        let ids = self.pool_ids(fp, own_id);
+        let pool = ids.iter().filter_map(|id| {
+            self.entries
+                .get(id)
+                .filter(|(at, _)| (from..=to).contains(at))
+                .map(|(_, f)| (*id, &**f))
+        });
+        candidates(fp, pool, limit)
     }
 
-    /// The cases worth comparing with `fp` (sharing a name or a band), cheap to take out of a
-    /// lock and compare outside it.
-    pub fn pool(
-        &self,
-        fp: &Fingerprint,
-        own_id: i64,
-        from: i64,
-        to: i64,
-    ) -> Vec<(i64, std::sync::Arc<Fingerprint>)> {
-        // The most recent postings of each band and name: bounded work per query even when
-        // thousands of similar texts crowd one band.
+    /// The ids sharing a name or a band with `fp`, once each: the most recent postings of
+    /// each band and name, so the work per query is bounded even when thousands of similar
+    /// texts crowd one band.
+    fn pool_ids(&self, fp: &Fingerprint, own_id: i64) -> Vec<i64> {
         let mut ids: Vec<i64> = Vec::with_capacity(4 * MAX_POSTINGS);
         for v in band_keys(fp).filter_map(|k| self.bands.get(&k)).chain(
             fp.names
@@ -394,13 +425,6 @@ impl Index {
         }
         ids.sort_unstable();
         ids.dedup();
-        ids.iter()
-            .filter_map(|id| {
-                self.entries
-                    .get(id)
-                    .filter(|(at, _)| (from..=to).contains(at))
-                    .map(|(_, f)| (*id, f.clone()))
-            })
-            .collect()
+        ids
     }
 }
