@@ -319,6 +319,18 @@ impl T {
         panic!("{}: case {id} was not analysed in time", self.backend)
     }
     /// The stored log replays to exactly the stored state.
+    /// The ids of a case list's first page.
+    async fn case_ids(&self, path: &str, token: &str) -> Vec<i64> {
+        let (s, list) = self.get(path, token).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect()
+    }
+
     async fn assert_replays(&self, id: i64) {
         let events: Vec<CaseEvent> = self.app.store.case_events(id).await.unwrap();
         let stored = self.app.store.get_case(id).await.unwrap().unwrap();
@@ -1897,13 +1909,7 @@ on_both!(
         for (s, r) in [answers.0, answers.1, answers.2, answers.3] {
             assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(1)), "{r}");
         }
-        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
-        let ids: Vec<i64> = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_i64().unwrap())
-            .collect();
+        let ids = t.case_ids("/api/v1/cases?channel=police", &disp).await;
         assert_eq!(ids.len(), 5);
         // Every re-report is linked, links are mutual, and each pair is recorded once: four
         // links join the five reports into one dispute.
@@ -2118,13 +2124,7 @@ on_both!(
             .post("/api/v1/channels/police/records", &disp, batch)
             .await;
         assert_eq!((s, r["created"].as_i64()), (StatusCode::OK, Some(2)), "{r}");
-        let (_, list) = t.get("/api/v1/cases?channel=police", &disp).await;
-        let ids: Vec<i64> = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["id"].as_i64().unwrap())
-            .collect();
+        let ids = t.case_ids("/api/v1/cases?channel=police", &disp).await;
         let (keep, dup) = (ids[1].min(ids[0]), ids[1].max(ids[0]));
         let (s, m) = t
             .act(
