@@ -319,6 +319,14 @@ impl T {
         panic!("{}: case {id} was not analysed in time", self.backend)
     }
     /// The stored log replays to exactly the stored state.
+    /// The name of village A, as exports from other systems write places.
+    async fn village_a_name(&self, token: &str) -> String {
+        let (_, village) = self
+            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), token)
+            .await;
+        village["name"].as_str().unwrap().to_string()
+    }
+
     /// The ids of a case list's first page.
     async fn case_ids(&self, path: &str, token: &str) -> Vec<i64> {
         let (s, list) = self.get(path, token).await;
@@ -1886,10 +1894,7 @@ on_both!(
     re_reports_pushed_at_once_link_to_one_dispute_each_link_once,
     |t: T| async move {
         let disp = t.login("dispatcher").await;
-        let (_, village) = t
-            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
-            .await;
-        let place = village["name"].as_str().unwrap().to_string();
+        let place = t.village_a_name(&disp).await;
         let rec = |id: &str| {
             json!({"records": [{"警情编号": id, "简要警情": "邻居钱某家装修噪音扰民，双方多次发生口角，要求停工赔偿",
                    "发生地点": place, "报警时间": "2025年3月2日 20时10分", "报警人": "赵明远",
@@ -1942,10 +1947,7 @@ on_both!(
     pushed_channel_records_become_cases_once_and_bad_rows_are_named,
     |t: T| async move {
         let disp = t.login("dispatcher").await;
-        let (_, village) = t
-            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
-            .await;
-        let place = village["name"].as_str().unwrap().to_string();
+        let place = t.village_a_name(&disp).await;
         let rec = |id: &str, when: &str, text: &str, kind: &str| {
             json!({"警情编号": id, "简要警情": text, "处警情况": "民警到场劝解", "发生地点": place,
                    "报警时间": when, "报警人": "赵某某", "报警人电话": "13600136000", "警情类别": kind})
@@ -2110,10 +2112,7 @@ on_both!(
     a_merge_keeps_both_source_records_and_can_be_undone,
     |t: T| async move {
         let disp = t.login("dispatcher").await;
-        let (_, village) = t
-            .get(&format!("/api/v1/jurisdictions/{VILLAGE_A}"), &disp)
-            .await;
-        let place = village["name"].as_str().unwrap().to_string();
+        let place = t.village_a_name(&disp).await;
         let rec = |id: &str, text: &str| {
             json!({"警情编号": id, "简要警情": text, "处警情况": "民警到场", "发生地点": place,
                    "报警时间": "2025-03-02 20:10", "警情类别": "邻里纠纷"})
