@@ -171,7 +171,7 @@ impl Fingerprint {
     ) -> Option<DupCandidate> {
         let wording = self.wording(earlier);
         // Wording unrelated: never plausible (checked first: most of a pool is).
-        if wording < 0.15 {
+        if wording < LEAST_WORDING {
             return None;
         }
         let same_place = self.node_code.is_some() && self.node_code == earlier.node_code;
@@ -285,14 +285,47 @@ pub const MAX_POSTINGS: usize = 32;
 
 /// The fingerprints of recent cases, indexed so that a new case is compared only with cases
 /// sharing a name or a MinHash band (not with every case of the window).
+///
+/// Cases sit in slots, in the order inserted; postings name slots. A query reads a slot's
+/// registration time and a 16-bit sketch of its MinHash side by side (one place in memory,
+/// not a map look-up and two pointers per candidate: with a million cases held, those cache
+/// misses were most of a query), and opens the fingerprint only when the sketch's wording
+/// reaches the least any candidate needs.
 #[derive(Debug, Default)]
 pub struct Index {
-    entries: FastMap<i64, (i64, std::sync::Arc<Fingerprint>)>,
+    /// Slot of each case held.
+    slot_of: FastMap<i64, u32>,
+    /// Cases by slot; `None` once expired (slots are renumbered when postings are rebuilt).
+    slots: Vec<Option<Slot>>,
     by_time: std::collections::BTreeSet<(i64, i64)>,
-    bands: FastMap<u64, Vec<i64>>,
-    names: FastMap<String, Vec<i64>>,
+    bands: FastMap<u64, Vec<u32>>,
+    names: FastMap<String, Vec<u32>>,
     /// Index postings pointing at expired cases (rebuilt away when they pile up).
     stale: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    id: i64,
+    at: i64,
+    /// The low 16 bits of each MinHash value: equal wherever the full values are, so its
+    /// wording is never below the fingerprint's.
+    sketch: [u16; K],
+    fp: Fingerprint,
+}
+
+/// Least wording of any candidate ([`Fingerprint::compare_at_least`] rejects less).
+const LEAST_WORDING: f64 = 0.15;
+
+fn sketch(fp: &Fingerprint) -> Option<[u16; K]> {
+    let mut s = [0u16; K];
+    if fp.minhash.len() != K {
+        return None;
+    }
+    for (d, h) in s.iter_mut().zip(&fp.minhash) {
+        *d = *h as u16;
+    }
+    Some(s)
 }
 
 /// A hash map keyed by ids, band keys and names, hashed with [`mix`] (a query looks up
@@ -336,13 +369,13 @@ fn band_keys(fp: &Fingerprint) -> impl Iterator<Item = u64> + '_ {
 
 impl Index {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slot_of.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slot_of.is_empty()
     }
     pub fn contains(&self, id: i64) -> bool {
-        self.entries.contains_key(&id)
+        self.slot_of.contains_key(&id)
     }
     /// Registration time of the oldest case held.
     pub fn oldest(&self) -> Option<i64> {
@@ -351,17 +384,35 @@ impl Index {
 
     /// Adds case `id`, registered at `at` (any unit of time, the same as in queries).
     pub fn insert(&mut self, id: i64, at: i64, fp: Fingerprint) {
-        if self.entries.contains_key(&id) {
+        if self.slot_of.contains_key(&id) {
             return;
         }
-        for k in band_keys(&fp) {
-            self.bands.entry(k).or_default().push(id);
+        let Ok(slot) = u32::try_from(self.slots.len()) else {
+            return;
+        };
+        self.post(slot, &fp);
+        self.by_time.insert((at, id));
+        self.slot_of.insert(id, slot);
+        self.slots.push(Some(Slot {
+            id,
+            at,
+            sketch: sketch(&fp).unwrap_or([0; K]),
+            fp,
+        }));
+    }
+
+    fn post(&mut self, slot: u32, fp: &Fingerprint) {
+        for k in band_keys(fp) {
+            self.bands.entry(k).or_default().push(slot);
         }
         for n in fp.names.iter().chain(&fp.orgs) {
-            self.names.entry(n.clone()).or_default().push(id);
+            match self.names.get_mut(n) {
+                Some(v) => v.push(slot),
+                None => {
+                    self.names.insert(n.clone(), vec![slot]);
+                }
+            }
         }
-        self.by_time.insert((at, id));
-        self.entries.insert(id, (at, std::sync::Arc::new(fp)));
     }
 
     /// Forgets the cases registered before `before`.
@@ -371,20 +422,27 @@ impl Index {
                 break;
             }
             self.by_time.pop_first();
-            if let Some((_, fp)) = self.entries.remove(&id) {
-                self.stale += band_keys(&fp).count() + fp.names.len() + fp.orgs.len();
+            if let Some(slot) = self.slot_of.remove(&id) {
+                if let Some(s) = self.slots[slot as usize].take() {
+                    self.stale += band_keys(&s.fp).count() + s.fp.names.len() + s.fp.orgs.len();
+                }
             }
         }
-        if self.stale > 4 * (self.entries.len() + 64) {
-            let live = &self.entries;
-            self.bands.retain(|_, v| {
-                v.retain(|id| live.contains_key(id));
-                !v.is_empty()
-            });
-            self.names.retain(|_, v| {
-                v.retain(|id| live.contains_key(id));
-                !v.is_empty()
-            });
+        if self.stale > 4 * (self.slot_of.len() + 64) {
+            // Postings rebuilt over the live cases, renumbered in the order inserted.
+            let live: Vec<Slot> = std::mem::take(&mut self.slots)
+                .into_iter()
+                .flatten()
+                .collect();
+            self.bands.clear();
+            self.names.clear();
+            self.slot_of.clear();
+            for (i, s) in live.iter().enumerate() {
+                let slot = i as u32;
+                self.post(slot, &s.fp);
+                self.slot_of.insert(s.id, slot);
+            }
+            self.slots = live.into_iter().map(Some).collect();
             self.stale = 0;
         }
     }
@@ -399,32 +457,38 @@ impl Index {
         to: i64,
         limit: usize,
     ) -> Vec<DupCandidate> {
-        let ids = self.pool_ids(fp, own_id);
-        let pool = ids.iter().filter_map(|id| {
-            self.entries
-                .get(id)
-                .filter(|(at, _)| (from..=to).contains(at))
-                .map(|(_, f)| (*id, &**f))
-        });
-        candidates(fp, pool, limit)
+        let own = sketch(fp);
+        let least = (LEAST_WORDING * K as f64).ceil() as usize;
+        let found = self
+            .pool(fp)
+            .into_iter()
+            .filter_map(|slot| self.slots[slot as usize].as_ref())
+            .filter(|s| s.id != own_id && (from..=to).contains(&s.at))
+            .filter(|s| {
+                own.is_some_and(|own| {
+                    own.iter().zip(&s.sketch).filter(|(a, b)| a == b).count() >= least
+                })
+            })
+            .filter_map(|s| fp.compare_at_least(s.id, &s.fp, SUGGEST))
+            .collect();
+        best(found, limit)
     }
 
-    /// The ids sharing a name or a band with `fp`, once each: the most recent postings of
+    /// The slots sharing a name or a band with `fp`, once each: the most recent postings of
     /// each band and name, so the work per query is bounded even when thousands of similar
     /// texts crowd one band.
-    fn pool_ids(&self, fp: &Fingerprint, own_id: i64) -> Vec<i64> {
-        let mut ids: Vec<i64> = Vec::with_capacity(4 * MAX_POSTINGS);
+    fn pool(&self, fp: &Fingerprint) -> Vec<u32> {
+        let mut slots: Vec<u32> = Vec::with_capacity(4 * MAX_POSTINGS);
         for v in band_keys(fp).filter_map(|k| self.bands.get(&k)).chain(
             fp.names
                 .iter()
                 .chain(&fp.orgs)
                 .filter_map(|n| self.names.get(n)),
         ) {
-            let recent = &v[v.len().saturating_sub(MAX_POSTINGS)..];
-            ids.extend(recent.iter().filter(|id| **id != own_id));
+            slots.extend_from_slice(&v[v.len().saturating_sub(MAX_POSTINGS)..]);
         }
-        ids.sort_unstable();
-        ids.dedup();
-        ids
+        slots.sort_unstable();
+        slots.dedup();
+        slots
     }
 }

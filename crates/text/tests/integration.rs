@@ -207,3 +207,91 @@ proptest! {
         }
     }
 }
+
+/// A fingerprint made up for the index: MinHash values whose low 16 bits often agree when
+/// the values do not (the index's sketch must never reject what the full values accept).
+fn made_up(values: &[u8], names: &[u8], node: u8, day: i64) -> Fingerprint {
+    const VALUES: [u32; 4] = [0, 1, 65_536, 65_537];
+    const NAMES: [&str; 4] = ["张建国", "李小红", "王秀英", "#key"];
+    Fingerprint {
+        minhash: values.iter().map(|v| VALUES[*v as usize % 4]).collect(),
+        names: names
+            .iter()
+            .map(|n| NAMES[*n as usize % 4].to_string())
+            .collect(),
+        orgs: Vec::new(),
+        node_code: Some(format!("99010200100{}", node % 2)),
+        amount_fen: None,
+        day: Some(day),
+    }
+}
+
+fn shares_band_or_name(a: &Fingerprint, b: &Fingerprint) -> bool {
+    a.names.iter().any(|n| b.names.contains(n))
+        || a.minhash
+            .chunks(3)
+            .zip(b.minhash.chunks(3))
+            .any(|(x, y)| x == y && x.iter().all(|h| *h != u32::MAX))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// With fewer cases than a posting list holds, the index finds exactly the candidates a
+    /// comparison with every live case of the window finds among those sharing a band or a
+    /// name, with the same scores; expired cases are never found.
+    #[test]
+    fn the_duplicate_index_finds_what_comparing_every_case_finds(
+        cases in proptest::collection::vec(
+            (proptest::collection::vec(0u8..4, fengqiao_text::dedup::K),
+             proptest::collection::vec(0u8..4, 0..3), 0u8..2, 0i64..40),
+            1..30),
+        query in (proptest::collection::vec(0u8..4, fengqiao_text::dedup::K),
+                  proptest::collection::vec(0u8..4, 0..3), 0u8..2),
+        expire_before in 0i64..20,
+        window in (0i64..40, 0i64..40),
+    ) {
+        let mut index = fengqiao_text::dedup::Index::default();
+        let mut held = Vec::new();
+        for (i, (values, names, node, at)) in cases.iter().enumerate() {
+            let fp = made_up(values, names, *node, *at);
+            index.insert(i as i64 + 1, *at, fp.clone());
+            held.push((i as i64 + 1, *at, fp));
+        }
+        index.expire(expire_before);
+        let q = made_up(&query.0, &query.1, query.2, 20);
+        let (from, to) = (window.0.min(window.1), window.0.max(window.1));
+        let found = index.candidates(&q, 0, from, to, 50);
+        let expected = fengqiao_text::dedup::candidates(
+            &q,
+            held.iter()
+                .filter(|(_, at, fp)| *at >= expire_before && (from..=to).contains(at)
+                    && shares_band_or_name(&q, fp))
+                .map(|(id, _, fp)| (*id, fp)),
+            50,
+        );
+        prop_assert_eq!(found, expected);
+        prop_assert_eq!(index.len(), held.iter().filter(|(_, at, _)| *at >= expire_before).count());
+    }
+}
+
+#[test]
+fn the_duplicate_index_renumbers_its_cases_when_most_have_expired() {
+    let mut index = fengqiao_text::dedup::Index::default();
+    let values = |i: i64| -> Vec<u8> { (0..48).map(|k| ((i + k) % 4) as u8).collect() };
+    for i in 0..2_000i64 {
+        index.insert(i, i, made_up(&values(i), &[(i % 3) as u8], 0, i));
+    }
+    // 1,990 expired: far more stale postings than live cases, so the postings are rebuilt.
+    index.expire(1_990);
+    assert_eq!(index.len(), 10);
+    assert!(!index.contains(5) && index.contains(1_995));
+    let found = index.candidates(&made_up(&values(1_996), &[0], 0, 1_996), -1, 0, 5_000, 50);
+    let ids: Vec<i64> = found.iter().map(|d| d.case_id).collect();
+    // Case 1,996 has the same wording (found through its bands); expired cases never come.
+    assert!(ids.contains(&1_996), "{found:?}");
+    assert!(ids.iter().all(|id| *id >= 1_990), "{found:?}");
+    // Inserted after the rebuild: found too.
+    index.insert(3_000, 3_000, made_up(&values(1_996), &[1], 0, 3_000));
+    let found = index.candidates(&made_up(&values(1_996), &[0], 0, 1_996), -1, 0, 5_000, 50);
+    assert!(found.iter().any(|d| d.case_id == 3_000), "{found:?}");
+}
