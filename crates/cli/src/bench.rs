@@ -143,6 +143,10 @@ pub enum Bench {
         /// Only time the daily run.
         #[arg(long)]
         speed_only: bool,
+        /// Only the oracle bound: detectors that read the simulator's true means (what no
+        /// real detector knows), beside the production one, at the same false-alarm rate.
+        #[arg(long)]
+        oracle: bool,
     },
     /// Demo generation into a fresh SQLite file.
     Generate {
@@ -591,6 +595,7 @@ pub async fn run(what: Bench) -> Result<()> {
             without_r,
             speed_villages,
             speed_only,
+            oracle,
         } => crate::bench_warnings::run(&crate::bench_warnings::Options {
             worlds,
             calibration,
@@ -600,6 +605,7 @@ pub async fn run(what: Bench) -> Result<()> {
             without_r,
             speed_villages,
             speed_only,
+            oracle,
         }),
         Bench::Generate {
             cases,

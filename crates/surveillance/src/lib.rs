@@ -5,13 +5,15 @@
 //! - [`surge`]: surge detectors (EARS C1–C3, the regression scan in production, NB CUSUM).
 //! - [`scan`]: the prospective space-time cluster scan over neighbouring villages.
 //! - [`hotspot`]: Getis-Ord Gi* with Benjamini–Hochberg control for the map.
-//! - [`sim`] and [`eval`]: the simulated county and the scoring `fengqiao bench warnings` runs.
+//! - [`sim`] and [`eval`]: the simulated county and the scoring `fengqiao bench warnings` runs;
+//!   [`oracle`]: detectors that read the simulator's true means, bounding what any could find.
 pub mod daily;
 pub mod days;
 pub mod dist;
 pub mod eval;
 pub mod glm;
 pub mod hotspot;
+pub mod oracle;
 pub mod scan;
 pub mod sim;
 pub mod surge;

@@ -110,6 +110,10 @@ pub struct World {
     pub counts: Vec<Vec<Vec<u32>>>,
     /// `injected[kind][village][day]`: how many of the counts were injected (truth).
     pub injected: Vec<Vec<Vec<u32>>>,
+    /// `expected[kind][town][day]`: the Poisson mean of the counts before anything was
+    /// injected, with the drawn county-day and village-month effects (what no detector can
+    /// know; the benchmark's oracle reads it to bound what any detector could find).
+    pub expected: Vec<Vec<Vec<f64>>>,
     pub surges: Vec<Surge>,
     pub clusters: Vec<ClusterTruth>,
 }
@@ -174,6 +178,7 @@ impl World {
             .map(|_| (0..months).map(|_| rng.gamma(10.0) / 10.0).collect())
             .collect();
         let mut counts = vec![vec![vec![0u32; n_days]; nv]; cfg.kinds];
+        let mut expected = vec![vec![vec![0.0f64; n_days]; towns]; cfg.kinds];
         let rise_from = days
             .iter()
             .position(|d| d.date == date(2025, 5, 12))
@@ -205,6 +210,7 @@ impl World {
                 for v in 0..nv {
                     let lambda = base * weight[v] * village_month[v][t / 30];
                     counts[j][v][t] = rng.poisson(lambda) as u32;
+                    expected[j][town_of[v]][t] += lambda;
                 }
             }
         }
@@ -216,6 +222,7 @@ impl World {
             towns,
             kinds: cfg.kinds,
             injected: vec![vec![vec![0u32; n_days]; nv]; cfg.kinds],
+            expected,
             counts,
             surges: Vec::new(),
             clusters: Vec::new(),
@@ -344,6 +351,20 @@ impl World {
                 for (o, c) in out.iter_mut().zip(row) {
                     *o += f64::from(*c);
                 }
+            }
+        }
+        out
+    }
+
+    /// Daily Poisson means of a series before injection ([`World::expected`]).
+    pub fn expected_series(&self, s: SeriesId) -> Vec<f64> {
+        let mut out = vec![0.0; self.days.len()];
+        for (town, row) in self.expected[s.kind].iter().enumerate() {
+            if s.town.is_some_and(|t| t != town) {
+                continue;
+            }
+            for (o, m) in out.iter_mut().zip(row) {
+                *o += m;
             }
         }
         out
