@@ -128,6 +128,75 @@ pub fn shape_score(y: &[f64], mu: &[f64], t: usize, f: &[f64]) -> f64 {
     best
 }
 
+/// The oracle's cluster reports: for every type and evaluated day, the cylinder (a village and
+/// up to `max_size − 1` nearest, the last 1…`max_days` days) with the largest
+/// expectation-based Poisson log-likelihood ratio `O ln(O/E) − (O − E)` against the true means
+/// (Neill's expectation-based scan, with nothing to estimate), at least `min_cases` cases and a
+/// ratio of at least `min_score`. The report's "p" is `exp(−ratio)`, so `cluster_outcome`'s
+/// `p ≤ p_max` is a ratio threshold of `−ln p_max`.
+pub fn cluster_reports(
+    world: &World,
+    max_days: usize,
+    max_size: usize,
+    min_cases: u32,
+    min_score: f64,
+) -> Vec<crate::eval::ClusterReport> {
+    let neighbours = crate::scan::nearest(&world.points, max_size);
+    let from = world.eval_from;
+    let n_days = world.days.len();
+    let nv = world.points.len();
+    let mut reports = Vec::new();
+    for kind in 0..world.kinds {
+        // Cumulative observed and expected counts per village: a window is a difference.
+        let cum = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
+            (0..nv)
+                .map(|v| {
+                    let mut acc = 0.0;
+                    std::iter::once(0.0)
+                        .chain((0..n_days).map(|t| {
+                            acc += f(v, t);
+                            acc
+                        }))
+                        .collect()
+                })
+                .collect()
+        };
+        let obs = cum(&|v, t| f64::from(world.counts[kind][v][t]));
+        let exp = cum(&|v, t| world.expected(kind, v, t));
+        for t in from..n_days {
+            // (ratio, centre, villages, days)
+            let mut best = (0.0f64, 0usize, 0usize, 0usize);
+            for (c, nb) in neighbours.iter().enumerate() {
+                for d in 1..=max_days.min(t + 1) {
+                    let (mut o, mut e) = (0.0, 0.0);
+                    for (k, &v) in nb.iter().enumerate() {
+                        o += obs[v][t + 1] - obs[v][t + 1 - d];
+                        e += exp[v][t + 1] - exp[v][t + 1 - d];
+                        if o < f64::from(min_cases) || o <= e || e <= 0.0 {
+                            continue;
+                        }
+                        let ratio = o * (o / e).ln() - (o - e);
+                        if ratio > best.0 {
+                            best = (ratio, c, k + 1, d);
+                        }
+                    }
+                }
+            }
+            let (ratio, c, k, d) = best;
+            if ratio >= min_score && k > 0 {
+                reports.push((
+                    kind,
+                    t,
+                    neighbours[c][..k].to_vec(),
+                    t + 1 - d,
+                    (-ratio).exp(),
+                ));
+            }
+        }
+    }
+    reports
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,10 +110,13 @@ pub struct World {
     pub counts: Vec<Vec<Vec<u32>>>,
     /// `injected[kind][village][day]`: how many of the counts were injected (truth).
     pub injected: Vec<Vec<Vec<u32>>>,
-    /// `expected[kind][town][day]`: the Poisson mean of the counts before anything was
-    /// injected, with the drawn county-day and village-month effects (what no detector can
-    /// know; the benchmark's oracle reads it to bound what any detector could find).
-    pub expected: Vec<Vec<Vec<f64>>>,
+    /// The Poisson mean of the counts before anything was injected, with the drawn county-day
+    /// and village-month effects, in factors: `base[kind][day] × weight[village] ×
+    /// village_month[village][day / 30]` ([`World::expected`]). What no detector can know; the
+    /// benchmark's oracles read it to bound what any detector could find.
+    pub base: Vec<Vec<f64>>,
+    pub weight: Vec<f64>,
+    pub village_month: Vec<Vec<f64>>,
     pub surges: Vec<Surge>,
     pub clusters: Vec<ClusterTruth>,
 }
@@ -178,7 +181,7 @@ impl World {
             .map(|_| (0..months).map(|_| rng.gamma(10.0) / 10.0).collect())
             .collect();
         let mut counts = vec![vec![vec![0u32; n_days]; nv]; cfg.kinds];
-        let mut expected = vec![vec![vec![0.0f64; n_days]; towns]; cfg.kinds];
+        let mut base_mean = vec![vec![0.0f64; n_days]; cfg.kinds];
         let rise_from = days
             .iter()
             .position(|d| d.date == date(2025, 5, 12))
@@ -207,10 +210,10 @@ impl World {
                 let fest = if d.pre_festival { festival[j] } else { 1.0 };
                 let base =
                     cfg.daily_mean * shares[j] * m * trend * rise * season * fest * day_effect[t];
+                base_mean[j][t] = base;
                 for v in 0..nv {
                     let lambda = base * weight[v] * village_month[v][t / 30];
                     counts[j][v][t] = rng.poisson(lambda) as u32;
-                    expected[j][town_of[v]][t] += lambda;
                 }
             }
         }
@@ -222,7 +225,9 @@ impl World {
             towns,
             kinds: cfg.kinds,
             injected: vec![vec![vec![0u32; n_days]; nv]; cfg.kinds],
-            expected,
+            base: base_mean,
+            weight: weight.clone(),
+            village_month,
             counts,
             surges: Vec::new(),
             clusters: Vec::new(),
@@ -356,15 +361,20 @@ impl World {
         out
     }
 
-    /// Daily Poisson means of a series before injection ([`World::expected`]).
+    /// The true Poisson mean of type `kind` in village `v` on day `t` before injection.
+    pub fn expected(&self, kind: usize, v: usize, t: usize) -> f64 {
+        self.base[kind][t] * self.weight[v] * self.village_month[v][t / 30]
+    }
+
+    /// Daily true Poisson means of a series before injection ([`World::expected`]).
     pub fn expected_series(&self, s: SeriesId) -> Vec<f64> {
         let mut out = vec![0.0; self.days.len()];
-        for (town, row) in self.expected[s.kind].iter().enumerate() {
-            if s.town.is_some_and(|t| t != town) {
+        for v in 0..self.points.len() {
+            if s.town.is_some_and(|t| self.town_of[v] != t) {
                 continue;
             }
-            for (o, m) in out.iter_mut().zip(row) {
-                *o += m;
+            for (t, o) in out.iter_mut().enumerate() {
+                *o += self.expected(s.kind, v, t);
             }
         }
         out

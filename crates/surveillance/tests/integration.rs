@@ -138,3 +138,55 @@ proptest! {
         prop_assert!(g.upper(mean + size) <= g.upper(mean) && g.upper(mean) <= 1.0);
     }
 }
+
+#[test]
+fn the_oracles_read_the_true_means_and_find_what_was_injected() {
+    use fengqiao_surveillance::oracle::{self, Oracle};
+    // The true means agree with the counts they were drawn from (nothing injected).
+    let null = World::generate(&WorldConfig::default().null(), 31);
+    let county = fengqiao_surveillance::sim::SeriesId {
+        town: None,
+        kind: 0,
+    };
+    let (y, mu) = (null.series(county), null.expected_series(county));
+    let (sy, smu): (f64, f64) = (y.iter().sum(), mu.iter().sum());
+    assert!(
+        (sy - smu).abs() < 4.0 * smu.sqrt(),
+        "counts {sy}, means {smu}"
+    );
+    // A day's mean is the product of its factors.
+    assert!(
+        (null.expected(0, 5, 400) - null.base[0][400] * null.weight[5] * null.village_month[5][13])
+            .abs()
+            < 1e-12
+    );
+    // Every k = 10 surge stands out on its own series' oracle scores against its quiet weeks.
+    let w = World::generate(&WorldConfig::default(), 11);
+    let scores = oracle::scores(&w, Oracle::Windows);
+    let big: Vec<_> = w
+        .surges
+        .iter()
+        .filter(|s| s.k >= 10.0 && s.size >= 20)
+        .collect();
+    assert!(!big.is_empty(), "{:?}", w.surges);
+    for s in big {
+        let sc = &scores[&s.series];
+        let during = (s.start..=s.end)
+            .map(|t| sc[t - w.eval_from])
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(during > 6.0, "surge {s:?}: best score {during}");
+    }
+    // The cluster oracle reports the 2-a-day clusters on their own villages; at the ratio the
+    // benchmark calibrates (about one false cluster a month) a null year has a few a month.
+    let reports = oracle::cluster_reports(&w, 28, 10, 3, 11.5);
+    let found = cluster_outcome(&w, &reports, 1.0);
+    let strong: Vec<_> = found.truths.iter().filter(|t| t.0 >= 2.0).collect();
+    assert_eq!(strong.len(), 3);
+    assert!(strong.iter().all(|t| t.1), "{strong:?}");
+    let null_reports = oracle::cluster_reports(&null, 28, 10, 3, 11.5);
+    let false_episodes = cluster_outcome(&null, &null_reports, 1.0).episodes.len();
+    assert!(
+        false_episodes <= 30,
+        "{false_episodes} false clusters in a null year"
+    );
+}
