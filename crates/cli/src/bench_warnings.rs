@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use fengqiao_surveillance::daily::{self, County};
 use fengqiao_surveillance::eval::{
     calibrate, cluster_outcome, cluster_reports, mean_ci, quiet_week_maxima, surge_outcome,
-    surge_scores, touched, weekly, weekly_to_daily, SeriesScores, SurgeOutcome,
+    surge_scores, touched, weekly, weekly_to_daily, ClusterReport, SeriesScores, SurgeOutcome,
 };
 use fengqiao_surveillance::scan::{nearest, ScanConfig};
 use fengqiao_surveillance::sim::{SeriesId, World, WorldConfig};
@@ -348,26 +348,12 @@ pub fn run(o: &Options) -> Result<()> {
         let null_false: Vec<f64> = nulls
             .iter()
             .zip(&null_reports)
-            .map(|(w, r)| {
-                cluster_outcome(&w.world, r, p)
-                    .episodes
-                    .iter()
-                    .filter(|e| !e.truly)
-                    .count() as f64
-                    / 12.0
-            })
+            .map(|(w, r)| false_clusters_a_month(&w.world, r, p))
             .collect();
         let rise_false: Vec<f64> = rises
             .iter()
             .zip(&rise_reports)
-            .map(|(w, r)| {
-                cluster_outcome(w, r, p)
-                    .episodes
-                    .iter()
-                    .filter(|e| !e.truly)
-                    .count() as f64
-                    / 12.0
-            })
+            .map(|(w, r)| false_clusters_a_month(w, r, p))
             .collect();
         let ppv: Vec<f64> = outs
             .iter()
@@ -414,6 +400,16 @@ pub fn run(o: &Options) -> Result<()> {
     );
     println!("{md}");
     Ok(())
+}
+
+/// False cluster warnings a month of the evaluated year from the reports with `p ≤ p_max`.
+fn false_clusters_a_month(world: &World, reports: &[ClusterReport], p_max: f64) -> f64 {
+    cluster_outcome(world, reports, p_max)
+        .episodes
+        .iter()
+        .filter(|e| !e.truly)
+        .count() as f64
+        / 12.0
 }
 
 fn frac<'a, T: 'a>(items: impl Iterator<Item = &'a T>, pred: impl Fn(&T) -> bool) -> f64 {
@@ -549,14 +545,7 @@ fn oracle_clusters<T: Sync>(
         let per: Vec<f64> = calib
             .iter()
             .zip(&null_reports)
-            .map(|((w, _), r)| {
-                cluster_outcome(w, r, (-ratio).exp())
-                    .episodes
-                    .iter()
-                    .filter(|e| !e.truly)
-                    .count() as f64
-                    / 12.0
-            })
+            .map(|((w, _), r)| false_clusters_a_month(w, r, (-ratio).exp()))
             .collect();
         mean_ci(&per).0
     };
