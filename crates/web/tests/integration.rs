@@ -3612,12 +3612,16 @@ on_both!(
         let welcome: serde_json::Value = serde_json::from_str(&ws_text(&mut sock).await).unwrap();
         assert_eq!(welcome["type"], "welcome");
         assert_eq!(welcome["peers"][0]["id"], a.id);
+        let socket_peer = welcome["you"].clone();
+        assert!(socket_peer.is_u64(), "{welcome}");
         drop(sock);
-        // The connection's end is noticed and recorded.
+        // The connection's end is noticed: its own peer_left (the queue also holds those of
+        // the peers that left before; taking one of theirs raced the socket's end).
         let mut left = false;
         for _ in 0..100 {
-            let m = a.outgoing.recv().await.unwrap();
-            if m.contains("peer_left") {
+            let m: serde_json::Value =
+                serde_json::from_str(&a.outgoing.recv().await.unwrap()).unwrap();
+            if m["type"] == "peer_left" && m["id"] == socket_peer {
                 left = true;
                 break;
             }
