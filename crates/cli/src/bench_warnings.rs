@@ -462,12 +462,18 @@ fn oracle_bound(o: &Options, cfg: &WorldConfig, md: &mut String) {
         .first()
         .map(|(_, all)| all.iter().map(|(n, _)| n.clone()).collect())
         .unwrap_or_default();
+    // Each detector's threshold, once: the tables below share it.
+    let thresholds: Vec<f64> = (0..names.len())
+        .map(|i| {
+            let maxima: Vec<f64> = calib
+                .iter()
+                .flat_map(|(w, all)| quiet_week_maxima(&all[i].1, &touched(w)))
+                .collect();
+            calibrate(maxima, FA_RATE)
+        })
+        .collect();
     for (i, name) in names.iter().enumerate() {
-        let maxima: Vec<f64> = calib
-            .iter()
-            .flat_map(|(w, all)| quiet_week_maxima(&all[i].1, &touched(w)))
-            .collect();
-        let threshold = calibrate(maxima, FA_RATE);
+        let threshold = thresholds[i];
         let outs: Vec<SurgeOutcome> = evals
             .iter()
             .map(|(w, all)| surge_outcome(w, &all[i].1, threshold))
@@ -489,12 +495,7 @@ fn oracle_bound(o: &Options, cfg: &WorldConfig, md: &mut String) {
     for (lo, hi) in [(0u32, 4u32), (5, 9), (10, 19), (20, u32::MAX)] {
         let mut row = String::new();
         let mut n = 0;
-        for (i, _) in names.iter().enumerate() {
-            let maxima: Vec<f64> = calib
-                .iter()
-                .flat_map(|(w, all)| quiet_week_maxima(&all[i].1, &touched(w)))
-                .collect();
-            let threshold = calibrate(maxima, FA_RATE);
+        for (i, &threshold) in thresholds.iter().enumerate() {
             let (mut found, mut total) = (0, 0);
             for (w, all) in &evals {
                 let sc = &all[i].1;
