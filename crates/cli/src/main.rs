@@ -16,6 +16,12 @@ use fengqiao_store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// mimalloc, not glibc's allocator: an import allocates and frees millions of small strings
+/// and vectors on several threads, and glibc's free lists (consolidation, unlinking chunks)
+/// took a fifth of an import's CPU (`perf`, BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "fengqiao",
