@@ -116,6 +116,10 @@ pub enum Bench {
         /// Cases of the demo county imported into.
         #[arg(long, default_value_t = 3_000)]
         cases: u64,
+        /// Also SQLite's own floor: the same number of cases, at the sizes the import stored,
+        /// written by SQLite alone (no Rust work), with the store's durability and without.
+        #[arg(long)]
+        floor: bool,
     },
     /// The early-warning detectors on simulated counties (surges, clusters, workload, the daily
     /// run's time), side by side with R's surveillance package. CPU only, no database.
@@ -583,9 +587,12 @@ pub async fn run(what: Bench) -> Result<()> {
             synthetic: None,
         } => bench_search(cases, requests, database_url, existing).await,
         Bench::Import { cases, per_channel } => crate::imports::bench(cases, per_channel).await,
-        Bench::ImportSpeed { rows, push, cases } => {
-            crate::imports::bench_speed(rows, push, cases).await
-        }
+        Bench::ImportSpeed {
+            rows,
+            push,
+            cases,
+            floor,
+        } => crate::imports::bench_speed(rows, push, cases, floor).await,
         Bench::Warnings {
             worlds,
             calibration,

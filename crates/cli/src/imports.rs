@@ -202,8 +202,84 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The id of the last case registered.
+async fn last_case_id(app: &App) -> Result<i64> {
+    let mut after = 0;
+    while let Some(last) = app.store.cases_after(after, 2000).await?.last() {
+        after = last.id;
+    }
+    Ok(after)
+}
+
+/// `--floor`: SQLite alone writing the rows the import wrote, at their sizes (see
+/// `fengqiao_store_sqlite::floor`), with the store's durability in commits of 2,000 and of
+/// 20,000 cases, and with no journal at all.
+async fn write_floor(db: &str, before: i64, rows: usize, dir: &std::path::Path) -> Result<()> {
+    use fengqiao_store_sqlite::floor::{shape_of, write_floor, Durability, RowShape};
+    let shape = shape_of(db, before).await?;
+    anyhow::ensure!(shape.cases > 0, "the import stored no case to measure");
+    println!(
+        "rows per case: state {} B, registration event {} B, analysis {} B, fingerprint {} B, {} party keys (means over {} cases)",
+        shape.state_bytes, shape.event_bytes, shape.analysis_bytes, shape.fingerprint_bytes,
+        shape.party_keys, shape.cases
+    );
+    // A third of the sizes: as if every JSON column were compressed three to one.
+    let third = RowShape {
+        state_bytes: shape.state_bytes / 3,
+        event_bytes: shape.event_bytes / 3,
+        analysis_bytes: shape.analysis_bytes / 3,
+        fingerprint_bytes: shape.fingerprint_bytes / 3,
+        ..shape
+    };
+    for (i, (shape, per_commit, durability, what)) in [
+        (
+            shape,
+            2_000,
+            Durability::Store,
+            "WAL, synchronous=FULL (the store's)",
+        ),
+        (
+            shape,
+            20_000,
+            Durability::Store,
+            "WAL, synchronous=FULL (the store's)",
+        ),
+        (shape, 2_000, Durability::None, "no journal, no sync"),
+        (
+            third,
+            20_000,
+            Durability::Store,
+            "WAL, synchronous=FULL, a third of the sizes",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = dir.join(format!("floor-{i}.db"));
+        let took = write_floor(
+            &path.to_string_lossy(),
+            shape,
+            rows as i64,
+            per_commit,
+            durability,
+        )
+        .await?;
+        let size = std::fs::metadata(&path)?.len();
+        println!(
+            "write floor: {rows} cases in {:.1} s = {:.0} cases/s, {per_commit} a commit, {what}; {:.2} GB",
+            took.as_secs_f64(),
+            rows as f64 / took.as_secs_f64(),
+            size as f64 / 1e9
+        );
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.to_string_lossy()));
+        }
+    }
+    Ok(())
+}
+
 /// `fengqiao bench import-speed`: a large file streamed in, then batches pushed over HTTP.
-pub async fn bench_speed(rows: usize, push: usize, cases: u64) -> Result<()> {
+pub async fn bench_speed(rows: usize, push: usize, cases: u64, floor: bool) -> Result<()> {
     use fengqiao_domain::case::Channel;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("import.db");
@@ -231,6 +307,7 @@ pub async fn bench_speed(rows: usize, push: usize, cases: u64) -> Result<()> {
     );
     drop(export);
     let mapping = app.channel_mapping("police").await?;
+    let before = last_case_id(&app).await?;
     let started = Instant::now();
     let r = app
         .import_path(&Actor::system(), &mapping, &file, false)
@@ -245,6 +322,9 @@ pub async fn bench_speed(rows: usize, push: usize, cases: u64) -> Result<()> {
         r.errors.len(),
         peak_rss_mib()
     );
+    if floor {
+        write_floor(&db.to_string_lossy(), before, rows, dir.path()).await?;
+    }
     if push == 0 {
         return Ok(());
     }

@@ -32,6 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+pub mod floor;
+
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
@@ -782,7 +784,7 @@ async fn writer_loop(
 }
 
 /// Pages the log may hold before the writer checkpoints it itself (4 KiB pages: 64 MiB).
-const WAL_AUTOCHECKPOINT: u32 = 16_384;
+pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_384;
 
 /// Copies the write-ahead log into the database after writes, on its own connection so the
 /// writer does not (a passive checkpoint: it never blocks a reader or the writer). Ends with

@@ -90,3 +90,41 @@ async fn audit_records_cannot_be_changed_and_tampering_is_found() {
     );
     assert_eq!(store.audit_checkpoints().await.unwrap().len(), 1);
 }
+
+/// The write floor writes the cases it is asked for, at the sizes asked (what
+/// `bench import-speed --floor` reports rests on it), and measures them back.
+#[tokio::test]
+async fn the_write_floor_writes_cases_of_the_shape_asked() {
+    use fengqiao_store_sqlite::floor::{shape_of, write_floor, Durability, RowShape};
+    let dir = tempfile::tempdir().unwrap();
+    let shape = RowShape {
+        cases: 0,
+        state_bytes: 900,
+        event_bytes: 400,
+        analysis_bytes: 1200,
+        fingerprint_bytes: 300,
+        party_keys: 2,
+    };
+    for (i, durability) in [Durability::Store, Durability::None]
+        .into_iter()
+        .enumerate()
+    {
+        let path = dir.path().join(format!("floor-{i}.db"));
+        let path = path.to_str().unwrap();
+        write_floor(path, shape, 2_500, 1_000, durability)
+            .await
+            .unwrap_or_else(|e| panic!("{durability:?}: {e}"));
+        let got = shape_of(path, 0).await.unwrap();
+        assert_eq!(got.cases, 2_500);
+        assert_eq!(got.party_keys, 2);
+        // Each padded value ends with the case's number (1–4 digits here).
+        for (got, asked) in [
+            (got.state_bytes, 900),
+            (got.event_bytes, 400),
+            (got.analysis_bytes, 1200),
+            (got.fingerprint_bytes, 300),
+        ] {
+            assert!((asked + 1..=asked + 4).contains(&got), "{got} for {asked}");
+        }
+    }
+}

@@ -169,6 +169,13 @@ impl Fingerprint {
         earlier: &Fingerprint,
         min_score: f64,
     ) -> Option<DupCandidate> {
+        self.assess(earlier, min_score)
+            .map(|a| self.candidate(case_id, earlier, &a))
+    }
+
+    /// The score against `earlier` and what it rests on, `None` below `min_score`; nothing
+    /// allocated (a query assesses hundreds of cases and keeps five).
+    fn assess(&self, earlier: &Fingerprint, min_score: f64) -> Option<Assessment> {
         let wording = self.wording(earlier);
         // Wording unrelated: never plausible (checked first: most of a pool is).
         if wording < LEAST_WORDING {
@@ -207,9 +214,19 @@ impl Fingerprint {
             }
             + if same_place { 0.15 } else { 0.0 }
             + if same_amount { 0.05 } else { 0.0 };
-        if score < min_score {
-            return None;
-        }
+        (score >= min_score).then_some(Assessment {
+            score,
+            wording,
+            same_place,
+            same_parties,
+            like_parties,
+            same_amount,
+            same_day,
+        })
+    }
+
+    /// The candidate an assessment of `earlier` (case `case_id`) makes.
+    fn candidate(&self, case_id: i64, earlier: &Fingerprint, a: &Assessment) -> DupCandidate {
         let shared_names: Vec<String> = self
             .names
             .iter()
@@ -217,37 +234,45 @@ impl Fingerprint {
             .chain(
                 self.orgs
                     .iter()
-                    .filter(|o| same_place && earlier.orgs.contains(o)),
+                    .filter(|o| a.same_place && earlier.orgs.contains(o)),
             )
             .cloned()
             .collect();
-        let mut reasons = Vec::new();
-        if same_parties {
-            reasons.push("same_parties".to_string());
-        }
-        if like_parties {
-            reasons.push("similar_names".to_string());
-        }
-        if same_place {
-            reasons.push("same_place".to_string());
-        }
-        if wording >= 0.3 {
-            reasons.push("similar_wording".to_string());
-        }
-        if same_amount {
-            reasons.push("same_amount".to_string());
-        }
-        if same_day {
-            reasons.push("same_day".to_string());
-        }
-        Some(DupCandidate {
+        let reasons = [
+            (a.same_parties, "same_parties"),
+            (a.like_parties, "similar_names"),
+            (a.same_place, "same_place"),
+            (a.wording >= 0.3, "similar_wording"),
+            (a.same_amount, "same_amount"),
+            (a.same_day, "same_day"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, r)| r.to_string())
+        .collect();
+        DupCandidate {
             case_id,
-            score: (score * 1000.0).round() / 1000.0,
-            wording: (wording * 1000.0).round() / 1000.0,
+            score: round3(a.score),
+            wording: round3(a.wording),
             reasons,
             shared_names,
-        })
+        }
     }
+}
+
+/// What a comparison found, before any candidate is made of it.
+struct Assessment {
+    score: f64,
+    wording: f64,
+    same_place: bool,
+    same_parties: bool,
+    like_parties: bool,
+    same_amount: bool,
+    same_day: bool,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 /// The candidates among `earlier` scoring at least [`SUGGEST`], best first.
@@ -459,7 +484,9 @@ impl Index {
     ) -> Vec<DupCandidate> {
         let own = sketch(fp);
         let least = (LEAST_WORDING * K as f64).ceil() as usize;
-        let found = self
+        // Scores first (nothing allocated), the candidates made of the best only; ranked as
+        // [`best`] ranks them (by rounded score, then the latest case).
+        let mut scored: Vec<(f64, &Slot, Assessment)> = self
             .pool(fp)
             .into_iter()
             .filter_map(|slot| self.slots[slot as usize].as_ref())
@@ -469,9 +496,14 @@ impl Index {
                     own.iter().zip(&s.sketch).filter(|(a, b)| a == b).count() >= least
                 })
             })
-            .filter_map(|s| fp.compare_at_least(s.id, &s.fp, SUGGEST))
+            .filter_map(|s| fp.assess(&s.fp, SUGGEST).map(|a| (round3(a.score), s, a)))
             .collect();
-        best(found, limit)
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
+        scored.truncate(limit);
+        scored
+            .into_iter()
+            .map(|(_, s, a)| fp.candidate(s.id, &s.fp, &a))
+            .collect()
     }
 
     /// The slots sharing a name or a band with `fp`, once each: the most recent postings of
