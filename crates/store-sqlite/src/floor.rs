@@ -4,7 +4,7 @@
 //! import left — with nothing else to do: no Rust work, no text reading, no duplicate search,
 //! rows made by SQLite from a recursive CTE (`INSERT … SELECT`). An import cannot write its
 //! cases faster than this; the benchmark only, not used by the platform.
-use crate::{db, WAL_AUTOCHECKPOINT};
+use crate::{db, sqlite_url as url, WAL_AUTOCHECKPOINT};
 use fengqiao_store::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection};
@@ -31,14 +31,6 @@ pub enum Durability {
     Store,
     /// No journal, no sync (a crash can corrupt the file): the least SQLite can do at all.
     None,
-}
-
-fn url(path: &str) -> String {
-    if path.starts_with("sqlite:") {
-        path.to_string()
-    } else {
-        format!("sqlite://{path}")
-    }
 }
 
 /// The mean sizes of the cases registered with an id above `after_id` in the database at

@@ -59,12 +59,7 @@ impl SqliteStore {
 
     /// [`SqliteStore::open`] with the keyring personal numbers are sealed with.
     pub async fn open_sealed(url: &str, sealer: Arc<Sealer>) -> Result<SqliteStore> {
-        let url = if url.starts_with("sqlite:") {
-            url.to_string()
-        } else {
-            format!("sqlite://{url}")
-        };
-        let opts = SqliteConnectOptions::from_str(&url)
+        let opts = SqliteConnectOptions::from_str(&sqlite_url(url))
             .map_err(db)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -780,6 +775,15 @@ async fn writer_loop(
                 }
             }
         }
+    }
+}
+
+/// A path or a `sqlite:` URL, as a `sqlite:` URL.
+pub(crate) fn sqlite_url(path: &str) -> String {
+    if path.starts_with("sqlite:") {
+        path.to_string()
+    } else {
+        format!("sqlite://{path}")
     }
 }
 

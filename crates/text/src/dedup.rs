@@ -290,9 +290,14 @@ pub fn candidates<'a>(
     )
 }
 
+/// The order candidates are ranked in: by score, then the latest case.
+fn rank(a: (f64, i64), b: (f64, i64)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
+}
+
 /// The best `limit` candidates (by score, then the latest case), each case once.
 pub fn best(mut found: Vec<DupCandidate>, limit: usize) -> Vec<DupCandidate> {
-    found.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.case_id.cmp(&a.case_id)));
+    found.sort_by(|a, b| rank((a.score, a.case_id), (b.score, b.case_id)));
     found.dedup_by_key(|c| c.case_id);
     found.truncate(limit);
     found
@@ -485,7 +490,7 @@ impl Index {
         let own = sketch(fp);
         let least = (LEAST_WORDING * K as f64).ceil() as usize;
         // Scores first (nothing allocated), the candidates made of the best only; ranked as
-        // [`best`] ranks them (by rounded score, then the latest case).
+        // [`best`] ranks them ([`rank`] of the rounded score).
         let mut scored: Vec<(f64, &Slot, Assessment)> = self
             .pool(fp)
             .into_iter()
@@ -498,7 +503,7 @@ impl Index {
             })
             .filter_map(|s| fp.assess(&s.fp, SUGGEST).map(|a| (round3(a.score), s, a)))
             .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
+        scored.sort_by(|a, b| rank((a.0, a.1.id), (b.0, b.1.id)));
         scored.truncate(limit);
         scored
             .into_iter()
